@@ -96,6 +96,11 @@ export interface EtcdSettings {
   readonly initialCluster?: readonly NamedPeerURL[];
   readonly initialClusterToken?: string;
   readonly discovery?: string;
+  /** Where etcd listens and what client URLs it advertises. The CLI leaves these to the caller (as the original
+   * did); the Lambda knows the instance's address and sets them so the instance needs nothing else. */
+  readonly listenPeerURLs?: readonly string[];
+  readonly listenClientURLs?: readonly string[];
+  readonly advertiseClientURLs?: readonly string[];
 }
 
 /** Why a member is about to be removed. */
