@@ -148,6 +148,8 @@ export type Plan =
       readonly settings: EtcdSettings;
       /** This node is a member whose peer URLs changed (new IP, same data): update them first. */
       readonly updatePeerURLs?: { readonly member: Member; readonly peerURLs: readonly string[] };
+      /** This node is still a learner (an earlier join was not promoted yet). */
+      readonly promote: boolean;
       readonly reason: string;
     }
   | {

@@ -1,0 +1,77 @@
+// Quorum-guarded plans for single membership changes outside a join: removing a member whose machine is
+// going away (terminate hook, reconcile) and promoting a learner. Pure, like the planner.
+import { describe } from './planner.js';
+import { quorumOf } from './quorum.js';
+import type { Health, Member, MemberId, QuorumCheck } from './types.js';
+
+export interface MembershipView {
+  readonly members: readonly Member[];
+  readonly health: ReadonlyMap<MemberId, Health>;
+}
+
+export type RemovalDecision =
+  | { readonly kind: 'remove'; readonly member: Member; readonly check: QuorumCheck }
+  | { readonly kind: 'absent'; readonly reason: string }
+  | { readonly kind: 'refuse'; readonly member: Member; readonly reason: string; readonly check: QuorumCheck };
+
+/**
+ * May `target` be removed? Only if the voters left still have a healthy quorum without it. Removing a member
+ * that is already gone is a no-op, so a duplicate terminate event does no harm.
+ */
+export function planRemoval(view: MembershipView, target: (m: Member) => boolean): RemovalDecision {
+  const member = view.members.find(target);
+  if (member === undefined) return { kind: 'absent', reason: 'no such member: nothing to remove' };
+  const isHealthy = (m: Member): boolean => view.health.get(m.id) === 'healthy';
+  const votersAfter = view.members.filter((m) => !m.isLearner && m.id !== member.id);
+  const healthyAfter = votersAfter.filter(isHealthy).length;
+  const quorum = quorumOf(votersAfter.length);
+  const check: QuorumCheck = {
+    step: `remove ${describe(member)}`,
+    voters: votersAfter.length,
+    healthyVoters: healthyAfter,
+    quorum,
+    ok: votersAfter.length > 0 && healthyAfter >= quorum,
+  };
+  if (!check.ok) {
+    const reason =
+      votersAfter.length === 0
+        ? `${describe(member)} is the last voting member; removing it would destroy the cluster`
+        : `removing ${describe(member)} would leave ${healthyAfter} healthy of ${votersAfter.length} voting members, below the quorum of ${quorum}`;
+    return { kind: 'refuse', member, reason, check };
+  }
+  return { kind: 'remove', member, check };
+}
+
+export type PromotionDecision =
+  | { readonly kind: 'promote'; readonly member: Member; readonly check: QuorumCheck }
+  | { readonly kind: 'not-learner'; readonly reason: string }
+  | { readonly kind: 'refuse'; readonly member: Member; readonly reason: string; readonly check: QuorumCheck };
+
+/**
+ * May learner `id` become a voter? The existing healthy voters must still be a quorum of the larger voter set
+ * should the new voter fail right after (the planner's promotion rule, applied at promotion time).
+ */
+export function planPromotion(view: MembershipView, id: MemberId): PromotionDecision {
+  const member = view.members.find((m) => m.id === id);
+  if (member === undefined) return { kind: 'not-learner', reason: 'no such member' };
+  if (!member.isLearner) return { kind: 'not-learner', reason: `${describe(member)} is already a voting member` };
+  const voters = view.members.filter((m) => !m.isLearner);
+  const healthy = voters.filter((m) => view.health.get(m.id) === 'healthy').length;
+  const quorum = quorumOf(voters.length + 1);
+  const check: QuorumCheck = {
+    step: `promote ${describe(member)}`,
+    voters: voters.length + 1,
+    healthyVoters: healthy,
+    quorum,
+    ok: healthy >= quorum,
+  };
+  if (!check.ok) {
+    return {
+      kind: 'refuse',
+      member,
+      reason: `promoting ${describe(member)} would need ${quorum} healthy voters should it fail, only ${healthy} are healthy`,
+      check,
+    };
+  }
+  return { kind: 'promote', member, check };
+}
