@@ -1,0 +1,139 @@
+// SSM Parameter Store layout of one cluster:
+//   <prefix>/<cluster>/bootstrap                      the first wave's bootstrap decision (written once)
+//   <prefix>/<cluster>/instances/<instance-id>/env    the instance's etcd environment file
+//   <prefix>/<cluster>/instances/<instance-id>/dropin its systemd drop-in
+// Names are built only here, from validated identifiers, and carry a brand so no caller can pass a
+// hand-made path.
+import {
+  DeleteParameterCommand,
+  GetParameterCommand,
+  PutParameterCommand,
+  paginateGetParametersByPath,
+} from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { awsErrorCode, MalformedAwsResponseError, rethrowAws } from './errors.js';
+import { isInstanceId, validateClusterName, validateInstanceId, validateParameterPrefix } from './identifiers.js';
+
+declare const parameterNameBrand: unique symbol;
+/** A parameter name produced by ParameterStore from validated identifiers. */
+export type ParameterName = string & { readonly [parameterNameBrand]: true };
+
+export type InstanceFile = 'env' | 'dropin';
+export const INSTANCE_FILES: readonly InstanceFile[] = ['env', 'dropin'];
+
+export interface CreateOnlyResult {
+  /** True when this call wrote the value; false when one existed and `value` is that existing value. */
+  readonly created: boolean;
+  readonly value: string;
+}
+
+export interface ParameterStoreOptions {
+  readonly prefix: string;
+  readonly cluster: string;
+}
+
+export class ParameterStore {
+  readonly root: string;
+
+  constructor(
+    private readonly client: SSMClient,
+    options: ParameterStoreOptions,
+  ) {
+    const prefix = validateParameterPrefix(options.prefix);
+    this.root = `${prefix === '/' ? '' : prefix}/${validateClusterName(options.cluster)}`;
+  }
+
+  bootstrapName(): ParameterName {
+    return `${this.root}/bootstrap` as ParameterName;
+  }
+
+  instanceName(instanceId: string, file: InstanceFile): ParameterName {
+    if (!INSTANCE_FILES.includes(file)) throw new TypeError(`unknown instance file ${JSON.stringify(file)}`);
+    return `${this.instancesPath()}/${validateInstanceId(instanceId)}/${file}` as ParameterName;
+  }
+
+  /** The value, or undefined when the parameter does not exist. */
+  async get(name: ParameterName): Promise<string | undefined> {
+    try {
+      const answer = await this.client.send(new GetParameterCommand({ Name: name }));
+      const value = answer.Parameter?.Value;
+      if (value === undefined) throw new MalformedAwsResponseError('GetParameter', `no value for ${name}`);
+      return value;
+    } catch (err) {
+      if (awsErrorCode(err) === 'ParameterNotFound') return undefined;
+      rethrowAws('GetParameter', err);
+    }
+  }
+
+  /** Writes the value, replacing any existing one. */
+  async put(name: ParameterName, value: string): Promise<void> {
+    try {
+      await this.client.send(new PutParameterCommand(putInput(name, value, true)));
+    } catch (err) {
+      rethrowAws('PutParameter', err);
+    }
+  }
+
+  /**
+   * Writes the value only if the parameter does not exist yet. When it exists, the existing value wins
+   * and is returned: concurrent first-wave invocations thereby all agree on one decision.
+   */
+  async createOnly(name: ParameterName, value: string): Promise<CreateOnlyResult> {
+    // Two rounds cover the race of the existing parameter being deleted between our put and get.
+    for (let round = 0; round < 2; round++) {
+      try {
+        await this.client.send(new PutParameterCommand(putInput(name, value, false)));
+        return { created: true, value };
+      } catch (err) {
+        if (awsErrorCode(err) !== 'ParameterAlreadyExists') rethrowAws('PutParameter', err);
+      }
+      const existing = await this.get(name);
+      if (existing !== undefined) return { created: false, value: existing };
+    }
+    throw new MalformedAwsResponseError('PutParameter', `${name} exists and does not exist at the same time`);
+  }
+
+  /** Deletes the parameter. Idempotent: `false` when it did not exist. */
+  async delete(name: ParameterName): Promise<boolean> {
+    try {
+      await this.client.send(new DeleteParameterCommand({ Name: name }));
+      return true;
+    } catch (err) {
+      if (awsErrorCode(err) === 'ParameterNotFound') return false;
+      rethrowAws('DeleteParameter', err);
+    }
+  }
+
+  /** Deletes every parameter of the instance (idempotent). */
+  async deleteInstance(instanceId: string): Promise<void> {
+    for (const file of INSTANCE_FILES) await this.delete(this.instanceName(instanceId, file));
+  }
+
+  /** Instance IDs that have at least one parameter under this cluster, sorted. Foreign names are skipped. */
+  async listInstanceIds(): Promise<string[]> {
+    const base = `${this.instancesPath()}/`;
+    const ids = new Set<string>();
+    try {
+      for await (const page of paginateGetParametersByPath({ client: this.client }, { Path: this.instancesPath(), Recursive: true })) {
+        for (const parameter of page.Parameters ?? []) {
+          const name = parameter.Name;
+          if (name === undefined || !name.startsWith(base)) continue;
+          const id = name.slice(base.length).split('/', 1)[0];
+          if (isInstanceId(id)) ids.add(id);
+        }
+      }
+    } catch (err) {
+      rethrowAws('GetParametersByPath', err);
+    }
+    return [...ids].sort();
+  }
+
+  private instancesPath(): string {
+    return `${this.root}/instances`;
+  }
+}
+
+function putInput(name: ParameterName, value: string, overwrite: boolean) {
+  // Intelligent-Tiering stays Standard (free) and moves to Advanced only if a value outgrows 4 KB.
+  return { Name: name, Value: value, Type: 'String', Overwrite: overwrite, Tier: 'Intelligent-Tiering' } as const;
+}
