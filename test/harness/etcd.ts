@@ -1,0 +1,348 @@
+// Real etcd processes for integration tests: single members from arbitrary settings, static clusters, and a
+// local discovery service. Every member gets its own loopback IP with the standard ports (see addresses.ts).
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { allocateAddresses, releaseAddresses, CLIENT_PORT, PEER_PORT } from './addresses.js';
+import { LoggedProcess, registerDir, removeDir } from './processes.js';
+import { pollUntil, tryJson } from './wait.js';
+
+export const ETCD_BIN = '/usr/bin/etcd';
+export const DISCOVERY_BIN = '/usr/bin/discovery.etcd.io';
+export const DISCOVERY_PORT = 8087;
+const DEFAULT_READY_TIMEOUT_MS = 20_000;
+
+export function clientURLOf(ip: string): string {
+  return `http://${ip}:${CLIENT_PORT}`;
+}
+
+export function peerURLOf(ip: string): string {
+  return `http://${ip}:${PEER_PORT}`;
+}
+
+export interface StartMemberOptions {
+  /** Loopback address; allocated (and owned by the cluster) when left out. */
+  readonly ip?: string;
+  /**
+   * etcd configuration as ETCD_* environment variables, the way systemd hands an env file to etcd. Listen and
+   * advertise URLs for this IP are filled in unless given here.
+   */
+  readonly settings?: Readonly<Record<string, string>>;
+  /** Extra command-line flags; etcd lets a flag shadow the same setting given as an environment variable. */
+  readonly flags?: readonly string[];
+  /** 'ready' (default) waits until the member serves clients and knows a leader; 'none' returns at once. */
+  readonly wait?: 'ready' | 'none';
+  readonly readyTimeoutMs?: number;
+}
+
+interface MaintenanceStatus {
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
+  readonly leader: bigint;
+  readonly isLearner: boolean;
+  readonly raftIndex: bigint;
+}
+
+/** Reads /v3/maintenance/status with a short timeout; undefined if the member does not answer. */
+export async function readStatus(clientURL: string, timeoutMs = 1000): Promise<MaintenanceStatus | undefined> {
+  const body = await tryJson(`${clientURL}/v3/maintenance/status`, { method: 'POST', body: {}, timeoutMs });
+  if (typeof body !== 'object' || body === null) return undefined;
+  const record = body as { header?: { member_id?: string; cluster_id?: string }; leader?: string; isLearner?: boolean; raftIndex?: string };
+  // The JSON gateway leaves out zero values: no leader field means leader 0 (none known).
+  const toBig = (v: string | undefined): bigint => (typeof v === 'string' && /^[0-9]+$/.test(v) ? BigInt(v) : 0n);
+  return {
+    memberId: toBig(record.header?.member_id),
+    clusterId: toBig(record.header?.cluster_id),
+    leader: toBig(record.leader),
+    isLearner: record.isLearner === true,
+    raftIndex: toBig(record.raftIndex),
+  };
+}
+
+function flagValue(flags: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < flags.length; i++) {
+    const flag = flags[i] ?? '';
+    const bare = flag.replace(/^--?/, '');
+    if (bare === name) return flags[i + 1];
+    if (bare.startsWith(`${name}=`)) return bare.slice(name.length + 1);
+  }
+  return undefined;
+}
+
+/** One etcd process. Its work dir holds its log and (for relative paths, etcd's default) its data dir. */
+export class EtcdMember {
+  readonly clientURL: string;
+  readonly peerURL: string;
+  readonly name: string;
+  readonly dataDir: string;
+  readonly logPath: string;
+  /** The member ID once the member was seen ready (from its own status answer). */
+  id: bigint | undefined;
+  private process: LoggedProcess | undefined;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(
+    readonly ip: string,
+    readonly workDir: string,
+    readonly settings: Readonly<Record<string, string>>,
+    readonly flags: readonly string[],
+  ) {
+    this.clientURL = clientURLOf(ip);
+    this.peerURL = peerURLOf(ip);
+    this.name = flagValue(flags, 'name') ?? settings.ETCD_NAME ?? 'default';
+    const dataDir = flagValue(flags, 'data-dir') ?? settings.ETCD_DATA_DIR ?? `${this.name}.etcd`;
+    this.dataDir = isAbsolute(dataDir) ? dataDir : join(workDir, dataDir);
+    this.logPath = join(workDir, 'etcd.log');
+    // Ambient ETCD_* variables must not leak into the member; ours come last.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ETCD')));
+    this.env = {
+      ...inherited,
+      ETCD_LISTEN_CLIENT_URLS: this.clientURL,
+      ETCD_ADVERTISE_CLIENT_URLS: this.clientURL,
+      ETCD_LISTEN_PEER_URLS: this.peerURL,
+      ETCD_INITIAL_ADVERTISE_PEER_URLS: this.peerURL,
+      ...settings,
+    };
+  }
+
+  get pid(): number | undefined {
+    return this.process?.running === true ? this.process.pid : undefined;
+  }
+
+  get running(): boolean {
+    return this.process?.running === true;
+  }
+
+  /** Starts the process (again) with the same settings and data dir. */
+  spawn(): void {
+    if (this.running) throw new Error(`member ${this.name} at ${this.ip} is already running`);
+    this.process = new LoggedProcess(ETCD_BIN, this.flags, { env: this.env, cwd: this.workDir, logPath: this.logPath });
+  }
+
+  /** Waits until the member serves clients and knows a leader; fails early with its log if etcd exits. */
+  async waitReady(timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<void> {
+    const proc = this.process;
+    if (proc === undefined) throw new Error(`member ${this.name} was never started`);
+    try {
+      const status = await pollUntil(
+        async () => {
+          if (!proc.running) throw new Error(`etcd ${this.name} at ${this.ip} ${proc.exitDescription}`);
+          const s = await readStatus(this.clientURL, 1000);
+          return s !== undefined && s.leader !== 0n ? s : undefined;
+        },
+        { timeoutMs, what: `etcd ${this.name} at ${this.ip} to be ready` },
+      );
+      this.id = status.memberId;
+    } catch (err) {
+      throw new Error(`${(err as Error).message}${proc.logTail()}`, { cause: err });
+    }
+  }
+
+  /** SIGKILL, then wait for the exit. */
+  async kill(): Promise<void> {
+    await this.process?.kill();
+  }
+
+  /** SIGSTOP: the member keeps accepting TCP connections but never answers (an unreachable host). */
+  stop(): void {
+    this.process?.signal('SIGSTOP');
+  }
+
+  /** SIGCONT after stop(). */
+  resume(): void {
+    this.process?.signal('SIGCONT');
+  }
+
+  /** Deletes the data dir; the member must not be running. */
+  wipe(): void {
+    if (this.running) throw new Error(`cannot wipe ${this.name}: still running`);
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Kills the member if it runs, then starts it with the same settings and data. */
+  async restart(options: { wait?: 'ready' | 'none'; readyTimeoutMs?: number } = {}): Promise<void> {
+    await this.kill();
+    this.spawn();
+    if ((options.wait ?? 'ready') === 'ready') await this.waitReady(options.readyTimeoutMs);
+  }
+
+  /** Waits for etcd to exit by itself (e.g. when it refuses its configuration). */
+  async waitForExit(timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.process === undefined) throw new Error(`member ${this.name} was never started`);
+    return this.process.waitForExit(timeoutMs);
+  }
+
+  logTail(lines = 25): string {
+    return this.process?.logTail(lines) ?? '';
+  }
+}
+
+/** A local discovery.etcd.io service backed by its own v2-enabled etcd. */
+export class DiscoveryService {
+  constructor(
+    readonly baseURL: string,
+    readonly backing: EtcdMember,
+    private readonly process: LoggedProcess,
+  ) {}
+
+  /** Asks the service for a new discovery URL for a cluster of `size` members. */
+  async newDiscoveryURL(size: number): Promise<string> {
+    const response = await fetch(`${this.baseURL}/new?size=${size}`, { signal: AbortSignal.timeout(5000) });
+    const text = (await response.text()).trim();
+    if (!response.ok || !text.startsWith(`${this.baseURL}/`)) {
+      throw new Error(`discovery service answered ${response.status}: ${JSON.stringify(text)}${this.process.logTail()}`);
+    }
+    return text;
+  }
+
+  async close(): Promise<void> {
+    await this.process.kill();
+  }
+}
+
+export interface StartClusterOptions {
+  /** Number of members, 1 to 5. */
+  readonly size: number;
+  /** Member names; m1..mN by default. */
+  readonly names?: readonly string[];
+  readonly token?: string;
+  /** Extra flags for every member. */
+  readonly flags?: readonly string[];
+  readonly wait?: 'ready' | 'none';
+}
+
+/**
+ * A set of etcd processes sharing one temp dir and a pool of loopback addresses. close() frees all of them.
+ * `members` holds the initial static members (if any) in order; `all` holds every process started through it.
+ */
+export class EtcdCluster {
+  readonly members: EtcdMember[] = [];
+  readonly all: EtcdMember[] = [];
+  token = '';
+  private readonly ips: string[] = [];
+  private readonly discoveries: DiscoveryService[] = [];
+  private closed = false;
+
+  private constructor(readonly dir: string) {}
+
+  static create(): EtcdCluster {
+    const dir = mkdtempSync(join(tmpdir(), 'elastic-etcd-cluster-'));
+    registerDir(dir);
+    return new EtcdCluster(dir);
+  }
+
+  /** Client URLs of the initial members, in order. */
+  get clientURLs(): string[] {
+    return this.members.map((m) => m.clientURL);
+  }
+
+  member(name: string): EtcdMember {
+    const found = this.all.find((m) => m.name === name);
+    if (found === undefined) throw new Error(`no member named ${name}`);
+    return found;
+  }
+
+  /** A fresh loopback address owned by this cluster (released on close), e.g. for a replacement member. */
+  async allocateIp(): Promise<string> {
+    const [ip] = await allocateAddresses(1);
+    if (ip === undefined) throw new Error('no address allocated');
+    this.ips.push(ip);
+    return ip;
+  }
+
+  /** Starts one etcd process from arbitrary settings or flags (see StartMemberOptions). */
+  async startMember(options: StartMemberOptions = {}): Promise<EtcdMember> {
+    if (this.closed) throw new Error('cluster is closed');
+    const ip = options.ip ?? (await this.allocateIp());
+    const workDir = join(this.dir, `${ip}-${this.all.length}`);
+    mkdirSync(workDir, { recursive: true });
+    const member = new EtcdMember(ip, workDir, options.settings ?? {}, options.flags ?? []);
+    this.all.push(member);
+    member.spawn();
+    if ((options.wait ?? 'ready') === 'ready') await member.waitReady(options.readyTimeoutMs);
+    return member;
+  }
+
+  /** Starts a v2-enabled backing etcd and discovery.etcd.io on a new address (discovery port 8087). */
+  async startDiscoveryService(): Promise<DiscoveryService> {
+    const ip = await this.allocateIp();
+    const backing = await this.startMember({
+      ip,
+      settings: { ETCD_NAME: 'disc', ETCD_INITIAL_CLUSTER: `disc=${peerURLOf(ip)}`, ETCD_ENABLE_V2: 'true' },
+    });
+    const baseURL = `http://${ip}:${DISCOVERY_PORT}`;
+    const proc = new LoggedProcess(DISCOVERY_BIN, ['--addr', `${ip}:${DISCOVERY_PORT}`, '--etcd', backing.clientURL, '--host', baseURL], {
+      env: process.env,
+      cwd: backing.workDir,
+      logPath: join(backing.workDir, 'discovery.log'),
+    });
+    const service = new DiscoveryService(baseURL, backing, proc);
+    this.discoveries.push(service);
+    try {
+      await pollUntil(
+        async () => {
+          if (!proc.running) throw new Error(`discovery service ${proc.exitDescription}`);
+          try {
+            await fetch(`${baseURL}/health`, { signal: AbortSignal.timeout(1000) });
+            return true; // any HTTP answer means it listens
+          } catch {
+            return undefined;
+          }
+        },
+        { timeoutMs: 10_000, what: `discovery service at ${baseURL}` },
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}${proc.logTail()}`, { cause: err });
+    }
+    return service;
+  }
+
+  /** Kills every process, deletes the temp dir and releases the addresses. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.discoveries.map((d) => d.close()), ...this.all.map((m) => m.kill())]);
+    if (process.env.KEEP_ETCD_TEST_DIRS === undefined) removeDir(this.dir);
+    releaseAddresses(this.ips);
+  }
+}
+
+/** An empty cluster sandbox: start members, discovery services and replacements through it. */
+export function createCluster(): EtcdCluster {
+  return EtcdCluster.create();
+}
+
+/** Starts a statically bootstrapped cluster of `size` members (m1..mN) on fresh loopback addresses. */
+export async function startCluster(options: StartClusterOptions): Promise<EtcdCluster> {
+  const { size } = options;
+  if (!Number.isInteger(size) || size < 1 || size > 5) throw new Error(`cluster size must be 1..5, got ${size}`);
+  const names = options.names ?? Array.from({ length: size }, (_, i) => `m${i + 1}`);
+  if (names.length !== size) throw new Error(`expected ${size} names, got ${names.length}`);
+  const cluster = EtcdCluster.create();
+  try {
+    const ips: string[] = [];
+    for (let i = 0; i < size; i++) ips.push(await cluster.allocateIp());
+    cluster.token = options.token ?? `test-${randomBytes(6).toString('hex')}`;
+    const initialCluster = names.map((name, i) => `${name}=${peerURLOf(ips[i] ?? '')}`).join(',');
+    for (const [i, name] of names.entries()) {
+      const member = await cluster.startMember({
+        ip: ips[i] ?? '',
+        settings: {
+          ETCD_NAME: name,
+          ETCD_INITIAL_CLUSTER: initialCluster,
+          ETCD_INITIAL_CLUSTER_STATE: 'new',
+          ETCD_INITIAL_CLUSTER_TOKEN: cluster.token,
+        },
+        flags: options.flags ?? [],
+        wait: 'none', // members only become ready together, once a quorum has started
+      });
+      cluster.members.push(member);
+    }
+    if ((options.wait ?? 'ready') === 'ready') await Promise.all(cluster.members.map((m) => m.waitReady()));
+    return cluster;
+  } catch (err) {
+    await cluster.close();
+    throw err;
+  }
+}

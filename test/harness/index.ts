@@ -1,0 +1,17 @@
+// The real-etcd test harness: loopback addresses, etcd members and clusters, a discovery service, etcdctl.
+export { allocateAddresses, releaseAddresses, CLIENT_PORT, PEER_PORT } from './addresses.js';
+export {
+  createCluster,
+  startCluster,
+  clientURLOf,
+  peerURLOf,
+  readStatus,
+  EtcdCluster,
+  EtcdMember,
+  DiscoveryService,
+  DISCOVERY_PORT,
+  type StartClusterOptions,
+  type StartMemberOptions,
+} from './etcd.js';
+export { etcdctl, etcdctlOk, etcdctlMemberList, parseEtcdctlJson, type EtcdctlMember, type EtcdctlResult } from './etcdctl.js';
+export { pollUntil, tryJson, type PollOptions } from './wait.js';
