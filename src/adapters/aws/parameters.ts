@@ -40,7 +40,7 @@ export class ParameterStore {
     options: ParameterStoreOptions,
   ) {
     const prefix = validateParameterPrefix(options.prefix);
-    this.root = `${prefix === '/' ? '' : prefix}/${validateClusterName(options.cluster)}`;
+    this.root = `${prefix}/${validateClusterName(options.cluster)}`;
   }
 
   bootstrapName(): ParameterName {
