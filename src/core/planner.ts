@@ -228,6 +228,15 @@ function planFreshJoin(
   }
 
   const others = classified.filter((c) => c !== reusable && !incarnations.includes(c));
+  // Another node was added but has not started (and is not known dead): its initial cluster lists the members
+  // as they were when it was added. Adding this node now would make that list wrong and its start fail (R1).
+  const startingJoiner = others.find((c) => c.member.name === '' && !c.dead);
+  if (startingJoiner !== undefined) {
+    return refuse(
+      'join-in-progress',
+      `member ${describe(startingJoiner.member)} was added and has not started yet; retry once it has started or is known dead`,
+    );
+  }
   const deadOthers = orderForRemoval(others.filter((c) => c.dead));
   const size = observation.targetSize;
   const seatsAfter = (removed: number): number => members.length - removed + (reusable === undefined ? 1 : 0);

@@ -137,6 +137,7 @@ export type RefusalCode =
   | 'not-prepared' // strategy prepare, and no pre-added member for this node
   | 'peer-url-in-use' // a member that may be alive already uses this node's peer URLs or name
   | 'learner-pending' // etcd's learner slots are taken by a join in progress
+  | 'join-in-progress' // another node was added and has not started yet: its initial cluster must stay true
   | 'stale-data-dir' // this node has member data but is no longer a member
   | 'bootstrap-in-progress' // a first wave is forming without this node
   | 'no-bootstrap-source'; // no cluster answers and nothing says how to form one

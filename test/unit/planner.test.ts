@@ -260,6 +260,24 @@ describe('3.5 the joiner, per strategy', () => {
   });
 });
 
+describe('R1: one join at a time', () => {
+  test('an added member that has not started yet (health unknown) makes the next joiner wait', () => {
+    refused(
+      planJoin(observe({ members: [member(1), member(2), member(3), unstarted(4)], health: { 4: 'unknown' } }, { size: 5 }), options('add', { joinAs: 'voter' })),
+      'join-in-progress',
+    );
+  });
+  test('an unstarted member known dead does not block: it stays in the initial cluster under add', () => {
+    const plan = joined(
+      planJoin(
+        observe({ members: [member(1), member(2), member(3), member(5), unstarted(4)], health: { 4: 'unreachable' } }, { size: 7 }),
+        options('add', { joinAs: 'voter' }),
+      ),
+    );
+    assert.ok(clusterEntries(plan).includes(`unstarted-${(BASE_ID + 4n).toString(16)}=${peer(4)}`));
+  });
+});
+
 describe('3.6 the quorum guard', () => {
   test('B8: unstarted voters count toward the quorum', () => {
     // Original: started=2, healthy=2, future quorum 2: allowed. Really: 3 voters, promotion makes 4, quorum 3.
@@ -316,7 +334,7 @@ describe('3.7 and B10/B11: removal order and one notion of size', () => {
     assert.deepEqual(removedNumbers(plan), [6, 5, 3]);
   });
   test('B10: fullness counts every member, learners and unstarted ones included', () => {
-    refused(planJoin(observe({ members: [member(1), member(2), unstarted(3)], health: { 3: 'unknown' } }), options('add')), 'cluster-full');
+    refused(planJoin(observe({ members: [member(1), member(2), unstarted(3)], health: { 3: 'unreachable' } }), options('add')), 'cluster-full');
   });
 });
 
@@ -350,7 +368,7 @@ describe('B1 and B9: the initial cluster is the member list after removals, plus
         observe(
           {
             members: [member(1), member(2), member(3), unstarted(4), member(5), member(6)],
-            health: { 3: 'unreachable', 4: 'unknown' },
+            health: { 3: 'unreachable', 4: 'unreachable' },
           },
           { size: 'unlimited' },
         ),
