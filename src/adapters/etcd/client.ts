@@ -1,0 +1,429 @@
+// A thin client for etcd's v3 JSON gateway (axios): membership, maintenance status, and the small KV and
+// lease surface a cluster lock and join markers need. No planning logic lives here.
+//
+// Version notes (etcd 3.4 is what runs in tests; 3.5 and 3.6 are handled from their documentation):
+// - The gateway prefix is /v3/ from 3.4 on (3.3 used /v3beta/); 3.4 to 3.6 are supported.
+// - 3.5+ accepts {"linearizable": true} on member/list, so a partitioned member cannot answer a stale list;
+//   we send it only when /version says 3.5 or later. 3.4 serves the list from the answering member's local view.
+// - 3.6 removed the v2 API entirely; nothing here uses v2.
+// - 3.4 to 3.6 allow one learner at a time by default (3.5+ has --experimental-max-learners); a second add
+//   answers 'too-many-learners'.
+// - etcd refuses membership changes for about 5 s after a member (re)starts ("unhealthy cluster"), because it
+//   wants every peer connected for that long; callers should retry unhealthy-cluster with a bounded backoff.
+import axios, { type AxiosInstance } from 'axios';
+import { memberIdToDecimal } from '../../core/ids.js';
+import { parseMemberURL } from '../../core/urls.js';
+import type { Member, MemberId } from '../../core/types.js';
+import { classifyEtcdError, EtcdError, isEtcdError, isInvalidTokenMessage, isRetryableOnAnotherEndpoint } from './errors.js';
+import { createTransportAgents, type EtcdTlsOptions, type TransportAgents } from './tls.js';
+import {
+  authenticateSchema,
+  deleteRangeSchema,
+  errorBodySchema,
+  healthSchema,
+  type KeyValue,
+  leaseGrantSchema,
+  leaseRevokeSchema,
+  type MaintenanceStatus,
+  memberAddSchema,
+  memberChangeSchema,
+  memberListSchema,
+  parseWire,
+  prefixRangeEnd,
+  rangeSchema,
+  statusSchema,
+  toBase64,
+  toKeyValue,
+  toMember,
+  toMembers,
+  toStatus,
+  txnSchema,
+  versionSchema,
+} from './wire.js';
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 2_000;
+export const DEFAULT_DEADLINE_MS = 10_000;
+
+export interface EtcdAuthOptions {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface EtcdClientOptions {
+  /** Client URLs, tried in order (starting with the last one that answered). */
+  readonly endpoints: readonly string[];
+  /** Bound for one HTTP request to one endpoint. */
+  readonly requestTimeoutMs?: number;
+  /** Bound for one call across all endpoints it fails over to. */
+  readonly deadlineMs?: number;
+  readonly tls?: EtcdTlsOptions;
+  readonly auth?: EtcdAuthOptions;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  readonly requestTimeoutMs?: number;
+  readonly deadlineMs?: number;
+}
+
+export interface EtcdVersion {
+  readonly server: string;
+  readonly cluster: string;
+}
+
+export interface MemberList {
+  readonly clusterId: bigint;
+  /** The member that answered. */
+  readonly memberId: MemberId;
+  readonly members: readonly Member[];
+  /** The endpoint that answered. */
+  readonly endpoint: string;
+}
+
+export interface MemberAddResult {
+  readonly member: Member;
+  readonly members: readonly Member[];
+}
+
+export interface PutIfAbsentResult {
+  /** True when the key did not exist and now holds the value. */
+  readonly created: boolean;
+  /** The key as it was when the put did not happen (the current holder). */
+  readonly existing?: KeyValue;
+  readonly revision: bigint;
+}
+
+export interface LearnerProgress {
+  readonly learnerId: MemberId;
+  /** Committed raft index the learner reports; undefined when it does not answer (e.g. not started). */
+  readonly learnerIndex: bigint | undefined;
+  readonly leaderIndex: bigint | undefined;
+  /** etcd promotes a learner whose log is within 90% of the leader's; this mirrors that rule as a hint. */
+  readonly probablyInSync: boolean;
+}
+
+type HttpMethod = 'GET' | 'POST';
+
+/** Parses a semantic version prefix ("3.5.17" → [3, 5]); undefined when it does not look like one. */
+export function majorMinor(version: string): readonly [number, number] | undefined {
+  const match = /^(\d+)\.(\d+)/.exec(version);
+  return match ? [Number(match[1]), Number(match[2])] : undefined;
+}
+
+/** 3.5 added linearizable member lists. */
+export function supportsLinearizableMemberList(serverVersion: string | undefined): boolean {
+  const mm = serverVersion === undefined ? undefined : majorMinor(serverVersion);
+  return mm !== undefined && (mm[0] > 3 || (mm[0] === 3 && mm[1] >= 5));
+}
+
+export class EtcdClient {
+  readonly endpoints: readonly string[];
+  private readonly requestTimeoutMs: number;
+  private readonly deadlineMs: number;
+  private readonly auth: EtcdAuthOptions | undefined;
+  private readonly agents: TransportAgents;
+  private readonly http: AxiosInstance;
+  /** Index of the endpoint that answered last; calls start there. */
+  private preferred = 0;
+  private token: string | undefined;
+  private version: Promise<EtcdVersion | undefined> | undefined;
+
+  constructor(options: EtcdClientOptions) {
+    this.endpoints = options.endpoints.map((raw) => {
+      try {
+        return parseMemberURL(raw);
+      } catch (err) {
+        throw new EtcdError('invalid-argument', `invalid etcd endpoint ${JSON.stringify(raw)}: ${(err as Error).message}`, { cause: err });
+      }
+    });
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.auth = options.auth;
+    this.agents = createTransportAgents(options.tls);
+    this.http = axios.create({
+      httpAgent: this.agents.httpAgent,
+      httpsAgent: this.agents.httpsAgent,
+      // etcd is cluster-internal: never route it through an HTTP(S)_PROXY from the environment.
+      proxy: false,
+      maxRedirects: 0,
+      // We parse (and validate) the body ourselves, for every status.
+      responseType: 'text',
+      transformResponse: [(data: unknown) => data],
+      validateStatus: () => true,
+    });
+  }
+
+  /** Frees pooled connections. */
+  close(): void {
+    this.agents.httpAgent.destroy();
+    this.agents.httpsAgent.destroy();
+  }
+
+  // ---- membership ----
+
+  async memberList(options: CallOptions = {}): Promise<MemberList> {
+    const linearizable = supportsLinearizableMemberList((await this.serverVersion(options))?.server);
+    const { body, endpoint } = await this.call('POST', '/v3/cluster/member/list', linearizable ? { linearizable: true } : {}, options);
+    const wire = parseWire(memberListSchema, body, 'member list', endpoint);
+    if (wire.header === undefined || wire.header.cluster_id === 0n) {
+      throw new EtcdError('invalid-response', 'etcd answered a member list without a cluster ID', { endpoint });
+    }
+    return { clusterId: wire.header.cluster_id, memberId: wire.header.member_id, members: toMembers(wire.members), endpoint };
+  }
+
+  async memberAdd(peerURLs: readonly string[], add: { readonly asLearner: boolean }, options: CallOptions = {}): Promise<MemberAddResult> {
+    const request = add.asLearner ? { peerURLs, isLearner: true } : { peerURLs };
+    const { body, endpoint } = await this.call('POST', '/v3/cluster/member/add', request, options);
+    const wire = parseWire(memberAddSchema, body, 'member add', endpoint);
+    return { member: toMember(wire.member), members: toMembers(wire.members) };
+  }
+
+  /** Removes a member; answers the member list after the removal. */
+  async memberRemove(id: MemberId, options: CallOptions = {}): Promise<readonly Member[]> {
+    const { body, endpoint } = await this.call('POST', '/v3/cluster/member/remove', { ID: memberIdToDecimal(id) }, options);
+    return toMembers(parseWire(memberChangeSchema, body, 'member remove', endpoint).members);
+  }
+
+  /** Promotes a learner; 'learner-not-ready' while it is not in sync, 'member-not-learner' for a voter. */
+  async memberPromote(id: MemberId, options: CallOptions = {}): Promise<readonly Member[]> {
+    const { body, endpoint } = await this.call('POST', '/v3/cluster/member/promote', { ID: memberIdToDecimal(id) }, options);
+    return toMembers(parseWire(memberChangeSchema, body, 'member promote', endpoint).members);
+  }
+
+  /** Changes a member's peer URLs (a member that came back on a new address with its data). */
+  async memberUpdate(id: MemberId, peerURLs: readonly string[], options: CallOptions = {}): Promise<readonly Member[]> {
+    const { body, endpoint } = await this.call('POST', '/v3/cluster/member/update', { ID: memberIdToDecimal(id), peerURLs }, options);
+    return toMembers(parseWire(memberChangeSchema, body, 'member update', endpoint).members);
+  }
+
+  // ---- maintenance ----
+
+  /** Status of whichever endpoint answers (fail-over applies). */
+  async status(options: CallOptions = {}): Promise<MaintenanceStatus & { readonly endpoint: string }> {
+    const { body, endpoint } = await this.call('POST', '/v3/maintenance/status', {}, options);
+    return { ...toStatus(parseWire(statusSchema, body, 'status', endpoint)), endpoint };
+  }
+
+  /** Status of exactly this endpoint: one request bounded by `timeoutMs`, no fail-over. */
+  async statusAt(endpoint: string, options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): Promise<MaintenanceStatus> {
+    const body = await this.requestAt(endpoint, 'POST', '/v3/maintenance/status', {}, options.timeoutMs ?? this.requestTimeoutMs, options.signal);
+    return toStatus(parseWire(statusSchema, body, 'status', endpoint));
+  }
+
+  /** etcd's /health: true when the answering member reports itself healthy. */
+  async health(options: CallOptions = {}): Promise<boolean> {
+    const { body, endpoint } = await this.call('GET', '/health', undefined, options);
+    const wire = parseWire(healthSchema, body, 'health', endpoint);
+    return wire.health === true || wire.health === 'true';
+  }
+
+  /** /version of whichever endpoint answers. */
+  async getVersion(options: CallOptions = {}): Promise<EtcdVersion> {
+    const { body, endpoint } = await this.call('GET', '/version', undefined, options);
+    const wire = parseWire(versionSchema, body, 'version', endpoint);
+    return { server: wire.etcdserver, cluster: wire.etcdcluster };
+  }
+
+  /** The cached server version, or undefined when it cannot be read (then only 3.4 features are used). */
+  private async serverVersion(options: CallOptions): Promise<EtcdVersion | undefined> {
+    this.version ??= this.getVersion(options).catch((err: unknown) => {
+      this.version = undefined; // try again next time
+      if (isEtcdError(err, 'aborted')) throw err;
+      return undefined;
+    });
+    return this.version;
+  }
+
+  /**
+   * How far a learner is behind the leader, from both members' own status. A hint for when to try
+   * memberPromote; etcd's answer to the promote itself is authoritative.
+   */
+  async learnerProgress(learnerId: MemberId, options: CallOptions = {}): Promise<LearnerProgress> {
+    const list = await this.memberList(options);
+    const learner = list.members.find((m) => m.id === learnerId);
+    if (learner === undefined) throw new EtcdError('member-not-found', `member ${learnerId.toString()} is not in the member list`);
+    const anyStatus = await this.status(options);
+    const leader = list.members.find((m) => m.id === anyStatus.leader);
+    const indexOf = async (member: Member | undefined): Promise<bigint | undefined> => {
+      for (const url of member?.clientURLs ?? []) {
+        try {
+          return (await this.statusAt(url, { signal: options.signal })).raftIndex;
+        } catch (err) {
+          if (isEtcdError(err, 'aborted')) throw err;
+        }
+      }
+      return undefined;
+    };
+    const [learnerIndex, leaderIndex] = await Promise.all([indexOf(learner), indexOf(leader)]);
+    const probablyInSync = learnerIndex !== undefined && leaderIndex !== undefined && learnerIndex * 10n >= leaderIndex * 9n;
+    return { learnerId, learnerIndex, leaderIndex, probablyInSync };
+  }
+
+  // ---- leases and keys (values are UTF-8 text; the gateway carries them as base64) ----
+
+  async leaseGrant(ttlSeconds: number, options: CallOptions = {}): Promise<{ readonly id: bigint; readonly ttlSeconds: number }> {
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw new EtcdError('invalid-argument', `lease TTL must be a positive integer, got ${ttlSeconds}`);
+    const { body, endpoint } = await this.call('POST', '/v3/lease/grant', { TTL: String(ttlSeconds) }, options);
+    const wire = parseWire(leaseGrantSchema, body, 'lease grant', endpoint);
+    if (wire.error !== undefined && wire.error !== '') throw new EtcdError(classifyEtcdError(wire.error, undefined, 200), wire.error, { etcdMessage: wire.error, endpoint });
+    return { id: BigInt(wire.ID), ttlSeconds: Number(wire.TTL) };
+  }
+
+  async leaseRevoke(id: bigint, options: CallOptions = {}): Promise<void> {
+    const { body, endpoint } = await this.call('POST', '/v3/lease/revoke', { ID: id.toString() }, options);
+    parseWire(leaseRevokeSchema, body, 'lease revoke', endpoint);
+  }
+
+  /**
+   * Puts `key` only if it does not exist (compare create_revision == 0), optionally bound to a lease.
+   * When it exists, answers the current key instead: that is who holds the lock or marker.
+   */
+  async putIfAbsent(key: string, value: string, put: { readonly leaseId?: bigint } = {}, options: CallOptions = {}): Promise<PutIfAbsentResult> {
+    const encodedKey = toBase64(key);
+    const request = {
+      compare: [{ key: encodedKey, target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
+      success: [{ requestPut: { key: encodedKey, value: toBase64(value), ...(put.leaseId !== undefined && { lease: put.leaseId.toString() }) } }],
+      failure: [{ requestRange: { key: encodedKey } }],
+    };
+    const { body, endpoint } = await this.call('POST', '/v3/kv/txn', request, options);
+    const wire = parseWire(txnSchema, body, 'txn', endpoint);
+    const revision = wire.header?.revision ?? 0n;
+    if (wire.succeeded === true) return { created: true, revision };
+    const existing = wire.responses?.[0]?.response_range?.kvs?.[0];
+    return { created: false, revision, ...(existing !== undefined && { existing: toKeyValue(existing) }) };
+  }
+
+  async get(key: string, options: CallOptions = {}): Promise<KeyValue | undefined> {
+    const { body, endpoint } = await this.call('POST', '/v3/kv/range', { key: toBase64(key) }, options);
+    const first = parseWire(rangeSchema, body, 'range', endpoint).kvs?.[0];
+    return first === undefined ? undefined : toKeyValue(first);
+  }
+
+  async getPrefix(prefix: string, options: CallOptions = {}): Promise<readonly KeyValue[]> {
+    const { body, endpoint } = await this.call('POST', '/v3/kv/range', { key: toBase64(prefix), range_end: prefixRangeEnd(prefix) }, options);
+    return (parseWire(rangeSchema, body, 'range', endpoint).kvs ?? []).map(toKeyValue);
+  }
+
+  /** Deletes a key (or every key under a prefix); answers how many were deleted. */
+  async delete(key: string, del: { readonly prefix?: boolean } = {}, options: CallOptions = {}): Promise<number> {
+    const request = del.prefix === true ? { key: toBase64(key), range_end: prefixRangeEnd(key) } : { key: toBase64(key) };
+    const { body, endpoint } = await this.call('POST', '/v3/kv/deleterange', request, options);
+    return Number(parseWire(deleteRangeSchema, body, 'delete', endpoint).deleted);
+  }
+
+  // ---- transport ----
+
+  /**
+   * One call with fail-over: tries each endpoint once, starting with the one that answered last, moving on
+   * after transport errors, timeouts and Unavailable answers, within the overall deadline. An error etcd
+   * itself answered is preferred over transport errors in what is finally thrown.
+   */
+  private async call(method: HttpMethod, path: string, body: unknown, options: CallOptions): Promise<{ body: unknown; endpoint: string }> {
+    if (this.endpoints.length === 0) throw new EtcdError('unavailable', 'no etcd endpoints configured');
+    const deadline = Date.now() + (options.deadlineMs ?? this.deadlineMs);
+    const perRequest = options.requestTimeoutMs ?? this.requestTimeoutMs;
+    let answered: EtcdError | undefined;
+    let transport: EtcdError | undefined;
+    for (let i = 0; i < this.endpoints.length; i++) {
+      const index = (this.preferred + i) % this.endpoints.length;
+      const endpoint = this.endpoints[index] ?? '';
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      try {
+        const result = await this.requestAt(endpoint, method, path, body, Math.min(perRequest, remaining), options.signal);
+        this.preferred = index;
+        return { body: result, endpoint };
+      } catch (err) {
+        if (!isEtcdError(err) || !isRetryableOnAnotherEndpoint(err.code)) throw err;
+        if (err.etcdMessage !== undefined) answered = err;
+        else transport = err;
+      }
+    }
+    if (answered !== undefined) throw answered;
+    if (Date.now() >= deadline) {
+      throw new EtcdError('timeout', `no etcd endpoint answered ${path} within ${options.deadlineMs ?? this.deadlineMs} ms`, { cause: transport });
+    }
+    throw new EtcdError('unavailable', `no etcd endpoint answered ${path} (tried ${this.endpoints.join(', ')}): ${transport?.message ?? ''}`, {
+      cause: transport,
+    });
+  }
+
+  /** One request to one endpoint, authenticating (again, once) when the cluster wants a token. */
+  private async requestAt(endpoint: string, method: HttpMethod, path: string, body: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+    if (this.auth !== undefined && this.token === undefined) this.token = await this.authenticate(endpoint, timeoutMs, signal);
+    try {
+      return await this.send(endpoint, method, path, body, timeoutMs, signal);
+    } catch (err) {
+      if (this.auth === undefined || !isEtcdError(err, 'auth-required') || !isInvalidTokenMessage(err.etcdMessage)) throw err;
+      this.token = await this.authenticate(endpoint, timeoutMs, signal);
+      return this.send(endpoint, method, path, body, timeoutMs, signal);
+    }
+  }
+
+  private async authenticate(endpoint: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<string> {
+    const auth = this.auth;
+    if (auth === undefined) throw new EtcdError('auth-required', 'no etcd credentials configured');
+    const body = await this.send(endpoint, 'POST', '/v3/auth/authenticate', { name: auth.username, password: auth.password }, timeoutMs, signal, false);
+    return parseWire(authenticateSchema, body, 'authenticate', endpoint).token;
+  }
+
+  private async send(
+    endpoint: string,
+    method: HttpMethod,
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    withToken = true,
+  ): Promise<unknown> {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (withToken && this.token !== undefined) headers.authorization = this.token;
+    let status: number;
+    let text: string;
+    try {
+      const response = await this.http.request<string>({
+        url: `${endpoint}${path}`,
+        method,
+        headers,
+        ...(body !== undefined && { data: JSON.stringify(body) }),
+        signal: combined,
+      });
+      status = response.status;
+      text = typeof response.data === 'string' ? response.data : '';
+    } catch (err) {
+      if (signal?.aborted === true) throw new EtcdError('aborted', `etcd request ${path} to ${endpoint} was cancelled`, { endpoint, cause: err });
+      if (timeout.aborted) throw new EtcdError('timeout', `etcd at ${endpoint} did not answer ${path} within ${timeoutMs} ms`, { endpoint, cause: err });
+      const reason = (err as { code?: string }).code ?? (err as Error).message;
+      throw new EtcdError('unavailable', `etcd at ${endpoint} is unreachable (${reason})`, { endpoint, cause: err });
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      if (status >= 200 && status < 300) {
+        throw new EtcdError('invalid-response', `etcd at ${endpoint} answered ${path} with invalid JSON`, { endpoint, httpStatus: status, cause: err });
+      }
+      parsed = undefined; // e.g. a plain "Not Found" from the gateway
+    }
+    if (status >= 200 && status < 300) return parsed;
+    throw errorFromAnswer(status, parsed, text, endpoint, path);
+  }
+}
+
+/** The typed error for a non-2xx answer of the gateway. Pure; exported for unit tests. */
+export function errorFromAnswer(status: number, parsed: unknown, text: string, endpoint: string, path: string): EtcdError {
+  const errorBody = errorBodySchema.safeParse(parsed);
+  const etcdMessage = errorBody.success ? (errorBody.data.error ?? errorBody.data.message) : undefined;
+  const grpcCode = errorBody.success ? errorBody.data.code : undefined;
+  const code = classifyEtcdError(etcdMessage, grpcCode, status);
+  const shown = etcdMessage ?? (text.trim().slice(0, 200) || `HTTP ${status}`);
+  return new EtcdError(code, `etcd at ${endpoint} refused ${path}: ${shown}`, {
+    ...(etcdMessage !== undefined && { etcdMessage }),
+    ...(grpcCode !== undefined && { grpcCode }),
+    httpStatus: status,
+    endpoint,
+  });
+}

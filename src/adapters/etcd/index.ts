@@ -1,0 +1,29 @@
+// The etcd adapter: a v3 JSON gateway client, health checks and typed errors.
+export {
+  EtcdClient,
+  errorFromAnswer,
+  majorMinor,
+  supportsLinearizableMemberList,
+  DEFAULT_DEADLINE_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type CallOptions,
+  type EtcdAuthOptions,
+  type EtcdClientOptions,
+  type EtcdVersion,
+  type LearnerProgress,
+  type MemberAddResult,
+  type MemberList,
+  type PutIfAbsentResult,
+} from './client.js';
+export { EtcdError, isEtcdError, classifyEtcdError, GrpcCode, type EtcdErrorCode } from './errors.js';
+export {
+  checkMembersHealth,
+  observeCluster,
+  healthFromStatus,
+  DEFAULT_HEALTH_CONCURRENCY,
+  DEFAULT_HEALTH_TIMEOUT_MS,
+  type HealthCheckOptions,
+  type ObservedCluster,
+} from './health.js';
+export { createTransportAgents, httpsAgentOptions, readTlsFiles, EtcdTlsConfigError, type EtcdTlsFiles, type EtcdTlsOptions } from './tls.js';
+export { type KeyValue, type MaintenanceStatus } from './wire.js';
