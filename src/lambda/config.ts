@@ -1,0 +1,136 @@
+// The Lambda's configuration, read once from environment variables and validated at start. Every bad or
+// missing variable is reported in one error that names the variable and what it expects.
+import { z } from 'zod';
+import type { ClusterSize, JoinStrategy } from '../core/types.js';
+import {
+  validateClusterName,
+  validateGroupName,
+  validateHookName,
+  validateParameterPrefix,
+} from '../adapters/aws/identifiers.js';
+
+export interface LambdaConfig {
+  readonly clusterName: string;
+  readonly parameterPrefix: string;
+  readonly autoScalingGroup: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly clusterSize: ClusterSize;
+  readonly joinStrategy: JoinStrategy;
+  readonly joinAs: 'learner' | 'voter';
+  readonly dataDir: string;
+  readonly launchHook: string;
+  readonly terminateHook: string;
+  readonly healthTimeoutMs: number;
+}
+
+export interface ConfigProblem {
+  readonly variable: string;
+  readonly expected: string;
+  /** The value found, or undefined when the variable is unset or blank. */
+  readonly received: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(
+      `invalid configuration: ${problems
+        .map((p) =>
+          p.received === undefined
+            ? `${p.variable} is required (${p.expected})`
+            : `${p.variable}=${JSON.stringify(p.received)} is invalid, expected ${p.expected}`,
+        )
+        .join('; ')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Wraps one of the identifier validators as a zod refinement. */
+function identifier(validate: (raw: unknown) => string) {
+  return z.string().transform((raw, ctx) => {
+    try {
+      return validate(raw);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'invalid' });
+      return z.NEVER;
+    }
+  });
+}
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,10}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const port = integer(1, 65535);
+
+const clusterSize = z.union([z.literal('unlimited'), integer(1, 1000)]);
+
+const joinStrategy = z.enum(['prepare', 'prepared', 'add', 'replace', 'prune']).transform((s): JoinStrategy => (s === 'prepared' ? 'prepare' : s));
+
+/** Each variable: its schema, its default (if optional) and the human description of what it expects. */
+const VARIABLES = {
+  ELASTIC_ETCD_CLUSTER_NAME: { schema: identifier(validateClusterName), expected: '1-64 characters of A-Z a-z 0-9 _ . -' },
+  ELASTIC_ETCD_PARAMETER_PREFIX: {
+    schema: identifier(validateParameterPrefix),
+    default: '/elastic-etcd',
+    expected: 'an SSM path like /elastic-etcd ("/"-separated segments of A-Z a-z 0-9 _ . -)',
+  },
+  ELASTIC_ETCD_AUTO_SCALING_GROUP: { schema: identifier(validateGroupName), expected: 'the Auto Scaling group name' },
+  ELASTIC_ETCD_CLIENT_PORT: { schema: port, default: '2379', expected: 'a port number 1-65535' },
+  ELASTIC_ETCD_PEER_PORT: { schema: port, default: '2380', expected: 'a port number 1-65535' },
+  ELASTIC_ETCD_CLUSTER_SIZE: { schema: clusterSize, expected: 'a positive integer (e.g. 3) or "unlimited"' },
+  ELASTIC_ETCD_JOIN_STRATEGY: { schema: joinStrategy, default: 'replace', expected: 'one of prepare, prepared, add, replace, prune' },
+  ELASTIC_ETCD_JOIN_AS: { schema: z.enum(['learner', 'voter']), default: 'learner', expected: 'learner or voter' },
+  ELASTIC_ETCD_DATA_DIR: {
+    schema: z.string().regex(/^\/[^\0\n]*$/),
+    default: '/var/lib/etcd',
+    expected: 'an absolute path such as /var/lib/etcd',
+  },
+  ELASTIC_ETCD_LAUNCH_HOOK: { schema: identifier(validateHookName), expected: 'the launch lifecycle hook name' },
+  ELASTIC_ETCD_TERMINATE_HOOK: { schema: identifier(validateHookName), expected: 'the terminate lifecycle hook name' },
+  ELASTIC_ETCD_HEALTH_TIMEOUT_MS: { schema: integer(1, 60_000), default: '2000', expected: 'milliseconds, an integer 1-60000' },
+} as const satisfies Record<string, { schema: z.ZodType<unknown, string>; default?: string; expected: string }>;
+
+type VariableName = keyof typeof VARIABLES;
+type Parsed = { [K in VariableName]: z.output<(typeof VARIABLES)[K]['schema']> };
+
+/** Reads and validates the configuration; throws one ConfigError listing every problem. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): LambdaConfig {
+  const problems: ConfigProblem[] = [];
+  const parsed: Partial<Record<VariableName, unknown>> = {};
+  for (const [variable, spec] of Object.entries(VARIABLES) as [VariableName, (typeof VARIABLES)[VariableName]][]) {
+    const raw = env[variable]?.trim();
+    const value = raw === undefined || raw === '' ? ('default' in spec ? spec.default : undefined) : raw;
+    if (value === undefined) {
+      problems.push({ variable, expected: spec.expected, received: undefined });
+      continue;
+    }
+    const result = (spec.schema as z.ZodType<unknown, string>).safeParse(value);
+    if (result.success) parsed[variable] = result.data;
+    else problems.push({ variable, expected: spec.expected, received: value });
+  }
+  if (problems.length === 0 && parsed.ELASTIC_ETCD_CLIENT_PORT === parsed.ELASTIC_ETCD_PEER_PORT) {
+    // etcd cannot serve clients and peers on the same port of one address.
+    problems.push({ variable: 'ELASTIC_ETCD_PEER_PORT', expected: 'a port different from ELASTIC_ETCD_CLIENT_PORT', received: env.ELASTIC_ETCD_PEER_PORT ?? '2380' });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const v = parsed as Parsed;
+  return {
+    clusterName: v.ELASTIC_ETCD_CLUSTER_NAME,
+    parameterPrefix: v.ELASTIC_ETCD_PARAMETER_PREFIX,
+    autoScalingGroup: v.ELASTIC_ETCD_AUTO_SCALING_GROUP,
+    clientPort: v.ELASTIC_ETCD_CLIENT_PORT,
+    peerPort: v.ELASTIC_ETCD_PEER_PORT,
+    clusterSize: v.ELASTIC_ETCD_CLUSTER_SIZE,
+    joinStrategy: v.ELASTIC_ETCD_JOIN_STRATEGY,
+    joinAs: v.ELASTIC_ETCD_JOIN_AS,
+    dataDir: v.ELASTIC_ETCD_DATA_DIR,
+    launchHook: v.ELASTIC_ETCD_LAUNCH_HOOK,
+    terminateHook: v.ELASTIC_ETCD_TERMINATE_HOOK,
+    healthTimeoutMs: v.ELASTIC_ETCD_HEALTH_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,148 @@
+// Structured JSON logs and CloudWatch metrics (EMF) behind a small facade, so the orchestration logs one
+// line per decision and counts what it did without knowing about Powertools, and tests can capture both.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/** What the Lambda counts. One metric each, unit Count. */
+export type Counter =
+  | 'Decisions' // one per handled launch, terminate or reconcile decision
+  | 'Additions' // members added
+  | 'Removals' // members removed
+  | 'Promotions' // learners promoted
+  | 'Refusals' // joins refused (the launch was abandoned)
+  | 'Ignored' // events ignored (test notification, foreign group, warm pool)
+  | 'Malformed' // events rejected as malformed
+  | 'Failures'; // invocations that failed with an error
+
+export type Attributes = Readonly<Record<string, unknown>>;
+
+/** The one log line written per decision. */
+export interface DecisionRecord {
+  readonly trigger: 'launch' | 'terminate' | 'reconcile';
+  readonly instanceId?: string;
+  /** e.g. join, bootstrap, resume, refuse, remove, skip */
+  readonly decision: string;
+  readonly reason: string;
+  readonly details?: Attributes;
+}
+
+export interface Telemetry {
+  debug(message: string, attributes?: Attributes): void;
+  info(message: string, attributes?: Attributes): void;
+  warn(message: string, attributes?: Attributes): void;
+  error(message: string, attributes?: Attributes): void;
+  /** Logs the decision (one line) and counts it; a `refuse` decision also counts as a refusal. */
+  decision(record: DecisionRecord): void;
+  count(counter: Counter, value?: number): void;
+  /** Records a duration in milliseconds as metric `<name>Latency`. */
+  latency(name: string, milliseconds: number): void;
+  /** Keys added to every later log line of this invocation (request ID, event ID, ...). */
+  appendKeys(attributes: Attributes): void;
+  /** Publishes the buffered metrics; call once at the end of each invocation. */
+  flush(): void;
+}
+
+export interface TelemetryOptions {
+  readonly serviceName?: string;
+  readonly namespace?: string;
+  /** Attached as a metric dimension and a key on every log line. */
+  readonly clusterName?: string;
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /** No log output and no metrics output (tests). */
+  readonly silent?: boolean;
+}
+
+function recordDecision(telemetry: Telemetry, record: DecisionRecord): void {
+  telemetry.info('decision', {
+    trigger: record.trigger,
+    ...(record.instanceId === undefined ? {} : { instanceId: record.instanceId }),
+    decision: record.decision,
+    reason: record.reason,
+    ...(record.details ?? {}),
+  });
+  telemetry.count('Decisions');
+  if (record.decision === 'refuse') telemetry.count('Refusals');
+}
+
+/** The production telemetry: Powertools Logger (JSON on stdout) and Metrics (EMF on stdout). */
+export function createTelemetry(options: TelemetryOptions = {}): Telemetry & { readonly logger: Logger; readonly metrics: Metrics } {
+  const serviceName = options.serviceName ?? 'elastic-etcd';
+  const logger = new Logger({
+    serviceName,
+    logLevel: options.silent === true ? 'SILENT' : (options.logLevel ?? 'INFO'),
+    ...(options.clusterName === undefined ? {} : { persistentKeys: { cluster: options.clusterName } }),
+  });
+  const metrics = new Metrics({
+    serviceName,
+    namespace: options.namespace ?? 'ElasticEtcd',
+    ...(options.clusterName === undefined ? {} : { defaultDimensions: { cluster: options.clusterName } }),
+  });
+  const telemetry = {
+    logger,
+    metrics,
+    debug: (message: string, attributes?: Attributes) => logger.debug(message, { ...attributes }),
+    info: (message: string, attributes?: Attributes) => logger.info(message, { ...attributes }),
+    warn: (message: string, attributes?: Attributes) => logger.warn(message, { ...attributes }),
+    error: (message: string, attributes?: Attributes) => logger.error(message, { ...attributes }),
+    decision: (record: DecisionRecord) => recordDecision(telemetry, record),
+    count: (counter: Counter, value = 1) => metrics.addMetric(counter, MetricUnit.Count, value),
+    latency: (name: string, milliseconds: number) => metrics.addMetric(`${name}Latency`, MetricUnit.Milliseconds, milliseconds),
+    appendKeys: (attributes: Attributes) => logger.appendKeys({ ...attributes }),
+    flush: () => {
+      if (options.silent === true) metrics.clearMetrics();
+      else metrics.publishStoredMetrics();
+    },
+  };
+  return telemetry;
+}
+
+export interface CapturedLog {
+  readonly level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  readonly message: string;
+  readonly attributes: Attributes;
+}
+
+/** Telemetry that records everything in memory: for tests, which assert on what was logged and counted. */
+export interface CapturingTelemetry extends Telemetry {
+  readonly logs: CapturedLog[];
+  /** Every recorded value per metric name, in order; `flush` moves nothing, so tests can read them after. */
+  readonly metrics: Map<string, number[]>;
+  readonly flushes: number;
+  /** Sum of a metric's values (0 when never recorded). */
+  total(metric: string): number;
+  decisions(): Attributes[];
+}
+
+export function createCapturingTelemetry(): CapturingTelemetry {
+  const logs: CapturedLog[] = [];
+  const metrics = new Map<string, number[]>();
+  let keys: Attributes = {};
+  let flushes = 0;
+  const log = (level: CapturedLog['level']) => (message: string, attributes?: Attributes) => {
+    logs.push({ level, message, attributes: { ...keys, ...attributes } });
+  };
+  const add = (name: string, value: number) => metrics.set(name, [...(metrics.get(name) ?? []), value]);
+  const telemetry: CapturingTelemetry = {
+    logs,
+    metrics,
+    get flushes() {
+      return flushes;
+    },
+    debug: log('DEBUG'),
+    info: log('INFO'),
+    warn: log('WARN'),
+    error: log('ERROR'),
+    decision: (record) => recordDecision(telemetry, record),
+    count: (counter, value = 1) => add(counter, value),
+    latency: (name, milliseconds) => add(`${name}Latency`, milliseconds),
+    appendKeys: (attributes) => {
+      keys = { ...keys, ...attributes };
+    },
+    flush: () => {
+      flushes++;
+    },
+    total: (metric) => (metrics.get(metric) ?? []).reduce((a, b) => a + b, 0),
+    decisions: () => logs.filter((l) => l.message === 'decision').map((l) => l.attributes),
+  };
+  return telemetry;
+}

@@ -1,0 +1,100 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../../src/lambda/config.js';
+
+const minimal = {
+  ELASTIC_ETCD_CLUSTER_NAME: 'prod',
+  ELASTIC_ETCD_AUTO_SCALING_GROUP: 'etcd-asg',
+  ELASTIC_ETCD_CLUSTER_SIZE: '3',
+  ELASTIC_ETCD_LAUNCH_HOOK: 'etcd-launch',
+  ELASTIC_ETCD_TERMINATE_HOOK: 'etcd-terminate',
+};
+
+function problemsOf(env: Record<string, string | undefined>): { variable: string; received: string | undefined }[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems.map(({ variable, received }) => ({ variable, received }));
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    assert.deepEqual(loadConfig(minimal), {
+      clusterName: 'prod',
+      parameterPrefix: '/elastic-etcd',
+      autoScalingGroup: 'etcd-asg',
+      clientPort: 2379,
+      peerPort: 2380,
+      clusterSize: 3,
+      joinStrategy: 'replace',
+      joinAs: 'learner',
+      dataDir: '/var/lib/etcd',
+      launchHook: 'etcd-launch',
+      terminateHook: 'etcd-terminate',
+      healthTimeoutMs: 2000,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      ...minimal,
+      ELASTIC_ETCD_PARAMETER_PREFIX: '/team/etcd/',
+      ELASTIC_ETCD_CLIENT_PORT: '12379',
+      ELASTIC_ETCD_PEER_PORT: '12380',
+      ELASTIC_ETCD_CLUSTER_SIZE: 'unlimited',
+      ELASTIC_ETCD_JOIN_STRATEGY: 'prepared',
+      ELASTIC_ETCD_JOIN_AS: 'voter',
+      ELASTIC_ETCD_DATA_DIR: '/data/etcd',
+      ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '500',
+    });
+    assert.equal(config.parameterPrefix, '/team/etcd');
+    assert.equal(config.clientPort, 12379);
+    assert.equal(config.peerPort, 12380);
+    assert.equal(config.clusterSize, 'unlimited');
+    assert.equal(config.joinStrategy, 'prepare', 'prepared is an alias of prepare');
+    assert.equal(config.joinAs, 'voter');
+    assert.equal(config.dataDir, '/data/etcd');
+    assert.equal(config.healthTimeoutMs, 500);
+  });
+
+  it('treats blank values as unset', () => {
+    assert.equal(loadConfig({ ...minimal, ELASTIC_ETCD_CLIENT_PORT: '  ' }).clientPort, 2379);
+  });
+
+  it('names every missing required variable in one error', () => {
+    assert.deepEqual(
+      problemsOf({}).map((p) => p.variable),
+      ['ELASTIC_ETCD_CLUSTER_NAME', 'ELASTIC_ETCD_AUTO_SCALING_GROUP', 'ELASTIC_ETCD_CLUSTER_SIZE', 'ELASTIC_ETCD_LAUNCH_HOOK', 'ELASTIC_ETCD_TERMINATE_HOOK'],
+    );
+    assert.throws(() => loadConfig({}), /ELASTIC_ETCD_CLUSTER_NAME is required \(1-64 characters/);
+  });
+
+  const bad: [string, string][] = [
+    ['ELASTIC_ETCD_CLUSTER_NAME', '../x'],
+    ['ELASTIC_ETCD_PARAMETER_PREFIX', 'no-slash'],
+    ['ELASTIC_ETCD_CLIENT_PORT', '0x10'],
+    ['ELASTIC_ETCD_CLIENT_PORT', '70000'],
+    ['ELASTIC_ETCD_PEER_PORT', '-1'],
+    ['ELASTIC_ETCD_CLUSTER_SIZE', '0'],
+    ['ELASTIC_ETCD_CLUSTER_SIZE', '3.5'],
+    ['ELASTIC_ETCD_CLUSTER_SIZE', 'many'],
+    ['ELASTIC_ETCD_JOIN_STRATEGY', 'dumb'],
+    ['ELASTIC_ETCD_JOIN_AS', 'observer'],
+    ['ELASTIC_ETCD_DATA_DIR', 'relative/dir'],
+    ['ELASTIC_ETCD_LAUNCH_HOOK', 'has space'],
+    ['ELASTIC_ETCD_HEALTH_TIMEOUT_MS', '2s'],
+  ];
+  for (const [variable, value] of bad) {
+    it(`rejects ${variable}=${value} naming the variable and what it expects`, () => {
+      assert.deepEqual(problemsOf({ ...minimal, [variable]: value }), [{ variable, received: value }]);
+      assert.throws(() => loadConfig({ ...minimal, [variable]: value }), new RegExp(`${variable}=.* is invalid, expected `));
+    });
+  }
+
+  it('rejects equal client and peer ports', () => {
+    assert.deepEqual(problemsOf({ ...minimal, ELASTIC_ETCD_CLIENT_PORT: '2380' }), [{ variable: 'ELASTIC_ETCD_PEER_PORT', received: '2380' }]);
+  });
+});
