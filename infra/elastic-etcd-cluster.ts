@@ -94,6 +94,8 @@ export class ElasticEtcdCluster extends Construct {
   /** `<prefix>/<cluster>`: the root of this cluster's parameters. */
   readonly parameterPath: string;
   readonly instanceRole: iam.Role;
+  /** The Lambda's logs: every plan, refusal and membership change. */
+  readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: ElasticEtcdClusterProps = {}) {
     super(scope, id);
@@ -227,10 +229,10 @@ export class ElasticEtcdCluster extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    const logGroup = new logs.LogGroup(this, 'FunctionLogs', {
+    const logGroup = (this.logGroup = new logs.LogGroup(this, 'FunctionLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
-    });
+    }));
     this.function = new NodejsFunction(this, 'LifecycleFunction', {
       entry: props.lambdaEntry ?? DEFAULT_LAMBDA_ENTRY,
       handler: 'handler',

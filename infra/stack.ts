@@ -30,6 +30,10 @@ export class ElasticEtcdStack extends Stack {
       description: 'The Lambda that plans membership changes (see its logs)',
       value: this.cluster.function.functionName,
     });
+    new CfnOutput(this, 'LogGroupName', {
+      description: "The Lambda's logs: every plan, refusal and membership change",
+      value: this.cluster.logGroup.logGroupName,
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       description: 'Lifecycle and reconcile events that failed; should stay empty',
       value: this.cluster.deadLetterQueue.queueUrl,

@@ -309,6 +309,7 @@ describe('outputs and props', () => {
     template.hasOutput('AutoScalingGroupName', { Value: GROUP });
     template.hasOutput('ParameterPath', { Value: '/elastic-etcd/etcd' });
     template.hasOutput('ClientSecurityGroupId', { Value: resolve(stack.cluster.clientSecurityGroup.securityGroupId) });
+    template.hasOutput('LogGroupName', { Value: resolve(stack.cluster.logGroup.logGroupName) });
   });
 
   test('props change the cluster: size, name, prefix, version, install commands, schedule', () => {
