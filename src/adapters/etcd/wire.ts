@@ -164,7 +164,7 @@ export function fromBase64(encoded: string): string {
   return Buffer.from(encoded, 'base64').toString('utf8');
 }
 
-/** etcd's range end for "every key with this prefix": the prefix with its last byte incremented. */
+/** etcd's range end for "every key with this prefix", base64-encoded: the prefix with its last byte incremented. */
 export function prefixRangeEnd(prefix: string): string {
   const bytes = Buffer.from(prefix, 'utf8');
   for (let i = bytes.length - 1; i >= 0; i--) {
