@@ -1,0 +1,22 @@
+// How to talk to any member of one cluster: everything but the endpoints.
+import { EtcdClient, type EtcdAuthOptions, type EtcdTlsOptions } from '../adapters/etcd/index.js';
+
+export interface EtcdConnection {
+  readonly tls?: EtcdTlsOptions;
+  readonly auth?: EtcdAuthOptions;
+  /** Bound for one request to one member. */
+  readonly requestTimeoutMs: number;
+  /** Bound for one member's health check; a hung member costs at most this. */
+  readonly healthTimeoutMs: number;
+}
+
+export function clientFor(endpoints: readonly string[], connection: EtcdConnection): EtcdClient {
+  return new EtcdClient({
+    endpoints: [...new Set(endpoints)],
+    requestTimeoutMs: connection.requestTimeoutMs,
+    // Fail-over across every endpoint, each bounded by the request timeout.
+    deadlineMs: connection.requestTimeoutMs * Math.max(1, Math.min(new Set(endpoints).size, 5)),
+    ...(connection.tls !== undefined && { tls: connection.tls }),
+    ...(connection.auth !== undefined && { auth: connection.auth }),
+  });
+}

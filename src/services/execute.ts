@@ -1,0 +1,84 @@
+// Carries out a plan's membership steps against etcd, in the plan's order: removals, then the admission.
+// Every step is safe to repeat: a member someone else already removed is fine, and a member that already
+// exists with this node's peer URLs (an earlier run of ours added it) is taken over instead of added twice.
+import { describe } from '../core/planner.js';
+import type { Member, Plan } from '../core/types.js';
+import { sameURLSet } from '../core/urls.js';
+import { isEtcdError, type EtcdClient } from '../adapters/etcd/index.js';
+import type { Logger } from './log.js';
+import { markJoining } from './observe.js';
+import { retryTransient } from './retry.js';
+
+export interface Executed {
+  /** Members this run removed (not those already gone). */
+  readonly removed: readonly Member[];
+  /** The member this node starts as. */
+  readonly admitted?: Member;
+  readonly updated?: Member;
+}
+
+export interface ExecuteOptions {
+  readonly log: Logger;
+  readonly joinGraceSeconds: number;
+  readonly signal?: AbortSignal;
+  /** Test-only fault injection: called before each step with its name; throwing simulates a crash there. */
+  readonly faultPoint?: (step: string) => void;
+  /** How long to retry etcd's transient refusals of one step. */
+  readonly transientRetryMs?: number;
+}
+
+export async function executePlan(client: EtcdClient, plan: Plan, options: ExecuteOptions): Promise<Executed> {
+  const { log } = options;
+  const call = options.signal === undefined ? {} : { signal: options.signal };
+  const retry = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    retryTransient(what, fn, {
+      log,
+      ...(options.transientRetryMs !== undefined && { maxRetryTimeMs: options.transientRetryMs }),
+      ...(options.signal !== undefined && { signal: options.signal }),
+    });
+  if (plan.kind === 'resume' && plan.updatePeerURLs !== undefined) {
+    const { member, peerURLs } = plan.updatePeerURLs;
+    options.faultPoint?.('update');
+    await retry('update peer URLs', () => client.memberUpdate(member.id, peerURLs, call));
+    log.info(`updated the peer URLs of ${describe(member)} to ${peerURLs.join(',')}`);
+    return { removed: [], updated: { ...member, peerURLs } };
+  }
+  if (plan.kind !== 'join') return { removed: [] };
+
+  const removed: Member[] = [];
+  for (const { member, reason } of plan.removals) {
+    options.faultPoint?.(`remove:${member.id.toString(16)}`);
+    try {
+      await retry(`remove ${describe(member)}`, () => client.memberRemove(member.id, call));
+      removed.push(member);
+      log.info(`removed member ${describe(member)} (${reason})`);
+    } catch (err) {
+      if (!isEtcdError(err, 'member-not-found')) throw err;
+      log.info(`member ${describe(member)} was already removed`);
+    }
+  }
+
+  options.faultPoint?.('admit');
+  const admission = plan.admission;
+  let admitted: Member;
+  if (admission.kind === 'reuse') {
+    admitted = admission.member;
+    log.info(`starting as the existing unstarted member ${describe(admitted)}`);
+  } else {
+    try {
+      admitted = (await retry('add this node', () => client.memberAdd(admission.peerURLs, { asLearner: admission.asLearner }, call))).member;
+      log.info(`added this node as ${admission.asLearner ? 'learner' : 'voter'} ${describe(admitted)}`);
+    } catch (err) {
+      if (!isEtcdError(err, 'peer-url-exists')) throw err;
+      // Our own earlier add went through although its answer was lost: take that member over.
+      const list = await client.memberList(call);
+      const own = list.members.find((m) => m.name === '' && sameURLSet(m.peerURLs, admission.peerURLs));
+      if (own === undefined) throw err;
+      admitted = own;
+      log.info(`this node's member ${describe(own)} already exists; starting as it`);
+    }
+  }
+  options.faultPoint?.('mark');
+  await markJoining(client, admitted.id, plan.settings.name, options.joinGraceSeconds, log);
+  return { removed, admitted };
+}

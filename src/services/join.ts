@@ -1,0 +1,122 @@
+// Observe, plan, execute: one join attempt of this node, shared by the CLI (the Lambda has its own flow
+// around the same pieces). Membership changes happen under the cluster lock, and the observation is taken
+// again once the lock is held, because the cluster may have changed while we waited.
+import { planJoin } from '../core/planner.js';
+import type {
+  BootstrapSource,
+  ClusterSize,
+  JoinStrategy,
+  Member,
+  Observation,
+  Plan,
+  PlatformKnowledge,
+  SelfIdentity,
+} from '../core/types.js';
+import type { EtcdClient } from '../adapters/etcd/index.js';
+import { clientFor, type EtcdConnection } from './connection.js';
+import { executePlan } from './execute.js';
+import { withClusterLock } from './lock.js';
+import type { Logger } from './log.js';
+import { DEFAULT_JOIN_GRACE_SECONDS, observeForPlanning, type Observed } from './observe.js';
+
+export interface JoinInput {
+  readonly self: SelfIdentity;
+  readonly dataDir: string;
+  readonly dataDirFresh: boolean;
+  readonly strategy: JoinStrategy;
+  readonly joinAs: 'learner' | 'voter';
+  readonly targetSize: ClusterSize;
+  readonly bootstrap: BootstrapSource;
+  /** Candidate client URLs to find the cluster through. */
+  readonly endpoints: readonly string[];
+  readonly platform?: PlatformKnowledge;
+  readonly dryRun: boolean;
+  readonly connection: EtcdConnection;
+  readonly lockTimeoutMs: number;
+  readonly holder: string;
+  readonly joinGraceSeconds?: number;
+  readonly log: Logger;
+  readonly signal?: AbortSignal;
+  /** Test-only: see ExecuteOptions.faultPoint. */
+  readonly faultPoint?: (step: string) => void;
+}
+
+export interface JoinResult {
+  readonly plan: Plan;
+  readonly executed: boolean;
+  readonly removed: readonly Member[];
+  readonly admitted?: Member;
+}
+
+export async function runJoin(input: JoinInput): Promise<JoinResult> {
+  const { log } = input;
+  const first = clientFor(input.endpoints, input.connection);
+  let observed: Observed;
+  try {
+    observed = await observeForPlanning(first, input.connection, log, input.signal);
+  } finally {
+    first.close();
+  }
+  const plan = planFor(input, observed);
+  logPlan(log, plan, input.dryRun);
+  if (input.dryRun || !changesMembership(plan) || observed.kind === 'unreachable') {
+    return { plan, executed: false, removed: [] };
+  }
+
+  // Talk to every member we now know of, not only the candidates we found the cluster through.
+  const client = clientFor([...input.endpoints, ...observed.members.flatMap((m) => m.clientURLs)], input.connection);
+  try {
+    return await withClusterLock(
+      client,
+      { holder: input.holder, timeoutMs: input.lockTimeoutMs, log, ...(input.signal !== undefined && { signal: input.signal }) },
+      () => replanAndExecute(client, input),
+    );
+  } finally {
+    client.close();
+  }
+}
+
+async function replanAndExecute(client: EtcdClient, input: JoinInput): Promise<JoinResult> {
+  const observed = await observeForPlanning(client, input.connection, input.log, input.signal);
+  const plan = planFor(input, observed);
+  if (!changesMembership(plan)) {
+    input.log.info(`the cluster changed while waiting for the lock: ${plan.kind === 'refuse' ? plan.message : plan.reason}`);
+    return { plan, executed: false, removed: [] };
+  }
+  const done = await executePlan(client, plan, {
+    log: input.log,
+    joinGraceSeconds: input.joinGraceSeconds ?? DEFAULT_JOIN_GRACE_SECONDS,
+    ...(input.signal !== undefined && { signal: input.signal }),
+    ...(input.faultPoint !== undefined && { faultPoint: input.faultPoint }),
+  });
+  return { plan, executed: true, removed: done.removed, ...(done.admitted !== undefined && { admitted: done.admitted }) };
+}
+
+function planFor(input: JoinInput, cluster: Observed): Plan {
+  const observation: Observation = {
+    self: input.self,
+    dataDirFresh: input.dataDirFresh,
+    targetSize: input.targetSize,
+    cluster,
+    bootstrap: input.bootstrap,
+    ...(input.platform !== undefined && { platform: input.platform }),
+  };
+  return planJoin(observation, { strategy: input.strategy, joinAs: input.joinAs, dataDir: input.dataDir });
+}
+
+function changesMembership(plan: Plan): boolean {
+  return plan.kind === 'join' || (plan.kind === 'resume' && plan.updatePeerURLs !== undefined);
+}
+
+function logPlan(log: Logger, plan: Plan, dryRun: boolean): void {
+  const prefix = dryRun ? 'dry run, would ' : '';
+  if (plan.kind === 'refuse') {
+    log.info(`${dryRun ? 'dry run: ' : ''}join refused (${plan.code}): ${plan.message}`);
+    for (const c of plan.checks ?? []) log.debug(4, `quorum check ${c.step}: ${c.healthyVoters} healthy of ${c.voters} voters, quorum ${c.quorum}: ${c.ok ? 'ok' : 'at risk'}`);
+    return;
+  }
+  log.info(`${prefix}${plan.kind}: ${plan.reason}`);
+  if (plan.kind === 'join') {
+    for (const c of plan.checks) log.debug(4, `quorum check ${c.step}: ${c.healthyVoters} healthy of ${c.voters} voters, quorum ${c.quorum}: ok`);
+  }
+}

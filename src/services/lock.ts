@@ -1,0 +1,91 @@
+// A cluster-wide lock held in etcd itself: a lease and a create-only transaction on a well-known key.
+// Membership changes by any elastic-etcd (CLI or Lambda) for this cluster happen one at a time under it.
+// If the holder dies, its lease expires and the lock frees itself after `ttlSeconds`.
+import pRetry from 'p-retry';
+import { isEtcdError, type EtcdClient } from '../adapters/etcd/index.js';
+import type { Logger } from './log.js';
+
+export const LOCK_KEY = '/elastic-etcd/lock';
+export const DEFAULT_LOCK_TTL_SECONDS = 60;
+
+export class LockTimeoutError extends Error {
+  constructor(
+    readonly holder: string | undefined,
+    readonly waitedMs: number,
+  ) {
+    super(
+      `could not take the cluster lock ${LOCK_KEY} within ${Math.round(waitedMs / 1000)} s` +
+        (holder === undefined ? '' : `; it is held by ${holder}`) +
+        '; retry later, or raise --lock-timeout',
+    );
+    this.name = 'LockTimeoutError';
+  }
+}
+
+class LockBusy extends Error {
+  constructor(readonly holder: string | undefined) {
+    super(`the cluster lock is held by ${holder ?? 'someone'}`);
+  }
+}
+
+export interface LockOptions {
+  readonly holder: string;
+  readonly timeoutMs: number;
+  readonly ttlSeconds?: number;
+  readonly log: Logger;
+  readonly signal?: AbortSignal;
+}
+
+/** Runs `fn` while holding the cluster lock; waits (with backoff) at most `timeoutMs` for it. */
+export async function withClusterLock<T>(client: EtcdClient, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const ttl = options.ttlSeconds ?? DEFAULT_LOCK_TTL_SECONDS;
+  const value = JSON.stringify({ holder: options.holder, pid: process.pid, since: new Date(started).toISOString() });
+  let lastHolder: string | undefined;
+  const leaseId = await pRetry(
+    async () => {
+      const lease = await client.leaseGrant(ttl, { signal: options.signal });
+      const put = await client.putIfAbsent(LOCK_KEY, value, { leaseId: lease.id }, { signal: options.signal });
+      if (put.created) return lease.id;
+      await client.leaseRevoke(lease.id).catch(() => undefined); // unused lease: let it go now rather than at TTL
+      lastHolder = holderOf(put.existing?.value);
+      throw new LockBusy(lastHolder);
+    },
+    {
+      retries: Number.POSITIVE_INFINITY,
+      minTimeout: 200,
+      maxTimeout: 2000,
+      factor: 1.6,
+      randomize: true,
+      maxRetryTime: options.timeoutMs,
+      ...(options.signal !== undefined && { signal: options.signal }),
+      shouldRetry: ({ error }) => error instanceof LockBusy || (isEtcdError(error) && ['unavailable', 'timeout', 'unhealthy-cluster'].includes(error.code)),
+      onFailedAttempt: ({ error, attemptNumber }) => {
+        if (error instanceof LockBusy) options.log.debug(2, `waiting for the cluster lock (attempt ${attemptNumber})`, { holder: error.holder });
+        else options.log.debug(2, `taking the cluster lock failed, retrying: ${error.message}`);
+      },
+    },
+  ).catch((err: unknown) => {
+    if (err instanceof LockBusy) throw new LockTimeoutError(err.holder, Date.now() - started);
+    throw err;
+  });
+  options.log.debug(2, 'took the cluster lock', { waitedMs: Date.now() - started });
+  try {
+    return await fn();
+  } finally {
+    // Release promptly; if this fails the lease still expires after the TTL.
+    await client.leaseRevoke(leaseId).catch((err: unknown) => {
+      options.log.warn(`could not release the cluster lock; it frees itself within ${ttl} s`, { error: String(err) });
+    });
+  }
+}
+
+function holderOf(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(raw) as { holder?: unknown; since?: unknown };
+    return typeof parsed.holder === 'string' ? `${parsed.holder} (since ${String(parsed.since)})` : raw;
+  } catch {
+    return raw;
+  }
+}
