@@ -273,6 +273,8 @@ export class ElasticEtcdCluster extends Construct {
         sourceMap: true,
         forceDockerBundling: false,
         mainFields: ['module', 'main'],
+        // Bundle the AWS SDK too: the versions pinned in package-lock.json, not whatever the runtime ships.
+        externalModules: [],
         // Some dependencies still call require(); ESM output has none unless we make one.
         banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
