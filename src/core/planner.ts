@@ -320,6 +320,9 @@ function classify(member: Member, health: Health, platform: PlatformKnowledge | 
   // A member that answers healthily is never dead, whatever else is believed about it.
   if (health === 'healthy') return { member, health, dead: false, deadReason: 'unreachable' };
   if (gone) return { member, health, dead: true, deadReason: 'platform-gone' };
+  if (urlsOverlap(member.peerURLs, platform?.bootingPeerURLs ?? [])) {
+    return { member, health: 'unknown', dead: false, deadReason: 'unreachable' };
+  }
   return { member, health, dead: health === 'unreachable', deadReason: 'unreachable' };
 }
 

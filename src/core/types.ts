@@ -59,6 +59,8 @@ export interface PlatformKnowledge {
   readonly goneNames?: readonly string[];
   /** Peer URLs whose machines are gone for good (matches unstarted members, which have no name). */
   readonly gonePeerURLs?: readonly string[];
+  /** Peer URLs of machines that exist and are still booting: their members are not dead, only not up yet. */
+  readonly bootingPeerURLs?: readonly string[];
 }
 
 export interface Observation {

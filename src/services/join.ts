@@ -29,7 +29,8 @@ export interface JoinInput {
   readonly bootstrap: BootstrapSource;
   /** Candidate client URLs to find the cluster through. */
   readonly endpoints: readonly string[];
-  readonly platform?: PlatformKnowledge;
+  /** What the platform knows, fixed or derived from the members found (e.g. which instances are gone). */
+  readonly platform?: PlatformKnowledge | ((members: readonly Member[]) => PlatformKnowledge);
   readonly dryRun: boolean;
   readonly connection: EtcdConnection;
   readonly lockTimeoutMs: number;
@@ -93,13 +94,15 @@ async function replanAndExecute(client: EtcdClient, input: JoinInput): Promise<J
 }
 
 function planFor(input: JoinInput, cluster: Observed): Plan {
+  const platform =
+    typeof input.platform === 'function' ? input.platform(cluster.kind === 'reachable' ? cluster.members : []) : input.platform;
   const observation: Observation = {
     self: input.self,
     dataDirFresh: input.dataDirFresh,
     targetSize: input.targetSize,
     cluster,
     bootstrap: input.bootstrap,
-    ...(input.platform !== undefined && { platform: input.platform }),
+    ...(platform !== undefined && { platform }),
   };
   return planJoin(observation, { strategy: input.strategy, joinAs: input.joinAs, dataDir: input.dataDir });
 }

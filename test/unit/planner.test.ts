@@ -252,6 +252,13 @@ describe('3.5 the joiner, per strategy', () => {
     );
     assert.deepEqual(plan.removals.map((r) => r.reason), ['platform-gone']);
   });
+  test('platform knowledge: a member whose machine is still booting is not dead', () => {
+    const plan = planJoin(
+      observe({ members: [member(1), member(2), unstarted(3)], health: { 3: 'unreachable' } }, { platform: { bootingPeerURLs: [peer(3)] } }),
+      options('replace'),
+    );
+    refused(plan, 'join-in-progress');
+  });
   test('platform knowledge never overrides a healthy answer', () => {
     refused(
       planJoin(observe({ members: [member(1), member(2), member(3)] }, { platform: { goneNames: ['n3'] } }), options('replace')),
