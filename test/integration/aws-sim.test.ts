@@ -214,6 +214,34 @@ describe('AWS adapters against the simulated cloud', () => {
   });
 });
 
+describe('SDK clients configured only through the environment', () => {
+  it('reach the simulated cloud via AWS_ENDPOINT_URL_<SERVICE>', async () => {
+    const cloud = await startSimulatedCloud({ group: { groupName: 'env-asg', launchHook: null, terminateHook: null } });
+    const saved = { ...process.env };
+    Object.assign(process.env, cloud.env);
+    const clients = createAwsClients();
+    try {
+      const instance = await cloud.group.launch();
+      assert.deepEqual((await new AutoScalingAdapter(clients.autoScaling).listGroupInstances('env-asg')).map((i) => i.instanceId), [instance.id]);
+      assert.equal((await new Ec2Adapter(clients.ec2).describeInstances([instance.id])).found[0]?.privateIpAddress, instance.privateIp);
+      const store = new ParameterStore(clients.ssm, { prefix: '/elastic-etcd', cluster: 'env' });
+      await store.put(store.bootstrapName(), 'x');
+      assert.equal(cloud.parameters.value('/elastic-etcd/env/bootstrap'), 'x');
+      await cloud.group.terminate(instance.id);
+      await cloud.group.idle();
+    } finally {
+      for (const key of Object.keys(cloud.env)) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+      clients.autoScaling.destroy();
+      clients.ec2.destroy();
+      clients.ssm.destroy();
+      await cloud.close();
+    }
+  });
+});
+
 describe('SimulatedGroup determinism', () => {
   it('hands out the same IDs, tokens and events for the same seed', async () => {
     const run = async (seed: number) => {
