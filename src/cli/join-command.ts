@@ -1,0 +1,137 @@
+// The main command: observe the cluster, plan, execute under the cluster lock, keep the discovery registry
+// in step, and print etcd's configuration.
+import { deriveClientEndpoints, type Registry } from '../adapters/discovery/index.js';
+import { memberIdToHex } from '../core/ids.js';
+import { describe } from '../core/planner.js';
+import { render, renderJson, type DropinOptions } from '../core/render.js';
+import type { ClusterSize, Member, Plan } from '../core/types.js';
+import type { JoinResult } from '../services/join.js';
+import type { Logger } from '../services/log.js';
+import { toEtcdConnection } from './connection.js';
+import type { CliDependencies, CliIO } from './context.js';
+import { EXIT_FAILED, EXIT_OK, oneLine } from './errors.js';
+import { refusalHint } from './failure.js';
+import type { JoinOptions } from './options.js';
+import { promoteCommandLine } from './promote-command-line.js';
+
+/** The unit the drop-in ties etcd to, as the original's (a oneshot that writes the drop-in). */
+export const ELASTIC_ETCD_UNIT = 'elastic-etcd.service';
+
+export async function runJoinCommand(options: JoinOptions, deps: CliDependencies, io: CliIO, log: Logger): Promise<number> {
+  const connection = await toEtcdConnection(options.connection, deps);
+  const freshness = await deps.isDataDirFresh(options.dataDir);
+  if (freshness.unexpectedEntries.length > 0) {
+    log.warn(`data dir ${options.dataDir} holds entries etcd does not own: ${freshness.unexpectedEntries.join(', ')}`);
+  }
+  log.debug(2, `data dir ${options.dataDir} is ${freshness.fresh ? 'fresh (no member data)' : 'not fresh (holds member data)'}`);
+
+  const discoveryOptions = io.signal === undefined ? {} : { signal: io.signal };
+  const [registry, discoverySize] = await Promise.all([
+    deps.readRegistry(options.discoveryURL, discoveryOptions),
+    deps.readSize(options.discoveryURL, discoveryOptions),
+  ]);
+  for (const problem of registry.problems) log.warn(`discovery registry entry ${problem.key} skipped: ${problem.reason}`);
+  log.debug(2, `discovery: ${registry.entries.length} of ${discoverySize} members registered`);
+
+  const targetSize: ClusterSize = options.clusterSize === 'from-discovery' ? discoverySize : options.clusterSize;
+  const endpoints = [...new Set([...options.connection.endpoints, ...deriveClientEndpoints(registry.entries, options.connection.clientPort)])];
+  log.debug(4, `looking for the cluster at ${endpoints.length === 0 ? '(no endpoints)' : endpoints.join(',')}`);
+
+  const result = await deps.runJoin({
+    self: options.self,
+    dataDir: options.dataDir,
+    dataDirFresh: freshness.fresh,
+    strategy: options.strategy,
+    joinAs: options.joinAs,
+    targetSize,
+    bootstrap: { kind: 'discovery', url: options.discoveryURL, size: discoverySize, registered: registry.entries.length },
+    endpoints,
+    dryRun: options.dryRun,
+    connection,
+    lockTimeoutMs: options.lockTimeoutMs,
+    holder: options.self.name,
+    log,
+    ...(io.signal !== undefined && { signal: io.signal }),
+  });
+  const { plan } = result;
+
+  if (plan.kind === 'refuse') {
+    // -o json asked for a machine-readable answer: the refusal document goes to stdout, still with exit 1.
+    if (options.format === 'json') io.stdout(renderJson(plan));
+    io.stderr(oneLine(`join refused (${plan.code}): ${plan.message}`, refusalHint(plan.code)));
+    return EXIT_FAILED;
+  }
+
+  if (!options.dryRun) await keepRegistryInStep(options, registry, discoverySize, result, deps, io, log);
+  io.stdout(renderOutput(options, plan, io.selfCommand));
+  return EXIT_OK;
+}
+
+function renderOutput(options: JoinOptions, plan: Exclude<Plan, { kind: 'refuse' }>, selfCommand: readonly string[]): string {
+  if (options.format === 'json') return renderJson(plan);
+  const needsPromotion = plan.kind !== 'bootstrap' && plan.promote;
+  const dropin: DropinOptions = {
+    requires: ELASTIC_ETCD_UNIT,
+    ...(needsPromotion && { execStartPost: [`-${options.promoteCommand ?? promoteCommandLine(options, selfCommand)}`] }),
+  };
+  return render(options.format, plan.settings, dropin);
+}
+
+/**
+ * Registers an admitted member (idempotent, also for a reused one, fixing R4/B14) and deregisters removed
+ * ones, but only while the registry keeps at least `size` entries: that count tells a later fresh node the
+ * cluster has formed, and dropping below it would let that node bootstrap a second cluster (R6).
+ * Registry trouble is logged, not fatal: membership already changed, etcd must start now, and the next run
+ * registers again.
+ */
+async function keepRegistryInStep(
+  options: JoinOptions,
+  registry: Registry,
+  size: number,
+  result: JoinResult,
+  deps: CliDependencies,
+  io: CliIO,
+  log: Logger,
+): Promise<void> {
+  if (!result.executed) return;
+  const discoveryOptions = io.signal === undefined ? {} : { signal: io.signal };
+  const registered = new Set(registry.entries.map((e) => e.id));
+  if (result.admitted !== undefined) {
+    const { id } = result.admitted;
+    try {
+      const outcome = await deps.register(options.discoveryURL, id, options.self.name, options.self.peerURLs, discoveryOptions);
+      registered.add(id);
+      log.info(`discovery: ${outcome === 'created' ? 'registered' : 'already registered'} ${options.self.name} as ${memberIdToHex(id)}`);
+    } catch (err) {
+      log.warn(`discovery: could not register ${options.self.name} as ${memberIdToHex(id)}: ${errorText(err)}; the next run retries`);
+    }
+  }
+  for (const member of result.removed) await deregisterRemoved(options, member, registered, size, deps, discoveryOptions, log);
+}
+
+async function deregisterRemoved(
+  options: JoinOptions,
+  member: Member,
+  registered: Set<bigint>,
+  size: number,
+  deps: CliDependencies,
+  discoveryOptions: { signal?: AbortSignal },
+  log: Logger,
+): Promise<void> {
+  if (!registered.has(member.id)) return;
+  if (registered.size - 1 < size) {
+    log.info(`discovery: kept the entry of removed member ${describe(member)}, so the registry still shows ${size} members and no fresh node bootstraps a second cluster`);
+    return;
+  }
+  try {
+    await deps.deregister(options.discoveryURL, member.id, discoveryOptions);
+    registered.delete(member.id);
+    log.info(`discovery: deregistered removed member ${describe(member)}`);
+  } catch (err) {
+    log.warn(`discovery: could not deregister removed member ${describe(member)}: ${errorText(err)}`);
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,30 @@
+// The CLI as a function: argv, environment and I/O in, exit code out. main.ts wires it to the process.
+import { helpText } from './help.js';
+import { describeFailure } from './failure.js';
+import { EXIT_OK, oneLine } from './errors.js';
+import { runJoinCommand } from './join-command.js';
+import { StderrLogger } from './logger.js';
+import { parseCommandLine, type Environment } from './options.js';
+import { runPromoteCommand } from './promote-command.js';
+import { realDependencies, type CliDependencies, type CliIO } from './context.js';
+
+export type { CliDependencies, CliIO } from './context.js';
+
+export async function main(argv: readonly string[], env: Environment, io: CliIO, deps: CliDependencies = realDependencies): Promise<number> {
+  try {
+    const command = await parseCommandLine(argv, env);
+    if (command.kind === 'help') {
+      // Asked for explicitly, so it is the output: stdout, exit 0.
+      io.stdout(helpText(command.command));
+      return EXIT_OK;
+    }
+    const log = new StderrLogger(io.stderr, command.options.verbosity);
+    return command.kind === 'join'
+      ? await runJoinCommand(command.options, deps, io, log)
+      : await runPromoteCommand(command.options, deps, io, log);
+  } catch (err) {
+    const failure = describeFailure(err);
+    io.stderr(oneLine(failure.message, failure.hint));
+    return failure.exitCode;
+  }
+}
