@@ -1,4 +1,35 @@
-// Placeholder entry point so the CDK stack can bundle something while the lifecycle handler is built (issue 5).
-export function handler(): Promise<never> {
-  return Promise.reject(new Error('the lifecycle handler is not implemented yet'));
+// AWS Lambda entry point for the Auto Scaling lifecycle hooks and the scheduled reconcile pass.
+// Thin on purpose: configuration is validated once per container, clients are created once, and every
+// invocation goes to handleEvent (src/lambda/handle.ts).
+import type { Context } from 'aws-lambda';
+import { AutoScalingAdapter, Ec2Adapter, ParameterStore, sharedAwsClients } from '../src/adapters/aws/index.js';
+import { loadConfig, type LambdaConfig } from '../src/lambda/config.js';
+import { handleEvent, type InvocationResult } from '../src/lambda/handle.js';
+import { createTelemetry } from '../src/lambda/log.js';
+
+let config: LambdaConfig | undefined;
+let configError: Error | undefined;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  configError = err as Error;
+}
+const telemetry = createTelemetry(config === undefined ? {} : { clusterName: config.clusterName });
+
+export async function handler(event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId'>): Promise<InvocationResult> {
+  if (config === undefined) {
+    telemetry.error('invalid configuration; fix the function environment', { error: configError?.message });
+    throw configError ?? new Error('invalid configuration');
+  }
+  const clients = sharedAwsClients();
+  telemetry.appendKeys({ requestId: context?.awsRequestId });
+  return handleEvent(event, {
+    config,
+    autoScaling: new AutoScalingAdapter(clients.autoScaling),
+    ec2: new Ec2Adapter(clients.ec2),
+    parameters: new ParameterStore(clients.ssm, { prefix: config.parameterPrefix, cluster: config.clusterName }),
+    telemetry,
+    connection: { requestTimeoutMs: 3000, healthTimeoutMs: config.healthTimeoutMs },
+    remainingMs: () => context?.getRemainingTimeInMillis() ?? 300_000,
+  });
 }

@@ -1,0 +1,51 @@
+// One invocation: classify the event, run the matching decision, flush metrics. Malformed events are
+// rejected with a log line and change nothing; they are not thrown, because delivering them again cannot help.
+// Transient failures are thrown so the event source delivers the event again.
+import { AwsCallError } from '../adapters/aws/index.js';
+import { classifyEvent, MalformedEventError } from './events.js';
+import { handleLaunch, handleTerminate, reconcile, RetryLaterError, type LifecycleDeps } from './lifecycle.js';
+
+export interface InvocationResult {
+  readonly kind: string;
+  readonly outcome: string;
+}
+
+export async function handleEvent(event: unknown, deps: LifecycleDeps): Promise<InvocationResult> {
+  const { telemetry, config } = deps;
+  try {
+    let classified;
+    try {
+      classified = classifyEvent(event, { groupName: config.autoScalingGroup, launchHook: config.launchHook, terminateHook: config.terminateHook });
+    } catch (err) {
+      if (!(err instanceof MalformedEventError)) throw err;
+      telemetry.error('rejected a malformed event; nothing was changed', { reason: err.reason });
+      telemetry.count('Malformed');
+      return { kind: 'malformed', outcome: err.reason };
+    }
+    switch (classified.kind) {
+      case 'ignore':
+        telemetry.info('ignored an event', { reason: classified.reason });
+        telemetry.count('Ignored');
+        return { kind: 'ignore', outcome: classified.reason };
+      case 'launch':
+        telemetry.appendKeys({ instanceId: classified.instanceId, eventId: classified.eventId });
+        return { kind: 'launch', outcome: await handleLaunch(classified, deps) };
+      case 'terminate':
+        telemetry.appendKeys({ instanceId: classified.instanceId, eventId: classified.eventId });
+        return { kind: 'terminate', outcome: await handleTerminate(classified, deps) };
+      case 'reconcile': {
+        const report = await reconcile(deps);
+        return { kind: 'reconcile', outcome: JSON.stringify(report) };
+      }
+    }
+  } catch (err) {
+    telemetry.count('Failures');
+    const retry = err instanceof RetryLaterError || (err instanceof AwsCallError && err.transient);
+    telemetry.error(retry ? 'invocation failed; the event will be delivered again' : 'invocation failed', {
+      error: err instanceof Error ? err.message : String(err),
+    });
+    throw err;
+  } finally {
+    telemetry.flush();
+  }
+}
