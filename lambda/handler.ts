@@ -16,7 +16,7 @@ try {
 }
 const telemetry = createTelemetry(config === undefined ? {} : { clusterName: config.clusterName });
 
-export async function handler(event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId'>): Promise<InvocationResult> {
+export async function handler(event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId' | 'invokedFunctionArn'>): Promise<InvocationResult> {
   if (config === undefined) {
     telemetry.error('invalid configuration; fix the function environment', { error: configError?.message });
     throw configError ?? new Error('invalid configuration');
@@ -27,9 +27,21 @@ export async function handler(event: unknown, context?: Pick<Context, 'getRemain
     config,
     autoScaling: new AutoScalingAdapter(clients.autoScaling),
     ec2: new Ec2Adapter(clients.ec2),
-    parameters: new ParameterStore(clients.ssm, { prefix: config.parameterPrefix, cluster: config.clusterName }),
+    parameters: new ParameterStore(clients.ssm, {
+      prefix: config.parameterPrefix,
+      cluster: config.clusterName,
+      ...instanceArns(context?.invokedFunctionArn),
+    }),
     telemetry,
     connection: { requestTimeoutMs: 3000, healthTimeoutMs: config.healthTimeoutMs },
     remainingMs: () => context?.getRemainingTimeInMillis() ?? 300_000,
   });
+}
+
+/** Instance ARNs in this function's partition, region and account, read off the function's own ARN. */
+function instanceArns(functionArn: string | undefined): { instanceArn?: (id: string) => string } {
+  const match = /^arn:([^:]+):lambda:([^:]+):(\d{12}):function:/.exec(functionArn ?? '');
+  if (match === null) return {};
+  const [, partition = 'aws', region = '', account = ''] = match;
+  return { instanceArn: (id) => `arn:${partition}:ec2:${region}:${account}:instance/${id}` };
 }

@@ -131,8 +131,8 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   deps.faultPoint?.('store-parameters');
   const settings = withListenURLs(plan.settings, instance.privateIp, config);
   // The drop-in last: the instance waits for it, so the env file is always there when the drop-in is.
-  await deps.parameters.put(deps.parameters.instanceName(instanceId, 'env'), renderEnv(settings));
-  await deps.parameters.put(deps.parameters.instanceName(instanceId, 'dropin'), renderDropin(settings));
+  await deps.parameters.putInstanceFile(instanceId, 'env', renderEnv(settings));
+  await deps.parameters.putInstanceFile(instanceId, 'dropin', renderDropin(settings));
   deps.faultPoint?.('complete');
   await deps.autoScaling.completeLifecycleAction(ref, 'CONTINUE');
   telemetry.decision({

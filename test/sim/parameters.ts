@@ -6,6 +6,7 @@ export interface SimParameter {
   readonly value: string;
   readonly version: number;
   readonly lastModified: Date;
+  readonly tags: Readonly<Record<string, string>>;
 }
 
 export class SimParameterError extends Error {
@@ -26,7 +27,11 @@ export class SimulatedParameters {
 
   constructor(private readonly clock: () => Date = () => new Date()) {}
 
-  put(name: string, value: string, overwrite: boolean): SimParameter {
+  put(name: string, value: string, overwrite: boolean, tags?: Readonly<Record<string, string>>): SimParameter {
+    if (tags !== undefined && overwrite) {
+      // As SSM does: tags can only be given when creating a parameter.
+      throw new SimParameterError('ValidationException', 'Invalid request: tags and overwrite can\'t be used together.');
+    }
     if (!NAME.test(name) || name.includes('//')) throw new SimParameterError('ValidationException', `Parameter name ${name} is not valid`);
     if (value.length === 0 || value.length > MAX_VALUE_LENGTH) {
       throw new SimParameterError('ValidationException', `Parameter value length ${value.length} is not between 1 and ${MAX_VALUE_LENGTH}`);
@@ -38,7 +43,7 @@ export class SimulatedParameters {
         'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.',
       );
     }
-    const parameter = { name, value, version: (existing?.version ?? 0) + 1, lastModified: this.clock() };
+    const parameter = { name, value, version: (existing?.version ?? 0) + 1, lastModified: this.clock(), tags: { ...existing?.tags, ...tags } };
     this.parameters.set(name, parameter);
     return parameter;
   }
@@ -47,6 +52,16 @@ export class SimulatedParameters {
     const parameter = this.parameters.get(name);
     if (parameter === undefined) throw new SimParameterError('ParameterNotFound', '');
     return parameter;
+  }
+
+  addTags(name: string, tags: Readonly<Record<string, string>>): void {
+    const parameter = this.get(name);
+    this.parameters.set(name, { ...parameter, tags: { ...parameter.tags, ...tags } });
+  }
+
+  /** The tags, or undefined: for tests that inspect the store directly. */
+  tags(name: string): Readonly<Record<string, string>> | undefined {
+    return this.parameters.get(name)?.tags;
   }
 
   /** The value, or undefined: for tests that inspect the store directly. */

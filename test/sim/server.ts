@@ -273,8 +273,13 @@ export class SimulatedCloud {
       case 'GetParameter':
         return { Parameter: this.ssmParameter(store.get(stringField(input, 'Name'))) };
       case 'PutParameter': {
-        const stored = store.put(stringField(input, 'Name'), stringField(input, 'Value'), input.Overwrite === true);
+        const stored = store.put(stringField(input, 'Name'), stringField(input, 'Value'), input.Overwrite === true, tagsField(input));
         return { Version: stored.version, Tier: stored.value.length > 4096 ? 'Advanced' : 'Standard' };
+      }
+      case 'AddTagsToResource': {
+        if (input.ResourceType !== 'Parameter') throw new AwsError('ValidationException', 'only parameters are simulated');
+        store.addTags(stringField(input, 'ResourceId'), tagsField(input) ?? {});
+        return {};
       }
       case 'DeleteParameter':
         store.delete(stringField(input, 'Name'));
@@ -450,4 +455,17 @@ async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** SSM's Tags list ([{Key, Value}]) as a record; undefined when absent. */
+function tagsField(input: Record<string, unknown>): Record<string, string> | undefined {
+  if (input.Tags === undefined) return undefined;
+  if (!Array.isArray(input.Tags)) throw new AwsError('ValidationException', 'Tags must be a list');
+  const tags: Record<string, string> = {};
+  for (const tag of input.Tags as unknown[]) {
+    const { Key, Value } = (tag ?? {}) as { Key?: unknown; Value?: unknown };
+    if (typeof Key !== 'string' || typeof Value !== 'string') throw new AwsError('ValidationException', 'a tag needs a Key and a Value');
+    tags[Key] = Value;
+  }
+  return tags;
 }

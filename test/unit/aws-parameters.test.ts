@@ -2,6 +2,7 @@ import { describe, it, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
+  AddTagsToResourceCommand,
   DeleteParameterCommand,
   GetParameterCommand,
   GetParametersByPathCommand,
@@ -130,5 +131,40 @@ describe('ParameterStore', () => {
     await assert.rejects(store.get('/elastic-etcd/prod/bootstrap' as ParameterName), (err: unknown) => err instanceof AwsCallError && err.transient);
     mock.on(PutParameterCommand).rejects(new SSMServiceException({ name: 'AccessDeniedException', message: 'no', $fault: 'client', ...meta }));
     await assert.rejects(store.put(store.bootstrapName(), 'x'), (err: unknown) => err instanceof AwsCallError && err.code === 'AccessDeniedException' && !err.transient);
+  });
+});
+
+describe('instance files tagged with the instance ARN', () => {
+  const tagged = new ParameterStore(client, {
+    prefix: '/elastic-etcd',
+    cluster: 'prod',
+    instanceArn: (id) => `arn:aws:ec2:us-east-1:123456789012:instance/${id}`,
+  });
+  const tag = [{ Key: 'elastic-etcd:instance-arn', Value: `arn:aws:ec2:us-east-1:123456789012:instance/${I1}` }];
+  beforeEach(() => mock.reset());
+
+  it('creates a new parameter with the tag in one call', async () => {
+    mock.on(PutParameterCommand).resolves({ ...meta, Version: 1 });
+    await tagged.putInstanceFile(I1, 'dropin', '[Service]\n');
+    const puts = mock.commandCalls(PutParameterCommand);
+    assert.equal(puts.length, 1);
+    assert.deepEqual(puts[0]!.args[0].input.Tags, tag);
+    assert.equal(puts[0]!.args[0].input.Overwrite, false);
+    assert.equal(mock.commandCalls(AddTagsToResourceCommand).length, 0);
+  });
+
+  it('overwrites an existing parameter, then tags it (SSM refuses tags with overwrite)', async () => {
+    mock
+      .on(PutParameterCommand, { Overwrite: false })
+      .rejects(new ParameterAlreadyExists({ message: 'exists', $metadata: {} }))
+      .on(PutParameterCommand, { Overwrite: true })
+      .resolves({ ...meta, Version: 2 });
+    mock.on(AddTagsToResourceCommand).resolves(meta);
+    await tagged.putInstanceFile(I1, 'env', 'ETCD_NAME="x"\n');
+    const puts = mock.commandCalls(PutParameterCommand).map((c) => c.args[0].input);
+    assert.deepEqual(puts.map((p) => [p.Overwrite, p.Tags === undefined]), [[false, false], [true, true]]);
+    const tags = mock.commandCalls(AddTagsToResourceCommand);
+    assert.equal(tags.length, 1);
+    assert.deepEqual(tags[0]!.args[0].input, { ResourceType: 'Parameter', ResourceId: `/elastic-etcd/prod/instances/${I1}/env`, Tags: tag });
   });
 });

@@ -5,6 +5,7 @@
 // Names are built only here, from validated identifiers, and carry a brand so no caller can pass a
 // hand-made path.
 import {
+  AddTagsToResourceCommand,
   DeleteParameterCommand,
   GetParameterCommand,
   PutParameterCommand,
@@ -30,15 +31,26 @@ export interface CreateOnlyResult {
 export interface ParameterStoreOptions {
   readonly prefix: string;
   readonly cluster: string;
+  /**
+   * The ARN of an instance. When given, an instance's parameters carry it in the INSTANCE_ARN_TAG tag: the
+   * instance role may read a parameter only when that tag equals its own `ec2:SourceInstanceARN`.
+   */
+  readonly instanceArn?: (instanceId: string) => string;
 }
+
+/** The tag that ties an instance's parameters to that instance (see infra/elastic-etcd-cluster.ts). */
+export const INSTANCE_ARN_TAG = 'elastic-etcd:instance-arn';
 
 export class ParameterStore {
   readonly root: string;
+
+  private readonly instanceArn: ((instanceId: string) => string) | undefined;
 
   constructor(
     private readonly client: SSMClient,
     options: ParameterStoreOptions,
   ) {
+    this.instanceArn = options.instanceArn;
     const prefix = validateParameterPrefix(options.prefix);
     this.root = `${prefix}/${validateClusterName(options.cluster)}`;
   }
@@ -71,6 +83,26 @@ export class ParameterStore {
       await this.client.send(new PutParameterCommand(putInput(name, value, true)));
     } catch (err) {
       rethrowAws('PutParameter', err);
+    }
+  }
+
+  /** Writes one of an instance's files, tagged with the instance's ARN when the store knows how to build it. */
+  async putInstanceFile(instanceId: string, file: InstanceFile, value: string): Promise<void> {
+    const name = this.instanceName(instanceId, file);
+    if (this.instanceArn === undefined) return this.put(name, value);
+    const tags = [{ Key: INSTANCE_ARN_TAG, Value: this.instanceArn(validateInstanceId(instanceId)) }];
+    try {
+      // SSM accepts tags only when creating; an existing parameter is overwritten, then tagged.
+      await this.client.send(new PutParameterCommand({ ...putInput(name, value, false), Tags: tags }));
+      return;
+    } catch (err) {
+      if (awsErrorCode(err) !== 'ParameterAlreadyExists') rethrowAws('PutParameter', err);
+    }
+    await this.put(name, value);
+    try {
+      await this.client.send(new AddTagsToResourceCommand({ ResourceType: 'Parameter', ResourceId: name, Tags: tags }));
+    } catch (err) {
+      rethrowAws('AddTagsToResource', err);
     }
   }
 
