@@ -108,3 +108,13 @@ export async function waitForVoters(endpoints: readonly string[], names: readonl
     { timeoutMs, intervalMs: 250, what: `voting members ${wanted}` },
   );
 }
+
+/** The common flags of one node: its name, peer URL on `ip`, the discovery URL and an absolute data dir. */
+export function nodeArgs(name: string, peerURL: string, discoveryURL: string, dataDir: string): string[] {
+  return [`--name=${name}`, `--initial-advertise-peer-urls=${peerURL}`, `--discovery=${discoveryURL}`, `--data-dir=${dataDir}`];
+}
+
+/** `elastic-etcd promote` for a node, as the drop-in's ExecStartPost would run it. */
+export async function promote(name: string, peerURL: string, discoveryURL: string): Promise<CliRun> {
+  return expectExit(await runCli(['promote', `--name=${name}`, `--initial-advertise-peer-urls=${peerURL}`, `--discovery=${discoveryURL}`, '--timeout=60s']), 0, `promote ${name}`);
+}
