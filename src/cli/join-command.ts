@@ -62,9 +62,26 @@ export async function runJoinCommand(options: JoinOptions, deps: CliDependencies
     return EXIT_FAILED;
   }
 
-  if (!options.dryRun) await keepRegistryInStep(options, registry, discoverySize, result, deps, io, log);
+  if (options.dryRun) logDryRunSteps(plan, log);
+  else await keepRegistryInStep(options, registry, discoverySize, result, deps, io, log);
   io.stdout(renderOutput(options, plan, io.selfCommand));
   return EXIT_OK;
+}
+
+/** The steps a dry run skipped, so the operator sees exactly what a real run would change. */
+function logDryRunSteps(plan: Exclude<Plan, { kind: 'refuse' }>, log: Logger): void {
+  if (plan.kind === 'resume' && plan.updatePeerURLs !== undefined) {
+    log.info(`dry run: would update the peer URLs of ${describe(plan.updatePeerURLs.member)} to ${plan.updatePeerURLs.peerURLs.join(',')}`);
+  }
+  if (plan.kind !== 'join') return;
+  for (const removal of plan.removals) log.info(`dry run: would remove member ${describe(removal.member)} (${removal.reason})`);
+  const { admission } = plan;
+  log.info(
+    admission.kind === 'add'
+      ? `dry run: would add this node as a ${admission.asLearner ? 'learner' : 'voter'} with peer URLs ${admission.peerURLs.join(',')}`
+      : `dry run: would start as the existing unstarted member ${describe(admission.member)}`,
+  );
+  if (plan.promote) log.info('dry run: would promote this node once its learner is in sync (elastic-etcd promote)');
 }
 
 function renderOutput(options: JoinOptions, plan: Exclude<Plan, { kind: 'refuse' }>, selfCommand: readonly string[]): string {

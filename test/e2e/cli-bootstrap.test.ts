@@ -146,6 +146,14 @@ describe('elastic-etcd CLI: bootstrap through discovery, restart, dry run, refus
     assert.equal(plan.kind, 'join');
     assert.deepEqual(plan.removals.map((r) => r.member.name), ['n3']);
     assert.equal(plan.admission.kind, 'add');
+    assert.match(run.stderr, /dry run: would remove member .*n3/);
+    // Without -o json a dry run prints the configuration a real run would print.
+    const envRun = expectExit(
+      await runCli(['--dry-run', `--discovery=${url}`, '--name=n3', `--initial-advertise-peer-urls=${peerURLOf(ip3)}`, `--data-dir=${dataDir3}`]),
+      0,
+      'dry run, env',
+    );
+    assert.equal(parseEnvOutput(envRun.stdout).ETCD_INITIAL_CLUSTER_STATE, 'existing');
     assert.deepEqual(await members(endpoints), before);
     assert.equal((await readRegistry(url)).entries.length, 3);
   });
