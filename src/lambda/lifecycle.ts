@@ -19,6 +19,7 @@ import { runJoin } from '../services/join.js';
 import { withClusterLock } from '../services/lock.js';
 import type { Logger } from '../services/log.js';
 import { observeForPlanning } from '../services/observe.js';
+import { PromotionError, promoteWhenReady } from '../services/promote.js';
 import { retryTransient } from '../services/retry.js';
 import type { LambdaConfig } from './config.js';
 import type { LifecycleEvent } from './events.js';
@@ -145,9 +146,32 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   if (plan.kind === 'join') {
     telemetry.count('Additions', plan.admission.kind === 'add' ? 1 : 0);
     telemetry.count('Removals', plan.removals.length);
+    // The instance is booting etcd now; promote its learner as soon as it caught up, so the next join need
+    // not wait. If that takes longer than this invocation may, the reconcile pass promotes it.
+    if (plan.promote) await promoteAfterLaunch(self, group, deps);
   }
   telemetry.latency('Launch', Date.now() - started);
   return 'continue';
+}
+
+async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<void> {
+  const timeoutMs = Math.min(deps.launchWaitMs ?? 120_000, Math.max(0, deps.remainingMs() - RESERVE_MS));
+  try {
+    const result = await promoteWhenReady({
+      self,
+      endpoints: [...candidateEndpoints(group, deps.config.clientPort)],
+      connection: deps.connection,
+      timeoutMs,
+      log: loggerFor(deps.telemetry),
+    });
+    if (result.outcome === 'promoted') {
+      deps.telemetry.count('Promotions');
+      deps.telemetry.decision({ trigger: 'launch', instanceId: self.name, decision: 'promote', reason: `learner ${describe(result.member)} caught up` });
+    }
+  } catch (err) {
+    if (!(err instanceof PromotionError) && !isEtcdError(err)) throw err;
+    deps.telemetry.info('the new learner is not promoted yet; the reconcile pass will', { instanceId: self.name, reason: (err).message });
+  }
 }
 
 /** Plans (and, for a join, executes) the launch of `self`. */
