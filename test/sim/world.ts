@@ -1,0 +1,816 @@
+// A simulated Auto Scaling group whose instances are real etcd members, driven by the real lifecycle handler.
+//
+//   cloud     the simulated Auto Scaling / EC2 / SSM endpoint (server.ts), reached by the REAL SDK clients
+//   instances boot like infra/userdata/boot-etcd.sh: poll SSM for their drop-in, then start a real etcd with
+//             it on their own loopback address (test/harness)
+//   events    the group's EventBridge events go into a queue; nothing is delivered until the test says so,
+//             one at a time (reserved concurrency 1), with helpers to duplicate, delay, reorder and drop them
+//   handler   handleEvent with the real adapters, a LambdaConfig and short loopback timeouts
+//
+// Used by the Lambda's end-to-end tests and by the demo and chaos scripts. close() frees everything.
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  AutoScalingAdapter,
+  createAwsClients,
+  Ec2Adapter,
+  INSTANCE_ARN_TAG,
+  ParameterStore,
+  type AwsClients,
+} from '../../src/adapters/aws/index.js';
+import { loadConfig, type LambdaConfig } from '../../src/lambda/config.js';
+import { handleEvent, type InvocationResult } from '../../src/lambda/handle.js';
+import type { LifecycleDeps } from '../../src/lambda/lifecycle.js';
+import { createCapturingTelemetry, type Attributes, type CapturingTelemetry, type Telemetry } from '../../src/lambda/log.js';
+import { allocateAddresses, releaseAddresses } from '../harness/addresses.js';
+import { clientURLOf, createCluster, readStatus, type EtcdCluster, type EtcdMember } from '../harness/etcd.js';
+import { etcdctl, etcdctlMemberList, type EtcdctlMember } from '../harness/etcdctl.js';
+import { pollUntil } from '../harness/wait.js';
+import { scheduledEvent, type EventBridgeEvent } from './events.js';
+import type { SimInstance } from './group.js';
+import { startSimulatedCloud, type SimulatedCloud } from './server.js';
+
+// ---------------------------------------------------------------------------------------------------------
+// Drop-in parsing: what systemd makes of the Environment= lines the Lambda stored.
+
+export class DropinParseError extends Error {
+  constructor(message: string) {
+    super(`invalid drop-in: ${message}`);
+    this.name = 'DropinParseError';
+  }
+}
+
+/**
+ * The ETCD_* variables a systemd drop-in sets. Mirrors the boot script's rule (the first section must be
+ * [Service], nothing else may be configured) and systemd's unquoting of `Environment=`: words are separated by
+ * blanks, double quotes group, inside quotes `\\` and `\"` are escapes, and `%%` is a literal `%` (other
+ * specifiers are refused: the Lambda never writes them).
+ */
+export function parseDropin(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  let section: string | undefined;
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    const where = `line ${index + 1}`;
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[([^\]]+)\]$/.exec(line);
+    if (header !== null) {
+      section = header[1] ?? '';
+      if (section !== 'Service') throw new DropinParseError(`${where}: section [${section}]; a drop-in for etcd may only configure [Service]`);
+      continue;
+    }
+    if (section === undefined) throw new DropinParseError(`${where}: ${JSON.stringify(line)} before the [Service] section`);
+    const eq = line.indexOf('=');
+    if (eq < 1) throw new DropinParseError(`${where}: not a key=value line: ${JSON.stringify(line)}`);
+    if (line.slice(0, eq).trim() !== 'Environment') continue; // other [Service] keys do not set variables
+    for (const word of systemdWords(line.slice(eq + 1), where)) {
+      const assign = word.indexOf('=');
+      if (assign < 1) throw new DropinParseError(`${where}: ${JSON.stringify(word)} is not a VARIABLE=value assignment`);
+      env[word.slice(0, assign)] = word.slice(assign + 1);
+    }
+  }
+  if (section === undefined) throw new DropinParseError('no [Service] section');
+  return env;
+}
+
+function systemdWords(value: string, where: string): string[] {
+  const words: string[] = [];
+  let i = 0;
+  while (i < value.length) {
+    while (value[i] === ' ' || value[i] === '\t') i++;
+    if (i >= value.length) break;
+    let word = '';
+    let quoted = false;
+    for (; i < value.length; i++) {
+      const c = value[i]!;
+      if (!quoted && (c === ' ' || c === '\t')) break;
+      if (c === '"') {
+        quoted = !quoted;
+      } else if (c === '\\' && quoted) {
+        const next = value[i + 1];
+        if (next !== '\\' && next !== '"') throw new DropinParseError(`${where}: unsupported escape \\${next ?? ''}`);
+        word += next;
+        i++;
+      } else if (c === '%') {
+        if (value[i + 1] !== '%') throw new DropinParseError(`${where}: unsupported specifier %${value[i + 1] ?? ''}`);
+        word += '%';
+        i++;
+      } else {
+        word += c;
+      }
+    }
+    if (quoted) throw new DropinParseError(`${where}: unterminated quote`);
+    words.push(word);
+  }
+  return words;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The world
+
+export interface WorldLogEntry {
+  /** Milliseconds since the world started. */
+  readonly at: number;
+  readonly source: 'world' | 'group' | 'queue' | 'lambda' | 'instance';
+  readonly message: string;
+  readonly details?: Attributes;
+}
+
+export interface WorldOptions {
+  readonly clusterName?: string;
+  readonly parameterPrefix?: string;
+  readonly clusterSize?: number | 'unlimited';
+  readonly joinStrategy?: 'prepare' | 'add' | 'replace' | 'prune';
+  readonly joinAs?: 'learner' | 'voter';
+  readonly groupName?: string;
+  readonly launchHook?: string;
+  readonly terminateHook?: string;
+  /** Seeds instance IDs, tokens and event IDs. */
+  readonly seed?: number;
+  /** 'etcd' (default): instances start real etcd from their drop-in. 'none': instances do nothing (no etcd at all). */
+  readonly boot?: 'etcd' | 'none';
+  /** How often a booting instance looks for its drop-in, and how long it waits at most (the boot script's wait). */
+  readonly bootPollMs?: number;
+  readonly bootWaitMs?: number;
+  /** 'avoid' (default): a terminated instance's address is not handed out again before close(). 'allow': freed at once. */
+  readonly addressReuse?: 'avoid' | 'allow';
+  /** Delivery attempts per event, the first included (async Lambda invocations: 1 + 2 retries). */
+  readonly maxAttempts?: number;
+  /** The invocation's time limit as the handler sees it through remainingMs(). */
+  readonly invocationTimeoutMs?: number;
+  /** How long a launch waits for another join or a learner (LifecycleDeps.launchWaitMs). */
+  readonly launchWaitMs?: number;
+  /** The handler's pause between two looks while it waits (production: 3 s). */
+  readonly handlerPollMs?: number;
+  /** Defaults to a capturing telemetry, available as `world.telemetry`. */
+  readonly telemetry?: Telemetry;
+  /** Receives a line for everything that happens: for a live timeline (demo, chaos). */
+  readonly onLog?: (entry: WorldLogEntry) => void;
+  /** Which of the handler's log lines reach onLog: its decisions, warnings and errors (default), or all. */
+  readonly handlerLogs?: 'decisions' | 'all';
+}
+
+export interface QueuedEvent {
+  /** Position in emission order (duplicates get their own). */
+  readonly seq: number;
+  readonly event: unknown;
+  /** e.g. "launch i-0abc", "terminate i-0abc", "reconcile". */
+  readonly summary: string;
+  /** Failed deliveries so far. */
+  attempts: number;
+}
+
+export interface Delivery {
+  readonly seq: number;
+  readonly summary: string;
+  /** 1 for the first delivery of the event. */
+  readonly attempt: number;
+  readonly result?: InvocationResult;
+  readonly error?: Error;
+  /** After an error: whether the event went back into the queue (false: attempts exhausted, dead letter). */
+  readonly requeued?: boolean;
+  readonly ms: number;
+}
+
+export interface Completion {
+  readonly instanceId: string;
+  readonly transition: 'launch' | 'terminate';
+  readonly result: 'CONTINUE' | 'ABANDON';
+}
+
+export interface WorldCheck {
+  /** Empty when the cluster matches the group: see `check()`. */
+  readonly problems: string[];
+  readonly inService: string[];
+  readonly members: EtcdctlMember[];
+}
+
+/** Thrown by the fault point armed with `crashAt`: the handler "crashes" between two steps. */
+export class SimulatedCrash extends Error {
+  constructor(readonly step: string) {
+    super(`simulated crash at ${step}`);
+    this.name = 'SimulatedCrash';
+  }
+}
+
+interface BootTask {
+  readonly instanceId: string;
+  cancelled: boolean;
+  readonly done: Promise<void>;
+}
+
+const DEFAULTS = {
+  clusterName: 'sim',
+  parameterPrefix: '/elastic-etcd',
+  groupName: 'sim-etcd-asg',
+  launchHook: 'etcd-launch',
+  terminateHook: 'etcd-terminate',
+  bootPollMs: 50,
+  bootWaitMs: 120_000,
+  maxAttempts: 3,
+  invocationTimeoutMs: 120_000,
+  launchWaitMs: 20_000,
+  handlerPollMs: 200,
+};
+
+export class World {
+  readonly config: LambdaConfig;
+  /** ELASTIC_ETCD_* and AWS_* variables that make lambda/handler.ts use this world. */
+  readonly env: Record<string, string>;
+  readonly deps: LifecycleDeps;
+  /** The capturing telemetry, unless the options gave another one. */
+  readonly telemetry: CapturingTelemetry | undefined;
+  readonly queue: QueuedEvent[] = [];
+  /** Events set aside by `hold`, waiting for `release`. */
+  readonly held: QueuedEvent[] = [];
+  readonly deliveries: Delivery[] = [];
+  /** Events whose attempts ran out. */
+  readonly deadLetters: QueuedEvent[] = [];
+  /** Instances whose boot gave up (no drop-in in time, or a drop-in etcd could not be started from). */
+  readonly bootFailures: { instanceId: string; reason: string }[] = [];
+
+  private readonly started = Date.now();
+  private readonly etcdByInstance = new Map<string, EtcdMember>();
+  private readonly boots = new Map<string, BootTask>();
+  private readonly addresses = new Set<string>();
+  private readonly armedFaults: { step: string | RegExp; remaining: number }[] = [];
+  private seq = 0;
+  private closed = false;
+  /** When the current invocation would time out (remainingMs). */
+  private invocationDeadline = 0;
+
+  private constructor(
+    readonly cloud: SimulatedCloud,
+    readonly etcd: EtcdCluster,
+    private readonly clients: AwsClients,
+    private readonly options: WorldOptions,
+    telemetry: Telemetry,
+    capturing: CapturingTelemetry | undefined,
+    config: LambdaConfig,
+    env: Record<string, string>,
+  ) {
+    this.config = config;
+    this.env = env;
+    this.telemetry = capturing;
+    const group = cloud.group;
+    this.deps = {
+      config,
+      autoScaling: new AutoScalingAdapter(clients.autoScaling),
+      ec2: new Ec2Adapter(clients.ec2),
+      parameters: new ParameterStore(clients.ssm, {
+        prefix: config.parameterPrefix,
+        cluster: config.clusterName,
+        instanceArn: (id) => instanceArn(group.region, group.account, id),
+      }),
+      telemetry: this.forwarding(telemetry),
+      connection: { requestTimeoutMs: 1500, healthTimeoutMs: 1000 },
+      remainingMs: () => this.remainingMs(),
+      sleep: (ms) => delay(Math.min(ms, options.handlerPollMs ?? DEFAULTS.handlerPollMs)),
+      launchWaitMs: options.launchWaitMs ?? DEFAULTS.launchWaitMs,
+      faultPoint: (step) => this.faultPoint(step),
+    };
+  }
+
+  static async start(options: WorldOptions = {}): Promise<World> {
+    const pending: { world?: World } = {};
+    const etcd = createCluster();
+    let cloud: SimulatedCloud | undefined;
+    try {
+      cloud = await startSimulatedCloud({
+        group: {
+          groupName: options.groupName ?? DEFAULTS.groupName,
+          seed: options.seed ?? 1,
+          launchHook: options.launchHook ?? DEFAULTS.launchHook,
+          terminateHook: options.terminateHook ?? DEFAULTS.terminateHook,
+          // The callbacks only fire once the group has instances, after the world exists.
+          allocateIp: () => pending.world!.allocateIp(),
+          releaseIp: (ip) => pending.world!.releaseIp(ip),
+          onBoot: (instance) => pending.world!.onBoot(instance),
+          onShutdown: (instance) => pending.world!.onShutdown(instance),
+        },
+      });
+      const group = cloud.group;
+      const env: Record<string, string> = {
+        ...cloud.env,
+        ELASTIC_ETCD_CLUSTER_NAME: options.clusterName ?? DEFAULTS.clusterName,
+        ELASTIC_ETCD_PARAMETER_PREFIX: options.parameterPrefix ?? DEFAULTS.parameterPrefix,
+        ELASTIC_ETCD_AUTO_SCALING_GROUP: group.name,
+        ELASTIC_ETCD_CLUSTER_SIZE: String(options.clusterSize ?? 3),
+        ELASTIC_ETCD_JOIN_STRATEGY: options.joinStrategy ?? 'replace',
+        ELASTIC_ETCD_JOIN_AS: options.joinAs ?? 'learner',
+        ELASTIC_ETCD_LAUNCH_HOOK: group.launchHook ?? DEFAULTS.launchHook,
+        ELASTIC_ETCD_TERMINATE_HOOK: group.terminateHook ?? DEFAULTS.terminateHook,
+        ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '1000',
+      };
+      const config = loadConfig(env);
+      const clients = createAwsClients({
+        region: group.region,
+        endpoints: cloud.endpoints,
+        credentials: { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 'simulated-secret-key' },
+        maxAttempts: 3,
+      });
+      const capturing = options.telemetry === undefined ? createCapturingTelemetry() : undefined;
+      const world = new World(cloud, etcd, clients, options, options.telemetry ?? capturing!, capturing, config, env);
+      pending.world = world;
+      group.subscribe((event) => world.enqueue(event));
+      world.log('world', `cloud at ${cloud.url}, group ${group.name}, cluster ${config.clusterName} of size ${String(config.clusterSize)}`);
+      return world;
+    } catch (err) {
+      await etcd.close();
+      await cloud?.close();
+      throw err;
+    }
+  }
+
+  get group() {
+    return this.cloud.group;
+  }
+
+  get parameters(): ParameterStore {
+    return this.deps.parameters;
+  }
+
+  // --- the group ---------------------------------------------------------------------------------------
+
+  /** Sets the desired capacity: the group launches or terminates (newest first) to reach it. */
+  async scaleTo(capacity: number): Promise<void> {
+    this.log('group', `desired capacity ${this.group.desiredCapacity} -> ${capacity}`);
+    await this.group.setDesired(capacity);
+  }
+
+  /** Scale-in of one chosen instance (desired capacity drops by one). Its etcd runs until the terminate completes. */
+  async terminate(instanceId: string): Promise<void> {
+    this.log('group', `terminating ${instanceId} (scale-in)`);
+    await this.group.terminate(instanceId);
+  }
+
+  /** The group replaces a healthy instance (e.g. an instance refresh): terminated through the hook, desired kept. */
+  async replace(instanceId: string): Promise<void> {
+    this.log('group', `replacing ${instanceId}`);
+    await this.group.terminate(instanceId, { replace: true });
+  }
+
+  /** The machine dies: its etcd is killed, the group's health check marks it unhealthy and replaces it. */
+  async crash(instanceId: string): Promise<void> {
+    this.log('instance', `${instanceId} crashed`);
+    await this.etcdByInstance.get(instanceId)?.kill();
+    this.cancelBoot(instanceId);
+    await this.group.terminate(instanceId, { replace: true });
+  }
+
+  /** Only the etcd process dies; the instance stays in service (the group does not notice). */
+  async killEtcd(instanceId: string): Promise<void> {
+    this.log('instance', `etcd on ${instanceId} killed`);
+    await this.etcdByInstance.get(instanceId)?.kill();
+  }
+
+  /** The instance's etcd process, once it was started from the drop-in. */
+  etcdOf(instanceId: string): EtcdMember | undefined {
+    return this.etcdByInstance.get(instanceId);
+  }
+
+  instance(instanceId: string): SimInstance {
+    const found = this.group.instance(instanceId);
+    if (found === undefined) throw new Error(`no instance ${instanceId}`);
+    return found;
+  }
+
+  /** IDs of the group's instances in a lifecycle state, oldest first. */
+  idsIn(state: SimInstance['lifecycleState']): string[] {
+    return this.group.instances().filter((i) => i.lifecycleState === state).map((i) => i.id);
+  }
+
+  inService(): string[] {
+    return this.idsIn('InService');
+  }
+
+  /** Client URLs of the in-service instances (where etcdctl looks for the cluster). */
+  endpoints(): string[] {
+    return this.group
+      .instances()
+      .filter((i) => i.lifecycleState === 'InService')
+      .map((i) => clientURLOf(i.privateIp));
+  }
+
+  /** Every CompleteLifecycleAction the handler made that succeeded, in order. */
+  completions(): Completion[] {
+    const hooks = { [this.config.launchHook]: 'launch', [this.config.terminateHook]: 'terminate' } as const;
+    return this.cloud
+      .callsOf('CompleteLifecycleAction')
+      .filter((c) => c.error === undefined)
+      .map((c) => ({
+        instanceId: String(c.params.InstanceId),
+        transition: hooks[String(c.params.LifecycleHookName)] ?? 'launch',
+        result: c.params.LifecycleActionResult === 'ABANDON' ? 'ABANDON' : 'CONTINUE',
+      }));
+  }
+
+  // --- the event queue ---------------------------------------------------------------------------------
+
+  /** Puts an event into the queue (at the back, or the front). */
+  enqueue(event: unknown, options: { front?: boolean } = {}): QueuedEvent {
+    const queued: QueuedEvent = { seq: ++this.seq, event, summary: summarize(event), attempts: 0 };
+    if (options.front === true) this.queue.unshift(queued);
+    else this.queue.push(queued);
+    this.log('queue', `queued #${queued.seq} ${queued.summary}`);
+    return queued;
+  }
+
+  /** Queued events matching a summary prefix ("launch", "terminate i-0abc", ...) or a predicate. */
+  find(match: string | ((q: QueuedEvent) => boolean)): QueuedEvent[] {
+    return this.queue.filter(matcher(match));
+  }
+
+  /** Removes the matching events from the queue: they are lost. */
+  drop(match: string | ((q: QueuedEvent) => boolean)): QueuedEvent[] {
+    const dropped = this.take(match);
+    for (const q of dropped) this.log('queue', `dropped #${q.seq} ${q.summary}`);
+    return dropped;
+  }
+
+  /** Queues a second copy of each matching event, right behind the original (or at the back). */
+  duplicate(match: string | ((q: QueuedEvent) => boolean), options: { atBack?: boolean } = {}): QueuedEvent[] {
+    const copies: QueuedEvent[] = [];
+    for (const original of this.queue.filter(matcher(match))) {
+      const copy: QueuedEvent = { seq: ++this.seq, event: structuredClone(original.event), summary: original.summary, attempts: 0 };
+      if (options.atBack === true) this.queue.push(copy);
+      else this.queue.splice(this.queue.indexOf(original) + 1, 0, copy);
+      this.log('queue', `duplicated #${original.seq} ${original.summary} as #${copy.seq}`);
+      copies.push(copy);
+    }
+    return copies;
+  }
+
+  /** Moves the matching events to the front of the queue (delivered next, in their order). */
+  prioritize(match: string | ((q: QueuedEvent) => boolean)): void {
+    const moved = this.take(match);
+    this.queue.unshift(...moved);
+  }
+
+  /** Sets the matching events aside (delayed) until `release`. */
+  hold(match: string | ((q: QueuedEvent) => boolean)): QueuedEvent[] {
+    const held = this.take(match);
+    this.held.push(...held);
+    for (const q of held) this.log('queue', `holding #${q.seq} ${q.summary}`);
+    return held;
+  }
+
+  /** Puts held events (all, or the matching ones) back at the end of the queue. */
+  release(match: string | ((q: QueuedEvent) => boolean) = () => true): QueuedEvent[] {
+    const released = this.held.filter(matcher(match));
+    for (const q of released) this.held.splice(this.held.indexOf(q), 1);
+    this.queue.push(...released);
+    for (const q of released) this.log('queue', `released #${q.seq} ${q.summary}`);
+    return released;
+  }
+
+  /** Delivers the next queued event to the handler. A thrown error sends it back to the queue, bounded. */
+  async deliver(): Promise<Delivery | undefined> {
+    const next = this.queue.shift();
+    if (next === undefined) return undefined;
+    const delivery = await this.invoke(next.event, next.seq, next.summary, next.attempts + 1);
+    if (delivery.error !== undefined) {
+      next.attempts++;
+      const requeue = next.attempts < (this.options.maxAttempts ?? DEFAULTS.maxAttempts);
+      if (requeue) this.queue.push(next);
+      else this.deadLetters.push(next);
+      const final = { ...delivery, requeued: requeue };
+      this.deliveries[this.deliveries.length - 1] = final;
+      return final;
+    }
+    return delivery;
+  }
+
+  /** Runs the handler on an event outside the queue (e.g. a malformed one); errors are returned, not retried. */
+  async invokeDirect(event: unknown): Promise<Delivery> {
+    return this.invoke(event, ++this.seq, summarize(event), 1);
+  }
+
+  /** The scheduled reconcile pass, delivered at once. */
+  async reconcile(): Promise<Delivery> {
+    const group = this.group;
+    const event = scheduledEvent({ id: group.nextUuid(), time: new Date(), region: group.region, account: group.account });
+    return this.invoke(event, ++this.seq, 'reconcile', 1);
+  }
+
+  /**
+   * Delivers until no event is queued and no lifecycle action is pending. With `reconcile: 'when-stuck'`
+   * (default) a reconcile pass runs when actions are pending but no event is left to deliver (lost events);
+   * with 'never' it stops there. Throws when `maxDeliveries` did not suffice.
+   */
+  async runUntilQuiet(options: { maxDeliveries?: number; reconcile?: 'when-stuck' | 'never' } = {}): Promise<Delivery[]> {
+    const max = options.maxDeliveries ?? 40;
+    const done: Delivery[] = [];
+    while (done.length < max) {
+      if (this.queue.length > 0) {
+        done.push((await this.deliver())!);
+      } else if (this.group.pendingActions().length > 0 && (options.reconcile ?? 'when-stuck') === 'when-stuck') {
+        done.push(await this.reconcile());
+      } else {
+        return done;
+      }
+    }
+    throw new Error(
+      `not quiet after ${max} deliveries: queued ${this.queue.map((q) => q.summary).join(', ') || 'nothing'}, ` +
+        `pending actions ${this.group.pendingActions().map((a) => `${a.transition} ${a.instanceId}`).join(', ') || 'none'}`,
+    );
+  }
+
+  /**
+   * Runs until quiet, then reconciles until the cluster matches the group (`check()` finds no problem):
+   * learners are promoted and left-overs removed by the reconcile pass. Bounded by `timeoutMs`.
+   */
+  async settle(options: { timeoutMs?: number } = {}): Promise<WorldCheck> {
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    for (;;) {
+      await this.runUntilQuiet();
+      const result = await this.check();
+      if (result.problems.length === 0) return result;
+      if (Date.now() >= deadline) {
+        throw new Error(`the cluster did not settle: ${result.problems.join('; ')}\n${this.describeTimeline(40)}`);
+      }
+      await this.reconcile();
+      await delay(200); // let a new learner catch up before the next look
+    }
+  }
+
+  /** Crashes the handler at `step` (a LifecycleDeps/runJoin fault point name, or a pattern) the next `times` times. */
+  crashAt(step: string | RegExp, times = 1): void {
+    this.armedFaults.push({ step, remaining: times });
+  }
+
+  // --- checks ------------------------------------------------------------------------------------------
+
+  /**
+   * Compares the real cluster and the parameters with the group. Problems found:
+   * - an instance still pending or terminating, or an event still queued;
+   * - members (by etcdctl) other than exactly the in-service instances, a learner, an unstarted member;
+   * - a member that is not healthy (no answer, another cluster, no leader);
+   * - an in-service instance without its env and drop-in tagged with its ARN; parameters of any other instance.
+   */
+  async check(): Promise<WorldCheck> {
+    const problems: string[] = [];
+    const inService = this.inService().sort();
+    const waiting = this.group.instances().filter((i) => i.lifecycleState !== 'InService');
+    if (waiting.length > 0) problems.push(`instances not in service: ${waiting.map((i) => `${i.id} ${i.lifecycleState}`).join(', ')}`);
+    if (this.queue.length > 0) problems.push(`events still queued: ${this.queue.map((q) => q.summary).join(', ')}`);
+
+    let members: EtcdctlMember[] = [];
+    if (inService.length > 0) {
+      try {
+        const list = await etcdctlMemberList(this.endpoints());
+        members = list.members;
+        const names = members.map((m) => m.name).sort();
+        if (JSON.stringify(names) !== JSON.stringify(inService)) {
+          problems.push(`members ${JSON.stringify(names)} are not the in-service instances ${JSON.stringify(inService)}`);
+        }
+        const learners = members.filter((m) => m.isLearner);
+        if (learners.length > 0) problems.push(`learners: ${learners.map((m) => m.name || m.id.toString(16)).join(', ')}`);
+        const statuses = await Promise.all(members.map(async (m) => (m.clientURLs[0] === undefined ? undefined : readStatus(m.clientURLs[0], 1000))));
+        members.forEach((m, i) => {
+          const status = statuses[i];
+          if (status === undefined || status.leader === 0n || status.clusterId !== list.clusterId) {
+            problems.push(`member ${m.name || m.id.toString(16)} is not healthy`);
+          }
+        });
+      } catch (err) {
+        problems.push(`no member list: ${(err as Error).message}`);
+      }
+    }
+
+    const store = this.cloud.parameters;
+    for (const id of inService) {
+      for (const file of ['env', 'dropin'] as const) {
+        const name = this.parameters.instanceName(id, file);
+        if (store.value(name) === undefined) problems.push(`no ${file} parameter for ${id}`);
+        else if (store.tags(name)?.[INSTANCE_ARN_TAG] !== instanceArn(this.group.region, this.group.account, id)) {
+          problems.push(`${name} is not tagged with the ARN of ${id}`);
+        }
+      }
+    }
+    const orphans = (await this.parameters.listInstanceIds()).filter((id) => !inService.includes(id));
+    if (orphans.length > 0) problems.push(`parameters of instances not in service: ${orphans.join(', ')}`);
+    return { problems, inService, members };
+  }
+
+  /** `etcdctl put` through the in-service instances. */
+  async put(key: string, value: string): Promise<void> {
+    const result = await etcdctl(this.endpoints(), ['put', key, value]);
+    if (result.exitCode !== 0) throw new Error(`etcdctl put ${key} failed: ${result.stderr.trim()}`);
+  }
+
+  /** `etcdctl get --print-value-only`, linearizable, through the in-service instances; undefined when absent. */
+  async get(key: string): Promise<string | undefined> {
+    const result = await etcdctl(this.endpoints(), ['get', key, '--print-value-only']);
+    if (result.exitCode !== 0) throw new Error(`etcdctl get ${key} failed: ${result.stderr.trim()}`);
+    const value = result.stdout.replace(/\n$/, '');
+    return value === '' ? undefined : value;
+  }
+
+  /** Waits until every started etcd of an in-service instance serves and knows a leader. */
+  async waitForHealthyMembers(timeoutMs = 30_000): Promise<void> {
+    await pollUntil(
+      async () => {
+        const ids = this.inService();
+        const statuses = await Promise.all(ids.map((id) => readStatus(clientURLOf(this.instance(id).privateIp), 1000)));
+        return statuses.every((s) => s !== undefined && s.leader !== 0n) ? true : undefined;
+      },
+      { timeoutMs, intervalMs: 100, what: 'the in-service members to be healthy' },
+    );
+  }
+
+  /** The last `lines` deliveries, one line each: for failure messages. */
+  describeTimeline(lines = 30): string {
+    return this.deliveries
+      .slice(-lines)
+      .map((d) => `  #${d.seq} ${d.summary} (attempt ${d.attempt}, ${d.ms} ms): ${d.error === undefined ? `${d.result?.kind ?? ''} ${d.result?.outcome ?? ''}` : `ERROR ${d.error.message}`}`)
+      .join('\n');
+  }
+
+  /** Stops every etcd, the endpoint and the SDK clients, and frees the addresses. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const task of this.boots.values()) task.cancelled = true;
+    await Promise.allSettled([...this.boots.values()].map((t) => t.done));
+    await this.etcd.close();
+    await this.group.idle().catch(() => undefined); // shutdown callbacks of instances terminated at the end
+    this.clients.autoScaling.destroy();
+    this.clients.ec2.destroy();
+    this.clients.ssm.destroy();
+    await this.cloud.close();
+    releaseAddresses([...this.addresses]);
+    this.addresses.clear();
+  }
+
+  // --- internals ---------------------------------------------------------------------------------------
+
+  private async invoke(event: unknown, seq: number, summary: string, attempt: number): Promise<Delivery> {
+    const start = Date.now();
+    this.invocationDeadline = start + (this.options.invocationTimeoutMs ?? DEFAULTS.invocationTimeoutMs);
+    this.log('lambda', `delivering #${seq} ${summary}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    let delivery: Delivery;
+    try {
+      const result = await handleEvent(event, this.deps);
+      delivery = { seq, summary, attempt, result, ms: Date.now() - start };
+      this.log('lambda', `#${seq} ${summary}: ${result.kind} ${result.kind === 'reconcile' ? '' : result.outcome}`.trim());
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      delivery = { seq, summary, attempt, error, ms: Date.now() - start };
+      this.log('lambda', `#${seq} ${summary} failed: ${error.message}`);
+    }
+    this.deliveries.push(delivery);
+    return delivery;
+  }
+
+  private remainingMs(): number {
+    return Math.max(0, this.invocationDeadline - Date.now());
+  }
+
+  private faultPoint(step: string): void {
+    const armed = this.armedFaults.find((f) => f.remaining > 0 && (typeof f.step === 'string' ? f.step === step : f.step.test(step)));
+    if (armed === undefined) return;
+    armed.remaining--;
+    this.log('lambda', `crashing at ${step}`);
+    throw new SimulatedCrash(step);
+  }
+
+  private take(match: string | ((q: QueuedEvent) => boolean)): QueuedEvent[] {
+    const taken = this.queue.filter(matcher(match));
+    for (const q of taken) this.queue.splice(this.queue.indexOf(q), 1);
+    return taken;
+  }
+
+  private async allocateIp(): Promise<string> {
+    const [ip] = await allocateAddresses(1);
+    if (ip === undefined) throw new Error('no loopback address available');
+    this.addresses.add(ip);
+    return ip;
+  }
+
+  private releaseIp(ip: string): void {
+    if ((this.options.addressReuse ?? 'avoid') !== 'allow') return; // kept until close(): no reuse
+    this.addresses.delete(ip);
+    releaseAddresses([ip]);
+  }
+
+  private onBoot(instance: SimInstance): void {
+    this.log('instance', `${instance.id} launched at ${instance.privateIp}`);
+    if ((this.options.boot ?? 'etcd') === 'none') return;
+    // Detached from the group's callback tracking: a boot waits for the Lambda, which the test drives.
+    const task: { cancelled: boolean } = { cancelled: false };
+    const done = this.boot(instance, task).catch((err: unknown) => {
+      this.bootFailures.push({ instanceId: instance.id, reason: String(err) });
+      this.log('instance', `${instance.id} boot failed: ${String(err)}`);
+    });
+    this.boots.set(instance.id, Object.assign(task, { instanceId: instance.id, done }));
+  }
+
+  /** What infra/userdata/boot-etcd.sh does: wait for this instance's drop-in, then start etcd with it. */
+  private async boot(instance: SimInstance, task: { cancelled: boolean }): Promise<void> {
+    const name = this.parameters.instanceName(instance.id, 'dropin');
+    const deadline = Date.now() + (this.options.bootWaitMs ?? DEFAULTS.bootWaitMs);
+    let dropin: string | undefined;
+    for (;;) {
+      if (task.cancelled || this.closed || instance.ec2State !== 'running') return;
+      dropin = this.cloud.parameters.value(name);
+      if (dropin !== undefined) break;
+      if (Date.now() >= deadline) throw new Error(`no drop-in at ${name} after ${this.options.bootWaitMs ?? DEFAULTS.bootWaitMs} ms`);
+      await delay(this.options.bootPollMs ?? DEFAULTS.bootPollMs);
+    }
+    const settings = parseDropin(dropin);
+    // The drop-in names the data dir on the real machine; here every instance gets its own under the sandbox.
+    const member = await this.etcd.startMember({ ip: instance.privateIp, settings: { ...settings, ETCD_DATA_DIR: 'data' }, wait: 'none' });
+    this.etcdByInstance.set(instance.id, member);
+    this.log('instance', `${instance.id} started etcd (${settings.ETCD_INITIAL_CLUSTER_STATE ?? '?'} cluster)`, {
+      pid: member.pid,
+      initialCluster: settings.ETCD_INITIAL_CLUSTER,
+    });
+    if (task.cancelled || instance.ec2State !== 'running') await member.kill(); // terminated while starting
+  }
+
+  private cancelBoot(instanceId: string): void {
+    const task = this.boots.get(instanceId);
+    if (task !== undefined) task.cancelled = true;
+  }
+
+  private async onShutdown(instance: SimInstance): Promise<void> {
+    this.cancelBoot(instance.id);
+    await this.boots.get(instance.id)?.done;
+    await this.etcdByInstance.get(instance.id)?.kill();
+    this.log('instance', `${instance.id} terminated`);
+  }
+
+  /** Wraps the handler's telemetry so decisions and errors also reach the timeline. */
+  private forwarding(inner: Telemetry): Telemetry {
+    if (this.options.onLog === undefined) return inner;
+    return {
+      debug: (m, a) => {
+        if (this.options.handlerLogs === 'all') this.log('lambda', `debug: ${m}`, a);
+        inner.debug(m, a);
+      },
+      info: (m, a) => {
+        if (this.options.handlerLogs === 'all' && m !== 'decision') this.log('lambda', m, a);
+        inner.info(m, a);
+      },
+      warn: (m, a) => {
+        this.log('lambda', `warning: ${m}`, a);
+        inner.warn(m, a);
+      },
+      error: (m, a) => {
+        this.log('lambda', `error: ${m}`, a);
+        inner.error(m, a);
+      },
+      decision: (record) => {
+        this.log('lambda', `decision ${record.trigger}${record.instanceId === undefined ? '' : ` ${record.instanceId}`}: ${record.decision}: ${record.reason}`);
+        inner.decision(record);
+      },
+      count: (c, v) => inner.count(c, v),
+      latency: (n, ms) => inner.latency(n, ms),
+      appendKeys: (a) => inner.appendKeys(a),
+      flush: () => inner.flush(),
+    };
+  }
+
+  private log(source: WorldLogEntry['source'], message: string, details?: Attributes): void {
+    this.options.onLog?.({ at: Date.now() - this.started, source, message, ...(details !== undefined && { details }) });
+  }
+}
+
+/** Starts a world; `close()` it in an `after` hook (it frees everything even after a failed test). */
+export function startWorld(options: WorldOptions = {}): Promise<World> {
+  return World.start(options);
+}
+
+export function instanceArn(region: string, account: string, instanceId: string): string {
+  return `arn:aws:ec2:${region}:${account}:instance/${instanceId}`;
+}
+
+/** One timeline line per entry on stderr, e.g. `  1.234s lambda   decision launch i-0abc: join: ...`. */
+export function printTimelineEntry(entry: WorldLogEntry): void {
+  const details = entry.details === undefined || Object.keys(entry.details).length === 0 ? '' : ` ${JSON.stringify(entry.details, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
+  process.stderr.write(`${(entry.at / 1000).toFixed(3).padStart(8)}s ${entry.source.padEnd(8)} ${entry.message}${details}\n`);
+}
+
+/** The timeline printer when ELASTIC_ETCD_TIMELINE is 1 (decisions) or all (every handler log line), otherwise nothing. */
+export function timelineFromEnv(): Pick<WorldOptions, 'onLog' | 'handlerLogs'> {
+  const level = process.env.ELASTIC_ETCD_TIMELINE;
+  if (level === 'all') return { onLog: printTimelineEntry, handlerLogs: 'all' };
+  return level === '1' ? { onLog: printTimelineEntry } : {};
+}
+
+/** "launch i-0abc", "terminate i-0abc", "reconcile", or the detail-type / "unknown". */
+export function summarize(event: unknown): string {
+  if (typeof event !== 'object' || event === null) return 'unknown';
+  const e = event as { 'detail-type'?: unknown; detail?: { EC2InstanceId?: unknown } };
+  const id = typeof e.detail?.EC2InstanceId === 'string' ? ` ${e.detail.EC2InstanceId}` : '';
+  if (e['detail-type'] === 'EC2 Instance-launch Lifecycle Action') return `launch${id}`;
+  if (e['detail-type'] === 'EC2 Instance-terminate Lifecycle Action') return `terminate${id}`;
+  if (e['detail-type'] === 'Scheduled Event') return 'reconcile';
+  return typeof e['detail-type'] === 'string' ? e['detail-type'] : 'unknown';
+}
+
+function matcher(match: string | ((q: QueuedEvent) => boolean)): (q: QueuedEvent) => boolean {
+  return typeof match === 'string' ? (q) => q.summary === match || q.summary.startsWith(`${match} `) : match;
+}
+
+export type { EventBridgeEvent };
