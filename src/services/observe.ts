@@ -4,8 +4,8 @@
 // member is "starting", not dead: nobody removes a member that is still booting (R3 of the behaviour doc).
 import { memberIdToHex, parseHexMemberId } from '../core/ids.js';
 import type { ClusterView, MemberId } from '../core/types.js';
-import { isEtcdError, observeCluster, type EtcdClient } from '../adapters/etcd/index.js';
-import type { EtcdConnection } from './connection.js';
+import { checkMembersHealth, isEtcdError, type EtcdClient, type EtcdError, type MemberList } from '../adapters/etcd/index.js';
+import { clientFor, type EtcdConnection } from './connection.js';
 import type { Logger } from './log.js';
 
 export const JOIN_MARKER_PREFIX = '/elastic-etcd/joining/';
@@ -20,9 +20,9 @@ export async function observeForPlanning(
   log: Logger,
   signal?: AbortSignal,
 ): Promise<Observed> {
-  const observed = await observeCluster(client, { timeoutMs: connection.healthTimeoutMs, ...(signal !== undefined && { signal }) });
+  const observed = await listAndCheck(client, connection, log, signal);
   if (observed.kind === 'unreachable') {
-    log.debug(2, 'no etcd endpoint answered the member list', { endpoints: client.endpoints, error: observed.error?.message });
+    log.debug(2, 'no etcd endpoint answered the member list', { endpoints: client.endpoints });
     return { kind: 'unreachable' };
   }
   const health = new Map(observed.health);
@@ -41,6 +41,56 @@ export async function observeForPlanning(
     });
   }
   return { kind: 'reachable', members: observed.members, health: health, clusterId: observed.clusterId };
+}
+
+/**
+ * Asks every candidate endpoint for the member list at once, each bounded by the health timeout, so endpoints
+ * that accept connections but never answer (a hung member, a node still waiting on discovery) cost one timeout
+ * in all. When endpoints disagree (a stale node of an old cluster), the cluster most of them belong to wins.
+ */
+async function listAndCheck(
+  client: EtcdClient,
+  connection: EtcdConnection,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<Extract<ClusterView, { kind: 'reachable' }> & { clusterId: bigint } | { kind: 'unreachable' }> {
+  const probe = { ...connection, requestTimeoutMs: connection.healthTimeoutMs };
+  const answers = await Promise.allSettled(
+    client.endpoints.map(async (endpoint) => {
+      const single = clientFor([endpoint], probe);
+      const bound = AbortSignal.timeout(connection.healthTimeoutMs);
+      try {
+        return await single.memberList({ signal: signal === undefined ? bound : AbortSignal.any([signal, bound]) });
+      } finally {
+        single.close();
+      }
+    }),
+  );
+  if (signal?.aborted === true) throw signal.reason;
+  const lists = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+  if (lists.length === 0) {
+    // Wrong credentials or nonsense answers say nothing about whether a cluster exists: report them.
+    const telling = answers.find(
+      (a): a is PromiseRejectedResult =>
+        a.status === 'rejected' && isEtcdError(a.reason) && (a.reason.code === 'auth-required' || a.reason.code === 'invalid-response'),
+    );
+    if (telling !== undefined) throw telling.reason as EtcdError;
+    return { kind: 'unreachable' };
+  }
+  const byCluster = new Map<bigint, MemberList[]>();
+  for (const list of lists) byCluster.set(list.clusterId, [...(byCluster.get(list.clusterId) ?? []), list]);
+  const [clusterId, agreeing] = [...byCluster.entries()].sort((a, b) => b[1].length - a[1].length)[0]!;
+  if (byCluster.size > 1) {
+    log.warn(`candidate endpoints belong to ${byCluster.size} different clusters; using the one ${agreeing.length} of them agree on`, {
+      clusterId: clusterId.toString(16),
+    });
+  }
+  const members = agreeing[0]!.members;
+  const health = await checkMembersHealth(client, members, clusterId, {
+    timeoutMs: connection.healthTimeoutMs,
+    ...(signal !== undefined && { signal }),
+  });
+  return { kind: 'reachable', members, health, clusterId };
 }
 
 /** Member IDs with a live join marker; undefined when the markers cannot be read. */
