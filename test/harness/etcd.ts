@@ -96,12 +96,18 @@ export class EtcdMember {
     this.logPath = join(workDir, 'etcd.log');
     // Ambient ETCD_* variables must not leak into the member; ours come last.
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ETCD')));
-    this.env = {
-      ...inherited,
+    const defaults: Record<string, string> = {
       ETCD_LISTEN_CLIENT_URLS: this.clientURL,
       ETCD_ADVERTISE_CLIENT_URLS: this.clientURL,
       ETCD_LISTEN_PEER_URLS: this.peerURL,
       ETCD_INITIAL_ADVERTISE_PEER_URLS: this.peerURL,
+    };
+    // etcd 3.4 refuses to start when a flag and an ETCD_* variable set the same thing: a default that the
+    // flags already give is left out of the environment.
+    const given = (key: string): boolean => flagValue(flags, key.slice('ETCD_'.length).toLowerCase().replaceAll('_', '-')) !== undefined;
+    this.env = {
+      ...inherited,
+      ...Object.fromEntries(Object.entries(defaults).filter(([key]) => !given(key))),
       ...settings,
     };
   }
