@@ -3,7 +3,7 @@
 // forms), duplicate events, and handler crashes between steps that the redelivery or the reconcile finishes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { etcdctlMemberList, pollUntil } from '../harness/index.js';
+import { etcdctlMemberList } from '../harness/index.js';
 import { parseDropin, startWorld, timelineFromEnv, type World } from '../sim/world.js';
 
 const TIMEOUT = { timeout: 120_000 };
@@ -36,7 +36,7 @@ describe('first bootstrap of three instances', () => {
     assert.equal(settings.ETCD_INITIAL_CLUSTER?.split(',').length, 3);
 
     // Its etcd starts and waits for the others; the machine dies before any other member starts.
-    const etcd = await pollUntil(() => Promise.resolve(world.etcdOf(doomed)), { timeoutMs: 10_000, what: `etcd on ${doomed}` });
+    const etcd = await world.waitForEtcd(doomed);
     assert.ok(etcd.running);
     await world.crash(doomed);
     assert.ok(!etcd.running);

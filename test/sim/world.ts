@@ -363,6 +363,18 @@ export class World {
     await this.etcdByInstance.get(instanceId)?.kill();
   }
 
+  /** Scales to `capacity` (default: the cluster size) and settles: a formed, healthy cluster of voters. */
+  async bootstrap(capacity?: number): Promise<WorldCheck> {
+    const size = capacity ?? (this.config.clusterSize === 'unlimited' ? 3 : this.config.clusterSize);
+    await this.scaleTo(size);
+    return this.settle();
+  }
+
+  /** Waits until the instance has started etcd from its drop-in. */
+  async waitForEtcd(instanceId: string, timeoutMs = 10_000): Promise<EtcdMember> {
+    return pollUntil(() => Promise.resolve(this.etcdByInstance.get(instanceId)), { timeoutMs, intervalMs: 20, what: `etcd on ${instanceId}` });
+  }
+
   /** The instance's etcd process, once it was started from the drop-in. */
   etcdOf(instanceId: string): EtcdMember | undefined {
     return this.etcdByInstance.get(instanceId);
