@@ -1,0 +1,96 @@
+// The lifecycle Lambda end to end, changing the group's size: scale out from three to five members (one
+// join at a time), two instances replaced at once, scale in to three, and a scale-in while another member is
+// unreachable, where the terminating member is kept rather than removed below the quorum.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startWorld, timelineFromEnv, type World } from '../sim/world.js';
+
+const TIMEOUT = { timeout: 150_000 };
+
+function assertSettled(problems: string[]): void {
+  assert.deepEqual(problems, [], problems.join('\n'));
+}
+
+describe('scaling the group', () => {
+  let world: World;
+  before(async () => {
+    world = await startWorld({ seed: 303, clusterSize: 5, ...timelineFromEnv() });
+    assertSettled((await world.bootstrap(3)).problems);
+    await world.put('/e2e/scale', 'written by three');
+  });
+  after(async () => world.close());
+
+  test('scale out from three to five: both join, one at a time, and become voters', TIMEOUT, async () => {
+    const before = world.inService();
+    await world.scaleTo(5);
+    const added = world.idsIn('Pending:Wait');
+    assert.equal(added.length, 2);
+
+    const result = await world.settle();
+    assertSettled(result.problems);
+    assert.equal(result.members.length, 5);
+    assert.deepEqual(result.inService.sort(), [...before, ...added].sort());
+    for (const id of added) {
+      assert.deepEqual(world.completions().filter((c) => c.instanceId === id).map((c) => c.result), ['CONTINUE']);
+    }
+    assert.equal(await world.get('/e2e/scale'), 'written by three');
+  });
+
+  test('two of five crash at once: both replaced, the quorum kept throughout', TIMEOUT, async () => {
+    const before = world.inService();
+    const victims = [before[0]!, before[3]!];
+    await Promise.all(victims.map((id) => world.crash(id)));
+    const replacements = world.idsIn('Pending:Wait');
+    assert.equal(replacements.length, 2);
+
+    const result = await world.settle();
+    assertSettled(result.problems);
+    assert.deepEqual(result.inService.sort(), [...before.filter((id) => !victims.includes(id)), ...replacements].sort());
+    for (const id of victims) {
+      assert.deepEqual(
+        world.completions().filter((c) => c.instanceId === id && c.transition === 'terminate').map((c) => c.result),
+        ['CONTINUE'],
+      );
+    }
+    assert.equal(await world.get('/e2e/scale'), 'written by three');
+  });
+
+  test('scale in from five to three: the leaving members are removed before their instances go', TIMEOUT, async () => {
+    const before = world.inService();
+    await world.scaleTo(3);
+    const leaving = world.idsIn('Terminating:Wait');
+    assert.equal(leaving.length, 2);
+    // Their etcd still runs while the terminate actions wait for the handler.
+    for (const id of leaving) assert.ok(world.etcdOf(id)?.running);
+
+    const result = await world.settle();
+    assertSettled(result.problems);
+    assert.deepEqual(result.inService.sort(), before.filter((id) => !leaving.includes(id)).sort());
+    assert.equal(result.members.length, 3);
+    for (const id of leaving) {
+      assert.equal(world.cloud.parameters.value(world.parameters.instanceName(id, 'env')), undefined);
+      assert.ok(!(world.etcdOf(id)?.running ?? false));
+    }
+    assert.equal(await world.get('/e2e/scale'), 'written by three');
+  });
+
+  test('scale-in while another member is unreachable: the member is kept, and removed once that is safe', TIMEOUT, async () => {
+    const before = world.inService();
+    const [frozen, leaving] = [before[0]!, before[2]!];
+    world.etcdOf(frozen)!.stop();
+    await world.terminate(leaving);
+
+    // Removing a healthy member now would leave one healthy voter of two: below the quorum. Kept.
+    const delivery = await world.deliver();
+    assert.deepEqual(delivery?.result, { kind: 'terminate', outcome: 'kept' });
+    assert.deepEqual(world.completions().at(-1), { instanceId: leaving, transition: 'terminate', result: 'CONTINUE' });
+    assert.equal(world.telemetry?.decisions().at(-1)?.decision, 'keep');
+
+    // Once the unreachable member answers again, the reconcile pass removes the gone instance's member.
+    world.etcdOf(frozen)!.resume();
+    const result = await world.settle();
+    assertSettled(result.problems);
+    assert.deepEqual(result.inService.sort(), before.filter((id) => id !== leaving).sort());
+    assert.equal(await world.get('/e2e/scale'), 'written by three');
+  });
+});
