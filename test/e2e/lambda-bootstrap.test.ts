@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { etcdctlMemberList } from '../harness/index.js';
-import { parseDropin, startWorld, timelineFromEnv, type World } from '../sim/world.js';
+import { parseDropin, SimulatedCrash, startWorld, timelineFromEnv, type World } from '../sim/world.js';
 
 const TIMEOUT = { timeout: 120_000 };
 
@@ -67,5 +67,80 @@ describe('first bootstrap of three instances', () => {
     assert.equal(await world.get('/e2e/bootstrap'), 'written after the bootstrap');
     const list = await etcdctlMemberList(world.endpoints());
     assert.equal(list.members.length, 3);
+  });
+
+  /** The one instance the group launched that is not in `known`. */
+  function newInstance(known: readonly string[]): string {
+    const fresh = world.group.instances().map((i) => i.id).filter((id) => !known.includes(id));
+    assert.equal(fresh.length, 1, `one new instance, found ${fresh.join(', ')}`);
+    return fresh[0]!;
+  }
+
+  test('the same events delivered twice do no harm: one removal, one addition', TIMEOUT, async () => {
+    const before = world.inService();
+    const victim = before[0]!;
+    await world.crash(victim);
+    const replacement = newInstance(before);
+    world.duplicate('terminate');
+    world.duplicate('launch');
+    assert.deepEqual(world.queue.map((q) => q.summary), [`terminate ${victim}`, `terminate ${victim}`, `launch ${replacement}`, `launch ${replacement}`]);
+    const telemetry = world.telemetry!;
+    const [additions, removals] = [telemetry.total('Additions'), telemetry.total('Removals')];
+
+    const outcomes = (await world.runUntilQuiet({ reconcile: 'never' })).map((d) => d.result?.outcome ?? d.error?.message);
+    assert.deepEqual(outcomes, ['removed', 'absent', 'continue', 'not-launching']);
+    assert.equal(telemetry.total('Additions') - additions, 1);
+    assert.equal(telemetry.total('Removals') - removals, 1);
+
+    const result = await world.settle();
+    assertSettled(result.problems);
+    assert.deepEqual(result.inService.sort(), [...before.slice(1), replacement].sort());
+    assert.equal(world.completions().filter((c) => c.instanceId === replacement).length, 1);
+    assert.equal(world.completions().filter((c) => c.instanceId === victim && c.transition === 'terminate').length, 1);
+    assert.equal(await world.get('/e2e/bootstrap'), 'written after the bootstrap');
+  });
+
+  test('handler crashes between steps are finished by the redelivered events', TIMEOUT, async () => {
+    const before = world.inService();
+    const victim = before[1]!;
+    await world.crash(victim);
+    const replacement = newInstance(before);
+    world.crashAt('remove-member'); // terminate: under the lock, before removing
+    world.crashAt('delete-parameters'); // terminate: member handled, parameters not yet deleted
+    world.crashAt('mark'); // launch: member added, join marker not written, nothing stored
+    world.crashAt('complete'); // launch: parameters stored, action not completed
+
+    const deliveries = await world.runUntilQuiet({ reconcile: 'never' });
+    const crashes = deliveries.filter((d) => d.error !== undefined).map((d) => (d.error instanceof SimulatedCrash ? d.error.step : d.error?.message));
+    assert.deepEqual(crashes.sort(), ['complete', 'delete-parameters', 'mark', 'remove-member']);
+    assert.equal(world.deadLetters.length, 0);
+    assert.deepEqual(world.completions().filter((c) => c.instanceId === replacement), [{ instanceId: replacement, transition: 'launch', result: 'CONTINUE' }]);
+
+    const result = await world.settle();
+    assertSettled(result.problems);
+    assert.deepEqual(result.inService.sort(), [...before.filter((id) => id !== victim), replacement].sort());
+    assert.equal(result.members.length, 3, 'no second member for the replacement');
+    assert.equal(await world.get('/e2e/bootstrap'), 'written after the bootstrap');
+  });
+
+  test('a launch that crashes on every attempt is finished by the reconcile pass', TIMEOUT, async () => {
+    const before = world.inService();
+    const victim = before[2]!;
+    await world.crash(victim);
+    const replacement = newInstance(before);
+    world.crashAt('store-parameters', 3);
+
+    await world.runUntilQuiet({ reconcile: 'never' });
+    assert.deepEqual(world.deadLetters.map((q) => q.summary), [`launch ${replacement}`]);
+    assert.equal(world.instance(replacement).lifecycleState, 'Pending:Wait');
+
+    const pass = await world.reconcile();
+    assert.equal(pass.error, undefined, pass.error?.message);
+    assert.deepEqual((JSON.parse(pass.result!.outcome) as { launchesHandled: string[] }).launchesHandled, [replacement]);
+    const result = await world.settle();
+    assertSettled(result.problems);
+    assert.ok(result.inService.includes(replacement));
+    assert.equal(result.members.length, 3);
+    assert.equal(await world.get('/e2e/bootstrap'), 'written after the bootstrap');
   });
 });
