@@ -1,0 +1,215 @@
+// `npm run bench`: the figures elastic-etcd competes on, each the median of several runs. Prints a table and
+// writes every sample to bench/results/latest.json.
+//
+//   npm run bench -- [--runs N] [--only bundle,cli,decision,launch,voter] [--worst-case] [--out FILE]
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildLambdaBundle, coldStart } from './bundle.js';
+import { CLI_FROM_SOURCE, buildCli, removeCliBuild, startDryRunTarget, timeCli } from './cli.js';
+import { LaunchBench, PRODUCTION_CONNECTION, type HungPlacement, type LaunchSample } from './launch.js';
+import { figure, renderTable, type Figure } from './stats.js';
+import { VoterBench } from './voter.js';
+
+const SECTIONS = ['bundle', 'cli', 'decision', 'launch', 'voter'] as const;
+type Section = (typeof SECTIONS)[number];
+const HEALTH_TIMEOUT_MS = PRODUCTION_CONNECTION.healthTimeoutMs;
+
+function parseOptions(argv: readonly string[]) {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      runs: { type: 'string', default: '5' },
+      only: { type: 'string' },
+      'worst-case': { type: 'boolean', default: false },
+      out: { type: 'string', default: fileURLToPath(new URL('./results/latest.json', import.meta.url)) },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new UsageError(`--runs must be an integer 1-100, got ${JSON.stringify(values.runs)}`);
+  const only = values.only === undefined ? [...SECTIONS] : values.only.split(',').map((s) => s.trim());
+  const unknown = only.filter((s) => !(SECTIONS as readonly string[]).includes(s));
+  if (unknown.length > 0) throw new UsageError(`unknown section(s) ${unknown.join(', ')}; known: ${SECTIONS.join(', ')}`);
+  return { runs, sections: new Set(only as Section[]), worstCase: values['worst-case'], out: values.out, help: values.help };
+}
+
+class UsageError extends Error {}
+
+const USAGE = `usage: npm run bench -- [--runs N] [--only ${SECTIONS.join(',')}] [--worst-case] [--out FILE]
+  --runs N        runs per figure (default 5); the table shows the median
+  --only LIST     measure only these sections
+  --worst-case    also time launches whose hung members come first in the handler's endpoint order
+  --out FILE      where the JSON goes (default bench/results/latest.json)`;
+
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+async function times(runs: number, what: string, sample: () => Promise<number>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    out.push(await sample());
+    progress(`${what} ${i + 1}/${runs}: ${out[i]?.toFixed(0) ?? ''} ms`);
+  }
+  return out;
+}
+
+async function benchBundle(runs: number, figures: Figure[]): Promise<void> {
+  progress('bundling lambda/handler.ts as the CDK construct does');
+  const bundle = await buildLambdaBundle();
+  try {
+    figures.push(figure('bundle.bytes', 'Lambda bundle size (index.mjs, minified)', 'bytes', [bundle.bytes]));
+    figures.push(figure('bundle.gzipBytes', 'Lambda bundle size, gzipped', 'bytes', [bundle.gzipBytes]));
+    const samples = [];
+    for (let i = 0; i < runs; i++) samples.push(await coldStart(bundle));
+    figures.push(figure('coldStart.importMs', 'Lambda cold start: import the bundle', 'ms', samples.map((s) => s.importMs)));
+    figures.push(figure('coldStart.firstCallMs', 'Lambda cold start: first call (test notification)', 'ms', samples.map((s) => s.firstCallMs)));
+    figures.push(figure('coldStart.totalMs', 'Lambda cold start: process start to end of first call', 'ms', samples.map((s) => s.totalMs)));
+  } finally {
+    bundle.dispose();
+  }
+}
+
+async function benchCli(runs: number, figures: Figure[]): Promise<void> {
+  progress('compiling the CLI (tsc -p tsconfig.build.json)');
+  const built = await buildCli();
+  const commands: [string, readonly string[]][] = [['from source (tsx)', CLI_FROM_SOURCE]];
+  if ('command' in built) commands.unshift(['built', built.command]);
+  else progress(`the CLI did not build, timing it from source only: ${built.error}`);
+  progress('starting a discovery service and a 3-member cluster for the dry run');
+  const target = await startDryRunTarget();
+  try {
+    for (const [how, command] of commands) {
+      const id = how === 'built' ? 'built' : 'source';
+      figures.push(figure(`cli.${id}.help`, `CLI --help, ${how}`, 'ms', await times(runs, `cli ${id} --help`, () => timeCli(command, ['--help'], false))));
+      figures.push(
+        figure(`cli.${id}.dryRun`, `CLI --dry-run join, 3 healthy members, ${how}`, 'ms', await times(runs, `cli ${id} --dry-run`, () => timeCli(command, target.args, true))),
+      );
+    }
+  } finally {
+    await target.sandbox.close();
+    removeCliBuild();
+  }
+}
+
+function outcomeNote(samples: readonly LaunchSample[]): string {
+  const counts = new Map<string, number>();
+  for (const s of samples) counts.set(`${s.decision} (${s.outcome})`, (counts.get(`${s.decision} (${s.outcome})`) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${n}x ${k}`).join(', ');
+}
+
+async function benchHung(runs: number, sections: Set<Section>, worstCase: boolean, figures: Figure[]): Promise<void> {
+  progress('starting a simulated group (test/sim/world.ts) of 5 instances running a real etcd cluster');
+  const bench = await LaunchBench.start();
+  try {
+    // One launch first, not counted: etcd 3.4 refuses member changes until the leader has been connected to
+    // every peer for 5 s, so the very first join after a bootstrap waits longer than any later one.
+    progress('warm-up launch (not counted)');
+    await bench.measure(0, 'last');
+    const placements: HungPlacement[] = worstCase ? ['last', 'first'] : ['last'];
+    for (const placement of placements) {
+      const suffix = placement === 'first' ? ', hung first in endpoint order' : '';
+      for (const hung of [0, 1, 2]) {
+        if (sections.has('decision')) {
+          const samples: LaunchSample[] = [];
+          for (let i = 0; i < runs; i++) {
+            samples.push(await bench.measureDecision(hung, placement));
+            progress(`decision, ${hung} hung${suffix} ${i + 1}/${runs}: ${samples[i]?.ms.toFixed(0) ?? ''} ms`);
+          }
+          figures.push(figure(`decision.${placement}.hung${hung}`, `launch decision (observe + plan), ${hung}/5 hung${suffix}`, 'ms', samples.map((s) => s.ms), outcomeNote(samples)));
+        }
+        if (sections.has('launch')) {
+          const samples: LaunchSample[] = [];
+          for (let i = 0; i < runs; i++) {
+            samples.push(await bench.measure(hung, placement));
+            progress(`launch handled, ${hung} hung${suffix} ${i + 1}/${runs}: ${samples[i]?.ms.toFixed(0) ?? ''} ms, ${samples[i]?.decision ?? ''}`);
+          }
+          figures.push(figure(`launch.${placement}.hung${hung}`, `launch event handled (decide + act), ${hung}/5 hung${suffix}`, 'ms', samples.map((s) => s.ms), outcomeNote(samples)));
+        }
+      }
+    }
+  } finally {
+    await bench.close();
+  }
+}
+
+async function benchVoter(runs: number, figures: Figure[]): Promise<void> {
+  progress('starting a simulated group (test/sim/world.ts) with 3 bootstrapped members');
+  const bench = await VoterBench.start();
+  try {
+    progress('warm-up join (not counted)');
+    await bench.measure();
+    figures.push(figure('voter.ms', 'launch event to healthy voter (join, boot, catch up, promote)', 'ms', await times(runs, 'launch to voter', () => bench.measure())));
+  } finally {
+    await bench.close();
+  }
+}
+
+/**
+ * The claim the issue makes: hung members cost one bounded timeout together, not one each. Printed with the
+ * measured cost in health timeouts, so a regression in either direction shows.
+ */
+function hungVerdict(figures: readonly Figure[]): string[] {
+  const get = (id: string) => figures.find((f) => f.id === id)?.median;
+  const [d0, d1, d2] = [get('decision.last.hung0'), get('decision.last.hung1'), get('decision.last.hung2')];
+  if (d0 === undefined || d1 === undefined || d2 === undefined) return [];
+  const inTimeouts = (ms: number) => (ms / HEALTH_TIMEOUT_MS).toFixed(2);
+  const cost1 = d1 - d0;
+  const cost2 = d2 - d0;
+  const notEach = cost2 < cost1 * 1.5;
+  const oneTimeout = cost2 < HEALTH_TIMEOUT_MS * 1.5;
+  return [
+    `Hung members (health timeout ${HEALTH_TIMEOUT_MS} ms): the decision costs +${cost1.toFixed(0)} ms (${inTimeouts(cost1)} timeouts) with 1 hung, +${cost2.toFixed(0)} ms (${inTimeouts(cost2)} timeouts) with 2 hung.`,
+    notEach
+      ? `OK: 2 hung members cost no more than 1 (${inTimeouts(cost2)} vs ${inTimeouts(cost1)} timeouts): the waits run in parallel, not one per member.`
+      : `NOT OK: 2 hung members cost ${inTimeouts(cost2)} timeouts against ${inTimeouts(cost1)} for one: they are waited for one after another.`,
+    oneTimeout
+      ? 'OK: the hung members cost about one timeout in all.'
+      : `NOT OK: they cost ${inTimeouts(cost2)} timeouts, not one: some bounded waits happen one after another (e.g. the member-list fan-out, then the health checks).`,
+  ];
+}
+
+async function main(): Promise<number> {
+  let options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const { runs, sections } = options;
+  const needsEtcd = ['cli', 'decision', 'launch', 'voter'].some((s) => sections.has(s as Section));
+  if (needsEtcd && !existsSync('/usr/bin/etcd')) {
+    process.stderr.write('etcd is not installed at /usr/bin/etcd: run `sudo apt-get install -y etcd-server etcd-client etcd-discovery`, or bench only the bundle with --only bundle\n');
+    return 1;
+  }
+  const figures: Figure[] = [];
+  const started = Date.now();
+  if (sections.has('bundle')) await benchBundle(runs, figures);
+  if (sections.has('cli')) await benchCli(runs, figures);
+  if (sections.has('decision') || sections.has('launch')) await benchHung(runs, sections, options.worstCase, figures);
+  if (sections.has('voter')) await benchVoter(runs, figures);
+
+  const verdict = hungVerdict(figures);
+  process.stdout.write(`\nelastic-etcd benchmarks: median of ${runs} run(s) each, etcd 3.4 on loopback, node ${process.version}\n\n`);
+  process.stdout.write(`${renderTable(figures)}\n`);
+  const notes = figures.filter((f) => f.note !== undefined);
+  if (notes.length > 0) process.stdout.write(`\nOutcomes:\n${notes.map((f) => `  ${f.label}: ${f.note ?? ''}`).join('\n')}\n`);
+  if (verdict.length > 0) process.stdout.write(`\n${verdict.join('\n')}\n`);
+  mkdirSync(dirname(options.out), { recursive: true });
+  writeFileSync(
+    options.out,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs, durationMs: Date.now() - started, healthTimeoutMs: HEALTH_TIMEOUT_MS, figures, verdict }, null, 2)}\n`,
+  );
+  process.stdout.write(`\nwritten to ${options.out}\n`);
+  return 0;
+}
+
+process.exitCode = await main();
