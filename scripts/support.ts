@@ -1,0 +1,66 @@
+// Shared by the demo and the chaos runner: tool checks, the live timeline and the member table.
+import { existsSync } from 'node:fs';
+import { memberIdToHex } from '../src/core/ids.js';
+import { readStatus } from '../test/harness/index.js';
+import type { EtcdctlMember } from '../test/harness/index.js';
+import type { World, WorldLogEntry } from '../test/sim/world.js';
+
+export const ETCD_BIN = '/usr/bin/etcd';
+export const ETCDCTL_BIN = '/usr/bin/etcdctl';
+
+export function missingTools(paths: readonly string[]): string[] {
+  return paths.filter((p) => !existsSync(p));
+}
+
+export interface TimelineOptions {
+  /** Also show queue bookkeeping and the handler's own completions (otherwise only what matters). */
+  readonly verbose?: boolean;
+  readonly write?: (line: string) => void;
+}
+
+const SOURCE_LABEL: Record<WorldLogEntry['source'], string> = {
+  world: 'world   ',
+  group: 'group   ',
+  queue: 'event   ',
+  lambda: 'lambda  ',
+  instance: 'instance',
+};
+
+/** One timeline line: seconds since the start, the source, the message. Queue noise only when verbose. */
+export function printTimelineEntry(entry: WorldLogEntry, options: TimelineOptions = {}): void {
+  const write = options.write ?? ((line: string) => process.stdout.write(line));
+  if (options.verbose !== true && entry.source === 'queue' && !/dropped|duplicated|holding|released/.test(entry.message)) return;
+  const at = `${(entry.at / 1000).toFixed(1)}s`.padStart(7);
+  write(`[${at}] ${SOURCE_LABEL[entry.source]} ${entry.message}\n`);
+}
+
+export interface MemberRow {
+  readonly name: string;
+  readonly id: string;
+  readonly role: string;
+  readonly health: string;
+  readonly clientURL: string;
+}
+
+/** The members as etcdctl lists them, with each one's own answer to a status request. */
+export async function memberTable(_world: World, members: readonly EtcdctlMember[]): Promise<MemberRow[]> {
+  const statuses = await Promise.all(members.map(async (m) => (m.clientURLs[0] === undefined ? undefined : readStatus(m.clientURLs[0], 1000))));
+  return members.map((m, i) => {
+    const status = statuses[i];
+    return {
+      name: m.name === '' ? '(not started)' : m.name,
+      id: memberIdToHex(m.id),
+      role: m.isLearner ? 'learner' : 'voter',
+      health: status === undefined ? 'no answer' : status.leader === 0n ? 'no leader' : status.leader === m.id ? 'healthy (leader)' : 'healthy',
+      clientURL: m.clientURLs[0] ?? '-',
+    };
+  });
+}
+
+export function renderTable(rows: readonly MemberRow[]): string {
+  const header: MemberRow = { name: 'NAME', id: 'ID', role: 'ROLE', health: 'HEALTH', clientURL: 'CLIENT URL' };
+  const all = [header, ...rows];
+  const keys = ['name', 'id', 'role', 'health', 'clientURL'] as const;
+  const widths = keys.map((k) => Math.max(...all.map((r) => r[k].length)));
+  return all.map((r) => `  ${keys.map((k, i) => r[k].padEnd(widths[i] ?? 0)).join('  ')}`.trimEnd()).join('\n');
+}
