@@ -169,8 +169,9 @@ main() {
   # Staged next to its final place and renamed, so systemd never sees half a file.
   staged="$(mktemp "${dropin}.XXXXXX")"
   wait_for_dropin "$instance_id" "$region" "$staged"
-  # The drop-in must configure the service, nothing else: refuse anything that is not a [Service] section.
-  [[ "$(head -n 1 "$staged")" == "[Service]" ]] || { rm -f "$staged"; die "the stored drop-in does not start with [Service]"; }
+  # The drop-in must configure the service, nothing else: refuse anything whose first section (after comments
+  # and blank lines) is not [Service].
+  [[ "$(grep -v -m1 -e '^#' -e '^[[:space:]]*$' "$staged")" == "[Service]" ]] || { rm -f "$staged"; die "the stored drop-in does not start with [Service]"; }
   chmod 0644 "$staged"
   mv -f "$staged" "$dropin"
 

@@ -1,6 +1,7 @@
 // The instance boot script: shellcheck-clean, renders safely, and really boots etcd from the drop-in it fetched.
 // The run test serves IMDSv2 and SSM (JSON 1.1 GetParameter) from tiny loopback servers, replaces systemctl with
 // a double that starts the real /usr/bin/etcd from the drop-in the script wrote, and waits for etcd's /health.
+import { renderDropin } from '../../src/core/render.js';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -278,19 +279,18 @@ describe('boot script against IMDS and SSM stand-ins', () => {
     const sandbox = makeSandbox(BASE, imds.url, ssm.url);
     sandboxes.push(sandbox);
     const dataDir = join(sandbox.dir, 'data');
-    const dropin = [
-      '[Service]',
-      `Environment="ETCD_NAME=${INSTANCE_ID}"`,
-      `Environment="ETCD_DATA_DIR=${dataDir}"`,
-      `Environment="ETCD_LISTEN_PEER_URLS=http://${ip}:${PEER_PORT}"`,
-      `Environment="ETCD_LISTEN_CLIENT_URLS=http://${ip}:${CLIENT_PORT}"`,
-      `Environment="ETCD_ADVERTISE_CLIENT_URLS=http://${ip}:${CLIENT_PORT}"`,
-      `Environment="ETCD_INITIAL_ADVERTISE_PEER_URLS=http://${ip}:${PEER_PORT}"`,
-      `Environment="ETCD_INITIAL_CLUSTER=${INSTANCE_ID}=http://${ip}:${PEER_PORT}"`,
-      'Environment="ETCD_INITIAL_CLUSTER_STATE=new"',
-      'Environment="ETCD_INITIAL_CLUSTER_TOKEN=boot-script-test"',
-      '',
-    ].join('\n');
+    // Exactly what the Lambda stores: the planner's settings rendered by the same renderer.
+    const dropin = renderDropin({
+      name: INSTANCE_ID,
+      dataDir,
+      initialAdvertisePeerURLs: [`http://${ip}:${PEER_PORT}`],
+      listenPeerURLs: [`http://${ip}:${PEER_PORT}`],
+      listenClientURLs: [`http://${ip}:${CLIENT_PORT}`],
+      advertiseClientURLs: [`http://${ip}:${CLIENT_PORT}`],
+      initialClusterState: 'new',
+      initialCluster: [{ name: INSTANCE_ID, peerURL: `http://${ip}:${PEER_PORT}` }],
+      initialClusterToken: 'boot-script-test',
+    });
     parameters.set(`/elastic-etcd/test/instances/${INSTANCE_ID}/dropin`, dropin);
 
     const { code, stderr } = await runScript(sandbox, 60_000);
