@@ -48,6 +48,11 @@ export interface LifecycleDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   /** How long a launch waits for another join to finish, or for its learner to be promoted. */
   readonly launchWaitMs?: number;
+  /**
+   * How long a launch keeps looking again before it abandons an unsafe join: a cluster that just lost its
+   * leader, or a member that is briefly unreachable, is often fine seconds later.
+   */
+  readonly unsafeRecheckMs?: number;
   /** Test-only fault injection: throwing here simulates a crash between two steps. */
   readonly faultPoint?: (step: string) => void;
 }
@@ -61,6 +66,8 @@ export class RetryLaterError extends Error {
 }
 
 const TRANSIENT_REFUSALS: readonly RefusalCode[] = ['join-in-progress', 'learner-pending', 'bootstrap-in-progress'];
+/** Refusals that depend on members' health at this moment: looked at again for a while before abandoning. */
+const HEALTH_REFUSALS: readonly RefusalCode[] = ['no-quorum', 'quorum-at-risk', 'cluster-down'];
 /** Time kept in reserve at the end of an invocation for completing the action and logging. */
 const RESERVE_MS = 15_000;
 const HEARTBEAT_EVERY_MS = 60_000;
@@ -107,13 +114,21 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
     return 'duplicate';
   }
 
+  // Members of instances that are gone for good (their terminate events may have been lost) go first: etcd 3.4
+  // refuses to add a member while a voter is down, and the planner would keep all but one of them.
+  await removeGoneMembers(group, deps);
+
   const heartbeat = heartbeater(deps, ref);
-  const deadline = Date.now() + Math.min(deps.launchWaitMs ?? 120_000, Math.max(0, deps.remainingMs() - RESERVE_MS));
+  const budget = Math.max(0, deps.remainingMs() - RESERVE_MS);
+  const deadline = Date.now() + Math.min(deps.launchWaitMs ?? 120_000, budget);
+  const unsafeDeadline = Date.now() + Math.min(deps.unsafeRecheckMs ?? 30_000, budget);
   let plan: Plan;
   for (;;) {
     plan = await planLaunch(self, group, deps);
-    if (plan.kind !== 'refuse' || !TRANSIENT_REFUSALS.includes(plan.code)) break;
-    if (Date.now() >= deadline) throw new RetryLaterError(`launch of ${instanceId} must wait: ${plan.message}`);
+    if (plan.kind !== 'refuse') break;
+    const waitable = TRANSIENT_REFUSALS.includes(plan.code);
+    if (!waitable && !(HEALTH_REFUSALS.includes(plan.code) && Date.now() < unsafeDeadline)) break;
+    if (waitable && Date.now() >= deadline) throw new RetryLaterError(`launch of ${instanceId} must wait: ${plan.message}`);
     telemetry.debug('waiting before joining', { instanceId, code: plan.code, reason: plan.message });
     // A learner that caught up meanwhile frees the way for the next join.
     await promoteReadyLearners(group, deps);
@@ -318,9 +333,15 @@ async function removeMember(group: GroupView, isTarget: (m: Member) => boolean, 
       telemetry.decision({ trigger: 'terminate', decision: 'keep', reason: `${why}, but no member answers; the reconcile pass removes it later` });
       return 'kept';
     }
-    if (!observed.members.some(isTarget)) {
+    const first = planRemoval(observed, isTarget);
+    if (first.kind === 'absent') {
       telemetry.decision({ trigger: 'terminate', decision: 'skip', reason: `${why}; it is not a member (already removed, or never joined)` });
       return 'absent';
+    }
+    if (first.kind === 'refuse') {
+      // Decided before taking the lock: without a quorum the lock could not be had anyway.
+      telemetry.decision({ trigger: 'terminate', decision: 'keep', reason: `${why}, but ${first.reason}` });
+      return 'kept';
     }
     return await withClusterLock(client, { holder: `lambda:remove`, timeoutMs: 30_000, log }, async () => {
       const now = await observeForPlanning(client, deps.connection, log);
@@ -356,56 +377,61 @@ export interface ReconcileReport {
   readonly deletedParameters: string[];
   readonly launchesHandled: string[];
   readonly terminationsHandled: string[];
-  readonly clusterReachable: boolean;
+  /** Pending actions that could not be finished in this pass, with why; the next pass tries again. */
+  readonly deferred: string[];
+  clusterReachable: boolean;
 }
 
-/** Converges the cluster to the group; the safety net for lost, late and failed events. */
+/**
+ * Converges the cluster to the group; the safety net for lost, late and failed events. Order matters: pending
+ * terminations first, then members of instances that are gone (etcd 3.4 refuses any add while a voter is
+ * down), then pending launches, then promotions, then orphaned parameters. One step failing does not stop the
+ * others.
+ */
 export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
   const { config, telemetry } = deps;
-  const report: ReconcileReport = { promoted: [], removed: [], deletedParameters: [], launchesHandled: [], terminationsHandled: [], clusterReachable: false };
+  const report: ReconcileReport = {
+    promoted: [],
+    removed: [],
+    deletedParameters: [],
+    launchesHandled: [],
+    terminationsHandled: [],
+    deferred: [],
+    clusterReachable: false,
+  };
+  const attempt = async (what: string, step: () => Promise<void>): Promise<void> => {
+    try {
+      await step();
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      report.deferred.push(`${what}: ${reason}`);
+      telemetry.warn(`reconcile: ${what} must wait for a later pass`, { reason });
+    }
+  };
   let group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
 
-  // Lifecycle actions a failed invocation left pending.
-  for (const instance of [...group.instances.values()]) {
-    if (instance.lifecycleState === 'Terminating:Wait') {
+  for (const instance of [...group.instances.values()].filter((i) => i.lifecycleState === 'Terminating:Wait')) {
+    await attempt(`terminate ${instance.instanceId}`, async () => {
       await handleTerminate({ instanceId: instance.instanceId, token: '' }, deps);
       report.terminationsHandled.push(instance.instanceId);
-    }
-  }
-  for (const instance of [...group.instances.values()]) {
-    if (instance.lifecycleState === 'Pending:Wait') {
-      try {
-        await handleLaunch({ instanceId: instance.instanceId, token: '' }, deps);
-        report.launchesHandled.push(instance.instanceId);
-      } catch (err) {
-        if (!(err instanceof RetryLaterError)) throw err;
-        telemetry.info('a pending launch must still wait', { instanceId: instance.instanceId, reason: err.message });
-      }
-    }
+    });
   }
   group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
-
-  report.promoted.push(...(await promoteReadyLearners(group, deps)));
-
-  // Members whose instances are gone, one at a time, each under the quorum guard.
-  const endpoints = candidateEndpoints(group, config.clientPort);
-  const client = clientFor(endpoints, deps.connection);
-  try {
-    const observed = await observeForPlanning(client, deps.connection, loggerFor(telemetry));
-    (report as { clusterReachable: boolean }).clusterReachable = observed.kind === 'reachable';
-    if (observed.kind === 'reachable') {
-      const known = platformKnowledge(group, observed.members);
-      const gone = observed.members.filter(
-        (m) => (known.goneNames ?? []).includes(m.name) || m.peerURLs.some((u) => (known.gonePeerURLs ?? []).includes(u)),
-      );
-      for (const member of gone) {
-        const outcome = await removeMember(group, (m) => m.id === member.id, `the instance behind ${describe(member)} is gone`, deps);
-        if (outcome === 'removed') report.removed.push(describe(member));
-      }
-    }
-  } finally {
-    client.close();
+  await attempt('remove members of gone instances', async () => {
+    const gone = await removeGoneMembers(group, deps);
+    report.clusterReachable = gone.reachable;
+    report.removed.push(...gone.removed);
+  });
+  for (const instance of [...group.instances.values()].filter((i) => i.lifecycleState === 'Pending:Wait')) {
+    await attempt(`launch ${instance.instanceId}`, async () => {
+      await handleLaunch({ instanceId: instance.instanceId, token: '' }, deps);
+      report.launchesHandled.push(instance.instanceId);
+    });
   }
+  group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
+  await attempt('promote learners', async () => {
+    report.promoted.push(...(await promoteReadyLearners(group, deps)));
+  });
 
   // Parameters of instances that are gone.
   const live = new Set(liveInstances(group).map((i) => i.instanceId));
@@ -422,6 +448,27 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     details: { ...report },
   });
   return report;
+}
+
+/** Removes, one at a time and each under the quorum guard, the members whose instances are gone for good. */
+async function removeGoneMembers(group: GroupView, deps: LifecycleDeps): Promise<{ reachable: boolean; removed: string[] }> {
+  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  const removed: string[] = [];
+  try {
+    const observed = await observeForPlanning(client, deps.connection, loggerFor(deps.telemetry));
+    if (observed.kind === 'unreachable') return { reachable: false, removed };
+    const known = platformKnowledge(group, observed.members);
+    const gone = observed.members.filter(
+      (m) => (known.goneNames ?? []).includes(m.name) || m.peerURLs.some((u) => (known.gonePeerURLs ?? []).includes(u)),
+    );
+    for (const member of gone) {
+      const outcome = await removeMember(group, (m) => m.id === member.id, `the instance behind ${describe(member)} is gone`, deps);
+      if (outcome === 'removed') removed.push(describe(member));
+    }
+    return { reachable: true, removed };
+  } finally {
+    client.close();
+  }
 }
 
 /** Promotes every learner that caught up, if the quorum allows. Returns the promoted members' names. */
@@ -500,6 +547,7 @@ function summary(r: ReconcileReport): string {
     r.promoted.length > 0 ? `promoted ${r.promoted.join(', ')}` : undefined,
     r.removed.length > 0 ? `removed ${r.removed.join(', ')}` : undefined,
     r.deletedParameters.length > 0 ? `deleted parameters of ${r.deletedParameters.join(', ')}` : undefined,
+    r.deferred.length > 0 ? `deferred ${r.deferred.length} step(s) to the next pass` : undefined,
   ].filter((p) => p !== undefined);
   return parts.length === 0 ? 'nothing to do: the cluster matches the group' : parts.join('; ');
 }

@@ -87,7 +87,7 @@ describe('replacing instances of a running cluster', () => {
     world.etcdOf(frozen)!.stop();
     await world.crash(victim);
     const replacement = newInstance(before);
-    // (The terminate event waits: without a quorum the handler cannot take the cluster lock; see the report.)
+    // The terminate event is held back so that the launch is the next event delivered.
     world.hold('terminate');
 
     // The launch refuses to join: ABANDON, nothing written, no member added or removed.

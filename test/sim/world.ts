@@ -139,6 +139,8 @@ export interface WorldOptions {
   readonly invocationTimeoutMs?: number;
   /** How long a launch waits for another join or a learner (LifecycleDeps.launchWaitMs). */
   readonly launchWaitMs?: number;
+  /** How long a launch looks again before abandoning an unsafe join (LifecycleDeps.unsafeRecheckMs). */
+  readonly unsafeRecheckMs?: number;
   /** The handler's pause between two looks while it waits (production: 3 s). */
   readonly handlerPollMs?: number;
   /** Defaults to a capturing telemetry, available as `world.telemetry`. */
@@ -209,6 +211,7 @@ const DEFAULTS = {
   maxAttempts: 3,
   invocationTimeoutMs: 120_000,
   launchWaitMs: 20_000,
+  unsafeRecheckMs: 3_000,
   handlerPollMs: 200,
 };
 
@@ -266,6 +269,7 @@ export class World {
       remainingMs: () => this.remainingMs(),
       sleep: (ms) => delay(Math.min(ms, options.handlerPollMs ?? DEFAULTS.handlerPollMs)),
       launchWaitMs: options.launchWaitMs ?? DEFAULTS.launchWaitMs,
+      unsafeRecheckMs: options.unsafeRecheckMs ?? DEFAULTS.unsafeRecheckMs,
       faultPoint: (step) => this.faultPoint(step),
     };
   }
