@@ -2,8 +2,9 @@
 // Thin on purpose: configuration is validated once per container, clients are created once, and every
 // invocation goes to handleEvent (src/lambda/handle.ts).
 import type { Context } from 'aws-lambda';
-import { AutoScalingAdapter, Ec2Adapter, ParameterStore, sharedAwsClients } from '../src/adapters/aws/index.js';
+import { sharedAwsClients } from '../src/adapters/aws/index.js';
 import { loadConfig, type LambdaConfig } from '../src/lambda/config.js';
+import { lifecycleDeps } from '../src/lambda/deps.js';
 import { handleEvent, type InvocationResult } from '../src/lambda/handle.js';
 import { createTelemetry } from '../src/lambda/log.js';
 
@@ -23,19 +24,16 @@ export async function handler(event: unknown, context?: Pick<Context, 'getRemain
   }
   const clients = sharedAwsClients();
   telemetry.appendKeys({ requestId: context?.awsRequestId });
-  return handleEvent(event, {
-    config,
-    autoScaling: new AutoScalingAdapter(clients.autoScaling),
-    ec2: new Ec2Adapter(clients.ec2),
-    parameters: new ParameterStore(clients.ssm, {
-      prefix: config.parameterPrefix,
-      cluster: config.clusterName,
+  return handleEvent(
+    event,
+    lifecycleDeps({
+      config,
+      clients,
+      telemetry,
+      remainingMs: () => context?.getRemainingTimeInMillis() ?? 300_000,
       ...instanceArns(context?.invokedFunctionArn),
     }),
-    telemetry,
-    connection: { requestTimeoutMs: 3000, healthTimeoutMs: config.healthTimeoutMs },
-    remainingMs: () => context?.getRemainingTimeInMillis() ?? 300_000,
-  });
+  );
 }
 
 /** Instance ARNs in this function's partition, region and account, read off the function's own ARN. */

@@ -9,15 +9,9 @@
 //
 // Used by the Lambda's end-to-end tests and by the demo and chaos scripts. close() frees everything.
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  AutoScalingAdapter,
-  createAwsClients,
-  Ec2Adapter,
-  INSTANCE_ARN_TAG,
-  ParameterStore,
-  type AwsClients,
-} from '../../src/adapters/aws/index.js';
+import { createAwsClients, INSTANCE_ARN_TAG, type AwsClients, type ParameterStore } from '../../src/adapters/aws/index.js';
 import { loadConfig, type LambdaConfig } from '../../src/lambda/config.js';
+import { lifecycleDeps } from '../../src/lambda/deps.js';
 import { handleEvent, type InvocationResult } from '../../src/lambda/handle.js';
 import type { LifecycleDeps } from '../../src/lambda/lifecycle.js';
 import { createCapturingTelemetry, type Attributes, type CapturingTelemetry, type Telemetry } from '../../src/lambda/log.js';
@@ -255,23 +249,22 @@ export class World {
     this.env = env;
     this.telemetry = capturing;
     const group = cloud.group;
-    this.deps = {
-      config,
-      autoScaling: new AutoScalingAdapter(clients.autoScaling),
-      ec2: new Ec2Adapter(clients.ec2),
-      parameters: new ParameterStore(clients.ssm, {
-        prefix: config.parameterPrefix,
-        cluster: config.clusterName,
+    this.deps = lifecycleDeps(
+      {
+        config,
+        clients,
+        telemetry: this.forwarding(telemetry),
+        remainingMs: () => this.remainingMs(),
         instanceArn: (id) => instanceArn(group.region, group.account, id),
-      }),
-      telemetry: this.forwarding(telemetry),
-      connection: { requestTimeoutMs: 1500, healthTimeoutMs: 1000 },
-      remainingMs: () => this.remainingMs(),
-      sleep: (ms) => delay(Math.min(ms, options.handlerPollMs ?? DEFAULTS.handlerPollMs)),
-      launchWaitMs: options.launchWaitMs ?? DEFAULTS.launchWaitMs,
-      unsafeRecheckMs: options.unsafeRecheckMs ?? DEFAULTS.unsafeRecheckMs,
-      faultPoint: (step) => this.faultPoint(step),
-    };
+        connection: { requestTimeoutMs: 1500, healthTimeoutMs: 1000 },
+      },
+      {
+        sleep: (ms) => delay(Math.min(ms, options.handlerPollMs ?? DEFAULTS.handlerPollMs)),
+        launchWaitMs: options.launchWaitMs ?? DEFAULTS.launchWaitMs,
+        unsafeRecheckMs: options.unsafeRecheckMs ?? DEFAULTS.unsafeRecheckMs,
+        faultPoint: (step) => this.faultPoint(step),
+      },
+    );
   }
 
   static async start(options: WorldOptions = {}): Promise<World> {
