@@ -1,0 +1,88 @@
+// `npm run chaos`: seeded random fault schedules on the simulated group with real etcd, each followed by the
+// safety checks of test/chaos/run.ts. Every failure prints the seed and the command that replays it.
+//
+//   npm run chaos -- [--seed N] [--runs N] [--steps N] [--size 3|5] [--verbose]
+import { parseArgs } from 'node:util';
+import { runChaos, type ChaosResult } from '../test/chaos/run.js';
+import { ETCD_BIN, ETCDCTL_BIN, missingTools } from './support.js';
+
+const USAGE = `usage: npm run chaos -- [--seed N] [--runs N] [--steps N] [--size 3|5] [--verbose]
+  --seed N     first seed (default: random); run i uses seed N+i
+  --runs N     number of runs (default 3)
+  --steps N    faults per run (default 8)
+  --size N     the group's base size, 3 or 5 (default 3); the cluster may grow to 5
+  --verbose    also print the world's timeline`;
+
+function integer(raw: string | undefined, name: string, min: number, max: number, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) throw new Error(`--${name} must be an integer ${min}-${max}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function replay(result: ChaosResult, size: number): string {
+  return `npm run chaos -- --seed ${result.seed} --runs 1 --steps ${result.steps}${size === 3 ? '' : ` --size ${size}`}`;
+}
+
+async function main(): Promise<number> {
+  let options;
+  try {
+    const { values } = parseArgs({
+      args: process.argv.slice(2),
+      options: {
+        seed: { type: 'string' },
+        runs: { type: 'string' },
+        steps: { type: 'string' },
+        size: { type: 'string' },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    const size = integer(values.size, 'size', 3, 5, 3);
+    if (size !== 3 && size !== 5) throw new Error('--size must be 3 or 5');
+    options = {
+      seed: integer(values.seed, 'seed', 0, 2 ** 32 - 1, Math.floor(Math.random() * 2 ** 31)),
+      runs: integer(values.runs, 'runs', 1, 1000, 3),
+      steps: integer(values.steps, 'steps', 1, 200, 8),
+      size,
+      verbose: values.verbose,
+    };
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const missing = missingTools([ETCD_BIN, ETCDCTL_BIN]);
+  if (missing.length > 0) {
+    process.stderr.write(`chaos needs real etcd: ${missing.join(', ')} missing. Install with: sudo apt-get install -y etcd-server etcd-client\n`);
+    return 1;
+  }
+
+  const failed: ChaosResult[] = [];
+  for (let i = 0; i < options.runs; i++) {
+    const seed = (options.seed + i) >>> 0;
+    process.stdout.write(`\nchaos run ${i + 1}/${options.runs}: seed ${seed}, ${options.steps} steps, base size ${options.size}\n`);
+    const result = await runChaos({ seed, steps: options.steps, baseSize: options.size, verbose: options.verbose, log: (line) => process.stdout.write(`${line}\n`) });
+    process.stdout.write(
+      `  ${result.ok ? 'PASS' : 'FAIL'} seed ${seed} in ${(result.durationMs / 1000).toFixed(1)} s: ${result.deliveries} deliveries, ` +
+        `${result.writes.acknowledged}/${result.writes.attempted} writes acknowledged, ${result.writes.lost.length} lost, ` +
+        `${result.samples} quorum samples, converged after ${result.reconcilePasses} reconcile pass(es)\n`,
+    );
+    if (!result.ok) {
+      failed.push(result);
+      for (const v of result.violations) process.stdout.write(`  violation: ${v}\n`);
+      for (const r of result.refusals.slice(0, 5)) process.stdout.write(`  handler ${r}\n`);
+      process.stdout.write(`  replay: ${replay(result, options.size)}\n`);
+    }
+  }
+  process.stdout.write(`\n${options.runs - failed.length}/${options.runs} runs passed`);
+  if (failed.length > 0) process.stdout.write(`; failing seeds: ${failed.map((r) => r.seed).join(', ')} (replay: ${replay(failed[0]!, options.size)})`);
+  process.stdout.write('\n');
+  return failed.length === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();

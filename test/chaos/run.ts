@@ -1,0 +1,295 @@
+// One chaos run: a seeded random fault schedule on the simulated group with real etcd (test/sim/world.ts),
+// with a writer and a quorum monitor running throughout, then the safety checks:
+//   1. no acknowledged write is lost;
+//   2. no action of ours left the voters without a quorum (see QuorumMonitor; the chaos never downs a majority);
+//   3. membership converges to the group's in-service instances within MAX_RECONCILE_PASSES reconcile passes;
+//   4. no orphaned parameters (part of world.check()).
+// The same seed gives the same schedule, instance IDs, tokens and event IDs: a failure is replayed by its seed.
+import { setTimeout as delay } from 'node:timers/promises';
+import { SeededRandom } from '../sim/rng.js';
+import { startWorld, type World, type WorldLogEntry } from '../sim/world.js';
+import { QuorumMonitor, Writer, lostWrites } from './monitors.js';
+
+/** Reconcile passes allowed after the faults stop, before the run counts as not converging. */
+export const MAX_RECONCILE_PASSES = 6;
+/** How many handler invocations a member stays hung for. */
+const HUNG_INVOCATIONS = 6;
+/** Bound on delivering one step's events; a run that needs longer fails with its seed instead of hanging. */
+const STEP_TIMEOUT_MS = 120_000;
+/** The scheduled reconcile pass runs after this many deliveries in a row (compressed time), and when stuck. */
+export const RECONCILE_EVERY = 5;
+/** The handler's fault points (LifecycleDeps.faultPoint and the join executor's). */
+export const FAULT_POINTS = ['store-parameters', 'complete', 'remove-member', 'delete-parameters', 'admit', 'mark'] as const;
+
+export interface ChaosOptions {
+  readonly seed: number;
+  readonly steps: number;
+  /** The group's size between faults (3 or 5); the cluster size is 5, so a 3-group can grow to 5. */
+  readonly baseSize?: number;
+  /** Every schedule step and every world log line. */
+  readonly log?: (line: string) => void;
+  readonly verbose?: boolean;
+}
+
+export interface ChaosResult {
+  readonly seed: number;
+  readonly steps: number;
+  readonly ok: boolean;
+  readonly violations: string[];
+  readonly schedule: string[];
+  readonly writes: { readonly attempted: number; readonly acknowledged: number; readonly lost: number[] };
+  readonly reconcilePasses: number;
+  /** The distinct reasons of the handler's refusals (launches abandoned, removals kept). */
+  readonly refusals: string[];
+  readonly deliveries: number;
+  readonly samples: number;
+  readonly durationMs: number;
+}
+
+type Action = 'crash' | 'hang' | 'replace-one' | 'replace-two' | 'scale-out' | 'scale-out-two' | 'scale-in';
+type EventFault = 'none' | 'duplicate' | 'delay' | 'reorder' | 'drop' | 'crash-handler' | 'concurrent';
+
+function pick<T>(random: SeededRandom, items: readonly T[]): T {
+  const item = items[random.nextUint32() % items.length];
+  if (item === undefined) throw new Error('pick from an empty list');
+  return item;
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const started = Date.now();
+  const random = new SeededRandom(options.seed);
+  const baseSize = options.baseSize ?? 3;
+  const log = options.log ?? (() => undefined);
+  const schedule: string[] = [];
+  const violations: string[] = [];
+  const note = (line: string) => {
+    schedule.push(line);
+    log(`  step ${line}`);
+  };
+  const onLog = (entry: WorldLogEntry) => {
+    if (options.verbose === true) log(`    [${(entry.at / 1000).toFixed(1)}s] ${entry.source}: ${entry.message}`);
+  };
+  const world = await startWorld({ clusterSize: 5, seed: options.seed, onLog });
+  /** Instance IDs whose etcd the chaos killed or hung, while it is down. */
+  const chaosDown = new Set<string>();
+  const writer = new Writer(() => world.endpoints());
+  const monitor = new QuorumMonitor(() => world.endpoints(), () => chaosDown);
+  let reconcilePasses = 0;
+  let lost: number[] = [];
+  try {
+    await world.scaleTo(baseSize);
+    await world.settle({ timeoutMs: 60_000 });
+    writer.start();
+    monitor.start();
+
+    for (let step = 1; step <= options.steps; step++) {
+      const serving = world.inService();
+      const size = serving.length;
+      // Shrinking only from above the base size; growing only up to the cluster size.
+      const actions: Action[] = ['crash', 'hang', 'replace-one', 'replace-two'];
+      if (size < 5) actions.push('scale-out');
+      if (size <= 3) actions.push('scale-out-two');
+      if (size > baseSize) actions.push('scale-in');
+      const action = pick(random, actions);
+      // A hung member stays hung while a second change happens, so the handler must decide around it. The chaos
+      // never touches a majority at once: hung plus replaced members stay within floor((size - 1) / 2).
+      const spare = Math.floor((size - 1) / 2) - 1;
+      const companions = actions.filter((a) => a !== 'hang' && a !== 'crash' && replacedBy(a) <= spare);
+      const alongside = action === 'hang' && companions.length > 0 ? pick(random, companions) : undefined;
+      const fault = pick(random, ['none', 'none', 'duplicate', 'delay', 'reorder', 'drop', 'crash-handler', 'concurrent'] as const satisfies readonly EventFault[]);
+      const hung: string[] = [];
+      const target = pick(random, serving);
+      switch (action) {
+        case 'crash':
+          // One member down at a time, so the chaos never takes a majority.
+          chaosDown.add(target);
+          await world.crash(target);
+          break;
+        case 'hang':
+          chaosDown.add(target);
+          hung.push(target);
+          world.etcdOf(target)?.stop();
+          if (alongside !== undefined) await groupChange(world, random, alongside, serving.filter((id) => id !== target), size);
+          break;
+        default:
+          await groupChange(world, random, action, serving, size);
+      }
+      note(`${step}/${options.steps}: ${action}${action === 'crash' || action === 'hang' ? ` ${target}` : ''}${alongside === undefined ? '' : ` while ${alongside}`}, events: ${fault}`);
+      await applyEventFault(world, random, fault, (line) => note(`${step}/${options.steps}:   ${line}`));
+
+      // Deliver what is queued, one at a time, sampling the quorum after every handler action. A hung member
+      // stays hung for a bounded number of invocations (launches refused meanwhile make the group try again).
+      await deliverAll(world, monitor, { stopWhenQueueEmpty: true, ...(hung.length > 0 && { budget: HUNG_INVOCATIONS, untilBudget: true }) });
+      for (const id of hung) {
+        world.etcdOf(id)?.resume();
+        chaosDown.delete(id);
+      }
+      world.release();
+      await deliverAll(world, monitor);
+      for (const id of [...chaosDown]) if (world.group.instance(id)?.lifecycleState === 'Terminated') chaosDown.delete(id);
+      await monitor.sample(`after step ${step}`);
+    }
+
+    // The faults stop. Convergence: deliver what is left, then reconcile until the cluster matches the group.
+    world.release();
+    for (const id of chaosDown) world.etcdOf(id)?.resume();
+    for (;;) {
+      await deliverAll(world, monitor);
+      const check = await world.check();
+      if (check.problems.length === 0) break;
+      if (reconcilePasses >= MAX_RECONCILE_PASSES) {
+        violations.push(`not converged after ${reconcilePasses} reconcile passes: ${check.problems.join('; ')}`);
+        break;
+      }
+      reconcilePasses++;
+      await world.reconcile();
+      await waitForLearners(world);
+    }
+    await writer.stop();
+    await monitor.stop();
+    const readBack = await lostWrites(world.endpoints(), writer.acknowledged);
+    if (!readBack.read) violations.push('could not read the written keys back from any member');
+    lost = readBack.lost;
+    if (lost.length > 0) violations.push(`${lost.length} acknowledged writes lost: ${lost.slice(0, 10).join(', ')}${lost.length > 10 ? ', ...' : ''}`);
+    if (writer.acknowledged.size === 0) violations.push('the writer never got a write acknowledged');
+  } catch (err) {
+    violations.push(`the run failed: ${err instanceof Error ? err.message : String(err)}\n${world.describeTimeline(15)}`);
+  } finally {
+    await writer.stop();
+    await monitor.stop();
+    violations.push(...monitor.violations.slice(0, 5));
+    if (monitor.violations.length > 5) violations.push(`... and ${monitor.violations.length - 5} more quorum violations`);
+    for (const id of chaosDown) world.etcdOf(id)?.resume();
+    await world.close();
+  }
+  return {
+    seed: options.seed,
+    steps: options.steps,
+    ok: violations.length === 0,
+    violations,
+    schedule,
+    writes: { attempted: writer.attempted, acknowledged: writer.acknowledged.size, lost },
+    reconcilePasses,
+    refusals: [
+      ...new Set(
+        (world.telemetry?.decisions() ?? []).filter((d) => d.decision === 'refuse' || d.decision === 'keep').map((d) => `${String(d.decision)}: ${String(d.reason)}`),
+      ),
+    ],
+    deliveries: world.deliveries.length,
+    samples: monitor.samples.length,
+    durationMs: Date.now() - started,
+  };
+}
+
+function replacedBy(action: Action): number {
+  return action === 'replace-one' ? 1 : action === 'replace-two' ? 2 : 0;
+}
+
+/** A change the group makes: replacements (one or two at once) and scaling, never below the base size. */
+async function groupChange(world: World, random: SeededRandom, action: Action, candidates: readonly string[], size: number): Promise<void> {
+  switch (action) {
+    case 'replace-one':
+      await world.replace(pick(random, candidates));
+      return;
+    case 'replace-two': {
+      const first = pick(random, candidates);
+      await world.replace(first);
+      await world.replace(pick(random, candidates.filter((id) => id !== first)));
+      return;
+    }
+    case 'scale-out':
+      await world.scaleTo(size + 1);
+      return;
+    case 'scale-out-two':
+      await world.scaleTo(size + 2);
+      return;
+    case 'scale-in':
+      await world.scaleTo(size - 1);
+      return;
+    case 'crash':
+    case 'hang':
+      throw new Error(`${action} is not a group change`);
+  }
+}
+
+/**
+ * Delivers queued events one at a time, with the scheduled reconcile pass after every RECONCILE_EVERY
+ * deliveries and whenever lifecycle actions are pending with nothing left to deliver (lost events). The quorum
+ * is sampled after every handler action. Bounded: a run that does not quiet down fails.
+ */
+async function deliverAll(
+  world: World,
+  monitor: QuorumMonitor,
+  options: { stopWhenQueueEmpty?: boolean; budget?: number; /** Stop quietly when the budget is used up. */ untilBudget?: boolean } = {},
+): Promise<void> {
+  const budget = options.budget ?? 60;
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  let sinceReconcile = 0;
+  for (let i = 0; i < budget && Date.now() < deadline; i++) {
+    const pending = world.group.pendingActions().length > 0;
+    if (world.queue.length === 0 && (options.stopWhenQueueEmpty === true || !pending)) return;
+    if (world.queue.length > 0 && sinceReconcile < RECONCILE_EVERY) {
+      const delivery = await world.deliver();
+      sinceReconcile++;
+      await monitor.sample(`after ${delivery?.summary ?? 'a delivery'}${delivery?.error === undefined ? '' : ' (failed)'}`);
+    } else {
+      await world.reconcile();
+      sinceReconcile = 0;
+      await monitor.sample('after a reconcile pass');
+    }
+  }
+  if (options.untilBudget === true) return;
+  throw new Error(
+    `not quiet after ${budget} handler invocations or ${STEP_TIMEOUT_MS / 1000} s: queued ${world.queue.map((q) => q.summary).join(', ') || 'nothing'}, ` +
+      `pending ${world.group.pendingActions().map((a) => `${a.transition} ${a.instanceId}`).join(', ') || 'nothing'}`,
+  );
+}
+
+/** Disturbs the queued events (as EventBridge and Lambda may) or arms a handler crash. */
+async function applyEventFault(world: World, random: SeededRandom, fault: EventFault, note: (line: string) => void): Promise<void> {
+  const queued = world.queue;
+  const victim = queued.length === 0 ? undefined : pick(random, queued);
+  switch (fault) {
+    case 'none':
+      return;
+    case 'duplicate':
+      if (victim !== undefined) world.duplicate((q) => q === victim, { atBack: random.nextUint32() % 2 === 0 });
+      note(`duplicated ${victim?.summary ?? 'nothing'}`);
+      return;
+    case 'delay':
+      // Held until the end of the step: delivered after everything else of it.
+      if (victim !== undefined) world.hold((q) => q === victim);
+      note(`delayed ${victim?.summary ?? 'nothing'}`);
+      return;
+    case 'reorder':
+      if (queued.length > 1) world.prioritize((q) => q === queued[queued.length - 1]);
+      note(`reordered (${queued.length} queued)`);
+      return;
+    case 'drop':
+      if (victim !== undefined) world.drop((q) => q === victim);
+      note(`lost ${victim?.summary ?? 'nothing'} (the reconcile pass must catch up)`);
+      return;
+    case 'crash-handler': {
+      const step = pick(random, FAULT_POINTS);
+      world.crashAt(step);
+      note(`the handler will crash at ${step}`);
+      return;
+    }
+    case 'concurrent': {
+      // Two invocations at once (as if reserved concurrency were not 1, or the CLI ran alongside).
+      const [first, second] = await Promise.all([world.deliver(), world.deliver()]);
+      note(`delivered ${first?.summary ?? 'nothing'} and ${second?.summary ?? 'nothing'} concurrently`);
+      return;
+    }
+  }
+}
+
+/** Gives a just-started learner a moment to catch up before the next reconcile pass looks (bounded). */
+async function waitForLearners(world: World): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    const check = await world.check();
+    if (!check.problems.some((p) => p.startsWith('learners') || p.includes('not healthy'))) return;
+    await delay(200);
+  }
+}
