@@ -3,8 +3,16 @@
 // A join marker is a key with a lease that a joiner writes right after adding its member. While it lives, that
 // member is "starting", not dead: nobody removes a member that is still booting (R3 of the behaviour doc).
 import { memberIdToHex, parseHexMemberId } from '../core/ids.js';
-import type { ClusterView, MemberId } from '../core/types.js';
-import { checkMembersHealth, isEtcdError, type EtcdClient, type EtcdError, type MemberList } from '../adapters/etcd/index.js';
+import { canonicalURL } from '../core/urls.js';
+import type { ClusterView, Health, MemberId } from '../core/types.js';
+import {
+  checkMembersHealth,
+  healthFromStatus,
+  isEtcdError,
+  type EtcdClient,
+  type EtcdError,
+  type MemberList,
+} from '../adapters/etcd/index.js';
 import { clientFor, type EtcdConnection } from './connection.js';
 import type { Logger } from './log.js';
 
@@ -44,36 +52,47 @@ export async function observeForPlanning(
 }
 
 /**
- * Asks every candidate endpoint for the member list at once, each bounded by the health timeout, so endpoints
- * that accept connections but never answer (a hung member, a node still waiting on discovery) cost one timeout
- * in all. When endpoints disagree (a stale node of an old cluster), the cluster most of them belong to wins.
+ * Asks every candidate endpoint at once for the member list and for its own status, each bounded by the
+ * health timeout, so endpoints that accept connections but never answer (a hung member, a node still waiting
+ * on discovery) cost one timeout in all, however many there are. The status answers double as the health
+ * checks of the members behind those endpoints; only members no candidate answered for are checked after.
+ * When endpoints disagree (a stale node of an old cluster), the cluster most of them belong to wins.
  */
 async function listAndCheck(
   client: EtcdClient,
   connection: EtcdConnection,
   log: Logger,
   signal?: AbortSignal,
-): Promise<Extract<ClusterView, { kind: 'reachable' }> & { clusterId: bigint } | { kind: 'unreachable' }> {
+): Promise<(Extract<ClusterView, { kind: 'reachable' }> & { clusterId: bigint }) | { kind: 'unreachable' }> {
   const probe = { ...connection, requestTimeoutMs: connection.healthTimeoutMs };
-  const answers = await Promise.allSettled(
+  const bounded = (): AbortSignal => {
+    const bound = AbortSignal.timeout(connection.healthTimeoutMs);
+    return signal === undefined ? bound : AbortSignal.any([signal, bound]);
+  };
+  const answers = await Promise.all(
     client.endpoints.map(async (endpoint) => {
       const single = clientFor([endpoint], probe);
-      const bound = AbortSignal.timeout(connection.healthTimeoutMs);
       try {
-        return await single.memberList({ signal: signal === undefined ? bound : AbortSignal.any([signal, bound]) });
+        const [list, status] = await Promise.allSettled([
+          single.memberList({ signal: bounded() }),
+          single.statusAt(endpoint, { timeoutMs: connection.healthTimeoutMs, signal: bounded() }),
+        ]);
+        return { list, status };
       } finally {
         single.close();
       }
     }),
   );
   if (signal?.aborted === true) throw signal.reason;
-  const lists = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+  const lists = answers.flatMap((a) => (a.list.status === 'fulfilled' ? [a.list.value] : []));
   if (lists.length === 0) {
     // Wrong credentials or nonsense answers say nothing about whether a cluster exists: report them.
-    const telling = answers.find(
-      (a): a is PromiseRejectedResult =>
-        a.status === 'rejected' && isEtcdError(a.reason) && (a.reason.code === 'auth-required' || a.reason.code === 'invalid-response'),
-    );
+    const telling = answers
+      .map((a) => a.list)
+      .find(
+        (r): r is PromiseRejectedResult =>
+          r.status === 'rejected' && isEtcdError(r.reason) && (r.reason.code === 'auth-required' || r.reason.code === 'invalid-response'),
+      );
     if (telling !== undefined) throw telling.reason as EtcdError;
     return { kind: 'unreachable' };
   }
@@ -86,10 +105,23 @@ async function listAndCheck(
     });
   }
   const members = agreeing[0]!.members;
-  const health = await checkMembersHealth(client, members, clusterId, {
-    timeoutMs: connection.healthTimeoutMs,
-    ...(signal !== undefined && { signal }),
-  });
+  const statuses = answers.flatMap((a) => (a.status.status === 'fulfilled' ? [a.status.value] : []));
+  const silent = new Set(client.endpoints.filter((_, i) => answers[i]?.status.status === 'rejected'));
+  const health = new Map<MemberId, Health>();
+  for (const m of members) {
+    const own = statuses.find((st) => st.memberId === m.id);
+    if (own !== undefined) health.set(m.id, healthFromStatus(m, clusterId, own));
+    // Asked already, on one of its own client URLs, and it did not answer in time: no need to wait again.
+    else if (m.clientURLs.length > 0 && m.clientURLs.every((u) => silent.has(canonicalURL(u)))) health.set(m.id, 'unreachable');
+  }
+  const unchecked = members.filter((m) => !health.has(m.id));
+  if (unchecked.length > 0) {
+    const rest = await checkMembersHealth(client, unchecked, clusterId, {
+      timeoutMs: connection.healthTimeoutMs,
+      ...(signal !== undefined && { signal }),
+    });
+    for (const [id, h] of rest) health.set(id, h);
+  }
   return { kind: 'reachable', members, health, clusterId };
 }
 

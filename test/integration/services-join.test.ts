@@ -10,6 +10,7 @@ import type { EtcdConnection } from '../../src/services/connection.js';
 import { runJoin, type JoinInput } from '../../src/services/join.js';
 import { LockTimeoutError, withClusterLock } from '../../src/services/lock.js';
 import { silentLogger } from '../../src/services/log.js';
+import { observeForPlanning } from '../../src/services/observe.js';
 import { promoteWhenReady } from '../../src/services/promote.js';
 
 const connection: EtcdConnection = { requestTimeoutMs: 2000, healthTimeoutMs: 1500 };
@@ -161,5 +162,34 @@ describe('join: replace a dead member, crash between steps, concurrent joiners, 
     assert.ok(other.plan.kind === 'refuse' && ['join-in-progress', 'learner-pending'].includes(other.plan.code), other.plan.kind === 'refuse' ? other.plan.code : '');
     const afterJoin = await etcdctlMemberList(endpoints);
     assert.equal(afterJoin.members.length, before.members.length + 1);
+  });
+});
+
+describe('observation with hung members', () => {
+  let cluster: EtcdCluster;
+  before(async () => {
+    cluster = await startCluster({ size: 3 });
+  });
+  after(async () => cluster.close());
+
+  test('a hung (SIGSTOPped) member costs one health timeout in all, and is unreachable', async () => {
+    const hung = cluster.members[2]!;
+    const client = new EtcdClient({ endpoints: cluster.members.map((m) => m.clientURL) });
+    hung.stop();
+    try {
+      const timeoutMs = 1500;
+      const started = Date.now();
+      const observed = await observeForPlanning(client, { requestTimeoutMs: timeoutMs, healthTimeoutMs: timeoutMs }, silentLogger);
+      const elapsed = Date.now() - started;
+      assert.equal(observed.kind, 'reachable');
+      if (observed.kind !== 'reachable') return;
+      const byName = new Map(observed.members.map((m) => [m.name, observed.health.get(m.id)]));
+      assert.deepEqual(Object.fromEntries(byName), { m1: 'healthy', m2: 'healthy', m3: 'unreachable' });
+      // The member list and the health checks wait in parallel: one timeout, not one per phase or per member.
+      assert.ok(elapsed < timeoutMs * 1.5, `observation took ${elapsed} ms with a ${timeoutMs} ms timeout`);
+    } finally {
+      hung.resume();
+      client.close();
+    }
   });
 });
