@@ -302,7 +302,11 @@ function withListenURLs(settings: EtcdSettings, ip: string, config: LambdaConfig
 // ---------------------------------------------------------------------------------------------------------
 // Terminate
 
-export type TerminateOutcome = 'removed' | 'absent' | 'kept';
+/**
+ * removed: this run removed the member; absent: it was not (or no longer) a member; kept: no member answers,
+ * so nothing can be removed or protected; unsafe: removing it would leave the others without a quorum.
+ */
+export type TerminateOutcome = 'removed' | 'absent' | 'kept' | 'unsafe';
 
 export async function handleTerminate(event: Pick<LifecycleEvent, 'instanceId' | 'token'>, deps: LifecycleDeps): Promise<TerminateOutcome> {
   const { config, telemetry } = deps;
@@ -313,7 +317,23 @@ export async function handleTerminate(event: Pick<LifecycleEvent, 'instanceId' |
   const ip = group.instances.get(instanceId)?.privateIp;
   const isTarget = (m: Member): boolean =>
     m.name === instanceId || (ip !== undefined && m.peerURLs.some((u) => safeHost(u) === ip) && (m.name === '' || m.name === instanceId));
-  const outcome = await removeMember(group, isTarget, `instance ${instanceId} is terminating`, deps);
+  const why = `instance ${instanceId} is terminating`;
+  let outcome = await removeMember(group, isTarget, why, deps);
+  if (outcome === 'unsafe') {
+    // The machine still runs and still counts for the quorum: hold its termination (the hook waits, kept alive
+    // by heartbeats) until removing it is safe, rather than let the group take a voter the quorum needs.
+    const heartbeat = heartbeater(deps, ref);
+    const deadline = Date.now() + Math.min(deps.unsafeRecheckMs ?? 30_000, Math.max(0, deps.remainingMs() - RESERVE_MS));
+    while (outcome === 'unsafe' && Date.now() < deadline) {
+      await heartbeat();
+      await (deps.sleep ?? sleep)(3000);
+      outcome = await removeMember(group, isTarget, why, deps);
+    }
+    if (outcome === 'unsafe') {
+      await deps.autoScaling.recordHeartbeat(ref);
+      throw new RetryLaterError(`${why}, but removing its member now would cost the quorum; its termination waits`);
+    }
+  }
   deps.faultPoint?.('delete-parameters');
   await deps.parameters.deleteInstance(instanceId);
   await deps.autoScaling.completeLifecycleAction(ref, 'CONTINUE');
@@ -341,7 +361,7 @@ async function removeMember(group: GroupView, isTarget: (m: Member) => boolean, 
     if (first.kind === 'refuse') {
       // Decided before taking the lock: without a quorum the lock could not be had anyway.
       telemetry.decision({ trigger: 'terminate', decision: 'keep', reason: `${why}, but ${first.reason}` });
-      return 'kept';
+      return 'unsafe';
     }
     return await withClusterLock(client, { holder: `lambda:remove`, timeoutMs: 30_000, log }, async () => {
       const now = await observeForPlanning(client, deps.connection, log);
@@ -350,7 +370,7 @@ async function removeMember(group: GroupView, isTarget: (m: Member) => boolean, 
       if (decision.kind === 'absent') return 'absent';
       if (decision.kind === 'refuse') {
         telemetry.decision({ trigger: 'terminate', decision: 'keep', reason: `${why}, but ${decision.reason}` });
-        return 'kept';
+        return 'unsafe';
       }
       deps.faultPoint?.('remove-member');
       try {

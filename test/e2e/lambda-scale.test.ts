@@ -1,8 +1,9 @@
 // The lifecycle Lambda end to end, changing the group's size: scale out from three to five members (one
 // join at a time), two instances replaced at once, scale in to three, and a scale-in while another member is
-// unreachable, where the terminating member is kept rather than removed below the quorum.
+// unreachable, where the terminating member is kept, and its termination held, rather than removed below the quorum.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { etcdctlMemberList } from '../harness/index.js';
 import { startWorld, timelineFromEnv, type World } from '../sim/world.js';
 
 const TIMEOUT = { timeout: 150_000 };
@@ -74,23 +75,33 @@ describe('scaling the group', () => {
     assert.equal(await world.get('/e2e/scale'), 'written by three');
   });
 
-  test('scale-in while another member is unreachable: the member is kept, and removed once that is safe', TIMEOUT, async () => {
+  test('scale-in while another member is unreachable: the termination waits until removing the member is safe', TIMEOUT, async () => {
     const before = world.inService();
     const [frozen, leaving] = [before[0]!, before[2]!];
+    const membersBefore = (await etcdctlMemberList(world.endpoints())).members.map((m) => m.id).sort();
     world.etcdOf(frozen)!.stop();
     await world.terminate(leaving);
 
-    // Removing a healthy member now would leave one healthy voter of two: below the quorum. Kept.
+    // Removing a healthy member now would leave one healthy voter of two: below the quorum. The handler keeps the
+    // member AND holds the termination (no completion), so the group cannot take a voter the quorum needs.
     const delivery = await world.deliver();
-    assert.deepEqual(delivery?.result, { kind: 'terminate', outcome: 'kept' });
-    assert.deepEqual(world.completions().at(-1), { instanceId: leaving, transition: 'terminate', result: 'CONTINUE' });
+    assert.match(delivery?.error?.message ?? '', /would cost the quorum/);
     assert.equal(world.telemetry?.decisions().at(-1)?.decision, 'keep');
+    assert.ok(world.group.pendingAction(leaving) !== undefined, 'the terminate action is still pending');
+    assert.ok(world.etcdOf(leaving)?.running, 'its etcd still runs');
+    assert.deepEqual(world.completions().filter((c) => c.instanceId === leaving && c.transition === 'terminate'), []);
+    const survivors = before.filter((id) => id !== frozen).map((id) => `http://${world.instance(id).privateIp}:2379`);
+    assert.deepEqual((await etcdctlMemberList(survivors)).members.map((m) => m.id).sort(), membersBefore);
 
-    // Once the unreachable member answers again, the reconcile pass removes the gone instance's member.
+    // Once the unreachable member answers again, the redelivered event (or the reconcile pass) removes it.
     world.etcdOf(frozen)!.resume();
     const result = await world.settle();
     assertSettled(result.problems);
     assert.deepEqual(result.inService.sort(), before.filter((id) => id !== leaving).sort());
+    assert.deepEqual(
+      world.completions().filter((c) => c.instanceId === leaving && c.transition === 'terminate').map((c) => c.result),
+      ['CONTINUE'],
+    );
     assert.equal(await world.get('/e2e/scale'), 'written by three');
   });
 });
