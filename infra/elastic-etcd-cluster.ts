@@ -59,7 +59,11 @@ export interface ElasticEtcdClusterProps {
   readonly joinAs?: 'learner' | 'voter';
   /** Per-member health check timeout used by the Lambda. @default 2 seconds */
   readonly healthTimeout?: Duration;
-  /** How often the Lambda reconciles membership with the group. @default 5 minutes */
+  /**
+   * How often the Lambda reconciles membership with the group. Must be shorter than both heartbeat timeouts:
+   * a termination held while removing its member would cost the quorum is kept alive by these passes.
+   * @default 2 minutes
+   */
   readonly reconcileInterval?: Duration;
   /** How long a launching instance may wait for its join. @default 10 minutes */
   readonly launchHeartbeatTimeout?: Duration;
@@ -105,6 +109,13 @@ export class ElasticEtcdCluster extends Construct {
     validateProps(clusterName, prefix, clusterSize, props.volumeSizeGiB);
     this.parameterPath = `${prefix}/${clusterName}`;
     const launchTimeout = props.launchHeartbeatTimeout ?? Duration.minutes(10);
+    const terminateTimeout = props.terminateHeartbeatTimeout ?? Duration.minutes(5);
+    const reconcileInterval = props.reconcileInterval ?? Duration.minutes(2);
+    if (reconcileInterval.toSeconds() >= Math.min(launchTimeout.toSeconds(), terminateTimeout.toSeconds())) {
+      throw new InvalidClusterPropsError(
+        `reconcileInterval (${reconcileInterval.toHumanString()}) must be shorter than both lifecycle heartbeat timeouts, which its passes keep alive`,
+      );
+    }
 
     this.vpc = props.vpc ?? this.createVpc();
     const subnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
@@ -219,7 +230,7 @@ export class ElasticEtcdCluster extends Construct {
     this.autoScalingGroup.addLifecycleHook('TerminateHook', {
       lifecycleHookName: TERMINATE_HOOK_NAME,
       lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
-      heartbeatTimeout: props.terminateHeartbeatTimeout ?? Duration.minutes(5),
+      heartbeatTimeout: terminateTimeout,
       defaultResult: autoscaling.DefaultResult.CONTINUE,
     });
 
@@ -303,7 +314,7 @@ export class ElasticEtcdCluster extends Construct {
     });
     new events.Rule(this, 'ReconcileRule', {
       description: `elastic-etcd: reconcile ${clusterName} with its group`,
-      schedule: events.Schedule.rate(props.reconcileInterval ?? Duration.minutes(5)),
+      schedule: events.Schedule.rate(reconcileInterval),
       targets: [target],
     });
 

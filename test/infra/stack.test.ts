@@ -130,7 +130,7 @@ describe('resources', () => {
         detail: { AutoScalingGroupName: [GROUP], LifecycleHookName: ['elastic-etcd-terminate'] },
       },
     ]);
-    assert.deepEqual(rules.map((r) => r.ScheduleExpression).filter(Boolean), ['rate(5 minutes)']);
+    assert.deepEqual(rules.map((r) => r.ScheduleExpression).filter(Boolean), ['rate(2 minutes)']);
     const queueRef = Object.keys(template.findResources('AWS::SQS::Queue'))[0];
     const functionRef = Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x' } }))[0];
     for (const rule of rules) {
@@ -322,13 +322,13 @@ describe('outputs and props', () => {
         parameterPrefix: '/teams/storage',
         etcdVersion: '3.5.9',
         etcdInstall: { method: 'commands', commands: ['dnf install -y etcd', 'ln -sf /usr/bin/etcd /usr/local/bin/etcd'] },
-        reconcileInterval: Duration.minutes(2),
+        reconcileInterval: Duration.minutes(1),
         healthTimeout: Duration.millis(1500),
       },
     });
     const t = Template.fromStack(custom);
     t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { AutoScalingGroupName: 'Custom-prod', MinSize: '5', MaxSize: '5' });
-    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 minutes)' });
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     t.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
@@ -356,6 +356,9 @@ describe('outputs and props', () => {
       { clusterSize: 0 },
       { clusterSize: 2.5 },
       { volumeSizeGiB: 4 },
+      // The reconcile passes keep held lifecycle actions alive, so they must come before either hook times out.
+      { reconcileInterval: Duration.minutes(5) },
+      { reconcileInterval: Duration.minutes(3), terminateHeartbeatTimeout: Duration.minutes(3) },
     ];
     for (const props of cases) {
       const scope = new Stack(new App(), 'Bad', { env: ENV });
