@@ -12,7 +12,7 @@ import { describe, planJoin } from '../core/planner.js';
 import { renderDropin, renderEnv } from '../core/render.js';
 import type { BootstrapSource, EtcdSettings, Member, Plan, RefusalCode } from '../core/types.js';
 import { hostOf } from '../core/urls.js';
-import type { AutoScalingAdapter, Ec2Adapter, ParameterStore } from '../adapters/aws/index.js';
+import type { AutoScalingAdapter, Ec2Adapter, LifecycleActionRef, ParameterStore } from '../adapters/aws/index.js';
 import { checkMembersHealth, isEtcdError, type EtcdClient } from '../adapters/etcd/index.js';
 import { clientFor, type EtcdConnection } from '../services/connection.js';
 import { runJoin } from '../services/join.js';
@@ -91,7 +91,7 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   const { config, telemetry } = deps;
   const started = Date.now();
   const { instanceId } = event;
-  const ref = { groupName: config.autoScalingGroup, hookName: config.launchHook, instanceId, ...(event.token !== '' && { token: event.token }) };
+  const ref = actionRef(config.autoScalingGroup, config.launchHook, event);
   let group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
   const instance = group.instances.get(instanceId);
   if (instance === undefined || !isLaunching(instance.lifecycleState)) {
@@ -312,7 +312,7 @@ export async function handleTerminate(event: Pick<LifecycleEvent, 'instanceId' |
   const { config, telemetry } = deps;
   const started = Date.now();
   const { instanceId } = event;
-  const ref = { groupName: config.autoScalingGroup, hookName: config.terminateHook, instanceId, ...(event.token !== '' && { token: event.token }) };
+  const ref = actionRef(config.autoScalingGroup, config.terminateHook, event);
   const group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
   const ip = group.instances.get(instanceId)?.privateIp;
   const isTarget = (m: Member): boolean =>
@@ -541,7 +541,12 @@ async function tryPromote(client: EtcdClient, learner: Member, log: Logger): Pro
 
 // ---------------------------------------------------------------------------------------------------------
 
-function heartbeater(deps: LifecycleDeps, ref: Parameters<AutoScalingAdapter['recordHeartbeat']>[0]): () => Promise<void> {
+/** The lifecycle action an event is about; reconcile passes have no token and name the instance instead. */
+function actionRef(groupName: string, hookName: string, event: Pick<LifecycleEvent, 'instanceId' | 'token'>): LifecycleActionRef {
+  return { groupName, hookName, instanceId: event.instanceId, ...(event.token !== '' && { token: event.token }) };
+}
+
+function heartbeater(deps: LifecycleDeps, ref: LifecycleActionRef): () => Promise<void> {
   let last = Date.now();
   return async () => {
     if (Date.now() - last < HEARTBEAT_EVERY_MS) return;
