@@ -1,0 +1,260 @@
+// The launch lifecycle action: admit a new instance to the cluster (or form the cluster from the first wave),
+// store its configuration for its boot script, and complete the action: CONTINUE, or ABANDON when joining is
+// unsafe. Safe to run twice for the same instance.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { describe, planJoin } from '../core/planner.js';
+import { renderDropin, renderEnv } from '../core/render.js';
+import type { BootstrapSource, EtcdSettings, Plan } from '../core/types.js';
+import { hostOf } from '../core/urls.js';
+import { isEtcdError } from '../adapters/etcd/index.js';
+import { runJoin } from '../services/join.js';
+import { PromotionError, promoteWhenReady } from '../services/promote.js';
+import {
+  actionRef,
+  heartbeater,
+  HEALTH_REFUSALS,
+  loggerFor,
+  RESERVE_MS,
+  RetryLaterError,
+  sleep,
+  TRANSIENT_REFUSALS,
+  type LifecycleDeps,
+} from './common.js';
+import type { LambdaConfig } from './config.js';
+import type { LifecycleEvent } from './events.js';
+import { candidateEndpoints, clientURL, isLaunching, liveInstances, loadGroup, peerURL, platformKnowledge, type GroupView } from './group.js';
+import { promoteReadyLearners, removeGoneMembers } from './members.js';
+
+const bootstrapRecordSchema = z.object({
+  version: z.literal(1),
+  token: z.string().min(8).max(128),
+  members: z
+    .array(z.object({ name: z.string().min(1), peerURLs: z.array(z.string().min(1)).min(1) }))
+    .min(1),
+  createdAt: z.string(),
+});
+export type BootstrapRecord = z.infer<typeof bootstrapRecordSchema>;
+
+export type LaunchOutcome = 'continue' | 'abandon' | 'duplicate' | 'not-launching';
+
+export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 'token'>, deps: LifecycleDeps): Promise<LaunchOutcome> {
+  const { config, telemetry } = deps;
+  const started = Date.now();
+  const { instanceId } = event;
+  const ref = actionRef(config.autoScalingGroup, config.launchHook, event);
+  let group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
+  const instance = group.instances.get(instanceId);
+  if (instance === undefined || !isLaunching(instance.lifecycleState)) {
+    telemetry.decision({
+      trigger: 'launch',
+      instanceId,
+      decision: 'skip',
+      reason: instance === undefined ? 'the instance is no longer in the group' : `the instance is ${instance.lifecycleState}, not launching: a late or repeated event`,
+    });
+    return 'not-launching';
+  }
+  if (instance.privateIp === undefined) throw new RetryLaterError(`instance ${instanceId} has no private IP yet`);
+  const self = { name: instanceId, peerURLs: [peerURL(instance.privateIp, config.peerPort)] };
+
+  // A repeated event after the parameters were stored (an earlier invocation failed before completing).
+  const stored = await deps.parameters.get(deps.parameters.instanceName(instanceId, 'dropin'));
+  if (stored !== undefined) {
+    await deps.autoScaling.completeLifecycleAction(ref, 'CONTINUE');
+    telemetry.decision({ trigger: 'launch', instanceId, decision: 'continue', reason: 'the instance already has its configuration: completing the pending action' });
+    return 'duplicate';
+  }
+
+  // Members of instances that are gone for good (their terminate events may have been lost) go first: etcd 3.4
+  // refuses to add a member while a voter is down, and the planner would keep all but one of them.
+  await removeGoneMembers(group, deps);
+
+  const heartbeat = heartbeater(deps, ref);
+  const budget = Math.max(0, deps.remainingMs() - RESERVE_MS);
+  const deadline = Date.now() + Math.min(deps.launchWaitMs ?? 120_000, budget);
+  const unsafeDeadline = Date.now() + Math.min(deps.unsafeRecheckMs ?? 30_000, budget);
+  let plan: Plan;
+  for (;;) {
+    plan = await planLaunch(self, group, deps);
+    if (plan.kind !== 'refuse') break;
+    const waitable = TRANSIENT_REFUSALS.includes(plan.code);
+    if (!waitable && !(HEALTH_REFUSALS.includes(plan.code) && Date.now() < unsafeDeadline)) break;
+    if (waitable && Date.now() >= deadline) throw new RetryLaterError(`launch of ${instanceId} must wait: ${plan.message}`);
+    telemetry.debug('waiting before joining', { instanceId, code: plan.code, reason: plan.message });
+    // A learner that caught up meanwhile frees the way for the next join.
+    await promoteReadyLearners(group, deps);
+    await heartbeat();
+    await (deps.sleep ?? sleep)(3000);
+    group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
+  }
+
+  if (plan.kind === 'refuse') {
+    await deps.autoScaling.completeLifecycleAction(ref, 'ABANDON');
+    telemetry.decision({ trigger: 'launch', instanceId, decision: 'refuse', reason: plan.message, details: { code: plan.code } });
+    telemetry.latency('Launch', Date.now() - started);
+    return 'abandon';
+  }
+
+  deps.faultPoint?.('store-parameters');
+  const settings = withListenURLs(plan.settings, instance.privateIp, config);
+  // The drop-in last: the instance waits for it, so the env file is always there when the drop-in is.
+  await deps.parameters.putInstanceFile(instanceId, 'env', renderEnv(settings));
+  await deps.parameters.putInstanceFile(instanceId, 'dropin', renderDropin(settings));
+  deps.faultPoint?.('complete');
+  await deps.autoScaling.completeLifecycleAction(ref, 'CONTINUE');
+  telemetry.decision({
+    trigger: 'launch',
+    instanceId,
+    decision: plan.kind,
+    reason: plan.reason,
+    details: planDetails(plan),
+  });
+  if (plan.kind === 'join') {
+    telemetry.count('Additions', plan.admission.kind === 'add' ? 1 : 0);
+    telemetry.count('Removals', plan.removals.length);
+    // The instance is booting etcd now; promote its learner as soon as it caught up, so the next join need
+    // not wait. If that takes longer than this invocation may, the reconcile pass promotes it.
+    if (plan.promote) await promoteAfterLaunch(self, group, deps);
+  }
+  telemetry.latency('Launch', Date.now() - started);
+  return 'continue';
+}
+
+async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<void> {
+  const timeoutMs = Math.min(deps.launchWaitMs ?? 120_000, Math.max(0, deps.remainingMs() - RESERVE_MS));
+  try {
+    const result = await promoteWhenReady({
+      self,
+      endpoints: [...candidateEndpoints(group, deps.config.clientPort)],
+      connection: deps.connection,
+      timeoutMs,
+      log: loggerFor(deps.telemetry),
+    });
+    if (result.outcome === 'promoted') {
+      deps.telemetry.count('Promotions');
+      deps.telemetry.decision({ trigger: 'launch', instanceId: self.name, decision: 'promote', reason: `learner ${describe(result.member)} caught up` });
+    }
+  } catch (err) {
+    if (!(err instanceof PromotionError) && !isEtcdError(err)) throw err;
+    deps.telemetry.info('the new learner is not promoted yet; the reconcile pass will', { instanceId: self.name, reason: (err).message });
+  }
+}
+
+/** Plans (and, for a join, executes) the launch of `self`. */
+async function planLaunch(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<Plan> {
+  const { config } = deps;
+  const log = loggerFor(deps.telemetry);
+  const record = await readBootstrapRecord(deps);
+  // A member of the recorded first wave always starts from the record: etcd accepts a late bootstrap member
+  // with the same initial cluster and token, whether or not the others formed the cluster already.
+  if (record?.members.some((m) => m.name === self.name) === true) {
+    return planJoin(
+      { self, dataDirFresh: true, targetSize: config.clusterSize, cluster: { kind: 'unreachable' }, bootstrap: staticBootstrap(record) },
+      { strategy: config.joinStrategy, joinAs: config.joinAs, dataDir: config.dataDir },
+    );
+  }
+  const endpoints = candidateEndpoints(group, config.clientPort).filter((u) => u !== clientURL(hostOf(self.peerURLs[0]!), config.clientPort));
+  let bootstrap: BootstrapSource = record === undefined ? { kind: 'none' } : staticBootstrap(record);
+  const join = (source: BootstrapSource) =>
+    runJoin({
+      self,
+      dataDir: config.dataDir,
+      dataDirFresh: true,
+      strategy: config.joinStrategy,
+      joinAs: config.joinAs,
+      targetSize: config.clusterSize,
+      bootstrap: source,
+      endpoints,
+      platform: (members) => platformKnowledge(group, members),
+      dryRun: false,
+      connection: deps.connection,
+      lockTimeoutMs: 30_000,
+      holder: `lambda:${self.name}`,
+      log,
+      ...(deps.faultPoint !== undefined && { faultPoint: deps.faultPoint }),
+    });
+  let result = await join(bootstrap);
+  if (result.plan.kind === 'refuse' && result.plan.code === 'no-bootstrap-source' && record === undefined) {
+    // No cluster and no decision yet: this is the first wave. Decide it once; whoever wrote first wins.
+    const decided = await decideFirstWave(group, deps);
+    if (decided === undefined) {
+      return { kind: 'refuse', code: 'bootstrap-in-progress', message: 'the first wave of instances is not complete yet' };
+    }
+    bootstrap = staticBootstrap(decided);
+    if (decided.members.some((m) => m.name === self.name)) {
+      return planJoin(
+        { self, dataDirFresh: true, targetSize: config.clusterSize, cluster: { kind: 'unreachable' }, bootstrap },
+        { strategy: config.joinStrategy, joinAs: config.joinAs, dataDir: config.dataDir },
+      );
+    }
+    result = await join(bootstrap);
+  }
+  return result.plan;
+}
+
+function staticBootstrap(record: BootstrapRecord): BootstrapSource {
+  return { kind: 'static', token: record.token, members: record.members };
+}
+
+async function readBootstrapRecord(deps: LifecycleDeps): Promise<BootstrapRecord | undefined> {
+  const raw = await deps.parameters.get(deps.parameters.bootstrapName());
+  return raw === undefined ? undefined : parseBootstrapRecord(raw, deps.parameters.bootstrapName());
+}
+
+export function parseBootstrapRecord(raw: string, where: string): BootstrapRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new Error(`the bootstrap record ${where} is not JSON; fix or delete it`);
+  }
+  const parsed = bootstrapRecordSchema.safeParse(json);
+  if (!parsed.success) throw new Error(`the bootstrap record ${where} is malformed (${parsed.error.issues[0]?.message ?? 'invalid'}); fix or delete it`);
+  return parsed.data;
+}
+
+/**
+ * The first wave: the group's live instances, as many as the cluster size (or the desired capacity when the
+ * size is unlimited), by instance ID. Recorded create-only, so concurrent or later invocations all read the
+ * same decision. Undefined while fewer instances than that exist.
+ */
+async function decideFirstWave(group: GroupView, deps: LifecycleDeps): Promise<BootstrapRecord | undefined> {
+  const { config } = deps;
+  const wanted = Math.max(1, Math.min(config.clusterSize === 'unlimited' ? Infinity : config.clusterSize, group.desiredCapacity ?? Infinity));
+  const candidates = liveInstances(group).filter((i) => i.privateIp !== undefined);
+  if (!Number.isFinite(wanted) || candidates.length < wanted) {
+    deps.telemetry.info('first wave incomplete', { wanted, visible: candidates.length });
+    return undefined;
+  }
+  const record: BootstrapRecord = {
+    version: 1,
+    token: `${config.clusterName}-${randomUUID()}`,
+    members: candidates.slice(0, wanted).map((i) => ({ name: i.instanceId, peerURLs: [peerURL(i.privateIp!, config.peerPort)] })),
+    createdAt: new Date().toISOString(),
+  };
+  const written = await deps.parameters.createOnly(deps.parameters.bootstrapName(), JSON.stringify(record));
+  const decided = written.created ? record : parseBootstrapRecord(written.value, deps.parameters.bootstrapName());
+  deps.telemetry.info(written.created ? 'recorded the first wave' : 'read the first wave recorded by another invocation', {
+    members: decided.members.map((m) => m.name),
+  });
+  return decided;
+}
+
+function withListenURLs(settings: EtcdSettings, ip: string, config: LambdaConfig): EtcdSettings {
+  return {
+    ...settings,
+    dataDir: config.dataDir,
+    listenPeerURLs: [peerURL(ip, config.peerPort)],
+    listenClientURLs: [clientURL(ip, config.clientPort)],
+    advertiseClientURLs: [clientURL(ip, config.clientPort)],
+  };
+}
+
+function planDetails(plan: Plan): Record<string, unknown> {
+  if (plan.kind !== 'join') return { state: plan.kind === 'refuse' ? undefined : plan.settings.initialClusterState };
+  return {
+    removals: plan.removals.map((r) => ({ member: describe(r.member), reason: r.reason })),
+    admission: plan.admission.kind === 'add' ? `add as ${plan.admission.asLearner ? 'learner' : 'voter'}` : `reuse ${describe(plan.admission.member)}`,
+    checks: plan.checks.map((c) => `${c.step}: ${c.healthyVoters}/${c.voters} healthy, quorum ${c.quorum}`),
+  };
+}

@@ -1,0 +1,135 @@
+// Membership changes outside a join, each under the quorum guard and the cluster lock: removing the member of
+// a terminating or vanished instance, and promoting learners that caught up.
+import { planPromotion, planRemoval } from '../core/membership.js';
+import { describe } from '../core/planner.js';
+import type { Member } from '../core/types.js';
+import { checkMembersHealth, isEtcdError, type EtcdClient } from '../adapters/etcd/index.js';
+import { clientFor } from '../services/connection.js';
+import { withClusterLock } from '../services/lock.js';
+import type { Logger } from '../services/log.js';
+import { observeForPlanning } from '../services/observe.js';
+import { retryTransient } from '../services/retry.js';
+import { loggerFor, type LifecycleDeps } from './common.js';
+import { candidateEndpoints, platformKnowledge, type GroupView } from './group.js';
+
+/**
+ * removed: this run removed the member; absent: it was not (or no longer) a member; kept: no member answers,
+ * so nothing can be removed or protected; unsafe: removing it would leave the others without a quorum.
+ */
+export type TerminateOutcome = 'removed' | 'absent' | 'kept' | 'unsafe';
+
+/** Removes the member `isTarget` picks, under the lock, if the quorum allows. */
+export async function removeMember(group: GroupView, isTarget: (m: Member) => boolean, why: string, deps: LifecycleDeps): Promise<TerminateOutcome> {
+  const { telemetry } = deps;
+  const log = loggerFor(telemetry);
+  const endpoints = candidateEndpoints(group, deps.config.clientPort);
+  const client = clientFor(endpoints, deps.connection);
+  try {
+    const observed = await observeForPlanning(client, deps.connection, log);
+    if (observed.kind === 'unreachable') {
+      telemetry.decision({ trigger: 'terminate', decision: 'keep', reason: `${why}, but no member answers; the reconcile pass removes it later` });
+      return 'kept';
+    }
+    const first = planRemoval(observed, isTarget);
+    if (first.kind === 'absent') {
+      telemetry.decision({ trigger: 'terminate', decision: 'skip', reason: `${why}; it is not a member (already removed, or never joined)` });
+      return 'absent';
+    }
+    if (first.kind === 'refuse') {
+      // Decided before taking the lock: without a quorum the lock could not be had anyway.
+      telemetry.decision({ trigger: 'terminate', decision: 'keep', reason: `${why}, but ${first.reason}` });
+      return 'unsafe';
+    }
+    return await withClusterLock(client, { holder: `lambda:remove`, timeoutMs: 30_000, log }, async () => {
+      const now = await observeForPlanning(client, deps.connection, log);
+      if (now.kind === 'unreachable') return 'kept';
+      const decision = planRemoval(now, isTarget);
+      if (decision.kind === 'absent') return 'absent';
+      if (decision.kind === 'refuse') {
+        telemetry.decision({ trigger: 'terminate', decision: 'keep', reason: `${why}, but ${decision.reason}` });
+        return 'unsafe';
+      }
+      deps.faultPoint?.('remove-member');
+      try {
+        await retryTransient(`remove ${describe(decision.member)}`, () => client.memberRemove(decision.member.id), { log });
+      } catch (err) {
+        if (!isEtcdError(err, 'member-not-found')) throw err;
+        return 'absent';
+      }
+      telemetry.count('Removals');
+      telemetry.decision({ trigger: 'terminate', decision: 'remove', reason: `${why}: removed ${describe(decision.member)}` });
+      return 'removed';
+    });
+  } finally {
+    client.close();
+  }
+}
+
+/** Removes, one at a time and each under the quorum guard, the members whose instances are gone for good. */
+export async function removeGoneMembers(group: GroupView, deps: LifecycleDeps): Promise<{ reachable: boolean; removed: string[] }> {
+  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  const removed: string[] = [];
+  try {
+    const observed = await observeForPlanning(client, deps.connection, loggerFor(deps.telemetry));
+    if (observed.kind === 'unreachable') return { reachable: false, removed };
+    const known = platformKnowledge(group, observed.members);
+    const gone = observed.members.filter(
+      (m) => (known.goneNames ?? []).includes(m.name) || m.peerURLs.some((u) => (known.gonePeerURLs ?? []).includes(u)),
+    );
+    for (const member of gone) {
+      const outcome = await removeMember(group, (m) => m.id === member.id, `the instance behind ${describe(member)} is gone`, deps);
+      if (outcome === 'removed') removed.push(describe(member));
+    }
+    return { reachable: true, removed };
+  } finally {
+    client.close();
+  }
+}
+
+/** Promotes every learner that caught up, if the quorum allows. Returns the promoted members' names. */
+export async function promoteReadyLearners(group: GroupView, deps: LifecycleDeps): Promise<string[]> {
+  const log = loggerFor(deps.telemetry);
+  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  const promoted: string[] = [];
+  try {
+    let list;
+    try {
+      list = await client.memberList();
+    } catch (err) {
+      if (isEtcdError(err, 'unavailable') || isEtcdError(err, 'timeout')) return promoted;
+      throw err;
+    }
+    const learners = list.members.filter((m) => m.isLearner && m.name !== '');
+    if (learners.length === 0) return promoted;
+    const health = await checkMembersHealth(client, list.members, list.clusterId, { timeoutMs: deps.connection.healthTimeoutMs });
+    for (const learner of learners) {
+      if (health.get(learner.id) !== 'healthy') continue;
+      const decision = planPromotion({ members: list.members, health }, learner.id);
+      if (decision.kind !== 'promote') {
+        log.info(`not promoting ${describe(learner)}: ${decision.reason}`);
+        continue;
+      }
+      if (await tryPromote(client, learner, log)) {
+        promoted.push(learner.name);
+        deps.telemetry.count('Promotions');
+        deps.telemetry.decision({ trigger: 'reconcile', instanceId: learner.name, decision: 'promote', reason: `learner ${describe(learner)} caught up` });
+      }
+    }
+  } finally {
+    client.close();
+  }
+  return promoted;
+}
+
+async function tryPromote(client: EtcdClient, learner: Member, log: Logger): Promise<boolean> {
+  try {
+    await client.memberPromote(learner.id);
+    return true;
+  } catch (err) {
+    if (isEtcdError(err, 'learner-not-ready') || isEtcdError(err, 'member-not-learner') || isEtcdError(err, 'unhealthy-cluster')) {
+      log.debug(2, `${describe(learner)} not promoted now: ${(err as Error).message}`);
+      return false;
+    }
+    throw err;
+  }
+}

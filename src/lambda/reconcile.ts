@@ -1,0 +1,98 @@
+// The scheduled reconcile pass: converges the cluster to the group, the safety net for lost, late and failed events.
+import type { LifecycleDeps } from './common.js';
+import { loadGroup, liveInstances } from './group.js';
+import { handleLaunch } from './launch.js';
+import { promoteReadyLearners, removeGoneMembers } from './members.js';
+import { handleTerminate } from './terminate.js';
+
+export interface ReconcileReport {
+  readonly promoted: string[];
+  readonly removed: string[];
+  readonly deletedParameters: string[];
+  readonly launchesHandled: string[];
+  readonly terminationsHandled: string[];
+  /** Pending actions that could not be finished in this pass, with why; the next pass tries again. */
+  readonly deferred: string[];
+  clusterReachable: boolean;
+}
+
+/**
+ * Converges the cluster to the group; the safety net for lost, late and failed events. Order matters: pending
+ * terminations first, then members of instances that are gone (etcd 3.4 refuses any add while a voter is
+ * down), then pending launches, then promotions, then orphaned parameters. One step failing does not stop the
+ * others.
+ */
+export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
+  const { config, telemetry } = deps;
+  const report: ReconcileReport = {
+    promoted: [],
+    removed: [],
+    deletedParameters: [],
+    launchesHandled: [],
+    terminationsHandled: [],
+    deferred: [],
+    clusterReachable: false,
+  };
+  const attempt = async (what: string, step: () => Promise<void>): Promise<void> => {
+    try {
+      await step();
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      report.deferred.push(`${what}: ${reason}`);
+      telemetry.warn(`reconcile: ${what} must wait for a later pass`, { reason });
+    }
+  };
+  let group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
+
+  for (const instance of [...group.instances.values()].filter((i) => i.lifecycleState === 'Terminating:Wait')) {
+    await attempt(`terminate ${instance.instanceId}`, async () => {
+      await handleTerminate({ instanceId: instance.instanceId, token: '' }, deps);
+      report.terminationsHandled.push(instance.instanceId);
+    });
+  }
+  group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
+  await attempt('remove members of gone instances', async () => {
+    const gone = await removeGoneMembers(group, deps);
+    report.clusterReachable = gone.reachable;
+    report.removed.push(...gone.removed);
+  });
+  for (const instance of [...group.instances.values()].filter((i) => i.lifecycleState === 'Pending:Wait')) {
+    await attempt(`launch ${instance.instanceId}`, async () => {
+      await handleLaunch({ instanceId: instance.instanceId, token: '' }, deps);
+      report.launchesHandled.push(instance.instanceId);
+    });
+  }
+  group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
+  await attempt('promote learners', async () => {
+    report.promoted.push(...(await promoteReadyLearners(group, deps)));
+  });
+
+  // Parameters of instances that are gone.
+  const live = new Set(liveInstances(group).map((i) => i.instanceId));
+  for (const id of await deps.parameters.listInstanceIds()) {
+    if (!live.has(id)) {
+      await deps.parameters.deleteInstance(id);
+      report.deletedParameters.push(id);
+    }
+  }
+  telemetry.decision({
+    trigger: 'reconcile',
+    decision: 'reconciled',
+    reason: summary(report),
+    details: { ...report },
+  });
+  return report;
+}
+
+function summary(r: ReconcileReport): string {
+  const parts = [
+    r.clusterReachable ? undefined : 'no member answers',
+    r.launchesHandled.length > 0 ? `handled launches ${r.launchesHandled.join(', ')}` : undefined,
+    r.terminationsHandled.length > 0 ? `handled terminations ${r.terminationsHandled.join(', ')}` : undefined,
+    r.promoted.length > 0 ? `promoted ${r.promoted.join(', ')}` : undefined,
+    r.removed.length > 0 ? `removed ${r.removed.join(', ')}` : undefined,
+    r.deletedParameters.length > 0 ? `deleted parameters of ${r.deletedParameters.join(', ')}` : undefined,
+    r.deferred.length > 0 ? `deferred ${r.deferred.length} step(s) to the next pass` : undefined,
+  ].filter((p) => p !== undefined);
+  return parts.length === 0 ? 'nothing to do: the cluster matches the group' : parts.join('; ');
+}
