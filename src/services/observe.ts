@@ -3,17 +3,9 @@
 // A join marker is a key with a lease that a joiner writes right after adding its member. While it lives, that
 // member is "starting", not dead: nobody removes a member that is still booting (R3 of the behaviour doc).
 import { memberIdToHex, parseHexMemberId } from '../core/ids.js';
-import { canonicalURL } from '../core/urls.js';
-import type { ClusterView, Health, MemberId } from '../core/types.js';
-import {
-  checkMembersHealth,
-  healthFromStatus,
-  isEtcdError,
-  type EtcdClient,
-  type EtcdError,
-  type MemberList,
-} from '../adapters/etcd/index.js';
-import { clientFor, type EtcdConnection } from './connection.js';
+import type { ClusterView, MemberId } from '../core/types.js';
+import { isEtcdError, observeCluster, type EtcdClient } from '../adapters/etcd/index.js';
+import type { EtcdConnection } from './connection.js';
 import type { Logger } from './log.js';
 
 export const JOIN_MARKER_PREFIX = '/elastic-etcd/joining/';
@@ -28,10 +20,15 @@ export async function observeForPlanning(
   log: Logger,
   signal?: AbortSignal,
 ): Promise<Observed> {
-  const observed = await listAndCheck(client, connection, log, signal);
+  const observed = await observeCluster(client, { timeoutMs: connection.healthTimeoutMs, ...(signal !== undefined && { signal }) });
   if (observed.kind === 'unreachable') {
-    log.debug(2, 'no etcd endpoint answered the member list', { endpoints: client.endpoints });
+    log.debug(2, 'no etcd endpoint answered the member list', { endpoints: client.endpoints, error: observed.error?.message });
     return { kind: 'unreachable' };
+  }
+  if (observed.clusters > 1) {
+    log.warn(`candidate endpoints belong to ${observed.clusters} different clusters; using the one most of them agree on`, {
+      clusterId: observed.clusterId.toString(16),
+    });
   }
   const health = new Map(observed.health);
   const unstarted = observed.members.filter((m) => m.name === '' && health.get(m.id) !== 'healthy');
@@ -48,81 +45,7 @@ export async function observeForPlanning(
       learner: m.isLearner,
     });
   }
-  return { kind: 'reachable', members: observed.members, health: health, clusterId: observed.clusterId };
-}
-
-/**
- * Asks every candidate endpoint at once for the member list and for its own status, each bounded by the
- * health timeout, so endpoints that accept connections but never answer (a hung member, a node still waiting
- * on discovery) cost one timeout in all, however many there are. The status answers double as the health
- * checks of the members behind those endpoints; only members no candidate answered for are checked after.
- * When endpoints disagree (a stale node of an old cluster), the cluster most of them belong to wins.
- */
-async function listAndCheck(
-  client: EtcdClient,
-  connection: EtcdConnection,
-  log: Logger,
-  signal?: AbortSignal,
-): Promise<(Extract<ClusterView, { kind: 'reachable' }> & { clusterId: bigint }) | { kind: 'unreachable' }> {
-  const probe = { ...connection, requestTimeoutMs: connection.healthTimeoutMs };
-  const bounded = (): AbortSignal => {
-    const bound = AbortSignal.timeout(connection.healthTimeoutMs);
-    return signal === undefined ? bound : AbortSignal.any([signal, bound]);
-  };
-  const answers = await Promise.all(
-    client.endpoints.map(async (endpoint) => {
-      const single = clientFor([endpoint], probe);
-      try {
-        const [list, status] = await Promise.allSettled([
-          single.memberList({ signal: bounded() }),
-          single.statusAt(endpoint, { timeoutMs: connection.healthTimeoutMs, signal: bounded() }),
-        ]);
-        return { list, status };
-      } finally {
-        single.close();
-      }
-    }),
-  );
-  if (signal?.aborted === true) throw signal.reason;
-  const lists = answers.flatMap((a) => (a.list.status === 'fulfilled' ? [a.list.value] : []));
-  if (lists.length === 0) {
-    // Wrong credentials or nonsense answers say nothing about whether a cluster exists: report them.
-    const telling = answers
-      .map((a) => a.list)
-      .find(
-        (r): r is PromiseRejectedResult =>
-          r.status === 'rejected' && isEtcdError(r.reason) && (r.reason.code === 'auth-required' || r.reason.code === 'invalid-response'),
-      );
-    if (telling !== undefined) throw telling.reason as EtcdError;
-    return { kind: 'unreachable' };
-  }
-  const byCluster = new Map<bigint, MemberList[]>();
-  for (const list of lists) byCluster.set(list.clusterId, [...(byCluster.get(list.clusterId) ?? []), list]);
-  const [clusterId, agreeing] = [...byCluster.entries()].sort((a, b) => b[1].length - a[1].length)[0]!;
-  if (byCluster.size > 1) {
-    log.warn(`candidate endpoints belong to ${byCluster.size} different clusters; using the one ${agreeing.length} of them agree on`, {
-      clusterId: clusterId.toString(16),
-    });
-  }
-  const members = agreeing[0]!.members;
-  const statuses = answers.flatMap((a) => (a.status.status === 'fulfilled' ? [a.status.value] : []));
-  const silent = new Set(client.endpoints.filter((_, i) => answers[i]?.status.status === 'rejected'));
-  const health = new Map<MemberId, Health>();
-  for (const m of members) {
-    const own = statuses.find((st) => st.memberId === m.id);
-    if (own !== undefined) health.set(m.id, healthFromStatus(m, clusterId, own));
-    // Asked already, on one of its own client URLs, and it did not answer in time: no need to wait again.
-    else if (m.clientURLs.length > 0 && m.clientURLs.every((u) => silent.has(canonicalURL(u)))) health.set(m.id, 'unreachable');
-  }
-  const unchecked = members.filter((m) => !health.has(m.id));
-  if (unchecked.length > 0) {
-    const rest = await checkMembersHealth(client, unchecked, clusterId, {
-      timeoutMs: connection.healthTimeoutMs,
-      ...(signal !== undefined && { signal }),
-    });
-    for (const [id, h] of rest) health.set(id, h);
-  }
-  return { kind: 'reachable', members, health, clusterId };
+  return { kind: 'reachable', members: observed.members, health, clusterId: observed.clusterId };
 }
 
 /** Member IDs with a live join marker; undefined when the markers cannot be read. */

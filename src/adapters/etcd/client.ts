@@ -164,11 +164,26 @@ export class EtcdClient {
   async memberList(options: CallOptions = {}): Promise<MemberList> {
     const linearizable = supportsLinearizableMemberList((await this.serverVersion(options))?.server);
     const { body, endpoint } = await this.call('POST', '/v3/cluster/member/list', linearizable ? { linearizable: true } : {}, options);
-    const wire = parseWire(memberListSchema, body, 'member list', endpoint);
-    if (wire.header === undefined || wire.header.cluster_id === 0n) {
-      throw new EtcdError('invalid-response', 'etcd answered a member list without a cluster ID', { endpoint });
+    return toMemberList(body, endpoint);
+  }
+
+  /**
+   * The member list as exactly this endpoint answers it: its version and its list, both within `timeoutMs`,
+   * no fail-over. For asking many endpoints at once, so hung ones cost one timeout together.
+   */
+  async memberListAt(endpoint: string, options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): Promise<MemberList> {
+    const deadline = Date.now() + (options.timeoutMs ?? this.requestTimeoutMs);
+    let server: string | undefined;
+    try {
+      server = parseWire(versionSchema, await this.requestAt(endpoint, 'GET', '/version', undefined, deadline - Date.now(), options.signal), 'version', endpoint).etcdserver;
+    } catch (err) {
+      // As in serverVersion: without a version only 3.4 features are used; a cancellation still cancels.
+      if (isEtcdError(err, 'aborted') || isEtcdError(err, 'timeout')) throw err;
     }
-    return { clusterId: wire.header.cluster_id, memberId: wire.header.member_id, members: toMembers(wire.members), endpoint };
+    const request = supportsLinearizableMemberList(server) ? { linearizable: true } : {};
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new EtcdError('timeout', `etcd at ${endpoint} did not answer the member list in time`, { endpoint });
+    return toMemberList(await this.requestAt(endpoint, 'POST', '/v3/cluster/member/list', request, remaining, options.signal), endpoint);
   }
 
   async memberAdd(peerURLs: readonly string[], add: { readonly asLearner: boolean }, options: CallOptions = {}): Promise<MemberAddResult> {
@@ -411,6 +426,14 @@ export class EtcdClient {
     if (status >= 200 && status < 300) return parsed;
     throw errorFromAnswer(status, parsed, text, endpoint, path);
   }
+}
+
+function toMemberList(body: unknown, endpoint: string): MemberList {
+  const wire = parseWire(memberListSchema, body, 'member list', endpoint);
+  if (wire.header === undefined || wire.header.cluster_id === 0n) {
+    throw new EtcdError('invalid-response', 'etcd answered a member list without a cluster ID', { endpoint });
+  }
+  return { clusterId: wire.header.cluster_id, memberId: wire.header.member_id, members: toMembers(wire.members), endpoint };
 }
 
 /** The typed error for a non-2xx answer of the gateway. Pure; exported for unit tests. */

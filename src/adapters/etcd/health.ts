@@ -3,8 +3,9 @@
 // ID), for the same cluster (same cluster ID), and knows a leader: a stale node of a foreign cluster, or a
 // new member that now sits on a dead member's address, is not mistaken for that member.
 import type { ClusterView, Health, Member, MemberId } from '../../core/types.js';
-import type { EtcdClient, CallOptions } from './client.js';
-import { isEtcdError, type EtcdError } from './errors.js';
+import { canonicalURL } from '../../core/urls.js';
+import type { EtcdClient, MemberList } from './client.js';
+import { EtcdError, isEtcdError } from './errors.js';
 import type { MaintenanceStatus } from './wire.js';
 
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000;
@@ -73,23 +74,58 @@ export async function checkMembersHealth(
 
 /** A ClusterView with what was learnt on the way (which cluster, which endpoint answered the list). */
 export type ObservedCluster =
-  | (Extract<ClusterView, { kind: 'reachable' }> & { readonly clusterId: bigint; readonly listedFrom: string })
+  | (Extract<ClusterView, { kind: 'reachable' }> & {
+      readonly clusterId: bigint;
+      readonly listedFrom: string;
+      /** How many different clusters the candidate endpoints belong to (more than 1: stale nodes answered). */
+      readonly clusters: number;
+    })
   | (Extract<ClusterView, { kind: 'unreachable' }> & { readonly error?: EtcdError });
 
 /**
- * Lists the members from the first candidate endpoint that answers, then checks every member's health.
- * 'unreachable' when no endpoint answers in time; other errors (bad credentials, malformed answers) are thrown,
- * because they say nothing about whether the cluster exists.
+ * Asks every candidate endpoint at once for the member list and for its own status, each bounded by the
+ * health timeout, so endpoints that accept connections but never answer (a hung member, a node still waiting
+ * on discovery) cost one timeout in all, however many there are. The status answers double as the health
+ * checks of the members behind those endpoints; only members no candidate answered for are checked after.
+ * When endpoints disagree (a stale node of an old cluster), the cluster most of them belong to wins.
+ * 'unreachable' when no endpoint answers; bad credentials and malformed answers are thrown, because they say
+ * nothing about whether the cluster exists.
  */
-export async function observeCluster(client: EtcdClient, options: HealthCheckOptions & CallOptions = {}): Promise<ObservedCluster> {
-  if (client.endpoints.length === 0) return { kind: 'unreachable' };
-  let list;
-  try {
-    list = await client.memberList(options);
-  } catch (err) {
-    if (isEtcdError(err, 'unavailable') || isEtcdError(err, 'timeout')) return { kind: 'unreachable', error: err };
-    throw err;
+export async function observeCluster(client: EtcdClient, options: HealthCheckOptions = {}): Promise<ObservedCluster> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS;
+  const probe = { timeoutMs, ...(options.signal !== undefined && { signal: options.signal }) };
+  const answers = await Promise.all(
+    client.endpoints.map(async (endpoint) => {
+      const [list, status] = await Promise.allSettled([client.memberListAt(endpoint, probe), client.statusAt(endpoint, probe)]);
+      return { endpoint, list, status };
+    }),
+  );
+  if (options.signal?.aborted === true) throw new EtcdError('aborted', 'observing the cluster was cancelled');
+  const lists = answers.flatMap((a) => (a.list.status === 'fulfilled' ? [a.list.value] : []));
+  if (lists.length === 0) {
+    const errors = answers.flatMap((a) => (a.list.status === 'rejected' && isEtcdError(a.list.reason) ? [a.list.reason] : []));
+    const telling = errors.find((e) => e.code === 'auth-required' || e.code === 'invalid-response');
+    if (telling !== undefined) throw telling;
+    return errors[0] === undefined ? { kind: 'unreachable' } : { kind: 'unreachable', error: errors[0] };
   }
-  const health = await checkMembersHealth(client, list.members, list.clusterId, options);
-  return { kind: 'reachable', members: list.members, health, clusterId: list.clusterId, listedFrom: list.endpoint };
+  const byCluster = new Map<bigint, MemberList[]>();
+  for (const list of lists) byCluster.set(list.clusterId, [...(byCluster.get(list.clusterId) ?? []), list]);
+  const [clusterId, agreeing] = [...byCluster.entries()].sort((a, b) => b[1].length - a[1].length)[0]!;
+  const chosen = agreeing[0]!;
+  const { members } = chosen;
+
+  const silent = new Set(answers.filter((a) => a.status.status === 'rejected').map((a) => a.endpoint));
+  const statuses = answers.flatMap((a) => (a.status.status === 'fulfilled' ? [a.status.value] : []));
+  const health = new Map<MemberId, Health>();
+  for (const m of members) {
+    const own = statuses.find((st) => st.memberId === m.id);
+    if (own !== undefined) health.set(m.id, healthFromStatus(m, clusterId, own));
+    // Asked already, on one of its own client URLs, and it did not answer in time: no need to wait again.
+    else if (m.clientURLs.length > 0 && m.clientURLs.every((u) => silent.has(canonicalURL(u)))) health.set(m.id, 'unreachable');
+  }
+  const unchecked = members.filter((m) => !health.has(m.id));
+  if (unchecked.length > 0) {
+    for (const [id, h] of await checkMembersHealth(client, unchecked, clusterId, options)) health.set(id, h);
+  }
+  return { kind: 'reachable', members, health, clusterId, listedFrom: chosen.endpoint, clusters: byCluster.size };
 }
