@@ -1,13 +1,13 @@
 // Membership changes outside a join, each under the quorum guard and the cluster lock: removing the member of
 // a terminating or vanished instance, and promoting learners that caught up.
-import { planPromotion, planRemoval } from '../core/membership.js';
+import { planRemoval } from '../core/membership.js';
 import { describe } from '../core/planner.js';
 import type { Member } from '../core/types.js';
-import { checkMembersHealth, isEtcdError, type EtcdClient } from '../adapters/etcd/index.js';
+import { checkMembersHealth, isEtcdError } from '../adapters/etcd/index.js';
 import { clientFor } from '../services/connection.js';
 import { withClusterLock } from '../services/lock.js';
-import type { Logger } from '../services/log.js';
 import { observeForPlanning } from '../services/observe.js';
+import { promoteOnce } from '../services/promote.js';
 import { retryTransient } from '../services/retry.js';
 import { loggerFor, type LifecycleDeps } from './common.js';
 import { candidateEndpoints, platformKnowledge, type GroupView } from './group.js';
@@ -104,12 +104,9 @@ export async function promoteReadyLearners(group: GroupView, deps: LifecycleDeps
     const health = await checkMembersHealth(client, list.members, list.clusterId, { timeoutMs: deps.connection.healthTimeoutMs });
     for (const learner of learners) {
       if (health.get(learner.id) !== 'healthy') continue;
-      const decision = planPromotion({ members: list.members, health }, learner.id);
-      if (decision.kind !== 'promote') {
-        log.info(`not promoting ${describe(learner)}: ${decision.reason}`);
-        continue;
-      }
-      if (await tryPromote(client, learner, log)) {
+      const attempt = await promoteOnce(client, list.members, health, learner);
+      if (attempt.kind === 'not-yet') log.info(`not promoting ${describe(learner)} now: ${attempt.reason}`);
+      if (attempt.kind === 'promoted') {
         promoted.push(learner.name);
         deps.telemetry.count('Promotions');
         deps.telemetry.decision({ trigger: 'reconcile', instanceId: learner.name, decision: 'promote', reason: `learner ${describe(learner)} caught up` });
@@ -119,17 +116,4 @@ export async function promoteReadyLearners(group: GroupView, deps: LifecycleDeps
     client.close();
   }
   return promoted;
-}
-
-async function tryPromote(client: EtcdClient, learner: Member, log: Logger): Promise<boolean> {
-  try {
-    await client.memberPromote(learner.id);
-    return true;
-  } catch (err) {
-    if (isEtcdError(err, 'learner-not-ready') || isEtcdError(err, 'member-not-learner') || isEtcdError(err, 'unhealthy-cluster')) {
-      log.debug(2, `${describe(learner)} not promoted now: ${(err as Error).message}`);
-      return false;
-    }
-    throw err;
-  }
 }

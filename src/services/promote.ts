@@ -4,9 +4,9 @@
 import pRetry, { AbortError } from 'p-retry';
 import { planPromotion } from '../core/membership.js';
 import { describe } from '../core/planner.js';
-import type { Member, SelfIdentity } from '../core/types.js';
+import type { Health, Member, MemberId, SelfIdentity } from '../core/types.js';
 import { sameURLSet } from '../core/urls.js';
-import { checkMembersHealth, isEtcdError } from '../adapters/etcd/index.js';
+import { checkMembersHealth, isEtcdError, type EtcdClient } from '../adapters/etcd/index.js';
 import { clientFor, type EtcdConnection } from './connection.js';
 import type { Logger } from './log.js';
 
@@ -52,16 +52,9 @@ export async function promoteWhenReady(input: PromoteInput): Promise<PromoteResu
           timeoutMs: input.connection.healthTimeoutMs,
           ...call,
         });
-        const decision = planPromotion({ members: list.members, health }, own.id);
-        if (decision.kind === 'refuse') throw new NotYet(decision.reason);
-        if (decision.kind === 'not-learner') return { outcome: 'already-voter', member: own };
-        try {
-          await client.memberPromote(own.id, call);
-        } catch (err) {
-          if (isEtcdError(err, 'member-not-learner')) return { outcome: 'already-voter', member: own };
-          if (isEtcdError(err, 'learner-not-ready')) throw new NotYet(`learner ${describe(own)} is not in sync with the leader yet`);
-          throw err;
-        }
+        const attempt = await promoteOnce(client, list.members, health, own, input.signal);
+        if (attempt.kind === 'not-yet') throw new NotYet(attempt.reason);
+        if (attempt.kind === 'already-voter') return { outcome: 'already-voter', member: own };
         log.info(`promoted learner ${describe(own)} to a voting member`);
         return { outcome: 'promoted', member: { ...own, isLearner: false } };
       },
@@ -84,5 +77,32 @@ export async function promoteWhenReady(input: PromoteInput): Promise<PromoteResu
     throw err;
   } finally {
     client.close();
+  }
+}
+
+export type PromotionAttempt = { readonly kind: 'promoted' } | { readonly kind: 'already-voter' } | { readonly kind: 'not-yet'; readonly reason: string };
+
+/**
+ * One guarded promotion attempt of `learner`: the quorum rule first, then etcd's own checks. "Not yet" when
+ * promoting would risk the quorum, the learner has not caught up, or etcd refuses reconfiguration for now.
+ */
+export async function promoteOnce(
+  client: EtcdClient,
+  members: readonly Member[],
+  health: ReadonlyMap<MemberId, Health>,
+  learner: Member,
+  signal?: AbortSignal,
+): Promise<PromotionAttempt> {
+  const decision = planPromotion({ members, health }, learner.id);
+  if (decision.kind === 'not-learner') return { kind: 'already-voter' };
+  if (decision.kind === 'refuse') return { kind: 'not-yet', reason: decision.reason };
+  try {
+    await client.memberPromote(learner.id, signal === undefined ? {} : { signal });
+    return { kind: 'promoted' };
+  } catch (err) {
+    if (isEtcdError(err, 'member-not-learner')) return { kind: 'already-voter' };
+    if (isEtcdError(err, 'learner-not-ready')) return { kind: 'not-yet', reason: `learner ${describe(learner)} is not in sync with the leader yet` };
+    if (isEtcdError(err, 'unhealthy-cluster')) return { kind: 'not-yet', reason: `etcd refuses reconfiguration for now: ${err.message}` };
+    throw err;
   }
 }
