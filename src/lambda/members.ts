@@ -6,7 +6,7 @@ import type { Member } from '../core/types.js';
 import { checkMembersHealth, isEtcdError } from '../adapters/etcd/index.js';
 import { clientFor } from '../services/connection.js';
 import { withClusterLock } from '../services/lock.js';
-import { observeForPlanning } from '../services/observe.js';
+import { observeForPlanning, type Observed } from '../services/observe.js';
 import { promoteOnce } from '../services/promote.js';
 import { retryTransient } from '../services/retry.js';
 import { loggerFor, type LifecycleDeps } from './common.js';
@@ -19,13 +19,20 @@ import { candidateEndpoints, platformKnowledge, type GroupView } from './group.j
 export type TerminateOutcome = 'removed' | 'absent' | 'kept' | 'unsafe';
 
 /** Removes the member `isTarget` picks, under the lock, if the quorum allows. */
-export async function removeMember(group: GroupView, isTarget: (m: Member) => boolean, why: string, deps: LifecycleDeps): Promise<TerminateOutcome> {
+export async function removeMember(
+  group: GroupView,
+  isTarget: (m: Member) => boolean,
+  why: string,
+  deps: LifecycleDeps,
+  /** An observation the caller just made, to decide on without asking the cluster again before the lock. */
+  justObserved?: Observed,
+): Promise<TerminateOutcome> {
   const { telemetry } = deps;
   const log = loggerFor(telemetry);
   const endpoints = candidateEndpoints(group, deps.config.clientPort);
   const client = clientFor(endpoints, deps.connection);
   try {
-    const observed = await observeForPlanning(client, deps.connection, log);
+    const observed = justObserved ?? (await observeForPlanning(client, deps.connection, log));
     if (observed.kind === 'unreachable') {
       telemetry.decision({ trigger: 'terminate', decision: 'keep', reason: `${why}, but no member answers; the reconcile pass removes it later` });
       return 'kept';
@@ -76,8 +83,9 @@ export async function removeGoneMembers(group: GroupView, deps: LifecycleDeps): 
     const gone = observed.members.filter(
       (m) => (known.goneNames ?? []).includes(m.name) || m.peerURLs.some((u) => (known.gonePeerURLs ?? []).includes(u)),
     );
-    for (const member of gone) {
-      const outcome = await removeMember(group, (m) => m.id === member.id, `the instance behind ${describe(member)} is gone`, deps);
+    for (const [i, member] of gone.entries()) {
+      // The first decision can use the observation above; after a removal the cluster must be looked at again.
+      const outcome = await removeMember(group, (m) => m.id === member.id, `the instance behind ${describe(member)} is gone`, deps, i === 0 ? observed : undefined);
       if (outcome === 'removed') removed.push(describe(member));
     }
     return { reachable: true, removed };
