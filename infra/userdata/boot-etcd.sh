@@ -268,7 +268,7 @@ main() {
   token="$(imds_token)" || die "IMDSv2 token request failed"
   instance_id="$(imds_get meta-data/instance-id "$token")" || die "could not read the instance ID"
   region="$(imds_get meta-data/placement/region "$token")" || die "could not read the region"
-  # The partition's DNS suffix (amazonaws.com, amazonaws.com.cn, ...): never assume the commercial one.
+  # The partition's DNS suffix (the commercial one differs from China's, for one): never assume it.
   domain="$(imds_get meta-data/services/domain "$token")" || die "could not read the partition's DNS suffix (meta-data/services/domain)"
   [[ "$instance_id" =~ ^i-[0-9a-f]+$ ]] || die "unexpected instance ID '${instance_id}'"
   [[ "$region" =~ ^[a-z0-9-]+$ ]] || die "unexpected region '${region}'"
