@@ -448,6 +448,37 @@ describe('private subnets (no internet)', () => {
     assert.equal(endpoints.filter((e) => e.VpcEndpointType === 'Gateway').length, 1);
   });
 
+  test('the endpoints accept HTTPS from the members and the Lambda only; the Lambda runs in the isolated subnets', () => {
+    const { stack: s, template: t } = privateStack();
+    const cluster = s.node.findChild('Cluster') as ElasticEtcdCluster;
+    const ingress = resourcesOf(t, 'AWS::EC2::SecurityGroupIngress').filter((r) => JSON.stringify(r.GroupId).includes('Endpoint'));
+    const inline = Object.entries(t.findResources('AWS::EC2::SecurityGroup'))
+      .filter(([id]) => id.includes('Endpoint'))
+      .flatMap(([, r]) => ((r as { Properties: Json }).Properties.SecurityGroupIngress as Json[] | undefined) ?? []);
+    assert.deepEqual(inline, [], 'no CIDR-wide ingress on the endpoints');
+    const sources = new Set(ingress.map((r) => JSON.stringify(r.SourceSecurityGroupId)));
+    assert.deepEqual(
+      [...sources].sort(),
+      [s.resolve(cluster.memberSecurityGroup.securityGroupId), s.resolve(cluster.lambdaSecurityGroup.securityGroupId)].map((x) => JSON.stringify(x)).sort(),
+    );
+    for (const rule of ingress) assert.deepEqual([rule.FromPort, rule.ToPort], [443, 443]);
+    assert.equal(ingress.length, 6, 'three endpoints, two sources each');
+    const [fn] = resourcesOf(t, 'AWS::Lambda::Function').filter((f) => f.Runtime === 'nodejs22.x') as [Json];
+    assert.deepEqual((fn.VpcConfig as Json).SubnetIds, cluster.vpc.isolatedSubnets.map((x) => s.resolve(x.subnetId)));
+  });
+
+  test('in a VPC of your own, vpcEndpoints adds the endpoints; without internet they are the default', () => {
+    const app = newApp();
+    const s = new Stack(app, 'Own', { env: ENV });
+    const vpc = new ec2.Vpc(s, 'Given', { maxAzs: 3, natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    new ElasticEtcdCluster(s, 'Cluster', { vpc, internetAccess: false, etcdInstall: { method: 'preinstalled' } });
+    Template.fromStack(s).resourceCountIs('AWS::EC2::VPCEndpoint', 4);
+    const s2 = new Stack(newApp(), 'OwnWithEndpoints', { env: ENV });
+    const vpc2 = new ec2.Vpc(s2, 'Given', { maxAzs: 3, natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    new ElasticEtcdCluster(s2, 'Cluster', { vpc: vpc2, internetAccess: false, vpcEndpoints: false, etcdInstall: { method: 'preinstalled' } });
+    Template.fromStack(s2).resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+  });
+
   test('etcd comes from the S3 object, readable by the instance role alone, still checksum-verified', () => {
     const { stack: s, template: t, asset } = privateStack();
     const userData = userDataOf(t);
