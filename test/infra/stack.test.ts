@@ -464,7 +464,7 @@ describe('private subnets (no internet)', () => {
     for (const rule of ingress) assert.deepEqual([rule.FromPort, rule.ToPort], [443, 443]);
     assert.equal(ingress.length, 6, 'three endpoints, two sources each');
     const [fn] = resourcesOf(t, 'AWS::Lambda::Function').filter((f) => f.Runtime === 'nodejs22.x') as [Json];
-    assert.deepEqual((fn.VpcConfig as Json).SubnetIds, cluster.vpc.isolatedSubnets.map((x) => s.resolve(x.subnetId)));
+    assert.deepEqual((fn.VpcConfig as Json).SubnetIds, cluster.vpc.isolatedSubnets.map((x): unknown => s.resolve(x.subnetId)));
   });
 
   test('in a VPC of your own, vpcEndpoints adds the endpoints; without internet they are the default', () => {
