@@ -347,9 +347,9 @@ export class ElasticEtcdCluster extends Construct {
     // of the group is in flight, so membership changes never overlap, and no reserved concurrency is needed
     // (fresh accounts with a concurrency quota of 10 refuse any reservation).
     // Sources: EventBridge can target a FIFO queue when the target sets SqsParameters.MessageGroupId (EventBridge
-    // User Guide, "Amazon SQS queue target"; CloudFormation "AWS::Events::Rule SqsParameters", a property of every
-    // rule target, scheduled rules included); the queue needs content-based deduplication or a
-    // MessageDeduplicationId. A FIFO queue's dead-letter queue must be FIFO too (SQS Developer Guide), while an
+    // User Guide, "Amazon SQS queue target"; EventBridge API "Target.SqsParameters" and CloudFormation
+    // "AWS::Events::Rule SqsParameters", a property of every rule target, scheduled rules included); the queue
+    // needs content-based deduplication or a MessageDeduplicationId. A FIFO queue's dead-letter queue must be FIFO too (SQS Developer Guide), while an
     // EventBridge target's dead-letter queue must be a standard queue ("SQS FIFO is not supported by Dead Letter
     // Queues"), hence two. The visibility timeout is six times the function timeout (Lambda Developer Guide,
     // "Using Lambda with Amazon SQS").
