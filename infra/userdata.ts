@@ -27,6 +27,8 @@ export type EtcdInstall =
   | { readonly method: 'preinstalled' };
 
 export const DEFAULT_RELEASE_BASE_URL = 'https://github.com/etcd-io/etcd/releases/download';
+/** EC2 accepts at most 16 KB of user data in raw form, before base64 encoding (EC2 User Guide, "user data"). */
+export const MAX_USER_DATA_BYTES = 16 * 1024;
 /** Per-attempt bound of the etcd download (the whole download is bounded by 4 attempts of this). */
 export const DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 300;
 
@@ -139,6 +141,10 @@ export function renderBootScript(options: BootScriptOptions, template = readFile
   }
   const leftover = /'@[A-Z_0-9]+@'/.exec(script);
   if (leftover) throw new Error(`boot script template has an unfilled placeholder ${leftover[0]}`);
+  const size = Buffer.byteLength(script, 'utf8');
+  if (size > MAX_USER_DATA_BYTES) {
+    throw new InvalidBootScriptOptionError('boot script size', `${size} bytes`, `EC2 accepts at most ${MAX_USER_DATA_BYTES} bytes of user data; shorten the install commands or settings`);
+  }
   return script;
 }
 

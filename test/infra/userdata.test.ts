@@ -103,6 +103,8 @@ describe('renderBootScript', () => {
       { ...BASE, settings: { ETCD_X: "a'b" } },
       { ...BASE, settings: { ETCD_X: 'a\nETCD_NAME=evil' } },
       { ...BASE, settings: { 'not-env': '1' } },
+      // EC2 refuses user data above 16 KB: caught at synth time, not at the first launch.
+      { ...BASE, install: { method: 'commands', commands: Array.from({ length: 100 }, (_, i) => `echo ${'x'.repeat(40)} ${i}`) } },
     ];
     for (const options of bad) {
       assert.throws(() => renderBootScript(options), InvalidBootScriptOptionError, JSON.stringify(options));
