@@ -1,56 +1,108 @@
 // ElasticEtcdCluster: an etcd cluster on an Auto Scaling group that heals itself. Launch and terminate lifecycle
-// hooks reach one Lambda through EventBridge; the Lambda plans each membership change, stores the instance's
-// etcd drop-in in SSM Parameter Store, and the instance's boot script starts etcd with it.
+// hooks (declared on the group itself) and a reconcile schedule reach one Lambda through EventBridge and one SQS
+// FIFO queue, which serialises them; the Lambda plans each membership change, stores the instance's etcd drop-in
+// in SSM Parameter Store, and the instance's boot script starts etcd with it.
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Fn, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
-import { renderBootScript, type EtcdInstall } from './userdata.js';
+import { DEFAULT_ETCD_VERSION, resolveEtcdRelease, type EtcdArchitecture, type EtcdRelease } from './etcd-releases.js';
+import { etcdSettingsEnvironment } from './etcd-settings.js';
+import { DEFAULT_RELEASE_BASE_URL, renderBootScript, type EtcdInstall } from './userdata.js';
 
 export const CLIENT_PORT = 2379;
 export const PEER_PORT = 2380;
 export const DATA_DIR = '/var/lib/etcd';
 export const LAUNCH_HOOK_NAME = 'elastic-etcd-launch';
 export const TERMINATE_HOOK_NAME = 'elastic-etcd-terminate';
+/** The single FIFO message group: every lifecycle action and reconcile pass of one cluster, one at a time. */
+export const MESSAGE_GROUP_ID = 'elastic-etcd-membership';
+/** The Lambda's timeout; the queue's visibility timeout is six times this (AWS's recommendation for SQS sources). */
+export const FUNCTION_TIMEOUT = Duration.minutes(5);
 /**
  * The tag the Lambda must put on every `<prefix>/<cluster>/instances/<id>/*` parameter, valued with that
  * instance's ARN (`arn:<partition>:ec2:<region>:<account>:instance/<id>`). The instance role may read a
  * parameter only when this tag equals the ARN of the instance its credentials were issued to (see below).
  */
 export const INSTANCE_ARN_TAG = 'elastic-etcd:instance-arn';
+/** Where the default parameter prefix starts; the stack name follows, so each deployment has its own namespace. */
+export const PARAMETER_PREFIX_ROOT = '/elastic-etcd';
 
 const DEFAULT_LAMBDA_ENTRY = fileURLToPath(new URL('../lambda/handler.ts', import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const AVAILABILITY_ZONES = 3;
+
+/** How the instances get etcd; `s3` reads the release tarball from a bucket (e.g. a CDK asset's). */
+export type EtcdInstallProp =
+  | Exclude<EtcdInstall, { method: 's3' }>
+  | { readonly method: 's3'; readonly bucket: s3.IBucket; readonly key: string };
 
 export interface ElasticEtcdClusterProps {
-  /** The VPC to run in. @default a new VPC with public and private (egress) subnets in two AZs and flow logs */
+  /**
+   * The VPC to run in.
+   * @default a new VPC over three Availability Zones with flow logs: public and private (egress, one NAT gateway
+   * per AZ) subnets, or only isolated subnets and VPC endpoints when `internetAccess` is false
+   */
   readonly vpc?: ec2.IVpc;
-  /** Where the etcd instances and the Lambda run. @default the VPC's private subnets with egress */
+  /** Where the etcd instances and the Lambda run. @default the VPC's private subnets (isolated ones without internet) */
   readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Whether the instances and the Lambda can reach the internet. When false they reach AWS only through VPC
+   * endpoints (SSM, Auto Scaling, EC2 interface endpoints and the S3 gateway endpoint), and etcd must come from S3
+   * (`etcdInstall: { method: 's3', ... }`), a mirror inside the network, or the machine image.
+   * @default true
+   */
+  readonly internetAccess?: boolean;
+  /** Create the VPC endpoints the instances and the Lambda need. @default true when `internetAccess` is false */
+  readonly vpcEndpoints?: boolean;
   /** The cluster's name: part of the parameter path and of the group name. @default 'etcd' */
   readonly clusterName?: string;
-  /** Parameter Store prefix; parameters live under `<prefix>/<cluster>/`. @default '/elastic-etcd' */
+  /**
+   * Parameter Store prefix; parameters live under `<prefix>/<cluster>/`. The namespace must be unique per
+   * deployment (the Lambda claims it for its group and refuses another owner).
+   * @default `/elastic-etcd/<stack name>`
+   */
   readonly parameterPrefix?: string;
-  /** Number of etcd members (the group's min, max and desired capacity). @default 3 */
+  /** Number of etcd members (the group's min, max and desired capacity): 3, 5, 7 or 9. @default 3 */
   readonly clusterSize?: number;
+  /**
+   * Accept 1, 2 or an even number of members. With 1 or 2 a single replacement can never heal (a one-voter
+   * cluster cannot grow safely), and an even size adds cost without adding fault tolerance.
+   * @default false
+   */
+  readonly allowUnsafeClusterSize?: boolean;
   /** @default t3.small */
   readonly instanceType?: ec2.InstanceType;
   /** @default the latest Amazon Linux 2023 for the instance type's architecture */
   readonly machineImage?: ec2.IMachineImage;
   /** Root volume size in GiB (encrypted gp3; etcd's data lives on it). @default 20 */
   readonly volumeSizeGiB?: number;
-  /** The etcd release to install. @default '3.5.17' */
+  /** The etcd release to install (at least 3.5.20). Changing it rolls the group one member at a time. @default '3.5.30' */
   readonly etcdVersion?: string;
-  /** How the instance installs etcd. @default the official release tarball */
-  readonly etcdInstall?: EtcdInstall;
+  /**
+   * The SHA-256 of the release tarball per architecture, for a version not pinned in infra/etcd-releases.ts
+   * (take it from the release's SHA256SUMS). @default the pinned sums
+   */
+  readonly etcdSha256?: Partial<Record<EtcdArchitecture, string>>;
+  /** How the instance installs etcd. @default the official release tarball, checksum-verified */
+  readonly etcdInstall?: EtcdInstallProp;
+  /**
+   * Extra etcd settings by flag name without `--`, e.g. `{ 'quota-backend-bytes': '8589934592',
+   * 'auto-compaction-mode': 'periodic', 'auto-compaction-retention': '1h' }`. Written as a static drop-in on
+   * every member. Settings elastic-etcd owns (name, data dir, URLs, initial-cluster*, discovery*) are refused.
+   * @default none
+   */
+  readonly etcdSettings?: Readonly<Record<string, string>>;
   /** Who else may reach the client port (2379), besides the Lambda and the client security group. @default none */
   readonly clients?: readonly ec2.IPeer[];
   /** @default 'replace' */
@@ -93,20 +145,26 @@ export class ElasticEtcdCluster extends Construct {
   /** Put etcd clients into this group to let them reach the client port. */
   readonly clientSecurityGroup: ec2.SecurityGroup;
   readonly lambdaSecurityGroup: ec2.SecurityGroup;
-  /** Lifecycle and reconcile events that could not be delivered or processed. */
+  /** The FIFO queue that serialises lifecycle actions and reconcile passes into the Lambda. */
+  readonly queue: sqs.Queue;
+  /** Messages of `queue` the Lambda failed on repeatedly (FIFO, as a FIFO queue's redrive target must be). */
+  readonly queueDeadLetterQueue: sqs.Queue;
+  /** Events EventBridge could not deliver to `queue` (a standard queue: EventBridge refuses FIFO DLQs). */
   readonly deadLetterQueue: sqs.Queue;
-  /** `<prefix>/<cluster>`: the root of this cluster's parameters. */
+  /** `<prefix>/<cluster>`: the root of this cluster's parameters, unique per deployment. */
   readonly parameterPath: string;
   readonly instanceRole: iam.Role;
+  /** The etcd release the instances install, with its pinned SHA-256. */
+  readonly etcdRelease: EtcdRelease;
   /** The Lambda's logs: every plan, refusal and membership change. */
   readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: ElasticEtcdClusterProps = {}) {
     super(scope, id);
     const clusterName = props.clusterName ?? 'etcd';
-    const prefix = props.parameterPrefix ?? '/elastic-etcd';
+    const prefix = props.parameterPrefix ?? `${PARAMETER_PREFIX_ROOT}/${this.deploymentSegment()}`;
     const clusterSize = props.clusterSize ?? 3;
-    validateProps(clusterName, prefix, clusterSize, props.volumeSizeGiB);
+    validateProps(clusterName, prefix, clusterSize, props);
     this.parameterPath = `${prefix}/${clusterName}`;
     const launchTimeout = props.launchHeartbeatTimeout ?? Duration.minutes(10);
     const terminateTimeout = props.terminateHeartbeatTimeout ?? Duration.minutes(5);
@@ -116,9 +174,21 @@ export class ElasticEtcdCluster extends Construct {
         `reconcileInterval (${reconcileInterval.toHumanString()}) must be shorter than both lifecycle heartbeat timeouts, which its passes keep alive`,
       );
     }
+    const internetAccess = props.internetAccess ?? true;
+    const install: EtcdInstallProp = props.etcdInstall ?? { method: 'release' };
+    if (!internetAccess && install.method === 'release' && (install.baseUrl ?? DEFAULT_RELEASE_BASE_URL) === DEFAULT_RELEASE_BASE_URL) {
+      throw new InvalidClusterPropsError(
+        "internetAccess is false but etcd would be downloaded from GitHub: use etcdInstall { method: 's3', ... }, a mirror reachable inside the network ({ method: 'release', baseUrl }), or an image with etcd ({ method: 'preinstalled' })",
+      );
+    }
+    const instanceType = props.instanceType ?? defaultInstanceType();
+    const architecture: EtcdArchitecture = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'amd64';
+    const etcdVersion = props.etcdVersion ?? DEFAULT_ETCD_VERSION;
+    this.etcdRelease = resolveEtcdRelease(etcdVersion, architecture, props.etcdSha256?.[architecture]);
+    const settings = etcdSettingsEnvironment(props.etcdSettings ?? {});
 
-    this.vpc = props.vpc ?? this.createVpc();
-    const subnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    this.vpc = props.vpc ?? this.createVpc(internetAccess);
+    const subnets = props.vpcSubnets ?? { subnetType: internetAccess ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED };
 
     // An explicit name breaks the cycle group -> Lambda env/IAM -> group, and lets the rules match on it.
     this.autoScalingGroupName = props.autoScalingGroupName ?? defaultGroupName(this, clusterName);
@@ -148,10 +218,12 @@ export class ElasticEtcdCluster extends Construct {
     for (const client of props.clients ?? []) {
       this.memberSecurityGroup.addIngressRule(client, clientPort, 'declared etcd client');
     }
-    // HTTPS out for SSM, the etcd release download and the OS's package mirrors.
+    // HTTPS out for SSM, the etcd download (GitHub, a mirror or S3) and the OS's package mirrors; through the NAT
+    // gateways, or to the VPC endpoints when there is no internet.
     this.memberSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), https, 'AWS APIs and the etcd release download');
-    // HTTPS out for the AWS APIs (Auto Scaling, EC2, SSM) through the NAT gateway.
+    // HTTPS out for the AWS APIs (Auto Scaling, EC2, SSM).
     this.lambdaSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), https, 'AWS APIs');
+    if (props.vpcEndpoints ?? !internetAccess) this.createVpcEndpoints(subnets);
 
     // --- the instances ----------------------------------------------------------------------------------------
     this.instanceRole = new iam.Role(this, 'InstanceRole', {
@@ -172,23 +244,28 @@ export class ElasticEtcdCluster extends Construct {
         conditions: { StringEquals: { [`ssm:resourceTag/${INSTANCE_ARN_TAG}`]: '${ec2:SourceInstanceARN}' } },
       }),
     );
+    if (install.method === 's3') {
+      // Exactly the one object, nothing else in the bucket.
+      this.instanceRole.addToPolicy(
+        new iam.PolicyStatement({ sid: 'ReadEtcdTarball', actions: ['s3:GetObject'], resources: [install.bucket.arnForObjects(install.key)] }),
+      );
+      install.bucket.encryptionKey?.grantDecrypt(this.instanceRole);
+    }
 
     const machineImage =
       props.machineImage ??
       ec2.MachineImage.latestAmazonLinux2023({
-        cpuType:
-          (props.instanceType ?? defaultInstanceType()).architecture === ec2.InstanceArchitecture.ARM_64
-            ? ec2.AmazonLinuxCpuType.ARM_64
-            : ec2.AmazonLinuxCpuType.X86_64,
+        cpuType: architecture === 'arm64' ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64,
       });
     const bootScript = renderBootScript({
       parameterPath: this.parameterPath,
-      etcdVersion: props.etcdVersion ?? '3.5.17',
-      install: props.etcdInstall ?? { method: 'release' },
+      release: this.etcdRelease,
+      install: install.method === 's3' ? { method: 's3', bucket: install.bucket.bucketName, key: install.key } : install,
       dropinWaitSeconds: launchTimeout.toSeconds(),
+      settings,
     });
     this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-      instanceType: props.instanceType ?? defaultInstanceType(),
+      instanceType,
       machineImage,
       userData: ec2.UserData.custom(bootScript),
       role: this.instanceRole,
@@ -215,31 +292,90 @@ export class ElasticEtcdCluster extends Construct {
       minCapacity: clusterSize,
       // No desiredCapacity: min = max already fixes the size, and a desired count would be reset on every deploy.
       maxCapacity: clusterSize,
-      // One member at a time on template changes: the terminate hook removes it, the launch hook adds the new one.
-      updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({ maxBatchSize: 1, minInstancesInService: clusterSize - 1 }),
+      // Rollouts: a change of the launch template (etcd version, AMI, instance type, user data) replaces the
+      // members through CloudFormation's AutoScalingRollingUpdate, chosen over instance refresh after the AWS docs:
+      // - the AutoScalingRollingUpdate policy (CloudFormation User Guide, "UpdatePolicy attribute") replaces
+      //   MaxBatchSize instances at a time while keeping MinInstancesInService in service. With 1 and size - 1 it
+      //   terminates one old member, then launches its replacement, and goes on only once that replacement is
+      //   InService. Terminate-first keeps the group at most `clusterSize` members, the target the Lambda plans for.
+      // - An instance stays in Pending:Wait until its launch lifecycle action completes (Auto Scaling User Guide,
+      //   "Amazon EC2 Auto Scaling lifecycle hooks"), and the Lambda completes it with CONTINUE only once the new
+      //   member is a promoted, healthy voter; a termination is held (heartbeats) while removing a voter would
+      //   leave too few. So "InService" means "a healthy voter", and the next old member goes only after it.
+      // - Instance refresh (StartInstanceRefresh) is started by an API call, not by a template change, unless a
+      //   newer CloudFormation update policy drives it; its default launch-before-terminate (MaxHealthyPercentage
+      //   110) would also run clusterSize + 1 members. The rolling update needs neither.
+      // The processes that could replace or move instances behind the update's back are suspended during it
+      // (AWS's recommended list: HealthCheck, ReplaceUnhealthy, AZRebalance, AlarmNotification, ScheduledActions).
+      updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({
+        maxBatchSize: 1,
+        minInstancesInService: clusterSize - 1,
+        waitOnResourceSignals: false,
+        suspendProcesses: [
+          autoscaling.ScalingProcess.HEALTH_CHECK,
+          autoscaling.ScalingProcess.REPLACE_UNHEALTHY,
+          autoscaling.ScalingProcess.AZ_REBALANCE,
+          autoscaling.ScalingProcess.ALARM_NOTIFICATION,
+          autoscaling.ScalingProcess.SCHEDULED_ACTIONS,
+        ],
+      }),
     });
 
-    // Fail safe: a launch nobody confirmed is abandoned (the instance never joins and is replaced); a terminate
-    // nobody handled continues (the machine is going away regardless, and the reconcile removes its member).
-    this.autoScalingGroup.addLifecycleHook('LaunchHook', {
-      lifecycleHookName: LAUNCH_HOOK_NAME,
-      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
-      heartbeatTimeout: launchTimeout,
-      defaultResult: autoscaling.DefaultResult.ABANDON,
-    });
-    this.autoScalingGroup.addLifecycleHook('TerminateHook', {
-      lifecycleHookName: TERMINATE_HOOK_NAME,
-      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
-      heartbeatTimeout: terminateTimeout,
-      defaultResult: autoscaling.DefaultResult.CONTINUE,
-    });
+    // The hooks are part of the group itself (LifecycleHookSpecificationList), not separate
+    // AWS::AutoScaling::LifecycleHook resources: CloudFormation creates those only after the group has launched
+    // its first instances, and a hook applies only to transitions after it exists, so the first members would
+    // go InService unseen. Fail safe: a launch nobody confirmed is abandoned (the instance never joins and is
+    // replaced); a terminate nobody handled continues (the machine goes regardless; reconcile removes its member).
+    const cfnGroup = this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup;
+    cfnGroup.lifecycleHookSpecificationList = [
+      {
+        lifecycleHookName: LAUNCH_HOOK_NAME,
+        lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        heartbeatTimeout: launchTimeout.toSeconds(),
+        defaultResult: 'ABANDON',
+      },
+      {
+        lifecycleHookName: TERMINATE_HOOK_NAME,
+        lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+        heartbeatTimeout: terminateTimeout.toSeconds(),
+        defaultResult: 'CONTINUE',
+      },
+    ];
 
-    // --- the Lambda -------------------------------------------------------------------------------------------
+    // --- the serialising queue ----------------------------------------------------------------------------------
+    // EventBridge -> one SQS FIFO queue with one message group -> the Lambda, batch size 1: at most one message
+    // of the group is in flight, so membership changes never overlap, and no reserved concurrency is needed
+    // (fresh accounts with a concurrency quota of 10 refuse any reservation).
+    // Sources: EventBridge can target a FIFO queue when the target sets SqsParameters.MessageGroupId (EventBridge
+    // User Guide, "Amazon SQS queue target"; EventBridge API "Target.SqsParameters" and CloudFormation
+    // "AWS::Events::Rule SqsParameters", a property of every rule target, scheduled rules included); the queue
+    // needs content-based deduplication or a MessageDeduplicationId. A FIFO queue's dead-letter queue must be FIFO too (SQS Developer Guide), while an
+    // EventBridge target's dead-letter queue must be a standard queue ("SQS FIFO is not supported by Dead Letter
+    // Queues"), hence two. The visibility timeout is six times the function timeout (Lambda Developer Guide,
+    // "Using Lambda with Amazon SQS").
+    this.queueDeadLetterQueue = new sqs.Queue(this, 'QueueDeadLetterQueue', {
+      fifo: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      fifo: true,
+      // Each event carries its own id and time, so only a true redelivery of the same event is dropped.
+      contentBasedDeduplication: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(6 * FUNCTION_TIMEOUT.toSeconds()),
+      // A message that fails this often blocks the group no longer; reconcile repairs what it would have done.
+      deadLetterQueue: { queue: this.queueDeadLetterQueue, maxReceiveCount: 3 },
+    });
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+
+    // --- the Lambda -------------------------------------------------------------------------------------------
     const logGroup = (this.logGroup = new logs.LogGroup(this, 'FunctionLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -252,12 +388,7 @@ export class ElasticEtcdCluster extends Construct {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
-      timeout: Duration.minutes(5),
-      // One invocation at a time: membership changes must never race each other.
-      reservedConcurrentExecutions: 1,
-      // Failed asynchronous invocations are retried by Lambda, then parked in the dead-letter queue.
-      retryAttempts: 2,
-      deadLetterQueue: this.deadLetterQueue,
+      timeout: FUNCTION_TIMEOUT,
       vpc: this.vpc,
       vpcSubnets: subnets,
       securityGroups: [this.lambdaSecurityGroup],
@@ -276,6 +407,8 @@ export class ElasticEtcdCluster extends Construct {
         ELASTIC_ETCD_LAUNCH_HOOK: LAUNCH_HOOK_NAME,
         ELASTIC_ETCD_TERMINATE_HOOK: TERMINATE_HOOK_NAME,
         ELASTIC_ETCD_HEALTH_TIMEOUT_MS: String((props.healthTimeout ?? Duration.seconds(2)).toMilliseconds()),
+        // The version every member installs, for the Lambda's version-skew check.
+        ELASTIC_ETCD_VERSION: this.etcdRelease.version,
       },
       bundling: {
         format: OutputFormat.ESM,
@@ -290,48 +423,98 @@ export class ElasticEtcdCluster extends Construct {
         banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
     });
+    // Batch size 1 and partial batch responses: a record that fails is reported and redelivered by SQS alone.
+    this.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true }));
     // The Lambda reaches the members' client port, and nothing else inside the VPC.
     this.lambdaSecurityGroup.connections.allowTo(this.memberSecurityGroup, clientPort, 'etcd membership API');
     this.clientSecurityGroup.connections.allowTo(this.memberSecurityGroup, clientPort, 'etcd client API');
     this.grantLambda(this.function.role ?? fail('the function has no role'));
 
-    // --- events: both lifecycle actions and the reconcile schedule --------------------------------------------
-    const target = new targets.LambdaFunction(this.function, {
+    // --- events: both lifecycle actions and the reconcile schedule, into the queue ----------------------------
+    const target = new targets.SqsQueue(this.queue, {
+      messageGroupId: MESSAGE_GROUP_ID,
       deadLetterQueue: this.deadLetterQueue,
       retryAttempts: 8,
       // Older than the launch hook's timeout is too late to act on: the hook has already timed out.
       maxEventAge: Duration.seconds(Math.max(60, launchTimeout.toSeconds())),
     });
-    new events.Rule(this, 'LaunchRule', {
-      description: `elastic-etcd: ${this.autoScalingGroupName} launch lifecycle action`,
-      eventPattern: this.lifecyclePattern('EC2 Instance-launch Lifecycle Action', LAUNCH_HOOK_NAME),
-      targets: [target],
-    });
-    new events.Rule(this, 'TerminateRule', {
-      description: `elastic-etcd: ${this.autoScalingGroupName} terminate lifecycle action`,
-      eventPattern: this.lifecyclePattern('EC2 Instance-terminate Lifecycle Action', TERMINATE_HOOK_NAME),
-      targets: [target],
-    });
-    new events.Rule(this, 'ReconcileRule', {
-      description: `elastic-etcd: reconcile ${clusterName} with its group`,
-      schedule: events.Schedule.rate(reconcileInterval),
-      targets: [target],
-    });
+    const rules = [
+      new events.Rule(this, 'LaunchRule', {
+        description: `elastic-etcd: ${this.autoScalingGroupName} launch lifecycle action`,
+        eventPattern: this.lifecyclePattern('EC2 Instance-launch Lifecycle Action', LAUNCH_HOOK_NAME),
+        targets: [target],
+      }),
+      new events.Rule(this, 'TerminateRule', {
+        description: `elastic-etcd: ${this.autoScalingGroupName} terminate lifecycle action`,
+        eventPattern: this.lifecyclePattern('EC2 Instance-terminate Lifecycle Action', TERMINATE_HOOK_NAME),
+        targets: [target],
+      }),
+      new events.Rule(this, 'ReconcileRule', {
+        description: `elastic-etcd: reconcile ${clusterName} with its group`,
+        schedule: events.Schedule.rate(reconcileInterval),
+        targets: [target],
+      }),
+    ];
+
+    // Creation order: everything that must receive the first instances' lifecycle actions exists before the
+    // group launches them: the Lambda with its role, policies and event source mapping, the queues with their
+    // policies, and the rules.
+    this.autoScalingGroup.node.addDependency(this.function, this.queue, this.queueDeadLetterQueue, this.deadLetterQueue, ...rules);
 
     this.addNagSuppressions();
   }
 
-  private createVpc(): ec2.Vpc {
+  /** The part of the default namespace that makes it unique per deployment: the stack's name. */
+  private deploymentSegment(): string {
+    const stackName = Stack.of(this).stackName;
+    if (!Token.isUnresolved(stackName) && /^[A-Za-z0-9_.-]{1,64}$/.test(stackName)) return stackName;
+    return Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
+  }
+
+  private createVpc(internetAccess: boolean): ec2.Vpc {
+    const stack = Stack.of(this);
+    // An environment-agnostic stack knows no AZ names (CDK would pick 2): select three with Fn::GetAZs.
+    const zones = Token.isUnresolved(stack.region)
+      ? { availabilityZones: Array.from({ length: AVAILABILITY_ZONES }, (_, i) => Fn.select(i, Fn.getAzs())) }
+      : { maxAzs: AVAILABILITY_ZONES };
+    if (!Token.isUnresolved(stack.region) && stack.availabilityZones.length < AVAILABILITY_ZONES) {
+      throw new InvalidClusterPropsError(
+        `region ${stack.region} offers ${stack.availabilityZones.length} Availability Zones to this stack; the default VPC needs ${AVAILABILITY_ZONES} so one AZ outage cannot take the quorum (pass your own vpc to override)`,
+      );
+    }
     const vpc = new ec2.Vpc(this, 'Vpc', {
-      maxAzs: 2,
-      natGateways: 1,
-      subnetConfiguration: [
-        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
-        { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
-      ],
+      ...zones,
+      // One NAT gateway per AZ: the Lambda needs the AWS APIs exactly when an AZ is failing.
+      ...(internetAccess
+        ? {
+            subnetConfiguration: [
+              { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+              { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+            ],
+          }
+        : { natGateways: 0, subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 }] }),
     });
     vpc.addFlowLog('FlowLog');
     return vpc;
+  }
+
+  /**
+   * The endpoints for subnets without internet: SSM (the instances read their drop-ins, the Lambda writes them),
+   * Auto Scaling and EC2 (the Lambda completes lifecycle actions and describes instances), and the S3 gateway (the
+   * etcd tarball). SQS needs none: the Lambda service polls the queue, not the function.
+   */
+  private createVpcEndpoints(subnets: ec2.SubnetSelection): void {
+    const services: [string, ec2.InterfaceVpcEndpointAwsService][] = [
+      ['SsmEndpoint', ec2.InterfaceVpcEndpointAwsService.SSM],
+      ['AutoScalingEndpoint', ec2.InterfaceVpcEndpointAwsService.AUTOSCALING],
+      ['Ec2Endpoint', ec2.InterfaceVpcEndpointAwsService.EC2],
+    ];
+    for (const [id, service] of services) {
+      const endpoint = new ec2.InterfaceVpcEndpoint(this, id, { vpc: this.vpc, service, subnets, privateDnsEnabled: true, open: false });
+      endpoint.connections.allowFrom(this.memberSecurityGroup, ec2.Port.tcp(443), 'etcd members call AWS APIs');
+      endpoint.connections.allowFrom(this.lambdaSecurityGroup, ec2.Port.tcp(443), 'the lifecycle Lambda calls AWS APIs');
+    }
+    new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', { vpc: this.vpc, service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [subnets] });
   }
 
   private lifecyclePattern(detailType: string, hookName: string): events.EventPattern {
@@ -366,6 +549,8 @@ export class ElasticEtcdCluster extends Construct {
           'ssm:DeleteParameters',
           // Tagging instance parameters with their instance's ARN (INSTANCE_ARN_TAG), at creation or after.
           'ssm:AddTagsToResource',
+          // Reading those tags back: reconcile deletes only parameters its own group wrote.
+          'ssm:ListTagsForResource',
         ],
         // The path itself too: GetParametersByPath on `<prefix>/<cluster>` is authorised against that ARN.
         resources: [this.parameterArn(this.parameterPath), this.parameterArn(`${this.parameterPath}/*`)],
@@ -415,7 +600,7 @@ export class ElasticEtcdCluster extends Construct {
     acknowledge(lambdaRole, 'AwsSolutions-IAM5[Resource::*]',
       'autoscaling:Describe* and ec2:DescribeInstances support no resource-level permissions; "*" is the only resource they accept.');
     acknowledge(lambdaRole, `AwsSolutions-IAM5[Resource::${ssmArn(`${this.parameterPath}/*`)}]`,
-      "The Lambda manages this cluster's parameters, which all live under <prefix>/<cluster>/ and nowhere else.");
+      "The Lambda manages this deployment's parameters, which all live under <prefix>/<cluster>/ and nowhere else.");
     acknowledge(lambdaRole,
       `AwsSolutions-IAM5[Resource::${arnPrefix('autoscaling')}:autoScalingGroup:*:autoScalingGroupName/${this.autoScalingGroupName}]`,
       "Lifecycle actions of this group only: its ARN holds a generated UUID, so the group is matched by its fixed name.");
@@ -424,9 +609,11 @@ export class ElasticEtcdCluster extends Construct {
     acknowledge(this.function, 'AwsSolutions-L1',
       'nodejs22.x is the runtime this project targets and tests (its code also runs on Node.js 20); upgrades are deliberate.');
     acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3',
-      'This queue is itself the dead-letter queue of the lifecycle rules, the reconcile rule and the Lambda.');
+      'This queue is itself the dead-letter queue of the three EventBridge rule targets (EventBridge accepts only standard queues there).');
+    acknowledge(this.queueDeadLetterQueue, 'AwsSolutions-SQS3',
+      'This queue is itself the dead-letter queue (redrive target) of the serialising FIFO queue.');
     acknowledge(this.autoScalingGroup, 'AwsSolutions-AS3',
-      'Scaling events reach EventBridge as lifecycle actions and are handled by the Lambda; failures land in the dead-letter queue.');
+      'Scaling events reach EventBridge as lifecycle actions and are handled by the Lambda; failures land in the dead-letter queues.');
   }
 }
 
@@ -444,18 +631,40 @@ function defaultGroupName(scope: Construct, clusterName: string): string {
   return Names.uniqueResourceName(scope, { maxLength: 200, separator: '-' });
 }
 
-function validateProps(clusterName: string, prefix: string, clusterSize: number, volumeSizeGiB: number | undefined): void {
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(clusterName)) {
+function validateProps(clusterName: string, prefix: string, clusterSize: number, props: ElasticEtcdClusterProps): void {
+  // Tokens cannot be checked, and these values are baked into IAM policies, the boot script and the rollout policy.
+  for (const [name, value] of [
+    ['clusterName', clusterName],
+    ['parameterPrefix', prefix],
+  ] as const) {
+    if (Token.isUnresolved(value)) throw new InvalidClusterPropsError(`${name} must be known at synth time (a literal), not a deploy-time token`);
+  }
+  if (Token.isUnresolved(clusterSize)) {
+    throw new InvalidClusterPropsError('clusterSize must be known at synth time (a literal), not a deploy-time token: the rollout policy and quorum depend on it');
+  }
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(clusterName) || clusterName === '.' || clusterName === '..') {
     throw new InvalidClusterPropsError(`clusterName ${JSON.stringify(clusterName)}: use 1-64 letters, digits, _ . -`);
   }
-  if (!/^(\/[A-Za-z0-9_.-]+)+$/.test(prefix) || prefix.toLowerCase().startsWith('/aws') || prefix.toLowerCase().startsWith('/ssm')) {
+  if (
+    !/^(\/[A-Za-z0-9_.-]{1,64})+$/.test(prefix) ||
+    prefix.length > 512 ||
+    prefix.toLowerCase().startsWith('/aws') ||
+    prefix.toLowerCase().startsWith('/ssm')
+  ) {
     throw new InvalidClusterPropsError(`parameterPrefix ${JSON.stringify(prefix)}: expected /segment[/segment...] not starting with /aws or /ssm`);
   }
   if (!Number.isInteger(clusterSize) || clusterSize < 1 || clusterSize > 9) {
     throw new InvalidClusterPropsError(`clusterSize ${clusterSize}: expected a whole number from 1 to 9`);
   }
-  if (volumeSizeGiB !== undefined && (!Number.isInteger(volumeSizeGiB) || volumeSizeGiB < 8)) {
-    throw new InvalidClusterPropsError(`volumeSizeGiB ${volumeSizeGiB}: expected a whole number of at least 8`);
+  if ((clusterSize < 3 || clusterSize % 2 === 0) && props.allowUnsafeClusterSize !== true) {
+    throw new InvalidClusterPropsError(
+      clusterSize < 3
+        ? `clusterSize ${clusterSize}: with fewer than 3 members one lost member can never be replaced safely (a one-voter cluster cannot grow); use 3, 5, 7 or 9, or set allowUnsafeClusterSize`
+        : `clusterSize ${clusterSize}: an even size tolerates no more failures than ${clusterSize - 1} and costs one more machine; use ${clusterSize - 1} or ${clusterSize + 1}, or set allowUnsafeClusterSize`,
+    );
+  }
+  if (props.volumeSizeGiB !== undefined && (!Number.isInteger(props.volumeSizeGiB) || props.volumeSizeGiB < 8)) {
+    throw new InvalidClusterPropsError(`volumeSizeGiB ${props.volumeSizeGiB}: expected a whole number of at least 8`);
   }
 }
 

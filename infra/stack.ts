@@ -34,9 +34,17 @@ export class ElasticEtcdStack extends Stack {
       description: "The Lambda's logs: every plan, refusal and membership change",
       value: this.cluster.logGroup.logGroupName,
     });
+    new CfnOutput(this, 'QueueDeadLetterQueueUrl', {
+      description: 'Lifecycle and reconcile events the Lambda failed on repeatedly; should stay empty',
+      value: this.cluster.queueDeadLetterQueue.queueUrl,
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
-      description: 'Lifecycle and reconcile events that failed; should stay empty',
+      description: 'Events EventBridge could not deliver to the queue; should stay empty',
       value: this.cluster.deadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'EtcdVersion', {
+      description: 'The etcd release every member installs (checksum-verified)',
+      value: this.cluster.etcdRelease.version,
     });
   }
 }

@@ -1,26 +1,48 @@
 #!/usr/bin/env bash
-# elastic-etcd instance boot: install etcd, write its unit, wait for the drop-in that the lifecycle Lambda
-# stored in SSM Parameter Store for THIS instance, then start etcd with it.
+# elastic-etcd instance boot: install etcd (checksum-verified, every download bounded), write its unit and the
+# static settings drop-in, wait for the drop-in that the lifecycle Lambda stored in SSM Parameter Store for THIS
+# instance, then start etcd with it.
 #
 # Values in @AT_SIGNS@ are filled in at synth time by infra/userdata.ts; the same text is shellchecked and run
 # by test/infra. Environment variables override where the script talks to and writes, for tests only:
 #   AWS_EC2_METADATA_SERVICE_ENDPOINT  IMDS base URL (default http://169.254.169.254)
-#   AWS_ENDPOINT_URL_SSM               SSM endpoint (default https://ssm.<region>.amazonaws.com)
+#   AWS_ENDPOINT_URL_SSM               SSM endpoint (default https://ssm.<region>.<partition DNS suffix>)
+#   AWS_ENDPOINT_URL_S3                S3 endpoint, path-style (default https://<bucket>.s3.<region>.<suffix>)
 #   ELASTIC_ETCD_SYSTEMD_DIR           where units go (default /etc/systemd/system)
+#   ELASTIC_ETCD_BIN_DIR               where etcd is installed (default /usr/local/bin)
 #   ELASTIC_ETCD_SKIP_INSTALL=1        etcd is already installed
 #   ELASTIC_ETCD_POLL_INTERVAL         seconds between polls for the drop-in
 set -euo pipefail
 
 readonly PARAMETER_PATH='@PARAMETER_PATH@'
 readonly ETCD_VERSION='@ETCD_VERSION@'
+readonly ETCD_ARCH='@ETCD_ARCH@'
+readonly ETCD_SHA256='@ETCD_SHA256@'
 readonly INSTALL_METHOD='@INSTALL_METHOD@'
 readonly RELEASE_BASE_URL='@RELEASE_BASE_URL@'
+readonly S3_BUCKET='@S3_BUCKET@'
+readonly S3_KEY='@S3_KEY@'
+readonly DOWNLOAD_TIMEOUT_SECONDS='@DOWNLOAD_TIMEOUT_SECONDS@'
 readonly DROPIN_WAIT_SECONDS='@DROPIN_WAIT_SECONDS@'
+# One ETCD_<NAME>=<value> per line, validated at synth time (no quotes, backslashes, '%' or '$').
+readonly EXTRA_SETTINGS='@EXTRA_SETTINGS@'
 
 readonly IMDS="${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}"
 readonly SYSTEMD_DIR="${ELASTIC_ETCD_SYSTEMD_DIR:-/etc/systemd/system}"
+readonly BIN_DIR="${ELASTIC_ETCD_BIN_DIR:-/usr/local/bin}"
 readonly POLL_INTERVAL="${ELASTIC_ETCD_POLL_INTERVAL:-5}"
-readonly ETCD_BIN=/usr/local/bin/etcd
+readonly ETCD_BIN="${BIN_DIR}/etcd"
+readonly DOWNLOAD_RETRIES=3
+# Every download is bounded: a connection must open within 10 s, each attempt ends after
+# DOWNLOAD_TIMEOUT_SECONDS, a transfer slower than 1 KiB/s for 30 s counts as stalled, and the retries together
+# stop after (retries + 1) attempts' worth of time. A stalled mirror fails the boot instead of hanging it.
+readonly -a DOWNLOAD_BOUNDS=(
+  --connect-timeout 10
+  --max-time "$DOWNLOAD_TIMEOUT_SECONDS"
+  --speed-limit 1024 --speed-time 30
+  --retry "$DOWNLOAD_RETRIES" --retry-delay 2 --retry-connrefused
+  --retry-max-time "$(((DOWNLOAD_RETRIES + 1) * (DOWNLOAD_TIMEOUT_SECONDS + 2)))"
+)
 
 log() { echo "elastic-etcd-boot: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -46,42 +68,118 @@ sys.stdout.write(value)
 ' "$1"
 }
 
+# curl configuration lines carrying the instance role's credentials, for `curl --config -` (so they never appear
+# on a command line, where `ps` would show them) together with --aws-sigv4 (curl >= 7.75; no AWS CLI needed).
+sigv4_credentials() { # token
+  local role creds
+  role="$(imds_get meta-data/iam/security-credentials/ "$1" | head -n 1)" || return 1
+  creds="$(imds_get "meta-data/iam/security-credentials/${role}" "$1")" || return 1
+  printf 'user = "%s:%s"\n' "$(json_field AccessKeyId <<<"$creds")" "$(json_field SecretAccessKey <<<"$creds")"
+  printf 'header = "X-Amz-Security-Token: %s"\n' "$(json_field Token <<<"$creds")"
+}
+
 # --- install ------------------------------------------------------------------------------------------------
-install_release() {
-  local arch tarball dir
+machine_arch() {
   case "$(uname -m)" in
-    x86_64) arch=amd64 ;;
-    aarch64) arch=arm64 ;;
-    *) die "unsupported architecture $(uname -m)" ;;
+    x86_64) echo amd64 ;;
+    aarch64) echo arm64 ;;
+    *) echo "unsupported-$(uname -m)" ;;
   esac
-  tarball="etcd-v${ETCD_VERSION}-linux-${arch}.tar.gz"
-  dir="$(mktemp -d)"
-  curl -fsSL --retry 5 -o "${dir}/${tarball}" "${RELEASE_BASE_URL}/v${ETCD_VERSION}/${tarball}"
-  tar -xzf "${dir}/${tarball}" -C "$dir" --strip-components=1
-  install -m 0755 "${dir}/etcd" "${dir}/etcdctl" /usr/local/bin/
-  rm -rf "$dir"
+}
+
+# Refuses a tarball whose SHA-256 is not the pinned one, then installs its binaries.
+verify_and_unpack() { # tarball-path source-description
+  local actual
+  actual="$(sha256sum "$1" | cut -d ' ' -f 1)"
+  if [[ "$actual" != "$ETCD_SHA256" ]]; then
+    die "SHA-256 mismatch for ${2}: expected ${ETCD_SHA256}, got ${actual}; refusing to install it"
+  fi
+  log "SHA-256 of ${2} verified (${actual})"
+  local dir
+  dir="$(dirname "$1")/unpacked"
+  mkdir -p "$dir"
+  tar -xzf "$1" -C "$dir" --strip-components=1 || die "could not unpack ${2}"
+  mkdir -p "$BIN_DIR"
+  local tool
+  for tool in etcd etcdctl etcdutl; do
+    # etcdutl ships with 3.5 and later only.
+    [[ -f "${dir}/${tool}" ]] && install -m 0755 "${dir}/${tool}" "${BIN_DIR}/${tool}"
+  done
+  [[ -x "$ETCD_BIN" ]] || die "${2} holds no etcd binary"
+}
+
+download() { # url output-file [extra curl arguments...]
+  local url="$1" output="$2" rc=0
+  shift 2
+  curl -fsSL "${DOWNLOAD_BOUNDS[@]}" "$@" -o "$output" "$url" || rc=$?
+  ((rc == 0)) || die "download of ${url} failed (curl exit ${rc}) within its bound of $((DOWNLOAD_RETRIES + 1)) attempts of at most ${DOWNLOAD_TIMEOUT_SECONDS}s"
+}
+
+tarball_name() { echo "etcd-v${ETCD_VERSION}-linux-${ETCD_ARCH}.tar.gz"; }
+
+install_release() { # workdir
+  local url
+  url="${RELEASE_BASE_URL}/v${ETCD_VERSION}/$(tarball_name)"
+  log "downloading ${url}"
+  download "$url" "$1/$(tarball_name)"
+  verify_and_unpack "$1/$(tarball_name)" "$url"
+}
+
+# The tarball from an S3 bucket (the private-subnet path: reached through the S3 gateway endpoint), signed with
+# the instance role's credentials.
+install_s3() { # workdir region domain token
+  local url config
+  if [[ -n "${AWS_ENDPOINT_URL_S3:-}" ]]; then
+    url="${AWS_ENDPOINT_URL_S3%/}/${S3_BUCKET}/${S3_KEY}"
+  else
+    url="https://${S3_BUCKET}.s3.${2}.${3}/${S3_KEY}"
+  fi
+  log "downloading ${url}"
+  config="$(sigv4_credentials "$4")" || die "could not read the instance role's credentials from IMDS"
+  download "$url" "$1/$(tarball_name)" --config - --aws-sigv4 "aws:amz:${2}:s3" \
+    -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' <<<"$config"
+  verify_and_unpack "$1/$(tarball_name)" "$url"
 }
 
 install_commands() {
   : # @INSTALL_COMMANDS@
 }
 
-install_etcd() {
+# Whatever the method, the binary must be exactly the pinned release: a baked AMI or custom commands that bring
+# another version would otherwise join the cluster unnoticed.
+check_installed_version() {
+  local reported
+  reported="$("$ETCD_BIN" --version 2>/dev/null | sed -n 's/^etcd Version: *//p' | head -n 1)" || true
+  [[ "$reported" == "$ETCD_VERSION" ]] || die "${ETCD_BIN} reports version '${reported}', expected ${ETCD_VERSION}"
+  log "etcd ${reported} installed at ${ETCD_BIN}"
+}
+
+install_etcd() { # region domain token
   if [[ "${ELASTIC_ETCD_SKIP_INSTALL:-0}" == 1 ]]; then
     log "skipping the etcd install (ELASTIC_ETCD_SKIP_INSTALL=1)"
     return
   fi
+  [[ "$(machine_arch)" == "$ETCD_ARCH" ]] || die "this machine is $(uname -m) but the stack pinned etcd for ${ETCD_ARCH}"
+  local workdir
+  workdir="$(mktemp -d)"
   case "$INSTALL_METHOD" in
-    release) install_release ;;
+    release) install_release "$workdir" ;;
+    s3) install_s3 "$workdir" "$1" "$2" "$3" ;;
     commands) install_commands ;;
     preinstalled) [[ -x "$ETCD_BIN" ]] || die "install method 'preinstalled' but ${ETCD_BIN} is missing" ;;
     *) die "unknown install method ${INSTALL_METHOD}" ;;
   esac
+  rm -rf "$workdir"
+  check_installed_version
 }
 
 # --- the unit -----------------------------------------------------------------------------------------------
-# All etcd configuration arrives as ETCD_* variables from the drop-in; the unit itself carries none.
+# All etcd configuration arrives as ETCD_* variables from the drop-ins; the unit itself carries none.
 # DynamicUser + StateDirectory give etcd its own unprivileged user and a private /var/lib/etcd.
+# TimeoutStartSec=infinity: with Type=notify, etcd reports ready only once it has joined and caught up, and a
+# learner receiving a large snapshot can take longer than any fixed bound; a timeout would kill it and restart the
+# transfer from zero, so it could never finish. A member that never becomes healthy is the Lambda's to judge
+# (it is never promoted, and the launch hook abandons it), not systemd's.
 write_unit() {
   mkdir -p "${SYSTEMD_DIR}/etcd.service.d"
   cat >"${SYSTEMD_DIR}/etcd.service" <<UNIT
@@ -96,6 +194,7 @@ Type=notify
 ExecStart=${ETCD_BIN}
 Restart=on-failure
 RestartSec=5
+TimeoutStartSec=infinity
 DynamicUser=yes
 StateDirectory=etcd
 StateDirectoryMode=0700
@@ -106,24 +205,33 @@ WantedBy=multi-user.target
 UNIT
 }
 
+# The construct's etcdSettings, as a static drop-in that sorts before the Lambda's 99-elastic-etcd.conf.
+write_settings_dropin() {
+  local file="${SYSTEMD_DIR}/etcd.service.d/50-elastic-etcd-settings.conf" line
+  [[ -n "$EXTRA_SETTINGS" ]] || return 0
+  {
+    echo '# Written by the elastic-etcd boot script from the construct prop etcdSettings; static.'
+    echo '[Service]'
+    while IFS= read -r line; do
+      [[ -n "$line" ]] && printf 'Environment="%s"\n' "$line"
+    done <<<"$EXTRA_SETTINGS"
+  } >"$file"
+  chmod 0644 "$file"
+}
+
 # --- SSM ----------------------------------------------------------------------------------------------------
-# GetParameter over the JSON 1.1 protocol, signed by curl itself (--aws-sigv4, curl >= 7.75), so no AWS CLI is
-# needed. Credentials go to curl on stdin (--config -), never on its command line where `ps` would show them.
+# GetParameter over the JSON 1.1 protocol, signed by curl itself.
 # Writes the parameter's value, byte for byte, to the output file; returns 2 when the parameter does not exist
 # yet, 1 on any other failure.
-ssm_get_parameter() { # name region token output-file
-  local name="$1" region="$2" token="$3" output="$4" role creds endpoint response status
-  role="$(imds_get meta-data/iam/security-credentials/ "$token" | head -n 1)" || return 1
-  creds="$(imds_get "meta-data/iam/security-credentials/${role}" "$token")" || return 1
-  endpoint="${AWS_ENDPOINT_URL_SSM:-https://ssm.${region}.amazonaws.com}"
+ssm_get_parameter() { # name region domain token output-file
+  local name="$1" region="$2" domain="$3" token="$4" output="$5" config endpoint response status
+  config="$(sigv4_credentials "$token")" || return 1
+  endpoint="${AWS_ENDPOINT_URL_SSM:-https://ssm.${region}.${domain}}"
   response="$(mktemp)"
   status="$(
-    {
-      printf 'user = "%s:%s"\n' "$(json_field AccessKeyId <<<"$creds")" "$(json_field SecretAccessKey <<<"$creds")"
-      printf 'header = "X-Amz-Security-Token: %s"\n' "$(json_field Token <<<"$creds")"
-    } | curl -sS --max-time 10 --config - --aws-sigv4 "aws:amz:${region}:ssm" \
+    curl -sS --connect-timeout 5 --max-time 10 --config - --aws-sigv4 "aws:amz:${region}:ssm" \
       -H 'Content-Type: application/x-amz-json-1.1' -H 'X-Amz-Target: AmazonSSM.GetParameter' \
-      --data-binary "{\"Name\":\"${name}\"}" -o "$response" -w '%{http_code}' "${endpoint%/}/"
+      --data-binary "{\"Name\":\"${name}\"}" -o "$response" -w '%{http_code}' "${endpoint%/}/" <<<"$config"
   )" || { rm -f "$response"; return 1; }
   if [[ "$status" == 200 ]]; then
     json_field Parameter.Value <"$response" >"$output" || { rm -f "$response"; return 1; }
@@ -140,14 +248,14 @@ ssm_get_parameter() { # name region token output-file
 }
 
 # Waits (bounded) for the drop-in the Lambda writes once it has planned this instance's join.
-wait_for_dropin() { # instance-id region output-file
+wait_for_dropin() { # instance-id region domain output-file
   local name="${PARAMETER_PATH}/instances/$1/dropin" deadline token rc
   deadline=$((SECONDS + DROPIN_WAIT_SECONDS))
   while ((SECONDS < deadline)); do
     # A fresh token each round: credentials rotate, and a long wait must not outlive them.
     token="$(imds_token)" || { sleep "$POLL_INTERVAL"; continue; }
     rc=0
-    ssm_get_parameter "$name" "$2" "$token" "$3" || rc=$?
+    ssm_get_parameter "$name" "$2" "$3" "$token" "$4" || rc=$?
     ((rc == 0)) && return 0
     ((rc == 2)) && log "waiting for ${name}"
     sleep "$POLL_INTERVAL"
@@ -156,19 +264,26 @@ wait_for_dropin() { # instance-id region output-file
 }
 
 main() {
-  local token instance_id region dropin staged
-  install_etcd
-  write_unit
+  local token instance_id region domain dropin staged
   token="$(imds_token)" || die "IMDSv2 token request failed"
   instance_id="$(imds_get meta-data/instance-id "$token")" || die "could not read the instance ID"
   region="$(imds_get meta-data/placement/region "$token")" || die "could not read the region"
+  # The partition's DNS suffix (the commercial one differs from China's, for one): never assume it.
+  domain="$(imds_get meta-data/services/domain "$token")" || die "could not read the partition's DNS suffix (meta-data/services/domain)"
   [[ "$instance_id" =~ ^i-[0-9a-f]+$ ]] || die "unexpected instance ID '${instance_id}'"
-  log "instance ${instance_id} in ${region}, waiting for its drop-in under ${PARAMETER_PATH}"
+  [[ "$region" =~ ^[a-z0-9-]+$ ]] || die "unexpected region '${region}'"
+  [[ "$domain" =~ ^[a-z0-9.-]+$ ]] || die "unexpected partition DNS suffix '${domain}'"
+  log "instance ${instance_id} in ${region} (${domain}), etcd ${ETCD_VERSION} via ${INSTALL_METHOD}"
+
+  install_etcd "$region" "$domain" "$token"
+  write_unit
+  write_settings_dropin
+  log "waiting for the drop-in under ${PARAMETER_PATH}"
 
   dropin="${SYSTEMD_DIR}/etcd.service.d/99-elastic-etcd.conf"
   # Staged next to its final place and renamed, so systemd never sees half a file.
   staged="$(mktemp "${dropin}.XXXXXX")"
-  wait_for_dropin "$instance_id" "$region" "$staged"
+  wait_for_dropin "$instance_id" "$region" "$domain" "$staged"
   # The drop-in must configure the service, nothing else: refuse anything whose first section (after comments
   # and blank lines) is not [Service].
   [[ "$(grep -v -m1 -e '^#' -e '^[[:space:]]*$' "$staged")" == "[Service]" ]] || { rm -f "$staged"; die "the stored drop-in does not start with [Service]"; }
@@ -177,8 +292,9 @@ main() {
 
   systemctl daemon-reload
   systemctl enable etcd
-  systemctl start etcd
-  log "etcd started"
+  # --no-block: a learner may take long to report ready (see TimeoutStartSec); the boot need not wait for it.
+  systemctl start --no-block etcd
+  log "etcd start requested"
 }
 
 main "$@"

@@ -1,10 +1,12 @@
 // cdk-nag's AwsSolutions pack over the example stack: no finding left, and every acknowledgement explains itself.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { App, Validations } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { ElasticEtcdCluster } from '../../infra/elastic-etcd-cluster.js';
 import { ElasticEtcdStack } from '../../infra/stack.js';
 
 interface Acknowledgement {
@@ -34,6 +36,14 @@ describe('cdk-nag AwsSolutions', () => {
       assert.equal(report.success, true);
     });
   }
+
+  test('no unacknowledged finding (private subnets: VPC endpoints, etcd from S3)', () => {
+    const stack = new Stack(new App(), 'Private', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const bucket = s3.Bucket.fromBucketName(stack, 'Artifacts', 'my-artifacts');
+    new ElasticEtcdCluster(stack, 'Cluster', { internetAccess: false, etcdInstall: { method: 's3', bucket, key: 'etcd/etcd-v3.5.30-linux-amd64.tar.gz' } });
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    assert.deepEqual(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.locations.join(',')).join(' ')}`), []);
+  });
 
   test('the check is not vacuous: a world-open ingress in the same stack is reported', () => {
     const stack = new ElasticEtcdStack(new App(), 'Broken');

@@ -1,37 +1,56 @@
-// Template assertions for the elastic-etcd stack: every promise of issue 6, checked on the synthesised template.
+// Template assertions for the elastic-etcd stack: every structural promise, checked on the synthesised template.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { App, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { ElasticEtcdCluster, INSTANCE_ARN_TAG, InvalidClusterPropsError } from '../../infra/elastic-etcd-cluster.js';
+import { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import {
+  ElasticEtcdCluster,
+  INSTANCE_ARN_TAG,
+  InvalidClusterPropsError,
+  MESSAGE_GROUP_ID,
+  type ElasticEtcdClusterProps,
+} from '../../infra/elastic-etcd-cluster.js';
+import { ETCD_RELEASE_SHA256, InvalidEtcdReleaseError } from '../../infra/etcd-releases.js';
+import { InvalidEtcdSettingError } from '../../infra/etcd-settings.js';
 import { ElasticEtcdStack } from '../../infra/stack.js';
 
 type Json = Record<string, unknown>;
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 const GROUP = 'EtcdTest-etcd';
-const PARAMETER_ARN = 'arn:aws:ssm:eu-west-1:123456789012:parameter/elastic-etcd/etcd';
+const PARAMETER_PATH = '/elastic-etcd/EtcdTest/etcd';
+const PARAMETER_ARN = `arn:aws:ssm:eu-west-1:123456789012:parameter${PARAMETER_PATH}`;
 
-function synth(): { stack: ElasticEtcdStack; template: Template } {
-  const app = new App();
-  const stack = new ElasticEtcdStack(app, 'EtcdTest', {
-    env: ENV,
-    cluster: { clients: [ec2.Peer.ipv4('10.99.0.0/16')] },
-  });
+/** An app that skips bundling the Lambda (test/infra/bundle.test.ts covers the bundle): synths take no esbuild run. */
+function newApp(): App {
+  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+}
+
+function synth(props: ElasticEtcdClusterProps = { clients: [ec2.Peer.ipv4('10.99.0.0/16')] }, env: typeof ENV | 'agnostic' = ENV, name = 'EtcdTest') {
+  const app = newApp();
+  const stack = new ElasticEtcdStack(app, name, { ...(env === 'agnostic' ? {} : { env }), cluster: props });
   return { stack, template: Template.fromStack(stack) };
 }
 
 const { stack, template } = synth();
 const resolve = (value: unknown): unknown => stack.resolve(value);
 
-function resourcesOf(type: string): Json[] {
-  return Object.values(template.findResources(type)).map((r) => (r as { Properties: Json }).Properties);
+function resourcesOf(t: Template, type: string): Json[] {
+  return Object.values(t.findResources(type)).map((r) => (r as { Properties: Json }).Properties);
+}
+
+function logicalIdsOf(t: Template, type: string, props?: Json): string[] {
+  return Object.keys(t.findResources(type, props ? { Properties: props } : undefined));
 }
 
 /** All statements of all IAM policies attached to the role with this logical ID prefix. */
-function statementsOfRole(rolePrefix: string): Json[] {
-  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as { Properties: Json }[];
+function statementsOfRole(t: Template, rolePrefix: string): Json[] {
+  const policies = Object.values(t.findResources('AWS::IAM::Policy')) as { Properties: Json }[];
   return policies
     .filter((p) => JSON.stringify(p.Properties.Roles).includes(rolePrefix))
     .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Json[] }).Statement);
@@ -49,76 +68,163 @@ function asArray<T>(value: T | T[]): T[] {
   return Array.isArray(value) ? value : [value];
 }
 
-describe('resources', () => {
-  test('one group from a launch template, no LaunchConfiguration', () => {
+function userDataOf(t: Template): string {
+  const [lt] = resourcesOf(t, 'AWS::EC2::LaunchTemplate') as [{ LaunchTemplateData: Json }];
+  const userData = (lt.LaunchTemplateData.UserData as { 'Fn::Base64': unknown })['Fn::Base64'];
+  return typeof userData === 'string' ? userData : JSON.stringify(userData);
+}
+
+function groupOf(t: Template): { Properties: Json; DependsOn?: string[]; UpdatePolicy?: Json } {
+  const groups = Object.values(t.findResources('AWS::AutoScaling::AutoScalingGroup'));
+  assert.equal(groups.length, 1);
+  return groups[0] as { Properties: Json; DependsOn?: string[]; UpdatePolicy?: Json };
+}
+
+function lambdaEnv(t: Template): Json {
+  const [fn] = Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x' } })) as [
+    { Properties: { Environment: { Variables: Json } } },
+  ];
+  return fn.Properties.Environment.Variables;
+}
+
+describe('the group and its hooks', () => {
+  test('one group from a launch template; the hooks are declared on the group, no separate hook resources', () => {
     template.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 1);
     template.resourceCountIs('AWS::AutoScaling::LaunchConfiguration', 0);
     template.resourceCountIs('AWS::EC2::LaunchTemplate', 1);
-    template.resourceCountIs('AWS::AutoScaling::LifecycleHook', 2);
-    template.resourceCountIs('AWS::Events::Rule', 3);
-    template.resourceCountIs('AWS::SQS::Queue', 1);
+    template.resourceCountIs('AWS::AutoScaling::LifecycleHook', 0);
     template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
       AutoScalingGroupName: GROUP,
       MinSize: '3',
       MaxSize: '3',
       LaunchTemplate: Match.objectLike({ LaunchTemplateId: Match.anyValue() }),
-    });
-    // A template change replaces one member at a time, so the cluster keeps its quorum.
-    template.hasResource('AWS::AutoScaling::AutoScalingGroup', {
-      UpdatePolicy: { AutoScalingRollingUpdate: Match.objectLike({ MaxBatchSize: 1, MinInstancesInService: 2 }) },
-    });
-  });
-
-  test('a new VPC with flow logs when none is given, none when one is given', () => {
-    template.resourceCountIs('AWS::EC2::VPC', 1);
-    template.resourceCountIs('AWS::EC2::FlowLog', 1);
-    const app = new App();
-    const own = new Stack(app, 'Own', { env: ENV });
-    const vpc = new ec2.Vpc(own, 'Given', { maxAzs: 2, natGateways: 1 });
-    const cluster = new ElasticEtcdCluster(own, 'Cluster', { vpc });
-    assert.equal(cluster.vpc, vpc);
-    Template.fromStack(own).resourceCountIs('AWS::EC2::VPC', 1);
-  });
-
-  test('launch template: IMDSv2 required, every volume encrypted, the rendered boot script as user data', () => {
-    const [launchTemplate] = resourcesOf('AWS::EC2::LaunchTemplate');
-    const data = (launchTemplate as { LaunchTemplateData: Json }).LaunchTemplateData;
-    assert.deepEqual(data.MetadataOptions, { HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
-    const devices = data.BlockDeviceMappings as { Ebs: Json }[];
-    assert.ok(devices.length > 0);
-    for (const device of devices) assert.equal(device.Ebs.Encrypted, true);
-    const userData = (data.UserData as { 'Fn::Base64': string })['Fn::Base64'];
-    assert.equal(typeof userData, 'string');
-    assert.match(userData, /^#!\/usr\/bin\/env bash\n/);
-    assert.match(userData, /readonly PARAMETER_PATH='\/elastic-etcd\/etcd'/);
-    assert.match(userData, /readonly ETCD_VERSION='3\.5\.17'/);
-    assert.doesNotMatch(userData, /'@[A-Z_]+@'/, 'no placeholder left unfilled');
-  });
-
-  test('lifecycle hooks: heartbeat timeouts and fail-safe default results', () => {
-    template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
-      LifecycleHookName: 'elastic-etcd-launch',
-      LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
-      HeartbeatTimeout: 600,
-      DefaultResult: 'ABANDON',
-    });
-    template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
-      LifecycleHookName: 'elastic-etcd-terminate',
-      LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-      HeartbeatTimeout: 300,
-      DefaultResult: 'CONTINUE',
+      LifecycleHookSpecificationList: [
+        {
+          LifecycleHookName: 'elastic-etcd-launch',
+          LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+          HeartbeatTimeout: 600,
+          DefaultResult: 'ABANDON',
+        },
+        {
+          LifecycleHookName: 'elastic-etcd-terminate',
+          LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+          HeartbeatTimeout: 300,
+          DefaultResult: 'CONTINUE',
+        },
+      ],
     });
     // Hooks publish to EventBridge by default: no notification target, hence no role for one.
-    for (const hook of resourcesOf('AWS::AutoScaling::LifecycleHook')) {
+    const hooks = groupOf(template).Properties.LifecycleHookSpecificationList as Json[];
+    for (const hook of hooks) {
       assert.equal(hook.NotificationTargetARN, undefined);
       assert.equal(hook.RoleARN, undefined);
     }
   });
 
-  test('rules for both lifecycle actions and the schedule, each with retries and the dead-letter queue', () => {
-    const rules = resourcesOf('AWS::Events::Rule');
-    const patterns = rules.map((r) => r.EventPattern).filter(Boolean);
-    assert.deepEqual(patterns, [
+  test('the group is created after everything that handles its first lifecycle actions', () => {
+    const dependsOn = groupOf(template).DependsOn ?? [];
+    const required = [
+      ...logicalIdsOf(template, 'AWS::Lambda::Function', { Runtime: 'nodejs22.x' }),
+      ...logicalIdsOf(template, 'AWS::Lambda::EventSourceMapping'),
+      ...logicalIdsOf(template, 'AWS::SQS::Queue'),
+      ...logicalIdsOf(template, 'AWS::SQS::QueuePolicy'),
+      ...logicalIdsOf(template, 'AWS::Events::Rule'),
+      // The Lambda's execution role and its policy (the permissions to complete lifecycle actions).
+      ...logicalIdsOf(template, 'AWS::IAM::Role').filter((id) => id.startsWith('ClusterLifecycleFunctionServiceRole')),
+      ...logicalIdsOf(template, 'AWS::IAM::Policy').filter((id) => id.startsWith('ClusterLifecycleFunctionServiceRole')),
+    ];
+    assert.equal(required.length, 1 + 1 + 3 + 3 + 3 + 1 + 1, required.join(', '));
+    for (const id of required) assert.ok(dependsOn.includes(id), `the group must depend on ${id}; DependsOn: ${dependsOn.join(', ')}`);
+  });
+
+  test('rollouts: one member at a time, never below size - 1 in service, disruptive processes suspended', () => {
+    assert.deepEqual(groupOf(template).UpdatePolicy?.AutoScalingRollingUpdate, {
+      MaxBatchSize: 1,
+      MinInstancesInService: 2,
+      SuspendProcesses: ['HealthCheck', 'ReplaceUnhealthy', 'AZRebalance', 'AlarmNotification', 'ScheduledActions'],
+    });
+    const five = synth({ clusterSize: 5 }).template;
+    assert.equal((groupOf(five).UpdatePolicy?.AutoScalingRollingUpdate as Json).MinInstancesInService, 4);
+  });
+
+  test('a new etcd version, AMI or instance type changes the launch template, which the rolling update replaces', () => {
+    // The group always runs the template's latest version, so any change of the template data is a group change.
+    const [ltId] = logicalIdsOf(template, 'AWS::EC2::LaunchTemplate');
+    assert.deepEqual((groupOf(template).Properties.LaunchTemplate as Json).Version, { 'Fn::GetAtt': [ltId, 'LatestVersionNumber'] });
+    const data = (t: Template): Json => (resourcesOf(t, 'AWS::EC2::LaunchTemplate')[0] as { LaunchTemplateData: Json }).LaunchTemplateData;
+    const base = data(template);
+
+    const upgraded = synth({ clients: [ec2.Peer.ipv4('10.99.0.0/16')], etcdVersion: '3.5.31' }).template;
+    assert.notDeepEqual(data(upgraded), base);
+    assert.match(userDataOf(upgraded), /readonly ETCD_VERSION='3\.5\.31'/);
+    assert.match(userDataOf(upgraded), new RegExp(`readonly ETCD_SHA256='${ETCD_RELEASE_SHA256['3.5.31']?.amd64 ?? 'missing'}'`));
+    assert.equal(lambdaEnv(upgraded).ELASTIC_ETCD_VERSION, '3.5.31');
+    assert.deepEqual(groupOf(upgraded).UpdatePolicy?.AutoScalingRollingUpdate, groupOf(template).UpdatePolicy?.AutoScalingRollingUpdate);
+
+    const ami = synth({ machineImage: ec2.MachineImage.genericLinux({ 'eu-west-1': 'ami-0123456789abcdef0' }) }).template;
+    assert.equal(data(ami).ImageId, 'ami-0123456789abcdef0');
+    assert.notDeepEqual(data(ami).ImageId, base.ImageId);
+
+    const bigger = synth({ instanceType: new ec2.InstanceType('m7i.large') }).template;
+    assert.equal(data(bigger).InstanceType, 'm7i.large');
+    assert.equal(base.InstanceType, 't3.small');
+  });
+
+  test('three Availability Zones: the default VPC spans three, the members are spread over all of them', () => {
+    const subnets = groupOf(template).Properties.VPCZoneIdentifier as unknown[];
+    assert.equal(subnets.length, 3);
+    assert.deepEqual(subnets, stack.cluster.vpc.privateSubnets.map((s) => resolve(s.subnetId)));
+    const zones = resourcesOf(template, 'AWS::EC2::Subnet').map((s) => JSON.stringify(s.AvailabilityZone));
+    assert.equal(new Set(zones).size, 3, zones.join(' '));
+    // One NAT gateway per AZ: the Lambda keeps its way to the AWS APIs when one AZ fails.
+    template.resourceCountIs('AWS::EC2::NatGateway', 3);
+
+    // Environment-agnostic: three AZs chosen at deploy time with Fn::GetAZs, not CDK's two placeholders.
+    const agnostic = synth({}, 'agnostic', 'Agnostic').template;
+    const agnosticZones = resourcesOf(agnostic, 'AWS::EC2::Subnet').map((s) => JSON.stringify(s.AvailabilityZone));
+    assert.deepEqual([...new Set(agnosticZones)].sort(), [0, 1, 2].map((i) => JSON.stringify({ 'Fn::Select': [i, { 'Fn::GetAZs': '' }] })).sort());
+    assert.equal((groupOf(agnostic).Properties.VPCZoneIdentifier as unknown[]).length, 3);
+  });
+});
+
+describe('the serialising queue', () => {
+  const queues = template.findResources('AWS::SQS::Queue');
+  const fifoId = Object.keys(template.findResources('AWS::SQS::Queue', { Properties: { FifoQueue: true, ContentBasedDeduplication: true } }))[0] ?? '';
+  const fifoDlqId = Object.keys(queues).find((id) => id !== fifoId && (queues[id] as { Properties: Json }).Properties.FifoQueue === true) ?? '';
+  const standardDlqId = Object.keys(queues).find((id) => (queues[id] as { Properties: Json }).Properties.FifoQueue === undefined) ?? '';
+
+  test('one FIFO queue with content-based deduplication, a FIFO dead-letter queue, and a standard one for EventBridge', () => {
+    assert.equal(Object.keys(queues).length, 3);
+    assert.ok(fifoId && fifoDlqId && standardDlqId, JSON.stringify(Object.keys(queues)));
+    const fifo = (queues[fifoId] as { Properties: Json }).Properties;
+    // At least six times the function timeout (300 s), as AWS recommends for an SQS event source.
+    assert.equal(fifo.VisibilityTimeout, 1800);
+    assert.deepEqual(fifo.RedrivePolicy, { deadLetterTargetArn: { 'Fn::GetAtt': [fifoDlqId, 'Arn'] }, maxReceiveCount: 3 });
+  });
+
+  test('every queue is encrypted and refuses plain HTTP', () => {
+    for (const queue of Object.values(queues) as { Properties: Json }[]) assert.equal(queue.Properties.SqsManagedSseEnabled, true);
+    const policies = resourcesOf(template, 'AWS::SQS::QueuePolicy');
+    const tlsOnly = new Set(
+      policies
+        .filter((p) => JSON.stringify(p.PolicyDocument).includes('"aws:SecureTransport":"false"'))
+        .flatMap((p) => (p.Queues as unknown[]).map((q) => JSON.stringify(q))),
+    );
+    for (const id of Object.keys(queues)) assert.ok(tlsOnly.has(JSON.stringify({ Ref: id })), `${id} is TLS-only`);
+  });
+
+  test('the Lambda consumes it one message at a time and reports failed records', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [fifoId, 'Arn'] },
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  test('both lifecycle rules and the reconcile schedule target the FIFO queue with one message group', () => {
+    const rules = resourcesOf(template, 'AWS::Events::Rule');
+    assert.deepEqual(rules.map((r) => r.EventPattern).filter(Boolean), [
       {
         source: ['aws.autoscaling'],
         'detail-type': ['EC2 Instance-launch Lifecycle Action'],
@@ -131,108 +237,87 @@ describe('resources', () => {
       },
     ]);
     assert.deepEqual(rules.map((r) => r.ScheduleExpression).filter(Boolean), ['rate(2 minutes)']);
-    const queueRef = Object.keys(template.findResources('AWS::SQS::Queue'))[0];
-    const functionRef = Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x' } }))[0];
     for (const rule of rules) {
-      const targets = rule.Targets as Json[];
-      assert.equal(targets.length, 1);
-      const [target] = targets as [Json];
-      assert.deepEqual(target.Arn, { 'Fn::GetAtt': [functionRef, 'Arn'] });
-      assert.deepEqual(target.DeadLetterConfig, { Arn: { 'Fn::GetAtt': [queueRef, 'Arn'] } });
+      const [target, ...others] = rule.Targets as Json[];
+      assert.equal(others.length, 0);
+      assert.ok(target);
+      assert.deepEqual(target.Arn, { 'Fn::GetAtt': [fifoId, 'Arn'] });
+      assert.deepEqual(target.SqsParameters, { MessageGroupId: MESSAGE_GROUP_ID });
+      assert.equal(target.Input, undefined, 'the message body is the EventBridge event, unchanged');
+      assert.deepEqual(target.DeadLetterConfig, { Arn: { 'Fn::GetAtt': [standardDlqId, 'Arn'] } });
       const retry = target.RetryPolicy as { MaximumRetryAttempts: number; MaximumEventAgeInSeconds: number };
       assert.ok(retry.MaximumRetryAttempts >= 3);
       assert.ok(retry.MaximumEventAgeInSeconds <= 600, 'no older than the launch hook timeout');
     }
-  });
-
-  test('the dead-letter queue is encrypted and refuses plain HTTP', () => {
-    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
-    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
-      },
-    });
   });
 });
 
 describe('the Lambda', () => {
   const functions = template.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x' } });
 
-  test('nodejs22.x, bundled, one invocation at a time, in the VPC with its own security group', () => {
+  test('nodejs22.x, bundled, no reserved concurrency, in the VPC with its own security group', () => {
     assert.equal(Object.keys(functions).length, 1);
     const [fn] = Object.values(functions) as [{ Properties: Json }];
     const props = fn.Properties;
-    assert.equal(props.ReservedConcurrentExecutions, 1);
+    assert.equal(props.ReservedConcurrentExecutions, undefined, 'fresh accounts refuse any reservation');
     assert.equal(props.Timeout, 300);
     assert.equal(props.Handler, 'index.handler');
     const vpcConfig = props.VpcConfig as { SecurityGroupIds: unknown[]; SubnetIds: unknown[] };
     assert.deepEqual(vpcConfig.SecurityGroupIds, [resolve(stack.cluster.lambdaSecurityGroup.securityGroupId)]);
-    const privateSubnets = stack.cluster.vpc.privateSubnets.map((s) => resolve(s.subnetId));
-    assert.deepEqual(vpcConfig.SubnetIds, privateSubnets);
-    // Failed asynchronous invocations end in the same dead-letter queue.
-    assert.ok(props.DeadLetterConfig);
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 2 });
+    assert.deepEqual(vpcConfig.SubnetIds, stack.cluster.vpc.privateSubnets.map((s) => resolve(s.subnetId)));
+    // Invoked by the event source mapping only: no asynchronous invocation settings.
+    assert.equal(props.DeadLetterConfig, undefined);
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 0);
+    template.resourceCountIs('AWS::Lambda::Permission', 0);
   });
 
   test('environment: the contract variables, all strings', () => {
-    const [fn] = Object.values(functions) as [{ Properties: { Environment: { Variables: Json } } }];
-    const env = fn.Properties.Environment.Variables;
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(env).filter(([key]) => key.startsWith('ELASTIC_ETCD_'))),
-      {
-        ELASTIC_ETCD_CLUSTER_NAME: 'etcd',
-        ELASTIC_ETCD_PARAMETER_PREFIX: '/elastic-etcd',
-        ELASTIC_ETCD_AUTO_SCALING_GROUP: GROUP,
-        ELASTIC_ETCD_CLIENT_PORT: '2379',
-        ELASTIC_ETCD_PEER_PORT: '2380',
-        ELASTIC_ETCD_CLUSTER_SIZE: '3',
-        ELASTIC_ETCD_JOIN_STRATEGY: 'replace',
-        ELASTIC_ETCD_JOIN_AS: 'learner',
-        ELASTIC_ETCD_DATA_DIR: '/var/lib/etcd',
-        ELASTIC_ETCD_LAUNCH_HOOK: 'elastic-etcd-launch',
-        ELASTIC_ETCD_TERMINATE_HOOK: 'elastic-etcd-terminate',
-        ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '2000',
-      },
-    );
+    const env = lambdaEnv(template);
+    assert.deepEqual(Object.fromEntries(Object.entries(env).filter(([key]) => key.startsWith('ELASTIC_ETCD_'))), {
+      ELASTIC_ETCD_CLUSTER_NAME: 'etcd',
+      ELASTIC_ETCD_PARAMETER_PREFIX: '/elastic-etcd/EtcdTest',
+      ELASTIC_ETCD_AUTO_SCALING_GROUP: GROUP,
+      ELASTIC_ETCD_CLIENT_PORT: '2379',
+      ELASTIC_ETCD_PEER_PORT: '2380',
+      ELASTIC_ETCD_CLUSTER_SIZE: '3',
+      ELASTIC_ETCD_JOIN_STRATEGY: 'replace',
+      ELASTIC_ETCD_JOIN_AS: 'learner',
+      ELASTIC_ETCD_DATA_DIR: '/var/lib/etcd',
+      ELASTIC_ETCD_LAUNCH_HOOK: 'elastic-etcd-launch',
+      ELASTIC_ETCD_TERMINATE_HOOK: 'elastic-etcd-terminate',
+      ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '2000',
+      ELASTIC_ETCD_VERSION: '3.5.30',
+    });
   });
 });
 
 describe('least-privilege IAM', () => {
-  const lambdaStatements = statementsOfRole('ClusterLifecycleFunctionServiceRole');
-  const instanceStatements = statementsOfRole('ClusterInstanceRole');
+  const lambdaStatements = statementsOfRole(template, 'ClusterLifecycleFunctionServiceRole');
+  const instanceStatements = statementsOfRole(template, 'ClusterInstanceRole');
 
-  test('the Lambda: parameters under <prefix>/<cluster> only', () => {
+  test("the Lambda: this deployment's parameters only", () => {
     const ssm = lambdaStatements.filter((s) => asArray(s.Action as string | string[]).some((a) => a.startsWith('ssm:')));
     assert.equal(ssm.length, 1);
     const [statement] = ssm as [Json];
-    assert.deepEqual(
-      [...asArray(statement.Action as string[])].sort(),
-      [
-        'ssm:AddTagsToResource',
-        'ssm:DeleteParameter',
-        'ssm:DeleteParameters',
-        'ssm:GetParameter',
-        'ssm:GetParameters',
-        'ssm:GetParametersByPath',
-        'ssm:PutParameter',
-      ],
-    );
+    assert.deepEqual([...asArray(statement.Action as string[])].sort(), [
+      'ssm:AddTagsToResource',
+      'ssm:DeleteParameter',
+      'ssm:DeleteParameters',
+      'ssm:GetParameter',
+      'ssm:GetParameters',
+      'ssm:GetParametersByPath',
+      'ssm:ListTagsForResource',
+      'ssm:PutParameter',
+    ]);
     assert.deepEqual(asArray(statement.Resource).map(arnText), [PARAMETER_ARN, `${PARAMETER_ARN}/*`]);
   });
 
-  test('the Lambda: lifecycle actions of this group only; Describe* on * (no resource-level support)', () => {
+  test('the Lambda: lifecycle actions of this group only; Describe* on * (no resource-level support); no queue rights it does not need', () => {
     const lifecycle = lambdaStatements.filter((s) => JSON.stringify(s.Action).includes('LifecycleAction'));
     assert.equal(lifecycle.length, 1);
     const [statement] = lifecycle as [Json];
-    assert.deepEqual([...asArray(statement.Action as string[])].sort(), [
-      'autoscaling:CompleteLifecycleAction',
-      'autoscaling:RecordLifecycleActionHeartbeat',
-    ]);
-    assert.deepEqual(asArray(statement.Resource).map(arnText), [
-      `arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/${GROUP}`,
-    ]);
+    assert.deepEqual([...asArray(statement.Action as string[])].sort(), ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']);
+    assert.deepEqual(asArray(statement.Resource).map(arnText), [`arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/${GROUP}`]);
 
     const wildcard = lambdaStatements.filter((s) => asArray(s.Resource).includes('*'));
     assert.equal(wildcard.length, 1, 'one statement on "*"');
@@ -242,6 +327,9 @@ describe('least-privilege IAM', () => {
       'autoscaling:DescribeLifecycleHooks',
       'ec2:DescribeInstances',
     ]);
+    // The event source mapping needs receive/delete/attributes on the FIFO queue; CDK grants exactly those.
+    const sqsActions = lambdaStatements.flatMap((s) => asArray(s.Action as string | string[])).filter((a) => a.startsWith('sqs:'));
+    assert.deepEqual([...new Set(sqsActions)].sort(), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
     for (const s of lambdaStatements) {
       for (const action of asArray(s.Action as string | string[])) assert.doesNotMatch(action, /\*/, `no wildcard action (${action})`);
     }
@@ -253,9 +341,7 @@ describe('least-privilege IAM', () => {
     assert.equal(statement.Effect, 'Allow');
     assert.equal(statement.Action, 'ssm:GetParameter');
     assert.equal(arnText(statement.Resource), `${PARAMETER_ARN}/instances/*`);
-    assert.deepEqual(statement.Condition, {
-      StringEquals: { [`ssm:resourceTag/${INSTANCE_ARN_TAG}`]: '${ec2:SourceInstanceARN}' },
-    });
+    assert.deepEqual(statement.Condition, { StringEquals: { [`ssm:resourceTag/${INSTANCE_ARN_TAG}`]: '${ec2:SourceInstanceARN}' } });
     // No managed policies on the instance role (AmazonSSMManagedInstanceCore would grant ssm:GetParameter on *).
     const roles = template.findResources('AWS::IAM::Role', {
       Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })] } },
@@ -263,91 +349,250 @@ describe('least-privilege IAM', () => {
     assert.equal(Object.keys(roles).length, 1);
     for (const role of Object.values(roles) as { Properties: Json }[]) assert.equal(role.Properties.ManagedPolicyArns, undefined);
   });
+
+  test('no instance-side "env" parameter: the drop-in is the only thing an instance reads', () => {
+    const userData = userDataOf(template);
+    assert.deepEqual([...new Set(userData.match(/\/instances\/[^/\s]+\/[a-z]+/g))], ['/instances/$1/dropin']);
+    assert.doesNotMatch(userData, /\/instances\/[^/\s]+\/env\b/);
+  });
 });
 
-describe('security groups', () => {
-  const memberGroup = resolve(stack.cluster.memberSecurityGroup.securityGroupId);
-  const lambdaGroup = resolve(stack.cluster.lambdaSecurityGroup.securityGroupId);
-  const clientGroup = resolve(stack.cluster.clientSecurityGroup.securityGroupId);
+describe('a namespace per deployment', () => {
+  test('two stacks in one app, same cluster name: distinct parameter paths, IAM scopes and groups', () => {
+    const app = newApp();
+    const a = new ElasticEtcdStack(app, 'EtcdBlue', { env: ENV });
+    const b = new ElasticEtcdStack(app, 'EtcdGreen', { env: ENV });
+    assert.equal(a.cluster.parameterPath, '/elastic-etcd/EtcdBlue/etcd');
+    assert.equal(b.cluster.parameterPath, '/elastic-etcd/EtcdGreen/etcd');
+    const ta = Template.fromStack(a);
+    const tb = Template.fromStack(b);
+    const scope = (t: Template, role: string): string[] =>
+      statementsOfRole(t, role)
+        .filter((s) => JSON.stringify(s.Action).includes('ssm:'))
+        .flatMap((s) => asArray(s.Resource).map(arnText));
+    const lambdaA = scope(ta, 'ClusterLifecycleFunctionServiceRole');
+    const lambdaB = scope(tb, 'ClusterLifecycleFunctionServiceRole');
+    assert.ok(lambdaA.length > 0 && lambdaB.length > 0);
+    for (const arn of lambdaA) {
+      assert.ok(arn.includes('/elastic-etcd/EtcdBlue/etcd'), arn);
+      // No grant of one deployment covers the other's parameters.
+      assert.ok(!lambdaB.some((other) => arn.startsWith(other.replace(/\*$/, '')) || other.startsWith(arn.replace(/\*$/, ''))), `${arn} vs ${lambdaB.join(' ')}`);
+    }
+    for (const arn of scope(tb, 'ClusterInstanceRole')) assert.ok(arn.includes('/elastic-etcd/EtcdGreen/etcd/instances/'), arn);
+    assert.notEqual(lambdaEnv(ta).ELASTIC_ETCD_PARAMETER_PREFIX, lambdaEnv(tb).ELASTIC_ETCD_PARAMETER_PREFIX);
+    assert.notEqual(a.cluster.autoScalingGroupName, b.cluster.autoScalingGroupName);
+    assert.match(userDataOf(ta), /readonly PARAMETER_PATH='\/elastic-etcd\/EtcdBlue\/etcd'/);
+    assert.match(userDataOf(tb), /readonly PARAMETER_PATH='\/elastic-etcd\/EtcdGreen\/etcd'/);
+  });
+});
 
-  function ingressOf(group: unknown): Json[] {
-    const standalone = resourcesOf('AWS::EC2::SecurityGroupIngress').filter((r) => JSON.stringify(r.GroupId) === JSON.stringify(group));
-    const inline = Object.entries(template.findResources('AWS::EC2::SecurityGroup'))
-      .filter(([logicalId]) => JSON.stringify({ 'Fn::GetAtt': [logicalId, 'GroupId'] }) === JSON.stringify(group))
-      .flatMap(([, r]) => ((r as { Properties: Json }).Properties.SecurityGroupIngress as Json[] | undefined) ?? []);
-    return [...standalone, ...inline];
-  }
-
-  test('members: peer port only from members; client port only from the Lambda, the client group and declared clients', () => {
-    const rules = ingressOf(memberGroup).map((r) => ({
-      port: r.FromPort,
-      toPort: r.ToPort,
-      from: r.SourceSecurityGroupId ?? r.CidrIp,
-    }));
-    assert.deepEqual(
-      rules.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
-      [
-        { port: 2379, toPort: 2379, from: '10.99.0.0/16' },
-        { port: 2379, toPort: 2379, from: clientGroup },
-        { port: 2379, toPort: 2379, from: lambdaGroup },
-        { port: 2380, toPort: 2380, from: memberGroup },
-      ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
-    );
+describe('supply chain', () => {
+  test('the default release is 3.5.30 with its pinned SHA-256 for the instance architecture', () => {
+    const userData = userDataOf(template);
+    assert.match(userData, /readonly ETCD_VERSION='3\.5\.30'/);
+    assert.match(userData, /readonly ETCD_ARCH='amd64'/);
+    assert.match(userData, new RegExp(`readonly ETCD_SHA256='${ETCD_RELEASE_SHA256['3.5.30']?.amd64 ?? 'missing'}'`));
+    assert.match(userData, /readonly INSTALL_METHOD='release'/);
+    assert.match(userData, /readonly RELEASE_BASE_URL='https:\/\/github\.com\/etcd-io\/etcd\/releases\/download'/);
+    assert.doesNotMatch(userData, /'@[A-Z_0-9]+@'/, 'no placeholder left unfilled');
+    const arm = userDataOf(synth({ instanceType: new ec2.InstanceType('m7g.large') }).template);
+    assert.match(arm, /readonly ETCD_ARCH='arm64'/);
+    assert.match(arm, new RegExp(`readonly ETCD_SHA256='${ETCD_RELEASE_SHA256['3.5.30']?.arm64 ?? 'missing'}'`));
   });
 
-  test('nothing else is reachable: the Lambda and client groups accept no traffic', () => {
-    assert.deepEqual(ingressOf(lambdaGroup), []);
-    assert.deepEqual(ingressOf(clientGroup), []);
-    for (const ingress of [...resourcesOf('AWS::EC2::SecurityGroupIngress')]) {
-      assert.notEqual(ingress.CidrIp, '0.0.0.0/0');
+  test('versions below 3.5.20, malformed, or without a known checksum are refused; a user-supplied checksum is accepted', () => {
+    for (const etcdVersion of ['3.5.17', '3.4.23', '3.5.19', 'latest', '3.5', 'v3.5.30', '3.5.30-rc.0']) {
+      assert.throws(() => synth({ etcdVersion }), InvalidEtcdReleaseError, etcdVersion);
     }
+    assert.throws(() => synth({ etcdVersion: '3.6.99' }), /no SHA-256 is pinned for etcd-v3\.6\.99-linux-amd64\.tar\.gz; pass etcdSha256/);
+    assert.throws(() => synth({ etcdVersion: '3.6.99', etcdSha256: { amd64: 'not-a-sum' } }), InvalidEtcdReleaseError);
+    const sum = 'ab'.repeat(32);
+    const custom = userDataOf(synth({ etcdVersion: '3.6.99', etcdSha256: { amd64: sum } }).template);
+    assert.match(custom, /readonly ETCD_VERSION='3\.6\.99'/);
+    assert.match(custom, new RegExp(`readonly ETCD_SHA256='${sum}'`));
+  });
+});
+
+describe('private subnets (no internet)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'elastic-etcd-asset-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function privateStack(): { stack: Stack; template: Template; asset: Asset } {
+    const app = newApp();
+    const s = new Stack(app, 'Private', { env: ENV });
+    const tarball = join(dir, 'etcd-v3.5.30-linux-amd64.tar.gz');
+    writeFileSync(tarball, 'stand-in');
+    const asset = new Asset(s, 'EtcdTarball', { path: tarball });
+    new ElasticEtcdCluster(s, 'Cluster', { internetAccess: false, etcdInstall: { method: 's3', bucket: asset.bucket, key: asset.s3ObjectKey } });
+    return { stack: s, template: Template.fromStack(s), asset };
+  }
+
+  test('isolated subnets in three AZs, no NAT or internet gateway, and the VPC endpoints the instances and the Lambda need', () => {
+    const { template: t } = privateStack();
+    t.resourceCountIs('AWS::EC2::NatGateway', 0);
+    t.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    assert.equal(resourcesOf(t, 'AWS::EC2::Subnet').length, 3);
+    assert.equal((groupOf(t).Properties.VPCZoneIdentifier as unknown[]).length, 3);
+    const endpoints = resourcesOf(t, 'AWS::EC2::VPCEndpoint');
+    // Service names end in the service: com.amazonaws.<region>.ssm (or a Fn::Join ending in ".s3").
+    const service = (name: unknown): string => /\.([a-z0-9]+)"?\]*\}?\]*\}?$/.exec(JSON.stringify(name))?.[1] ?? JSON.stringify(name);
+    assert.deepEqual(endpoints.map((e) => [service(e.ServiceName), e.VpcEndpointType]).sort(), [
+      ['autoscaling', 'Interface'],
+      ['ec2', 'Interface'],
+      ['s3', 'Gateway'],
+      ['ssm', 'Interface'],
+    ]);
+    const interfaces = endpoints.filter((e) => e.VpcEndpointType === 'Interface');
+    assert.equal(interfaces.length, 3);
+    for (const e of interfaces) assert.equal(e.PrivateDnsEnabled, true);
+    assert.equal(endpoints.filter((e) => e.VpcEndpointType === 'Gateway').length, 1);
+  });
+
+  test('the endpoints accept HTTPS from the members and the Lambda only; the Lambda runs in the isolated subnets', () => {
+    const { stack: s, template: t } = privateStack();
+    const cluster = s.node.findChild('Cluster') as ElasticEtcdCluster;
+    const ingress = resourcesOf(t, 'AWS::EC2::SecurityGroupIngress').filter((r) => JSON.stringify(r.GroupId).includes('Endpoint'));
+    const inline = Object.entries(t.findResources('AWS::EC2::SecurityGroup'))
+      .filter(([id]) => id.includes('Endpoint'))
+      .flatMap(([, r]) => ((r as { Properties: Json }).Properties.SecurityGroupIngress as Json[] | undefined) ?? []);
+    assert.deepEqual(inline, [], 'no CIDR-wide ingress on the endpoints');
+    const sources = new Set(ingress.map((r) => JSON.stringify(r.SourceSecurityGroupId)));
+    assert.deepEqual(
+      [...sources].sort(),
+      [s.resolve(cluster.memberSecurityGroup.securityGroupId), s.resolve(cluster.lambdaSecurityGroup.securityGroupId)].map((x) => JSON.stringify(x)).sort(),
+    );
+    for (const rule of ingress) assert.deepEqual([rule.FromPort, rule.ToPort], [443, 443]);
+    assert.equal(ingress.length, 6, 'three endpoints, two sources each');
+    const [fn] = resourcesOf(t, 'AWS::Lambda::Function').filter((f) => f.Runtime === 'nodejs22.x') as [Json];
+    assert.deepEqual((fn.VpcConfig as Json).SubnetIds, cluster.vpc.isolatedSubnets.map((x): unknown => s.resolve(x.subnetId)));
+  });
+
+  test('in a VPC of your own, vpcEndpoints adds the endpoints; without internet they are the default', () => {
+    const app = newApp();
+    const s = new Stack(app, 'Own', { env: ENV });
+    const vpc = new ec2.Vpc(s, 'Given', { maxAzs: 3, natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    new ElasticEtcdCluster(s, 'Cluster', { vpc, internetAccess: false, etcdInstall: { method: 'preinstalled' } });
+    Template.fromStack(s).resourceCountIs('AWS::EC2::VPCEndpoint', 4);
+    const s2 = new Stack(newApp(), 'OwnWithEndpoints', { env: ENV });
+    const vpc2 = new ec2.Vpc(s2, 'Given', { maxAzs: 3, natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    new ElasticEtcdCluster(s2, 'Cluster', { vpc: vpc2, internetAccess: false, vpcEndpoints: false, etcdInstall: { method: 'preinstalled' } });
+    Template.fromStack(s2).resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+  });
+
+  test('etcd comes from the S3 object, readable by the instance role alone, still checksum-verified', () => {
+    const { stack: s, template: t, asset } = privateStack();
+    const userData = userDataOf(t);
+    assert.match(userData, /readonly INSTALL_METHOD='s3'/);
+    assert.match(userData, /readonly ETCD_SHA256='[0-9a-f]{64}'/);
+    assert.ok(userData.includes(String(s.resolve(asset.s3ObjectKey))), 'the asset key is in the user data');
+    const statements = statementsOfRole(t, 'ClusterInstanceRole');
+    const read = statements.find((st) => st.Sid === 'ReadEtcdTarball');
+    assert.ok(read, JSON.stringify(statements));
+    assert.equal(read.Action, 's3:GetObject');
+    assert.ok(JSON.stringify(read.Resource).includes(asset.s3ObjectKey), JSON.stringify(read.Resource));
+  });
+
+  test('a download from GitHub without internet is refused at synth time', () => {
+    assert.throws(() => synth({ internetAccess: false }), /internetAccess is false but etcd would be downloaded from GitHub/);
+    // A mirror inside the network, or a baked image, is fine.
+    synth({ internetAccess: false, etcdInstall: { method: 'release', baseUrl: 'https://mirror.internal.example/etcd' } });
+    synth({ internetAccess: false, etcdInstall: { method: 'preinstalled' } });
+  });
+});
+
+describe('region and partition', () => {
+  test('an environment-agnostic stack names no region: ARNs use the pseudo parameters', () => {
+    const { template: agnostic } = synth({}, 'agnostic', 'Agnostic');
+    const text = JSON.stringify(agnostic.toJSON());
+    assert.doesNotMatch(text, /us-east-1|eu-west-1|123456789012/);
+    assert.ok(text.includes('"Ref":"AWS::Region"'));
+    assert.ok(text.includes('"Ref":"AWS::Partition"'));
+    assert.doesNotMatch(userDataOf(agnostic), /amazonaws\.com/);
   });
 });
 
 describe('outputs and props', () => {
-  test('outputs name the group, the parameter path and the client security group', () => {
+  test('outputs name the group, the parameter path, the queues and the client security group', () => {
     template.hasOutput('AutoScalingGroupName', { Value: GROUP });
-    template.hasOutput('ParameterPath', { Value: '/elastic-etcd/etcd' });
+    template.hasOutput('ParameterPath', { Value: PARAMETER_PATH });
     template.hasOutput('ClientSecurityGroupId', { Value: resolve(stack.cluster.clientSecurityGroup.securityGroupId) });
     template.hasOutput('LogGroupName', { Value: resolve(stack.cluster.logGroup.logGroupName) });
+    template.hasOutput('QueueDeadLetterQueueUrl', { Value: resolve(stack.cluster.queueDeadLetterQueue.queueUrl) });
+    template.hasOutput('DeadLetterQueueUrl', { Value: resolve(stack.cluster.deadLetterQueue.queueUrl) });
+    template.hasOutput('EtcdVersion', { Value: '3.5.30' });
   });
 
-  test('props change the cluster: size, name, prefix, version, install commands, schedule', () => {
-    const app = new App();
-    const custom = new ElasticEtcdStack(app, 'Custom', {
-      env: ENV,
-      cluster: {
+  test('props change the cluster: size, name, prefix, install commands, schedule, extra settings', () => {
+    const { template: t } = synth(
+      {
         clusterSize: 5,
         clusterName: 'prod',
         parameterPrefix: '/teams/storage',
-        etcdVersion: '3.5.9',
         etcdInstall: { method: 'commands', commands: ['dnf install -y etcd', 'ln -sf /usr/bin/etcd /usr/local/bin/etcd'] },
         reconcileInterval: Duration.minutes(1),
         healthTimeout: Duration.millis(1500),
+        etcdSettings: { 'quota-backend-bytes': '8589934592', 'auto-compaction-mode': 'periodic', 'auto-compaction-retention': '1h' },
       },
-    });
-    const t = Template.fromStack(custom);
+      ENV,
+      'Custom',
+    );
     t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { AutoScalingGroupName: 'Custom-prod', MinSize: '5', MaxSize: '5' });
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
-    t.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: Match.objectLike({
-          ELASTIC_ETCD_CLUSTER_SIZE: '5',
-          ELASTIC_ETCD_PARAMETER_PREFIX: '/teams/storage',
-          ELASTIC_ETCD_CLUSTER_NAME: 'prod',
-          ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '1500',
-        }),
-      },
-    });
-    const lt = Object.values(t.findResources('AWS::EC2::LaunchTemplate'))[0] as { Properties: { LaunchTemplateData: Json } };
-    const userData = (lt.Properties.LaunchTemplateData.UserData as { 'Fn::Base64': string })['Fn::Base64'];
+    assert.deepEqual(
+      { size: lambdaEnv(t).ELASTIC_ETCD_CLUSTER_SIZE, prefix: lambdaEnv(t).ELASTIC_ETCD_PARAMETER_PREFIX, name: lambdaEnv(t).ELASTIC_ETCD_CLUSTER_NAME, health: lambdaEnv(t).ELASTIC_ETCD_HEALTH_TIMEOUT_MS },
+      { size: '5', prefix: '/teams/storage', name: 'prod', health: '1500' },
+    );
+    const userData = userDataOf(t);
     assert.match(userData, /readonly PARAMETER_PATH='\/teams\/storage\/prod'/);
     assert.match(userData, /readonly INSTALL_METHOD='commands'/);
     assert.match(userData, /\n {2}dnf install -y etcd\n {2}ln -sf \/usr\/bin\/etcd \/usr\/local\/bin\/etcd\n/);
+    assert.match(
+      userData,
+      /readonly EXTRA_SETTINGS='ETCD_AUTO_COMPACTION_MODE=periodic\nETCD_AUTO_COMPACTION_RETENTION=1h\nETCD_QUOTA_BACKEND_BYTES=8589934592'/,
+    );
+  });
+
+  test('cluster sizes 1, 2 and even sizes are refused unless allowUnsafeClusterSize says the user means it', () => {
+    for (const clusterSize of [1, 2, 4, 6, 8]) {
+      assert.throws(() => synth({ clusterSize }), InvalidClusterPropsError, String(clusterSize));
+      const { template: t } = synth({ clusterSize, allowUnsafeClusterSize: true });
+      t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: String(clusterSize), MaxSize: String(clusterSize) });
+    }
+    assert.throws(() => synth({ clusterSize: 2 }), /fewer than 3 members/);
+    assert.throws(() => synth({ clusterSize: 4 }), /use 3 or 5, or set allowUnsafeClusterSize/);
+    for (const clusterSize of [3, 5, 7, 9]) synth({ clusterSize });
+  });
+
+  test('deploy-time tokens where synth-time values are needed are refused clearly', () => {
+    const size = Lazy.number({ produce: () => 3 });
+    assert.throws(() => synth({ clusterSize: size }), /clusterSize must be known at synth time/);
+    const name = Lazy.string({ produce: () => 'etcd' });
+    assert.throws(() => synth({ clusterName: name }), /clusterName must be known at synth time/);
+  });
+
+  test('extra etcd settings: owned or malformed ones are refused', () => {
+    const bad: Record<string, string>[] = [
+      { name: 'x' },
+      { 'data-dir': '/tmp' },
+      { 'initial-cluster': 'a=http://x' },
+      { 'initial-cluster-state': 'new' },
+      { 'listen-client-urls': 'http://0.0.0.0:2379' },
+      { 'advertise-client-urls': 'http://x' },
+      { 'discovery-srv': 'example.com' },
+      { 'force-new-cluster': 'true' },
+      { '--quota-backend-bytes': '1' },
+      { QUOTA_BACKEND_BYTES: '1' },
+      { 'quota-backend-bytes': '' },
+      { 'quota-backend-bytes': '1"\nExecStartPre=/bin/evil' },
+      { 'log-level': '%n' },
+      { 'log-level': '$HOME' },
+      { 'log-level': "it's" },
+    ];
+    for (const etcdSettings of bad) assert.throws(() => synth({ etcdSettings }), InvalidEtcdSettingError, JSON.stringify(etcdSettings));
   });
 
   test('bad props are refused with a typed error', () => {
-    const cases = [
+    const cases: ElasticEtcdClusterProps[] = [
       { clusterName: 'has space' },
       { clusterName: '' },
       { parameterPrefix: 'no-leading-slash' },
@@ -355,13 +600,14 @@ describe('outputs and props', () => {
       { parameterPrefix: '/aws/reserved' },
       { clusterSize: 0 },
       { clusterSize: 2.5 },
+      { clusterSize: 11 },
       { volumeSizeGiB: 4 },
       // The reconcile passes keep held lifecycle actions alive, so they must come before either hook times out.
       { reconcileInterval: Duration.minutes(5) },
       { reconcileInterval: Duration.minutes(3), terminateHeartbeatTimeout: Duration.minutes(3) },
     ];
     for (const props of cases) {
-      const scope = new Stack(new App(), 'Bad', { env: ENV });
+      const scope = new Stack(newApp(), 'Bad', { env: ENV });
       assert.throws(() => new ElasticEtcdCluster(scope, 'Cluster', props), InvalidClusterPropsError, JSON.stringify(props));
     }
   });

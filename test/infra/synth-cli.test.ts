@@ -32,10 +32,17 @@ test('npx cdk synth exits 0 offline and writes the template', { timeout: 180_000
     assert.equal(code, 0, output);
     const templatePath = join(out, 'ElasticEtcd.template.json');
     assert.ok(existsSync(templatePath), output);
-    const template = JSON.parse(readFileSync(templatePath, 'utf8')) as { Resources: Record<string, { Type: string }> };
+    const text = readFileSync(templatePath, 'utf8');
+    const template = JSON.parse(text) as { Resources: Record<string, { Type: string }>; Outputs: unknown };
     const types = Object.values(template.Resources).map((r) => r.Type);
     assert.ok(types.includes('AWS::AutoScaling::AutoScalingGroup'));
     assert.ok(!types.includes('AWS::AutoScaling::LaunchConfiguration'));
+    assert.ok(!types.includes('AWS::AutoScaling::LifecycleHook'), 'hooks live on the group');
+    // Environment-agnostic by default: no region of the synth machine (or us-east-1) baked into a resource or an
+    // output (CDK's own CDKMetadataAvailable condition lists regions; it pins nothing).
+    assert.doesNotMatch(JSON.stringify([template.Resources, template.Outputs]), /"(us|eu|ap|sa|ca|me|af|il|mx|cn)-[a-z]+-\d"/);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { environment?: string }> };
+    assert.equal(manifest.artifacts.ElasticEtcd?.environment, 'aws://unknown-account/unknown-region');
     const cliVersion = await run('npx', ['cdk', '--version'], 60_000);
     assert.match(cliVersion.output, /^2\./m, 'the CLI is pinned to a 2.x release');
   } finally {

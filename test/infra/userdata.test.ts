@@ -1,24 +1,28 @@
-// The instance boot script: shellcheck-clean, renders safely, and really boots etcd from the drop-in it fetched.
-// The run test serves IMDSv2 and SSM (JSON 1.1 GetParameter) from tiny loopback servers, replaces systemctl with
-// a double that starts the real /usr/bin/etcd from the drop-in the script wrote, and waits for etcd's /health.
+// The instance boot script: shellcheck-clean, renders safely, installs exactly the pinned etcd (checksum-verified,
+// every download bounded), and really boots etcd from the drop-in it fetched. The run tests serve IMDSv2, SSM
+// (JSON 1.1 GetParameter), S3 and a release mirror from tiny loopback servers, replace systemctl with a double
+// that starts the real /usr/bin/etcd from the drop-ins the script wrote, and wait for etcd's /health.
 import { renderDropin } from '../../src/core/render.js';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { DEFAULT_ETCD_VERSION, ETCD_RELEASE_SHA256 } from '../../infra/etcd-releases.js';
 import { BOOT_SCRIPT_PATH, InvalidBootScriptOptionError, renderBootScript, type BootScriptOptions } from '../../infra/userdata.js';
 import { allocateAddresses, CLIENT_PORT, PEER_PORT, releaseAddresses } from '../harness/addresses.js';
 
 const execFileAsync = promisify(execFile);
 
+const PINNED_AMD64 = ETCD_RELEASE_SHA256[DEFAULT_ETCD_VERSION]?.amd64 ?? '';
 const BASE: BootScriptOptions = {
   parameterPath: '/elastic-etcd/test',
-  etcdVersion: '3.5.17',
+  release: { version: DEFAULT_ETCD_VERSION, architecture: 'amd64', sha256: PINNED_AMD64 },
   install: { method: 'release' },
   dropinWaitSeconds: 30,
 };
@@ -36,7 +40,9 @@ describe('shellcheck', () => {
       const renderings: BootScriptOptions[] = [
         BASE,
         { ...BASE, install: { method: 'preinstalled' } },
+        { ...BASE, install: { method: 's3', bucket: 'my-artifacts', key: 'etcd/etcd-v3.5.30-linux-amd64.tar.gz' } },
         { ...BASE, install: { method: 'commands', commands: ['dnf install -y etcd', 'ln -sf /usr/bin/etcd /usr/local/bin/etcd'] } },
+        { ...BASE, settings: { ETCD_QUOTA_BACKEND_BYTES: '8589934592', ETCD_AUTO_COMPACTION_RETENTION: '1h' } },
       ];
       for (const [index, options] of renderings.entries()) {
         const path = join(dir, `boot-${index}.sh`);
@@ -50,14 +56,30 @@ describe('shellcheck', () => {
 });
 
 describe('renderBootScript', () => {
-  test('fills every placeholder', () => {
-    const script = renderBootScript({ ...BASE, install: { method: 'release', baseUrl: 'https://mirror.example/etcd/' } });
+  test('fills every placeholder; the default release is the pinned 3.5.30 with its published SHA-256', () => {
+    assert.equal(DEFAULT_ETCD_VERSION, '3.5.30');
+    // kubespray's checksums.yml, etcd_binary_checksums amd64 3.5.30 (see infra/etcd-releases.ts).
+    assert.equal(PINNED_AMD64, 'a495115162845640be08c6cda069ff961260dbced53207c5a83b1b006ff2ea8e');
+    const script = renderBootScript({
+      ...BASE,
+      install: { method: 'release', baseUrl: 'https://mirror.example/etcd/' },
+      settings: { ETCD_QUOTA_BACKEND_BYTES: '8589934592', ETCD_AUTO_COMPACTION_MODE: 'periodic' },
+    });
     assert.match(script, /^readonly PARAMETER_PATH='\/elastic-etcd\/test'$/m);
-    assert.match(script, /^readonly ETCD_VERSION='3\.5\.17'$/m);
+    assert.match(script, /^readonly ETCD_VERSION='3\.5\.30'$/m);
+    assert.match(script, /^readonly ETCD_ARCH='amd64'$/m);
+    assert.match(script, new RegExp(`^readonly ETCD_SHA256='${PINNED_AMD64}'$`, 'm'));
     assert.match(script, /^readonly INSTALL_METHOD='release'$/m);
     assert.match(script, /^readonly RELEASE_BASE_URL='https:\/\/mirror\.example\/etcd'$/m);
+    assert.match(script, /^readonly DOWNLOAD_TIMEOUT_SECONDS='300'$/m);
     assert.match(script, /^readonly DROPIN_WAIT_SECONDS='30'$/m);
-    assert.doesNotMatch(script, /'@[A-Z_]+@'/);
+    assert.match(script, /^readonly EXTRA_SETTINGS='ETCD_AUTO_COMPACTION_MODE=periodic\nETCD_QUOTA_BACKEND_BYTES=8589934592'$/m);
+    assert.doesNotMatch(script, /'@[A-Z_0-9]+@'/);
+    // No hard-coded partition: the SSM and S3 hosts use the DNS suffix read from instance metadata.
+    assert.doesNotMatch(script, /amazonaws\.com/);
+    assert.match(script, /meta-data\/services\/domain/);
+    // Every download is bounded.
+    for (const bound of ['--connect-timeout', '--max-time', '--retry', '--retry-max-time', '--speed-time']) assert.ok(script.includes(bound), bound);
   });
 
   test('refuses values that could break out of the script', () => {
@@ -65,13 +87,24 @@ describe('renderBootScript', () => {
       { ...BASE, parameterPath: "/x'; rm -rf / #" },
       { ...BASE, parameterPath: 'relative/path' },
       { ...BASE, parameterPath: '/trailing/' },
-      { ...BASE, etcdVersion: '3.5.17; reboot' },
-      { ...BASE, etcdVersion: 'latest' },
+      { ...BASE, release: { ...BASE.release, version: '3.5.30; reboot' } },
+      { ...BASE, release: { ...BASE.release, version: 'latest' } },
+      { ...BASE, release: { ...BASE.release, sha256: 'abc' } },
+      { ...BASE, release: { ...BASE.release, sha256: PINNED_AMD64.toUpperCase() } },
+      { ...BASE, release: { ...BASE.release, architecture: 'x86' as 'amd64' } },
       { ...BASE, dropinWaitSeconds: 0 },
       { ...BASE, dropinWaitSeconds: 1.5 },
+      { ...BASE, downloadTimeoutSeconds: 0 },
       { ...BASE, install: { method: 'release', baseUrl: "https://x/'$(id)'" } },
+      { ...BASE, install: { method: 's3', bucket: "b'; id", key: 'k' } },
+      { ...BASE, install: { method: 's3', bucket: 'bucket', key: "k'$(id)" } },
       { ...BASE, install: { method: 'commands', commands: [] } },
       { ...BASE, install: { method: 'commands', commands: ["echo '@PARAMETER_PATH@'"] } },
+      { ...BASE, settings: { ETCD_X: "a'b" } },
+      { ...BASE, settings: { ETCD_X: 'a\nETCD_NAME=evil' } },
+      { ...BASE, settings: { 'not-env': '1' } },
+      // EC2 refuses user data above 16 KB: caught at synth time, not at the first launch.
+      { ...BASE, install: { method: 'commands', commands: Array.from({ length: 100 }, (_, i) => `echo ${'x'.repeat(40)} ${i}`) } },
     ];
     for (const options of bad) {
       assert.throws(() => renderBootScript(options), InvalidBootScriptOptionError, JSON.stringify(options));
@@ -86,10 +119,12 @@ const REGION = 'eu-west-1';
 const ROLE = 'elastic-etcd-instance';
 const CREDENTIALS = { AccessKeyId: 'AKIDSTANDIN', SecretAccessKey: 'secret/standin+key', Token: 'session-token-standin' };
 const IMDS_TOKEN = 'imds-token-standin';
+const ON_X86_64 = arch() === 'x64';
 
 interface Recorded {
   readonly imds: string[];
   readonly ssm: { name: string; authorization: string; securityToken: string; target: string }[];
+  readonly s3: { url: string; authorization: string; securityToken: string; contentSha: string }[];
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -99,11 +134,12 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /** IMDSv2: a PUT for a token, then GETs that must carry it (IMDSv1-style GETs are refused, as with HttpTokens=required). */
-function imdsHandler(localIp: string, recorded: Recorded) {
+function imdsHandler(localIp: string, domain: string, recorded: Recorded) {
   const paths: Record<string, string> = {
     '/latest/meta-data/instance-id': INSTANCE_ID,
     '/latest/meta-data/local-ipv4': localIp,
     '/latest/meta-data/placement/region': REGION,
+    '/latest/meta-data/services/domain': domain,
     '/latest/meta-data/iam/security-credentials/': ROLE,
     [`/latest/meta-data/iam/security-credentials/${ROLE}`]: JSON.stringify({ Code: 'Success', Type: 'AWS-HMAC', ...CREDENTIALS }),
   };
@@ -150,27 +186,83 @@ function ssmHandler(parameters: Map<string, string>, missesFirst: number, record
   };
 }
 
+/**
+ * Release mirror and S3 stand-in: serves `files` by path; `/stall/...` answers headers and a first chunk, then
+ * never another byte (what a stalled mirror looks like to curl). S3 requests are recorded with their signature.
+ */
+function downloadHandler(files: Map<string, Buffer>, recorded: Recorded, open: Set<ServerResponse>) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '';
+    if (req.headers.authorization !== undefined) {
+      recorded.s3.push({
+        url,
+        authorization: String(req.headers.authorization),
+        securityToken: String(req.headers['x-amz-security-token'] ?? ''),
+        contentSha: String(req.headers['x-amz-content-sha256'] ?? ''),
+      });
+    }
+    if (url.startsWith('/stall/')) {
+      open.add(res);
+      res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': '1000000' });
+      res.write(Buffer.alloc(16));
+      return; // never ends: curl's --max-time / --speed-time must give up
+    }
+    const file = files.get(url);
+    if (file === undefined) res.writeHead(404).end();
+    else res.writeHead(200, { 'content-type': 'application/gzip' }).end(file);
+  };
+}
+
 async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string }> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-// The systemctl double: logs its arguments; `start etcd` reads the drop-in the script wrote and starts the real
-// etcd with exactly its Environment= values, detached, recording the PID for the test to stop it.
+/** A release-shaped tarball whose `etcd` only prints `etcd Version: <reports>`. */
+async function fakeReleaseTarball(version: string, reports: string): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'elastic-etcd-tarball-'));
+  try {
+    const top = `etcd-v${version}-linux-amd64`;
+    mkdirSync(join(dir, top));
+    for (const tool of ['etcd', 'etcdctl', 'etcdutl']) {
+      writeFileSync(join(dir, top, tool), `#!/bin/sh\necho "${tool === 'etcd' ? 'etcd' : tool} Version: ${reports}"\necho "Git SHA: standin"\n`);
+      chmodSync(join(dir, top, tool), 0o755);
+    }
+    await execFileAsync('tar', ['-czf', join(dir, 'out.tar.gz'), '-C', dir, top]);
+    return readFileSync(join(dir, 'out.tar.gz'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+// The systemctl double: logs its arguments; `start --no-block etcd` reads the drop-ins the script wrote (in
+// systemd's order) and starts the real etcd with exactly their Environment= values, detached, recording the PID
+// for the test to stop it.
 const SYSTEMCTL_DOUBLE = `#!/usr/bin/env bash
 set -euo pipefail
 echo "$*" >>"$SYSTEMCTL_LOG"
-if [[ "$*" == "start etcd" ]]; then
-  dropin="$ELASTIC_ETCD_SYSTEMD_DIR/etcd.service.d/99-elastic-etcd.conf"
+if [[ "$*" == "start --no-block etcd" && "\${START_ETCD:-1}" == 1 ]]; then
   grep -q '^ExecStart=/usr/local/bin/etcd$' "$ELASTIC_ETCD_SYSTEMD_DIR/etcd.service"
   env_args=()
-  while IFS= read -r line; do
-    env_args+=("$line")
-  done < <(sed -n 's/^Environment="\\(.*\\)"$/\\1/p' "$dropin")
+  for dropin in "$ELASTIC_ETCD_SYSTEMD_DIR"/etcd.service.d/*.conf; do
+    while IFS= read -r line; do
+      env_args+=("$line")
+    done < <(sed -n 's/^Environment="\\(.*\\)"$/\\1/p' "$dropin")
+  done
   env -i PATH=/usr/bin:/bin "\${env_args[@]}" setsid /usr/bin/etcd >"$ETCD_LOG" 2>&1 </dev/null &
   echo $! >"$ETCD_PID_FILE"
 fi
+`;
+
+// A curl wrapper that records every URL the script asks for, then runs the real curl.
+const CURL_RECORDER = `#!/usr/bin/env bash
+for arg in "$@"; do
+  case "$arg" in http://*|https://*) echo "$arg" >>"$CURL_LOG" ;; esac
+done
+exec /usr/bin/curl "$@"
 `;
 
 async function waitForHealth(url: string, timeoutMs: number): Promise<unknown> {
@@ -192,46 +284,66 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<unknown> {
 interface Sandbox {
   readonly dir: string;
   readonly systemdDir: string;
+  readonly binDir: string;
   readonly scriptPath: string;
   readonly env: NodeJS.ProcessEnv;
   readonly etcdPidFile: string;
   readonly etcdLog: string;
   readonly systemctlLog: string;
+  readonly curlLog: string;
 }
 
-function makeSandbox(options: BootScriptOptions, imdsUrl: string, ssmUrl: string): Sandbox {
+interface SandboxOptions {
+  /** Install etcd for real (into the sandbox's bin dir) instead of skipping the install. */
+  readonly install?: boolean;
+  /** Let the systemctl double start the real etcd. */
+  readonly startEtcd?: boolean;
+  /** Extra environment, e.g. endpoint overrides; `undefined` removes a variable. */
+  readonly env?: Record<string, string | undefined>;
+}
+
+function makeSandbox(options: BootScriptOptions, imdsUrl: string, ssmUrl: string, sandboxOptions: SandboxOptions = {}): Sandbox {
   const dir = mkdtempSync(join(tmpdir(), 'elastic-etcd-boot-'));
   const bin = join(dir, 'bin');
   const systemdDir = join(dir, 'systemd');
+  const binDir = join(dir, 'usr-local-bin');
   mkdirSync(bin);
   mkdirSync(systemdDir);
   writeFileSync(join(bin, 'systemctl'), SYSTEMCTL_DOUBLE);
   chmodSync(join(bin, 'systemctl'), 0o755);
+  writeFileSync(join(bin, 'curl'), CURL_RECORDER);
+  chmodSync(join(bin, 'curl'), 0o755);
   const scriptPath = join(dir, 'boot-etcd.sh');
   writeFileSync(scriptPath, renderBootScript(options));
   const sandbox = {
     dir,
     systemdDir,
+    binDir,
     scriptPath,
     etcdPidFile: join(dir, 'etcd.pid'),
     etcdLog: join(dir, 'etcd.log'),
     systemctlLog: join(dir, 'systemctl.log'),
+    curlLog: join(dir, 'curl.log'),
   };
-  return {
-    ...sandbox,
-    env: {
-      PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-      HOME: dir,
-      AWS_EC2_METADATA_SERVICE_ENDPOINT: imdsUrl,
-      AWS_ENDPOINT_URL_SSM: ssmUrl,
-      ELASTIC_ETCD_SYSTEMD_DIR: systemdDir,
-      ELASTIC_ETCD_SKIP_INSTALL: '1',
-      ELASTIC_ETCD_POLL_INTERVAL: '0.2',
-      SYSTEMCTL_LOG: sandbox.systemctlLog,
-      ETCD_LOG: sandbox.etcdLog,
-      ETCD_PID_FILE: sandbox.etcdPidFile,
-    },
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    HOME: dir,
+    AWS_EC2_METADATA_SERVICE_ENDPOINT: imdsUrl,
+    AWS_ENDPOINT_URL_SSM: ssmUrl,
+    ELASTIC_ETCD_SYSTEMD_DIR: systemdDir,
+    ...(sandboxOptions.install ? { ELASTIC_ETCD_BIN_DIR: binDir } : { ELASTIC_ETCD_SKIP_INSTALL: '1' }),
+    ELASTIC_ETCD_POLL_INTERVAL: '0.2',
+    START_ETCD: sandboxOptions.startEtcd === false ? '0' : '1',
+    SYSTEMCTL_LOG: sandbox.systemctlLog,
+    CURL_LOG: sandbox.curlLog,
+    ETCD_LOG: sandbox.etcdLog,
+    ETCD_PID_FILE: sandbox.etcdPidFile,
   };
+  for (const [key, value] of Object.entries(sandboxOptions.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return { ...sandbox, env };
 }
 
 function runScript(sandbox: Sandbox, timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
@@ -244,18 +356,32 @@ function runScript(sandbox: Sandbox, timeoutMs: number): Promise<{ code: number 
   });
 }
 
-describe('boot script against IMDS and SSM stand-ins', () => {
+const read = (path: string): string => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+
+describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () => {
   let ip = '';
   let imds: { server: Server; url: string };
+  let imdsChina: { server: Server; url: string };
   let ssm: { server: Server; url: string };
+  let mirror: { server: Server; url: string };
   const parameters = new Map<string, string>();
-  const recorded: Recorded = { imds: [], ssm: [] };
+  const files = new Map<string, Buffer>();
+  const stalled = new Set<ServerResponse>();
+  const recorded: Recorded = { imds: [], ssm: [], s3: [] };
   const sandboxes: Sandbox[] = [];
+  let goodTarball: Buffer = Buffer.alloc(0);
+  const tarballName = `etcd-v${DEFAULT_ETCD_VERSION}-linux-amd64.tar.gz`;
 
   before(async () => {
     [ip = ''] = await allocateAddresses(1);
-    imds = await listen(imdsHandler(ip, recorded));
+    imds = await listen(imdsHandler(ip, 'amazonaws.com', recorded));
+    imdsChina = await listen(imdsHandler(ip, 'amazonaws.com.cn', { imds: [], ssm: [], s3: [] }));
     ssm = await listen(ssmHandler(parameters, 2, recorded));
+    mirror = await listen(downloadHandler(files, recorded, stalled));
+    goodTarball = await fakeReleaseTarball(DEFAULT_ETCD_VERSION, DEFAULT_ETCD_VERSION);
+    files.set(`/good/v${DEFAULT_ETCD_VERSION}/${tarballName}`, goodTarball);
+    files.set(`/tampered/v${DEFAULT_ETCD_VERSION}/${tarballName}`, Buffer.concat([goodTarball, Buffer.from('tampered')]));
+    files.set(`/artifacts-bucket/etcd/${tarballName}`, goodTarball);
   });
 
   after(async () => {
@@ -271,12 +397,13 @@ describe('boot script against IMDS and SSM stand-ins', () => {
       }
       rmSync(sandbox.dir, { recursive: true, force: true });
     }
-    await Promise.all([imds, ssm].map((s) => new Promise((resolve) => s.server.close(resolve))));
+    for (const res of stalled) res.destroy();
+    await Promise.all([imds, imdsChina, ssm, mirror].map((s) => new Promise((resolve) => s.server.close(resolve))));
     releaseAddresses([ip]);
   });
 
-  test('writes the drop-in the Lambda stored and starts etcd with it', { timeout: 90_000 }, async () => {
-    const sandbox = makeSandbox(BASE, imds.url, ssm.url);
+  test('writes the drop-in the Lambda stored, the static settings drop-in, and starts etcd with both', { timeout: 90_000 }, async () => {
+    const sandbox = makeSandbox({ ...BASE, settings: { ETCD_QUOTA_BACKEND_BYTES: '4294967296', ETCD_AUTO_COMPACTION_RETENTION: '1' } }, imds.url, ssm.url);
     sandboxes.push(sandbox);
     const dataDir = join(sandbox.dir, 'data');
     // Exactly what the Lambda stores: the planner's settings rendered by the same renderer.
@@ -296,13 +423,19 @@ describe('boot script against IMDS and SSM stand-ins', () => {
     const { code, stderr } = await runScript(sandbox, 60_000);
     assert.equal(code, 0, stderr);
 
-    // The drop-in on disk is byte for byte what SSM served, and the unit takes its config from it.
+    // The drop-in on disk is byte for byte what SSM served, and the unit takes its config from the drop-ins.
     assert.equal(readFileSync(join(sandbox.systemdDir, 'etcd.service.d', '99-elastic-etcd.conf'), 'utf8'), dropin);
+    assert.equal(
+      readFileSync(join(sandbox.systemdDir, 'etcd.service.d', '50-elastic-etcd-settings.conf'), 'utf8'),
+      '# Written by the elastic-etcd boot script from the construct prop etcdSettings; static.\n[Service]\n' +
+        'Environment="ETCD_AUTO_COMPACTION_RETENTION=1"\nEnvironment="ETCD_QUOTA_BACKEND_BYTES=4294967296"\n',
+    );
     const unit = readFileSync(join(sandbox.systemdDir, 'etcd.service'), 'utf8');
     assert.match(unit, /^Type=notify$/m);
     assert.match(unit, /^ExecStart=\/usr\/local\/bin\/etcd$/m);
     assert.match(unit, /^Restart=on-failure$/m);
-    assert.deepEqual(readFileSync(sandbox.systemctlLog, 'utf8').trim().split('\n'), ['daemon-reload', 'enable etcd', 'start etcd']);
+    assert.match(unit, /^TimeoutStartSec=infinity$/m);
+    assert.deepEqual(read(sandbox.systemctlLog).trim().split('\n'), ['daemon-reload', 'enable etcd', 'start --no-block etcd']);
 
     // It waited for the parameter (two misses first), and signed every SSM call with the role's credentials.
     assert.ok(recorded.ssm.length >= 3, `polled ${recorded.ssm.length} times`);
@@ -313,9 +446,11 @@ describe('boot script against IMDS and SSM stand-ins', () => {
       assert.equal(call.securityToken, CREDENTIALS.Token);
     }
     assert.ok(recorded.imds.includes('PUT /latest/api/token'), 'IMDSv2 token requested');
-    assert.ok(stderr.includes(`instance ${INSTANCE_ID} in ${REGION}`), stderr);
+    assert.ok(stderr.includes(`instance ${INSTANCE_ID} in ${REGION} (amazonaws.com)`), stderr);
+    // Credentials never appear on a command line (the curl recorder sees every argument).
+    assert.doesNotMatch(read(sandbox.curlLog), new RegExp(CREDENTIALS.SecretAccessKey.replace(/[+/]/g, '.')));
 
-    // The real etcd runs with the drop-in's settings: healthy, and named as the drop-in says.
+    // The real etcd runs with the drop-ins' settings: healthy, and named as the drop-in says.
     const clientUrl = `http://${ip}:${CLIENT_PORT}`;
     assert.deepEqual(await waitForHealth(clientUrl, 20_000), { health: 'true' });
     const list = (await (await fetch(`${clientUrl}/v3/cluster/member/list`, { method: 'POST', body: '{}' })).json()) as {
@@ -346,6 +481,118 @@ describe('boot script against IMDS and SSM stand-ins', () => {
     assert.match(stderr, /does not start with \[Service\]/);
     assert.equal(existsSync(join(sandbox.systemdDir, 'etcd.service.d', '99-elastic-etcd.conf')), false);
     assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
+  });
+
+  test('takes the SSM host from the partition DNS suffix in instance metadata (aws-cn), not amazonaws.com', { timeout: 60_000 }, async () => {
+    const sandbox = makeSandbox({ ...BASE, parameterPath: '/elastic-etcd/china', dropinWaitSeconds: 1 }, imdsChina.url, ssm.url, {
+      env: { AWS_ENDPOINT_URL_SSM: undefined },
+    });
+    sandboxes.push(sandbox);
+    const { code, stderr } = await runScript(sandbox, 45_000);
+    assert.notEqual(code, 0, 'no such host here; the point is which host it asked for');
+    assert.ok(stderr.includes(`instance ${INSTANCE_ID} in ${REGION} (amazonaws.com.cn)`), stderr);
+    const urls = read(sandbox.curlLog).trim().split('\n');
+    assert.ok(urls.includes(`https://ssm.${REGION}.amazonaws.com.cn/`), urls.join('\n'));
+    assert.ok(!urls.some((u) => /\.amazonaws\.com\//.test(u)), urls.join('\n'));
+  });
+
+  describe('installing etcd', { skip: ON_X86_64 ? false : 'the stand-in release is for amd64 (x86_64) machines' }, () => {
+    function installSandbox(options: Partial<BootScriptOptions>, sandboxOptions: SandboxOptions = {}): Sandbox {
+      const sandbox = makeSandbox(
+        { ...BASE, parameterPath: '/elastic-etcd/install', dropinWaitSeconds: 1, ...options },
+        imds.url,
+        ssm.url,
+        { install: true, startEtcd: false, ...sandboxOptions },
+      );
+      sandboxes.push(sandbox);
+      return sandbox;
+    }
+    const goodRelease = (): BootScriptOptions['release'] => ({ version: DEFAULT_ETCD_VERSION, architecture: 'amd64', sha256: sha256(goodTarball) });
+
+    test('installs exactly the pinned version after verifying its SHA-256', { timeout: 60_000 }, async () => {
+      const sandbox = installSandbox({ release: goodRelease(), install: { method: 'release', baseUrl: `${mirror.url}/good` } });
+      parameters.set(`/elastic-etcd/install/instances/${INSTANCE_ID}/dropin`, '[Service]\nEnvironment="ETCD_NAME=x"\n');
+      const { code, stderr } = await runScript(sandbox, 45_000);
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, new RegExp(`SHA-256 of ${mirror.url}/good/v3\\.5\\.30/${tarballName.replace(/\./g, '\\.')} verified \\(${sha256(goodTarball)}\\)`));
+      assert.match(stderr, /etcd 3\.5\.30 installed at /);
+      for (const tool of ['etcd', 'etcdctl', 'etcdutl']) assert.ok(existsSync(join(sandbox.binDir, tool)), tool);
+      const { stdout } = await execFileAsync(join(sandbox.binDir, 'etcd'), ['--version']);
+      assert.match(stdout, /^etcd Version: 3\.5\.30$/m);
+      assert.deepEqual(read(sandbox.systemctlLog).trim().split('\n'), ['daemon-reload', 'enable etcd', 'start --no-block etcd']);
+    });
+
+    test('a tarball whose SHA-256 is not the pinned one fails clearly and installs nothing', { timeout: 60_000 }, async () => {
+      const sandbox = installSandbox({ release: goodRelease(), install: { method: 'release', baseUrl: `${mirror.url}/tampered` } });
+      const { code, stderr } = await runScript(sandbox, 45_000);
+      assert.notEqual(code, 0);
+      assert.match(stderr, new RegExp(`ERROR: SHA-256 mismatch for ${mirror.url}/tampered/\\S+: expected ${sha256(goodTarball)}, got [0-9a-f]{64}; refusing to install it`));
+      assert.equal(existsSync(join(sandbox.binDir, 'etcd')), false);
+      assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
+    });
+
+    test('the pinned checksum of the real release does not match a stand-in: nothing unverified is installed', { timeout: 60_000 }, async () => {
+      // BASE carries the published SHA-256 of the real etcd-v3.5.30-linux-amd64.tar.gz.
+      const sandbox = installSandbox({ install: { method: 'release', baseUrl: `${mirror.url}/good` } });
+      const { code, stderr } = await runScript(sandbox, 45_000);
+      assert.notEqual(code, 0);
+      assert.match(stderr, new RegExp(`SHA-256 mismatch .*expected ${PINNED_AMD64}`));
+      assert.equal(existsSync(join(sandbox.binDir, 'etcd')), false);
+    });
+
+    test('a stalled download fails within its bound with a clear error', { timeout: 90_000 }, async () => {
+      const sandbox = installSandbox({ release: goodRelease(), downloadTimeoutSeconds: 1, install: { method: 'release', baseUrl: `${mirror.url}/stall` } });
+      // The child is killed at 60 s: an unbounded download would end the test with code null, not a clear error.
+      const { code, stderr } = await runScript(sandbox, 60_000);
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, /ERROR: download of http:\/\/127\.0\.0\.1:\d+\/stall\/v3\.5\.30\/\S+ failed \(curl exit 28\) within its bound of 4 attempts of at most 1s/);
+      assert.equal(existsSync(join(sandbox.binDir, 'etcd')), false);
+      assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
+    });
+
+    test('a binary that reports another version is refused', { timeout: 60_000 }, async () => {
+      const other = await fakeReleaseTarball(DEFAULT_ETCD_VERSION, '3.5.29');
+      files.set(`/other/v${DEFAULT_ETCD_VERSION}/${tarballName}`, other);
+      const sandbox = installSandbox({ release: { ...goodRelease(), sha256: sha256(other) }, install: { method: 'release', baseUrl: `${mirror.url}/other` } });
+      const { code, stderr } = await runScript(sandbox, 45_000);
+      assert.notEqual(code, 0);
+      assert.match(stderr, /reports version '3\.5\.29', expected 3\.5\.30/);
+      assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
+    });
+
+    test('from S3 (the private-subnet path): a GET signed with the instance role, checksum-verified', { timeout: 60_000 }, async () => {
+      const sandbox = installSandbox(
+        { release: goodRelease(), install: { method: 's3', bucket: 'artifacts-bucket', key: `etcd/${tarballName}` } },
+        { env: { AWS_ENDPOINT_URL_S3: mirror.url } },
+      );
+      const { code, stderr } = await runScript(sandbox, 45_000);
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /etcd 3\.5\.30 installed at /);
+      const call = recorded.s3.find((c) => c.url === `/artifacts-bucket/etcd/${tarballName}`);
+      assert.ok(call, JSON.stringify(recorded.s3));
+      assert.match(call.authorization, new RegExp(`^AWS4-HMAC-SHA256 Credential=${CREDENTIALS.AccessKeyId}/\\d{8}/${REGION}/s3/aws4_request, SignedHeaders=`));
+      assert.equal(call.securityToken, CREDENTIALS.Token);
+      assert.equal(call.contentSha, 'UNSIGNED-PAYLOAD');
+    });
+
+    test('an S3 object with the wrong content is refused like any other', { timeout: 60_000 }, async () => {
+      const sandbox = installSandbox(
+        { release: { ...goodRelease(), sha256: 'f'.repeat(64) }, install: { method: 's3', bucket: 'artifacts-bucket', key: `etcd/${tarballName}` } },
+        { env: { AWS_ENDPOINT_URL_S3: mirror.url } },
+      );
+      const { code, stderr } = await runScript(sandbox, 45_000);
+      assert.notEqual(code, 0);
+      assert.match(stderr, /SHA-256 mismatch/);
+      assert.equal(existsSync(join(sandbox.binDir, 'etcd')), false);
+    });
+
+    test('etcd pinned for another architecture is refused before any download', { timeout: 30_000 }, async () => {
+      const sandbox = installSandbox({ release: { ...goodRelease(), architecture: 'arm64' }, install: { method: 'release', baseUrl: `${mirror.url}/good` } });
+      const { code, stderr } = await runScript(sandbox, 20_000);
+      assert.notEqual(code, 0);
+      assert.match(stderr, /this machine is x86_64 but the stack pinned etcd for arm64/);
+      assert.ok(!read(sandbox.curlLog).includes(mirror.url), 'no download attempted');
+    });
   });
 });
 
