@@ -9,7 +9,7 @@ test('parseEtcdVersion reads major.minor.patch and nothing else', () => {
 });
 
 test('version skew: one minor apart upwards or the same is admitted; more, older or another major is refused', () => {
-  const table: [member: string, cluster: string, expected: 'ok' | 'refuse' | 'unknown'][] = [
+  const table: [member: string, cluster: string, expected: 'ok' | 'refuse' | 'unknown', server?: string][] = [
     ['3.4.23', '3.4.0', 'ok'],
     ['3.5.30', '3.4.0', 'ok'], // the rolling upgrade
     ['3.5.30', '3.5.0', 'ok'],
@@ -21,12 +21,18 @@ test('version skew: one minor apart upwards or the same is admitted; more, older
     ['4.0.0', '3.6.0', 'refuse'],
     ['3.5.30', 'not_decided', 'unknown'],
     ['3.5.30', '', 'unknown'],
+    // A cluster that just formed reports etcd's placeholder 3.0.0: the answering member's version stands in.
+    ['3.5.30', '3.0.0', 'unknown'],
+    ['3.4.23', '3.0.0', 'ok', '3.4.23'],
+    ['3.6.0', '3.0.0', 'refuse', '3.4.23'],
+    ['3.5.30', 'not_decided', 'refuse', '3.6.1'],
+    ['3.5.30', '3.4.0', 'ok', '3.5.30'], // a decided cluster version wins over the answering member's
   ];
-  for (const [member, cluster, expected] of table) {
+  for (const [member, cluster, expected, server] of table) {
     const parsed = parseEtcdVersion(member);
     assert.ok(parsed !== undefined);
-    const decision = checkVersionSkew(parsed, cluster);
-    assert.equal(decision.kind, expected, `${member} into ${cluster}`);
+    const decision = checkVersionSkew(parsed, cluster, server);
+    assert.equal(decision.kind, expected, `${member} into ${cluster} (${server ?? 'no server version'})`);
     if (decision.kind === 'refuse') assert.match(decision.reason, new RegExp(`etcd ${parsed.major}\\.${parsed.minor} `));
   }
 });
