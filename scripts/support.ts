@@ -1,15 +1,25 @@
 // Shared by the demo and the chaos runner: tool checks, the live timeline and the member table.
-import { existsSync } from 'node:fs';
 import { memberIdToHex } from '../src/core/ids.js';
-import { readStatus } from '../test/harness/index.js';
+import { etcdBinaries, EtcdSetupError, parseEtcdVersionName, readStatus, selectedEtcdVersion, type EtcdVersionName } from '../test/harness/index.js';
 import type { EtcdctlMember } from '../test/harness/index.js';
 import type { World, WorldLogEntry } from '../test/sim/world.js';
 
-export const ETCD_BIN = '/usr/bin/etcd';
-export const ETCDCTL_BIN = '/usr/bin/etcdctl';
+/** The etcd version a script runs: its --etcd-version flag, else ETCD_VERSION, else the default (see test/harness/versions.ts). */
+export function scriptEtcdVersion(flag: string | undefined): EtcdVersionName {
+  return flag === undefined ? selectedEtcdVersion() : parseEtcdVersionName(flag, '--etcd-version');
+}
 
-export function missingTools(paths: readonly string[]): string[] {
-  return paths.filter((p) => !existsSync(p));
+/** Undefined when the binaries of every version are there; otherwise the message saying what to run. */
+export function missingEtcd(versions: readonly EtcdVersionName[]): string | undefined {
+  for (const version of versions) {
+    try {
+      etcdBinaries(version);
+    } catch (err) {
+      if (err instanceof EtcdSetupError) return err.message;
+      throw err;
+    }
+  }
+  return undefined;
 }
 
 export interface TimelineOptions {

@@ -353,6 +353,11 @@ export class World {
     this.log('world', `instances launch with etcd ${version} from now on; the Lambda expects etcd ${lambdaVersion}`);
   }
 
+  /** The etcd minor instances launch with now. */
+  launchEtcdVersion(): EtcdVersionName {
+    return this.launchVersion;
+  }
+
   /** The etcd minor an instance was launched with. */
   instanceVersion(instanceId: string): EtcdVersionName | undefined {
     return this.versionByInstance.get(instanceId);
