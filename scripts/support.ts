@@ -49,6 +49,7 @@ export interface MemberRow {
   readonly id: string;
   readonly role: string;
   readonly health: string;
+  readonly version: string;
   readonly clientURL: string;
 }
 
@@ -62,15 +63,16 @@ export async function memberTable(_world: World, members: readonly EtcdctlMember
       id: memberIdToHex(m.id),
       role: m.isLearner ? 'learner' : 'voter',
       health: status === undefined ? 'no answer' : status.leader === 0n ? 'no leader' : status.leader === m.id ? 'healthy (leader)' : 'healthy',
+      version: status?.version || '-',
       clientURL: m.clientURLs[0] ?? '-',
     };
   });
 }
 
 export function renderTable(rows: readonly MemberRow[]): string {
-  const header: MemberRow = { name: 'NAME', id: 'ID', role: 'ROLE', health: 'HEALTH', clientURL: 'CLIENT URL' };
+  const header: MemberRow = { name: 'NAME', id: 'ID', role: 'ROLE', health: 'HEALTH', version: 'ETCD', clientURL: 'CLIENT URL' };
   const all = [header, ...rows];
-  const keys = ['name', 'id', 'role', 'health', 'clientURL'] as const;
+  const keys = ['name', 'id', 'role', 'health', 'version', 'clientURL'] as const;
   const widths = keys.map((k) => Math.max(...all.map((r) => r[k].length)));
   return all.map((r) => `  ${keys.map((k, i) => r[k].padEnd(widths[i] ?? 0)).join('  ')}`.trimEnd()).join('\n');
 }

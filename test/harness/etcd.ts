@@ -42,13 +42,15 @@ interface MaintenanceStatus {
   readonly leader: bigint;
   readonly isLearner: boolean;
   readonly raftIndex: bigint;
+  /** The member's own etcd version, e.g. "3.5.30". */
+  readonly version: string;
 }
 
 /** Reads /v3/maintenance/status with a short timeout; undefined if the member does not answer. */
 export async function readStatus(clientURL: string, timeoutMs = 1000): Promise<MaintenanceStatus | undefined> {
   const body = await tryJson(`${clientURL}/v3/maintenance/status`, { method: 'POST', body: {}, timeoutMs });
   if (typeof body !== 'object' || body === null) return undefined;
-  const record = body as { header?: { member_id?: string; cluster_id?: string }; leader?: string; isLearner?: boolean; raftIndex?: string };
+  const record = body as { header?: { member_id?: string; cluster_id?: string }; leader?: string; isLearner?: boolean; raftIndex?: string; version?: string };
   // The JSON gateway leaves out zero values: no leader field means leader 0 (none known).
   const toBig = (v: string | undefined): bigint => (typeof v === 'string' && /^[0-9]+$/.test(v) ? BigInt(v) : 0n);
   return {
@@ -57,6 +59,7 @@ export async function readStatus(clientURL: string, timeoutMs = 1000): Promise<M
     leader: toBig(record.leader),
     isLearner: record.isLearner === true,
     raftIndex: toBig(record.raftIndex),
+    version: record.version ?? '',
   };
 }
 
