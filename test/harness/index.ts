@@ -29,3 +29,4 @@ export {
   type EtcdBinaries,
   type EtcdVersionName,
 } from './versions.js';
+export { restoreSnapshot, restoreTool, saveSnapshot, type RestoreOptions } from './snapshot.js';
