@@ -35,7 +35,7 @@ fi
 etcd35=.etcd/3.5
 etcd35_ok() {
   for tool in etcd etcdctl etcdutl; do [ -x "$etcd35/bin/$tool" ] || return 1; done
-  "$etcd35/bin/etcd" --version >/dev/null 2>&1
+  "$etcd35/bin/etcd" --version 2>/dev/null | grep -q '^etcd Version: 3\.5\.'
 }
 if ! etcd35_ok; then
   echo "setup: fetching etcd 3.5 from Debian sid into $etcd35/ (the system's packages stay as they are)"
@@ -58,7 +58,7 @@ SOURCES
     -o "APT::Sandbox::User=$(id -un)"
   )
   fail() { echo "setup: could not fetch etcd 3.5 ($1); the tests on 3.5 need it. Check that deb.debian.org is reachable and run bash scripts/setup.sh again" >&2; exit 1; }
-  apt-get "${apt_private[@]}" -q update || fail "apt-get update of the private sid configuration failed"
+  apt-get "${apt_private[@]}" -q --error-on=any update || fail "apt-get update of the private sid configuration failed"
   (cd "$work/debs" && apt-get "${apt_private[@]}" -q download etcd-server etcd-client) || fail "apt-get download etcd-server etcd-client failed"
   for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/root" || fail "dpkg -x $deb failed"; done
   mkdir -p "$work/bin"
@@ -68,7 +68,7 @@ SOURCES
   done
   rm -rf "$work/apt" "$work/debs" "$etcd35"
   mv "$work" "$etcd35"
-  etcd35_ok || fail "$etcd35/bin/etcd does not run"
+  etcd35_ok || fail "$etcd35/bin/etcd does not run as etcd 3.5"
 fi
 echo "setup: $("$etcd35/bin/etcd" --version | head -n 1) in $etcd35/bin"
 
