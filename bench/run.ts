@@ -2,7 +2,7 @@
 // writes every sample to bench/results/latest.json.
 //
 //   npm run bench -- [--runs N] [--only bundle,cli,decision,launch,voter] [--worst-case] [--out FILE]
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -11,6 +11,7 @@ import { CLI_FROM_SOURCE, buildCli, removeCliBuild, startDryRunTarget, timeCli }
 import { LaunchBench, PRODUCTION_CONNECTION, type HungPlacement, type LaunchSample } from './launch.js';
 import { figure, renderTable, type Figure } from './stats.js';
 import { VoterBench } from './voter.js';
+import { etcdBinaries, etcdServerVersion, EtcdSetupError, selectedEtcdVersion, type EtcdVersionName } from '../test/harness/versions.js';
 
 const SECTIONS = ['bundle', 'cli', 'decision', 'launch', 'voter'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -186,8 +187,14 @@ async function main(): Promise<number> {
   }
   const { runs, sections } = options;
   const needsEtcd = ['cli', 'decision', 'launch', 'voter'].some((s) => sections.has(s as Section));
-  if (needsEtcd && !existsSync('/usr/bin/etcd')) {
-    process.stderr.write('etcd is not installed at /usr/bin/etcd: run `sudo apt-get install -y etcd-server etcd-client etcd-discovery`, or bench only the bundle with --only bundle\n');
+  let etcdVersion: EtcdVersionName;
+  try {
+    // ETCD_VERSION picks the etcd every section runs (test/harness/versions.ts).
+    etcdVersion = selectedEtcdVersion();
+    if (needsEtcd) etcdBinaries(etcdVersion);
+  } catch (err) {
+    if (!(err instanceof EtcdSetupError)) throw err;
+    process.stderr.write(`${err.message}; or bench only the bundle with --only bundle\n`);
     return 1;
   }
   const figures: Figure[] = [];
@@ -198,7 +205,7 @@ async function main(): Promise<number> {
   if (sections.has('voter')) await benchVoter(runs, figures);
 
   const verdict = hungVerdict(figures);
-  process.stdout.write(`\nelastic-etcd benchmarks: median of ${runs} run(s) each, etcd 3.4 on loopback, node ${process.version}\n\n`);
+  process.stdout.write(`\nelastic-etcd benchmarks: median of ${runs} run(s) each, etcd ${needsEtcd ? etcdServerVersion(etcdVersion) : '(none)'} on loopback, node ${process.version}\n\n`);
   process.stdout.write(`${renderTable(figures)}\n`);
   const notes = figures.filter((f) => f.note !== undefined);
   if (notes.length > 0) process.stdout.write(`\nOutcomes:\n${notes.map((f) => `  ${f.label}: ${f.note ?? ''}`).join('\n')}\n`);
@@ -206,7 +213,7 @@ async function main(): Promise<number> {
   mkdirSync(dirname(options.out), { recursive: true });
   writeFileSync(
     options.out,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs, durationMs: Date.now() - started, healthTimeoutMs: HEALTH_TIMEOUT_MS, figures, verdict }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, etcd: needsEtcd ? etcdServerVersion(etcdVersion) : undefined, runs, durationMs: Date.now() - started, healthTimeoutMs: HEALTH_TIMEOUT_MS, figures, verdict }, null, 2)}\n`,
   );
   process.stdout.write(`\nwritten to ${options.out}\n`);
   return 0;

@@ -1,17 +1,20 @@
 // `npm run chaos`: seeded random fault schedules on the simulated group with real etcd, each followed by the
 // safety checks of test/chaos/run.ts. Every failure prints the seed and the command that replays it.
 //
-//   npm run chaos -- [--seed N] [--runs N] [--steps N] [--size 3|5] [--verbose]
+//   npm run chaos -- [--seed N] [--runs N] [--steps N] [--size 3|5] [--etcd-version 3.4|3.5 | --mixed] [--verbose]
 import { parseArgs } from 'node:util';
 import { runChaos, type ChaosResult } from '../test/chaos/run.js';
-import { ETCD_BIN, ETCDCTL_BIN, missingTools } from './support.js';
+import type { EtcdVersionName } from '../test/harness/index.js';
+import { missingEtcd, scriptEtcdVersion } from './support.js';
 
-const USAGE = `usage: npm run chaos -- [--seed N] [--runs N] [--steps N] [--size 3|5] [--verbose]
-  --seed N     first seed (default: random); run i uses seed N+i
-  --runs N     number of runs (default 3)
-  --steps N    faults per run (default 8)
-  --size N     the group's base size, 3 or 5 (default 3); the cluster may grow to 5
-  --verbose    also print the world's timeline`;
+const USAGE = `usage: npm run chaos -- [--seed N] [--runs N] [--steps N] [--size 3|5] [--etcd-version 3.4|3.5 | --mixed] [--verbose]
+  --seed N            first seed (default: random); run i uses seed N+i
+  --runs N            number of runs (default 3)
+  --steps N           faults per run (default 8)
+  --size N            the group's base size, 3 or 5 (default 3); the cluster may grow to 5
+  --etcd-version V    the etcd the group runs (default: ETCD_VERSION, else 3.5)
+  --mixed             a group mid-upgrade: the cluster forms on etcd 3.4, every later instance runs 3.5
+  --verbose           also print the world's timeline`;
 
 function integer(raw: string | undefined, name: string, min: number, max: number, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -20,8 +23,8 @@ function integer(raw: string | undefined, name: string, min: number, max: number
   return value;
 }
 
-function replay(result: ChaosResult, size: number): string {
-  return `npm run chaos -- --seed ${result.seed} --runs 1 --steps ${result.steps}${size === 3 ? '' : ` --size ${size}`}`;
+function replay(result: ChaosResult, size: number, versions: string): string {
+  return `npm run chaos -- --seed ${result.seed} --runs 1 --steps ${result.steps}${size === 3 ? '' : ` --size ${size}`} ${versions}`;
 }
 
 async function main(): Promise<number> {
@@ -34,10 +37,13 @@ async function main(): Promise<number> {
         runs: { type: 'string' },
         steps: { type: 'string' },
         size: { type: 'string' },
+        'etcd-version': { type: 'string' },
+        mixed: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
+      allowPositionals: false,
     });
     if (values.help) {
       process.stdout.write(`${USAGE}\n`);
@@ -45,28 +51,44 @@ async function main(): Promise<number> {
     }
     const size = integer(values.size, 'size', 3, 5, 3);
     if (size !== 3 && size !== 5) throw new Error('--size must be 3 or 5');
+    if (values.mixed && values['etcd-version'] !== undefined) throw new Error('--mixed always forms on etcd 3.4 and launches 3.5: leave out --etcd-version');
+    const etcdVersion: EtcdVersionName = values.mixed ? '3.4' : scriptEtcdVersion(values['etcd-version']);
     options = {
       seed: integer(values.seed, 'seed', 0, 2 ** 32 - 1, Math.floor(Math.random() * 2 ** 31)),
       runs: integer(values.runs, 'runs', 1, 1000, 3),
       steps: integer(values.steps, 'steps', 1, 200, 8),
       size,
       verbose: values.verbose,
+      etcdVersion,
+      ...(values.mixed && { mixedWith: '3.5' as const }),
     };
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
     return 2;
   }
-  const missing = missingTools([ETCD_BIN, ETCDCTL_BIN]);
-  if (missing.length > 0) {
-    process.stderr.write(`chaos needs real etcd: ${missing.join(', ')} missing. Install with: sudo apt-get install -y etcd-server etcd-client\n`);
+  const missing = missingEtcd(options.mixedWith === undefined ? [options.etcdVersion] : [options.etcdVersion, options.mixedWith]);
+  if (missing !== undefined) {
+    process.stderr.write(`chaos needs real etcd: ${missing}\n`);
     return 1;
   }
+  const versions = options.mixedWith === undefined ? `--etcd-version ${options.etcdVersion}` : '--mixed';
 
   const failed: ChaosResult[] = [];
   for (let i = 0; i < options.runs; i++) {
     const seed = (options.seed + i) >>> 0;
-    process.stdout.write(`\nchaos run ${i + 1}/${options.runs}: seed ${seed}, ${options.steps} steps, base size ${options.size}\n`);
-    const result = await runChaos({ seed, steps: options.steps, baseSize: options.size, verbose: options.verbose, log: (line) => process.stdout.write(`${line}\n`) });
+    process.stdout.write(
+      `\nchaos run ${i + 1}/${options.runs}: seed ${seed}, ${options.steps} steps, base size ${options.size}, ` +
+        `${options.mixedWith === undefined ? `etcd ${options.etcdVersion}` : `formed on etcd ${options.etcdVersion}, launches on ${options.mixedWith}`}\n`,
+    );
+    const result = await runChaos({
+      seed,
+      steps: options.steps,
+      baseSize: options.size,
+      verbose: options.verbose,
+      etcdVersion: options.etcdVersion,
+      ...(options.mixedWith !== undefined && { mixedWith: options.mixedWith }),
+      log: (line) => process.stdout.write(`${line}\n`),
+    });
     process.stdout.write(
       `  ${result.ok ? 'PASS' : 'FAIL'} seed ${seed} in ${(result.durationMs / 1000).toFixed(1)} s: ${result.deliveries} deliveries, ` +
         `${result.writes.acknowledged}/${result.writes.attempted} writes acknowledged, ${result.writes.lost.length} lost, ` +
@@ -76,11 +98,11 @@ async function main(): Promise<number> {
       failed.push(result);
       for (const v of result.violations) process.stdout.write(`  violation: ${v}\n`);
       for (const r of result.refusals.slice(0, 5)) process.stdout.write(`  handler ${r}\n`);
-      process.stdout.write(`  replay: ${replay(result, options.size)}\n`);
+      process.stdout.write(`  replay: ${replay(result, options.size, versions)}\n`);
     }
   }
   process.stdout.write(`\n${options.runs - failed.length}/${options.runs} runs passed`);
-  if (failed.length > 0) process.stdout.write(`; failing seeds: ${failed.map((r) => r.seed).join(', ')} (replay: ${replay(failed[0]!, options.size)})`);
+  if (failed.length > 0) process.stdout.write(`; failing seeds: ${failed.map((r) => r.seed).join(', ')} (replay: ${replay(failed[0]!, options.size, versions)})`);
   process.stdout.write('\n');
   return failed.length === 0 ? 0 : 1;
 }

@@ -2,8 +2,20 @@
 // real etcd processes on loopback addresses, driven by the real lifecycle handler through the simulated cloud
 // (test/sim/world.ts). Bootstraps 3 members, writes keys, kills an instance and lets the group replace it,
 // scales out to 5 and in to 3, and checks that the cluster is healthy and still holds every key.
-import { ETCD_BIN, ETCDCTL_BIN, memberTable, missingTools, printTimelineEntry, renderTable, type TimelineOptions } from './support.js';
+// With --upgrade: bootstraps 3 members on etcd 3.4 instead, writes keys, and replaces every member with a 3.5
+// one through the handler under continuous writes (test/chaos/upgrade.ts), then checks the same.
+//
+//   npm run demo -- [--etcd-version 3.4|3.5] [--upgrade] [--verbose]
+import { parseArgs } from 'node:util';
+import { memberTable, missingEtcd, printTimelineEntry, renderTable, scriptEtcdVersion, type TimelineOptions } from './support.js';
+import { rollingUpgrade } from '../test/chaos/upgrade.js';
+import type { EtcdVersionName } from '../test/harness/index.js';
 import { startWorld, type World } from '../test/sim/world.js';
+
+const USAGE = `usage: npm run demo -- [--etcd-version 3.4|3.5] [--upgrade] [--verbose]
+  --etcd-version V  the etcd the group runs (default: ETCD_VERSION, else 3.5)
+  --upgrade         form the cluster on etcd 3.4, then replace every member with a 3.5 one under writes
+  --verbose         also show the event queue's bookkeeping`;
 
 const KEYS = 20;
 const SETTLE_MS = 90_000;
@@ -17,18 +29,31 @@ async function phase(world: World, title: string, action: () => Promise<void>): 
   process.stdout.write(`${renderTable(await memberTable(world, result.members))}\n`);
 }
 
-async function run(world: World): Promise<{ keysOk: number; deliveries: number; failures: number }> {
-  await phase(world, 'Bootstrap: the group launches 3 instances', () => world.scaleTo(3));
+async function run(world: World, upgrade: boolean): Promise<{ keysOk: number; deliveries: number; failures: number; problems: string[] }> {
+  const problems: string[] = [];
+  await phase(world, `Bootstrap: the group launches 3 instances (etcd ${world.launchEtcdVersion()})`, () => world.scaleTo(3));
 
   process.stdout.write(`\n=== Writing ${KEYS} keys ===\n`);
   for (let i = 1; i <= KEYS; i++) await world.put(`/demo/key-${String(i).padStart(3, '0')}`, `value-${i}`);
   process.stdout.write(`wrote /demo/key-001 .. /demo/key-${String(KEYS).padStart(3, '0')}\n`);
 
-  const victim = world.inService()[0];
-  if (victim === undefined) throw new Error('no instance in service');
-  await phase(world, `Instance ${victim} dies; the group replaces it`, () => world.crash(victim));
-  await phase(world, 'Scale out to 5', () => world.scaleTo(5));
-  await phase(world, 'Scale in to 3', () => world.scaleTo(3));
+  if (upgrade) {
+    process.stdout.write(`\n=== Rolling upgrade to etcd 3.5 under continuous writes: one new member in, then one old member out ===\n`);
+    const result = await rollingUpgrade(world, '3.5', (line) => process.stdout.write(`--- ${line}\n`));
+    process.stdout.write(
+      `--- upgrade done in ${(result.durationMs / 1000).toFixed(1)} s: cluster version ${result.clusterVersion ?? '(no answer)'}, ` +
+        `${result.writes.acknowledged}/${result.writes.attempted} writes acknowledged, ${result.writes.lost.length} lost, ` +
+        `${result.samples} quorum samples, ${result.violations.length === 0 ? 'quorum never lost' : 'VIOLATIONS'}\n`,
+    );
+    process.stdout.write(`${renderTable(await memberTable(world, (await world.check()).members))}\n`);
+    problems.push(...result.violations);
+  } else {
+    const victim = world.inService()[0];
+    if (victim === undefined) throw new Error('no instance in service');
+    await phase(world, `Instance ${victim} dies; the group replaces it`, () => world.crash(victim));
+    await phase(world, 'Scale out to 5', () => world.scaleTo(5));
+    await phase(world, 'Scale in to 3', () => world.scaleTo(3));
+  }
 
   process.stdout.write(`\n=== Reading every key back ===\n`);
   let keysOk = 0;
@@ -39,34 +64,57 @@ async function run(world: World): Promise<{ keysOk: number; deliveries: number; 
     else process.stdout.write(`MISSING ${key}: got ${JSON.stringify(value)}\n`);
   }
   process.stdout.write(`${keysOk}/${KEYS} keys intact\n`);
-  return { keysOk, deliveries: world.deliveries.length, failures: world.deliveries.filter((d) => d.error !== undefined).length };
+  return { keysOk, deliveries: world.deliveries.length, failures: world.deliveries.filter((d) => d.error !== undefined).length, problems };
 }
 
 async function main(): Promise<number> {
-  const missing = missingTools([ETCD_BIN, ETCDCTL_BIN]);
-  if (missing.length > 0) {
-    process.stderr.write(
-      `The demo runs real etcd, but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing.\n` +
-        'Install it with:  sudo apt-get install -y etcd-server etcd-client\n' +
-        '(or run the README\'s set-up command), then run `npm run demo` again.\n',
-    );
+  let version: EtcdVersionName;
+  let upgrade: boolean;
+  let verbose: boolean;
+  try {
+    const { values } = parseArgs({
+      args: process.argv.slice(2),
+      options: {
+        'etcd-version': { type: 'string' },
+        upgrade: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (values.upgrade && values['etcd-version'] !== undefined) throw new Error('--upgrade always goes from etcd 3.4 to 3.5: leave out --etcd-version');
+    upgrade = values.upgrade;
+    verbose = values.verbose;
+    version = upgrade ? '3.4' : scriptEtcdVersion(values['etcd-version']);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const missing = missingEtcd(upgrade ? ['3.4', '3.5'] : [version]);
+  if (missing !== undefined) {
+    process.stderr.write(`The demo runs real etcd: ${missing}, then run \`npm run demo\` again.\n`);
     return 1;
   }
   const started = Date.now();
-  const timeline: TimelineOptions = { verbose: process.argv.includes('--verbose') };
-  process.stdout.write('elastic-etcd demo: a simulated Auto Scaling group of real etcd members, managed by the real Lambda handler\n');
-  const world = await startWorld({ clusterSize: 5, seed: 2024, onLog: (entry) => printTimelineEntry(entry, timeline) });
+  const timeline: TimelineOptions = { verbose };
+  process.stdout.write(`elastic-etcd demo: a simulated Auto Scaling group of real etcd ${upgrade ? '3.4 (then 3.5)' : version} members, managed by the real Lambda handler\n`);
+  const world = await startWorld({ clusterSize: 5, seed: 2024, etcdVersion: version, onLog: (entry) => printTimelineEntry(entry, timeline) });
   let exitCode = 1;
   try {
-    const { keysOk, deliveries, failures } = await run(world);
+    const { keysOk, deliveries, failures, problems } = await run(world, upgrade);
     const final = await world.check();
-    const healthy = final.problems.length === 0;
+    const healthy = final.problems.length === 0 && problems.length === 0;
     const decisions = (world.telemetry?.decisions() ?? []).length;
     process.stdout.write(
       `\n=== Summary ===\n` +
         `  time:        ${((Date.now() - started) / 1000).toFixed(1)} s\n` +
         `  events:      ${deliveries} delivered to the handler (${failures} failed and were retried), ${decisions} decisions logged\n` +
-        `  cluster:     ${final.members.length} members, ${healthy ? 'healthy, matching the group' : `PROBLEMS: ${final.problems.join('; ')}`}\n` +
+        `  cluster:     ${final.members.length} members, ${healthy ? 'healthy, matching the group' : `PROBLEMS: ${[...final.problems, ...problems].join('; ')}`}\n` +
         `  keys:        ${keysOk}/${KEYS} intact\n` +
         `  result:      ${healthy && keysOk === KEYS ? 'OK' : 'FAILED'}\n`,
     );

@@ -1,15 +1,25 @@
 // Shared by the demo and the chaos runner: tool checks, the live timeline and the member table.
-import { existsSync } from 'node:fs';
 import { memberIdToHex } from '../src/core/ids.js';
-import { readStatus } from '../test/harness/index.js';
+import { etcdBinaries, EtcdSetupError, parseEtcdVersionName, readStatus, selectedEtcdVersion, type EtcdVersionName } from '../test/harness/index.js';
 import type { EtcdctlMember } from '../test/harness/index.js';
 import type { World, WorldLogEntry } from '../test/sim/world.js';
 
-export const ETCD_BIN = '/usr/bin/etcd';
-export const ETCDCTL_BIN = '/usr/bin/etcdctl';
+/** The etcd version a script runs: its --etcd-version flag, else ETCD_VERSION, else the default (see test/harness/versions.ts). */
+export function scriptEtcdVersion(flag: string | undefined): EtcdVersionName {
+  return flag === undefined ? selectedEtcdVersion() : parseEtcdVersionName(flag, '--etcd-version');
+}
 
-export function missingTools(paths: readonly string[]): string[] {
-  return paths.filter((p) => !existsSync(p));
+/** Undefined when the binaries of every version are there; otherwise the message saying what to run. */
+export function missingEtcd(versions: readonly EtcdVersionName[]): string | undefined {
+  for (const version of versions) {
+    try {
+      etcdBinaries(version);
+    } catch (err) {
+      if (err instanceof EtcdSetupError) return err.message;
+      throw err;
+    }
+  }
+  return undefined;
 }
 
 export interface TimelineOptions {
@@ -39,6 +49,7 @@ export interface MemberRow {
   readonly id: string;
   readonly role: string;
   readonly health: string;
+  readonly version: string;
   readonly clientURL: string;
 }
 
@@ -52,15 +63,16 @@ export async function memberTable(_world: World, members: readonly EtcdctlMember
       id: memberIdToHex(m.id),
       role: m.isLearner ? 'learner' : 'voter',
       health: status === undefined ? 'no answer' : status.leader === 0n ? 'no leader' : status.leader === m.id ? 'healthy (leader)' : 'healthy',
+      version: status?.version || '-',
       clientURL: m.clientURLs[0] ?? '-',
     };
   });
 }
 
 export function renderTable(rows: readonly MemberRow[]): string {
-  const header: MemberRow = { name: 'NAME', id: 'ID', role: 'ROLE', health: 'HEALTH', clientURL: 'CLIENT URL' };
+  const header: MemberRow = { name: 'NAME', id: 'ID', role: 'ROLE', health: 'HEALTH', version: 'ETCD', clientURL: 'CLIENT URL' };
   const all = [header, ...rows];
-  const keys = ['name', 'id', 'role', 'health', 'clientURL'] as const;
+  const keys = ['name', 'id', 'role', 'health', 'version', 'clientURL'] as const;
   const widths = keys.map((k) => Math.max(...all.map((r) => r[k].length)));
   return all.map((r) => `  ${keys.map((k, i) => r[k].padEnd(widths[i] ?? 0)).join('  ')}`.trimEnd()).join('\n');
 }

@@ -2,6 +2,7 @@
 // missing variable is reported in one error that names the variable and what it expects.
 import { z } from 'zod';
 import type { ClusterSize, JoinStrategy } from '../core/types.js';
+import { parseEtcdVersion, type EtcdVersionNumber } from '../core/version.js';
 import {
   validateClusterName,
   validateGroupName,
@@ -22,6 +23,8 @@ export interface LambdaConfig {
   readonly launchHook: string;
   readonly terminateHook: string;
   readonly healthTimeoutMs: number;
+  /** The etcd version new instances run (the stack's); when set, a launch refuses a skew etcd does not support. */
+  readonly etcdVersion?: EtcdVersionNumber;
 }
 
 export interface ConfigProblem {
@@ -93,10 +96,18 @@ const VARIABLES = {
   ELASTIC_ETCD_LAUNCH_HOOK: { schema: identifier(validateHookName), expected: 'the launch lifecycle hook name' },
   ELASTIC_ETCD_TERMINATE_HOOK: { schema: identifier(validateHookName), expected: 'the terminate lifecycle hook name' },
   ELASTIC_ETCD_HEALTH_TIMEOUT_MS: { schema: integer(1, 60_000), default: '2000', expected: 'milliseconds, an integer 1-60000' },
-} as const satisfies Record<string, { schema: z.ZodType<unknown, string>; default?: string; expected: string }>;
+  ELASTIC_ETCD_VERSION: {
+    schema: z
+      .string()
+      .regex(/^3\.[4-6]\.[0-9]{1,4}$/)
+      .transform((raw) => parseEtcdVersion(raw)!),
+    optional: true,
+    expected: 'an etcd release 3.4.x, 3.5.x or 3.6.x such as 3.5.30 (or unset)',
+  },
+} as const satisfies Record<string, { schema: z.ZodType<unknown, string>; default?: string; optional?: true; expected: string }>;
 
 type VariableName = keyof typeof VARIABLES;
-type Parsed = { [K in VariableName]: z.output<(typeof VARIABLES)[K]['schema']> };
+type Parsed = { [K in Exclude<VariableName, 'ELASTIC_ETCD_VERSION'>]: z.output<(typeof VARIABLES)[K]['schema']> } & { ELASTIC_ETCD_VERSION?: EtcdVersionNumber };
 
 /** Reads and validates the configuration; throws one ConfigError listing every problem. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): LambdaConfig {
@@ -106,6 +117,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     const raw = env[variable]?.trim();
     const value = raw === undefined || raw === '' ? ('default' in spec ? spec.default : undefined) : raw;
     if (value === undefined) {
+      if ('optional' in spec) continue;
       problems.push({ variable, expected: spec.expected, received: undefined });
       continue;
     }
@@ -132,5 +144,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     launchHook: v.ELASTIC_ETCD_LAUNCH_HOOK,
     terminateHook: v.ELASTIC_ETCD_TERMINATE_HOOK,
     healthTimeoutMs: v.ELASTIC_ETCD_HEALTH_TIMEOUT_MS,
+    ...(v.ELASTIC_ETCD_VERSION !== undefined && { etcdVersion: v.ELASTIC_ETCD_VERSION }),
   };
 }

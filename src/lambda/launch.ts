@@ -25,6 +25,7 @@ import type { LambdaConfig } from './config.js';
 import type { LifecycleEvent } from './events.js';
 import { candidateEndpoints, clientURL, isLaunching, liveInstances, loadGroup, peerURL, platformKnowledge, type GroupView } from './group.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
+import { versionSkewRefusal } from './skew.js';
 
 const bootstrapRecordSchema = z.object({
   version: z.literal(1),
@@ -63,6 +64,13 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
     await deps.autoScaling.completeLifecycleAction(ref, 'CONTINUE');
     telemetry.decision({ trigger: 'launch', instanceId, decision: 'continue', reason: 'the instance already has its configuration: completing the pending action' });
     return 'duplicate';
+  }
+
+  const skew = await versionSkewRefusal(group, deps);
+  if (skew !== undefined) {
+    await deps.autoScaling.completeLifecycleAction(ref, 'ABANDON');
+    telemetry.decision({ trigger: 'launch', instanceId, decision: 'refuse', reason: skew, details: { code: 'version-skew' } });
+    return 'abandon';
   }
 
   // Members of instances that are gone for good (their terminate events may have been lost) go first: etcd 3.4

@@ -48,7 +48,7 @@ export async function removeMember(
       return 'unsafe';
     }
     return await withClusterLock(client, { holder: `lambda:remove`, timeoutMs: 30_000, log }, async () => {
-      const now = await observeForPlanning(client, deps.connection, log);
+      const now = await observeForPlanning(client, deps.connection, log, undefined, { forChange: true });
       if (now.kind === 'unreachable') return 'kept';
       const decision = planRemoval(now, isTarget);
       if (decision.kind === 'absent') return 'absent';

@@ -78,7 +78,8 @@ export async function runJoin(input: JoinInput): Promise<JoinResult> {
 }
 
 async function replanAndExecute(client: EtcdClient, input: JoinInput): Promise<JoinResult> {
-  const observed = await observeForPlanning(client, input.connection, input.log, input.signal);
+  // Under the lock, the view the change is decided on comes through the leader (linearizable on 3.5+).
+  const observed = await observeForPlanning(client, input.connection, input.log, input.signal, { forChange: true });
   const plan = planFor(input, observed);
   if (!changesMembership(plan)) {
     input.log.info(`the cluster changed while waiting for the lock: ${plan.kind === 'refuse' ? plan.message : plan.reason}`);

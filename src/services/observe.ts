@@ -4,7 +4,8 @@
 // member is "starting", not dead: nobody removes a member that is still booting (R3 of the behaviour doc).
 import { memberIdToHex, parseHexMemberId } from '../core/ids.js';
 import type { ClusterView, MemberId } from '../core/types.js';
-import { isEtcdError, observeCluster, type EtcdClient } from '../adapters/etcd/index.js';
+import { sameURLSet } from '../core/urls.js';
+import { checkMembersHealth, EtcdError, isEtcdError, observeCluster, type EtcdClient, type ObservedCluster } from '../adapters/etcd/index.js';
 import type { EtcdConnection } from './connection.js';
 import type { Logger } from './log.js';
 
@@ -12,19 +13,33 @@ export const JOIN_MARKER_PREFIX = '/elastic-etcd/joining/';
 /** How long a freshly added member is given to start before others may treat it as dead. */
 export const DEFAULT_JOIN_GRACE_SECONDS = 120;
 
+type ObservedReachable = Extract<ObservedCluster, { kind: 'reachable' }>;
+
 export type Observed = ClusterView & { readonly clusterId?: bigint };
+
+export interface ObserveOptions {
+  /**
+   * The observation a membership change is decided on: the member list is confirmed through the leader
+   * (linearizable on 3.5+), and an EtcdError ('unavailable') is thrown when that cannot be had, so no change is
+   * ever made on one member's possibly stale local view. Without it, each member's local list is enough: a
+   * cluster without a leader is still seen, as one without a quorum.
+   */
+  readonly forChange?: boolean;
+}
 
 export async function observeForPlanning(
   client: EtcdClient,
   connection: EtcdConnection,
   log: Logger,
   signal?: AbortSignal,
+  options: ObserveOptions = {},
 ): Promise<Observed> {
-  const observed = await observeCluster(client, { timeoutMs: connection.healthTimeoutMs, ...(signal !== undefined && { signal }) });
+  let observed = await observeCluster(client, { timeoutMs: connection.healthTimeoutMs, ...(signal !== undefined && { signal }) });
   if (observed.kind === 'unreachable') {
     log.debug(2, 'no etcd endpoint answered the member list', { endpoints: client.endpoints, error: observed.error?.message });
     return { kind: 'unreachable' };
   }
+  if (options.forChange === true) observed = await confirmThroughLeader(client, observed, connection, signal);
   if (observed.clusters > 1) {
     log.warn(`candidate endpoints belong to ${observed.clusters} different clusters; using the one most of them agree on`, {
       clusterId: observed.clusterId.toString(16),
@@ -46,6 +61,32 @@ export async function observeForPlanning(
     });
   }
   return { kind: 'reachable', members: observed.members, health, clusterId: observed.clusterId };
+}
+
+/** `observed` with the member list as the leader knows it; members the observation did not cover are checked. */
+async function confirmThroughLeader(
+  client: EtcdClient,
+  observed: ObservedReachable,
+  connection: EtcdConnection,
+  signal: AbortSignal | undefined,
+): Promise<ObservedReachable> {
+  let current;
+  try {
+    current = await client.memberList(signal === undefined ? {} : { signal });
+  } catch (err) {
+    if (!isEtcdError(err, 'unavailable') && !isEtcdError(err, 'timeout')) throw err;
+    throw new EtcdError('unavailable', `no member answered the member list through the leader, so no membership change is made: ${err.message}`, { cause: err });
+  }
+  if (current.clusterId !== observed.clusterId) {
+    throw new EtcdError('unavailable', `the leader answered for cluster ${current.clusterId.toString(16)}, not the observed ${observed.clusterId.toString(16)}; no change is made`);
+  }
+  const health = new Map(observed.health);
+  const unchecked = current.members.filter((m) => !health.has(m.id) || !observed.members.some((o) => o.id === m.id && sameURLSet(o.clientURLs, m.clientURLs)));
+  if (unchecked.length > 0) {
+    const checked = await checkMembersHealth(client, unchecked, current.clusterId, { timeoutMs: connection.healthTimeoutMs, ...(signal !== undefined && { signal }) });
+    for (const [id, h] of checked) health.set(id, h);
+  }
+  return { ...observed, members: current.members, health };
 }
 
 /** Member IDs with a live join marker; undefined when the markers cannot be read. */

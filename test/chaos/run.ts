@@ -8,6 +8,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { SeededRandom } from '../sim/rng.js';
 import { startWorld, type World, type WorldLogEntry } from '../sim/world.js';
+import type { EtcdVersionName } from '../harness/versions.js';
 import { QuorumMonitor, Writer, lostWrites } from './monitors.js';
 
 /** Reconcile passes allowed after the faults stop, before the run counts as not converging. */
@@ -29,6 +30,13 @@ export interface ChaosOptions {
   /** Every schedule step and every world log line. */
   readonly log?: (line: string) => void;
   readonly verbose?: boolean;
+  /** The etcd the group runs (default: ETCD_VERSION's). */
+  readonly etcdVersion?: EtcdVersionName;
+  /**
+   * A mixed group, as during a rolling upgrade: the cluster forms on `etcdVersion` and every instance launched
+   * after that runs this version, so the faults bring newer members into the older cluster.
+   */
+  readonly mixedWith?: EtcdVersionName;
 }
 
 export interface ChaosResult {
@@ -69,7 +77,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const onLog = (entry: WorldLogEntry) => {
     if (options.verbose === true) log(`    [${(entry.at / 1000).toFixed(1)}s] ${entry.source}: ${entry.message}`);
   };
-  const world = await startWorld({ clusterSize: 5, seed: options.seed, onLog });
+  const world = await startWorld({ clusterSize: 5, seed: options.seed, onLog, ...(options.etcdVersion !== undefined && { etcdVersion: options.etcdVersion }) });
   /** Instance IDs whose etcd the chaos killed or hung, while it is down. */
   const chaosDown = new Set<string>();
   const writer = new Writer(() => world.endpoints());
@@ -79,6 +87,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   try {
     await world.scaleTo(baseSize);
     await world.settle({ timeoutMs: 60_000 });
+    if (options.mixedWith !== undefined) world.setLaunchVersion(options.mixedWith);
     writer.start();
     monitor.start();
 

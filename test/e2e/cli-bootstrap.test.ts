@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readRegistry } from '../../src/adapters/discovery/index.js';
 import { memberIdToHex } from '../../src/core/ids.js';
-import { clientURLOf, createCluster, etcdctl, peerURLOf, pollUntil, readStatus, type DiscoveryService, type EtcdCluster, type EtcdMember } from '../harness/index.js';
+import { clientURLOf, createCluster, etcdBinaries, etcdctl, peerURLOf, pollUntil, readStatus, type DiscoveryService, type EtcdCluster, type EtcdMember } from '../harness/index.js';
 import { LoggedProcess } from '../harness/processes.js';
 import {
   CLI_COMMAND,
@@ -21,7 +21,7 @@ import {
   waitForVoters,
 } from './cli-support.js';
 
-const ETCD = '/usr/bin/etcd';
+const ETCD = etcdBinaries().etcd;
 
 /** The README's -o flags example, verbatim apart from the etcd binary name and this test's addresses. */
 const README_FLAGS_EXAMPLE = `

@@ -7,9 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { allocateAddresses, releaseAddresses, CLIENT_PORT, PEER_PORT } from './addresses.js';
 import { LoggedProcess, registerDir, removeDir } from './processes.js';
 import { pollUntil, tryJson } from './wait.js';
-
-export const ETCD_BIN = '/usr/bin/etcd';
-export const DISCOVERY_BIN = '/usr/bin/discovery.etcd.io';
+import { discoveryBinary, etcdBinaries, selectedEtcdVersion, type EtcdVersionName } from './versions.js';
 export const DISCOVERY_PORT = 8087;
 const DEFAULT_READY_TIMEOUT_MS = 20_000;
 
@@ -34,6 +32,8 @@ export interface StartMemberOptions {
   /** 'ready' (default) waits until the member serves clients and knows a leader; 'none' returns at once. */
   readonly wait?: 'ready' | 'none';
   readonly readyTimeoutMs?: number;
+  /** Which etcd runs this member; ETCD_VERSION's (see versions.ts) when left out. */
+  readonly version?: EtcdVersionName;
 }
 
 interface MaintenanceStatus {
@@ -42,13 +42,15 @@ interface MaintenanceStatus {
   readonly leader: bigint;
   readonly isLearner: boolean;
   readonly raftIndex: bigint;
+  /** The member's own etcd version, e.g. "3.5.30". */
+  readonly version: string;
 }
 
 /** Reads /v3/maintenance/status with a short timeout; undefined if the member does not answer. */
 export async function readStatus(clientURL: string, timeoutMs = 1000): Promise<MaintenanceStatus | undefined> {
   const body = await tryJson(`${clientURL}/v3/maintenance/status`, { method: 'POST', body: {}, timeoutMs });
   if (typeof body !== 'object' || body === null) return undefined;
-  const record = body as { header?: { member_id?: string; cluster_id?: string }; leader?: string; isLearner?: boolean; raftIndex?: string };
+  const record = body as { header?: { member_id?: string; cluster_id?: string }; leader?: string; isLearner?: boolean; raftIndex?: string; version?: string };
   // The JSON gateway leaves out zero values: no leader field means leader 0 (none known).
   const toBig = (v: string | undefined): bigint => (typeof v === 'string' && /^[0-9]+$/.test(v) ? BigInt(v) : 0n);
   return {
@@ -57,6 +59,30 @@ export async function readStatus(clientURL: string, timeoutMs = 1000): Promise<M
     leader: toBig(record.leader),
     isLearner: record.isLearner === true,
     raftIndex: toBig(record.raftIndex),
+    version: record.version ?? '',
+  };
+}
+
+/**
+ * The member list exactly as one member knows it (the gateway's serializable list, on every version): what a
+ * member without a leader still answers, where etcdctl 3.5 (always linearizable) times out.
+ */
+export async function readLocalMemberList(
+  clientURL: string,
+  timeoutMs = 2000,
+): Promise<{ clusterId: bigint; members: { id: bigint; name: string; peerURLs: string[]; clientURLs: string[]; isLearner: boolean }[] }> {
+  const body = await tryJson(`${clientURL}/v3/cluster/member/list`, { method: 'POST', body: {}, timeoutMs });
+  const record = body as { header?: { cluster_id?: string }; members?: { ID?: string; name?: string; peerURLs?: string[]; clientURLs?: string[]; isLearner?: boolean }[] } | undefined;
+  if (typeof record?.header?.cluster_id !== 'string') throw new Error(`${clientURL} answered no member list: ${JSON.stringify(body)}`);
+  return {
+    clusterId: BigInt(record.header.cluster_id),
+    members: (record.members ?? []).map((m) => ({
+      id: BigInt(m.ID ?? '0'),
+      name: m.name ?? '',
+      peerURLs: m.peerURLs ?? [],
+      clientURLs: m.clientURLs ?? [],
+      isLearner: m.isLearner === true,
+    })),
   };
 }
 
@@ -77,6 +103,8 @@ export class EtcdMember {
   readonly name: string;
   readonly dataDir: string;
   readonly logPath: string;
+  /** The etcd binary this member runs. */
+  readonly etcdBin: string;
   /** The member ID once the member was seen ready (from its own status answer). */
   id: bigint | undefined;
   private process: LoggedProcess | undefined;
@@ -87,7 +115,9 @@ export class EtcdMember {
     readonly workDir: string,
     readonly settings: Readonly<Record<string, string>>,
     readonly flags: readonly string[],
+    readonly version: EtcdVersionName,
   ) {
+    this.etcdBin = etcdBinaries(version).etcd;
     this.clientURL = clientURLOf(ip);
     this.peerURL = peerURLOf(ip);
     this.name = flagValue(flags, 'name') ?? settings.ETCD_NAME ?? 'default';
@@ -123,7 +153,7 @@ export class EtcdMember {
   /** Starts the process (again) with the same settings and data dir. */
   spawn(): void {
     if (this.running) throw new Error(`member ${this.name} at ${this.ip} is already running`);
-    this.process = new LoggedProcess(ETCD_BIN, this.flags, { env: this.env, cwd: this.workDir, logPath: this.logPath });
+    this.process = new LoggedProcess(this.etcdBin, this.flags, { env: this.env, cwd: this.workDir, logPath: this.logPath });
   }
 
   /** Waits until the member serves clients and knows a leader; fails early with its log if etcd exits. */
@@ -263,7 +293,7 @@ export class EtcdCluster {
     const ip = options.ip ?? (await this.allocateIp());
     const workDir = join(this.dir, `${ip}-${this.all.length}`);
     mkdirSync(workDir, { recursive: true });
-    const member = new EtcdMember(ip, workDir, options.settings ?? {}, options.flags ?? []);
+    const member = new EtcdMember(ip, workDir, options.settings ?? {}, options.flags ?? [], options.version ?? selectedEtcdVersion());
     this.all.push(member);
     member.spawn();
     if ((options.wait ?? 'ready') === 'ready') await member.waitReady(options.readyTimeoutMs);
@@ -278,7 +308,7 @@ export class EtcdCluster {
       settings: { ETCD_NAME: 'disc', ETCD_INITIAL_CLUSTER: `disc=${peerURLOf(ip)}`, ETCD_ENABLE_V2: 'true' },
     });
     const baseURL = `http://${ip}:${DISCOVERY_PORT}`;
-    const proc = new LoggedProcess(DISCOVERY_BIN, ['--addr', `${ip}:${DISCOVERY_PORT}`, '--etcd', backing.clientURL, '--host', baseURL], {
+    const proc = new LoggedProcess(discoveryBinary(), ['--addr', `${ip}:${DISCOVERY_PORT}`, '--etcd', backing.clientURL, '--host', baseURL], {
       env: process.env,
       cwd: backing.workDir,
       logPath: join(backing.workDir, 'discovery.log'),

@@ -1,7 +1,6 @@
 // etcdctl (API v3) for assertions from outside our own code.
 import { execFile } from 'node:child_process';
-
-export const ETCDCTL_BIN = '/usr/bin/etcdctl';
+import { etcdBinaries, type EtcdVersionName } from './versions.js';
 
 export interface EtcdctlResult {
   readonly exitCode: number;
@@ -10,11 +9,16 @@ export interface EtcdctlResult {
 }
 
 /** Runs etcdctl against `endpoints`; resolves with the exit code instead of throwing. */
-export function etcdctl(endpoints: readonly string[], args: readonly string[], options: { timeoutMs?: number } = {}): Promise<EtcdctlResult> {
+export function etcdctl(
+  endpoints: readonly string[],
+  args: readonly string[],
+  options: { timeoutMs?: number; version?: EtcdVersionName } = {},
+): Promise<EtcdctlResult> {
+  const bin = etcdBinaries(options.version).etcdctl;
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ETCDCTL')));
   return new Promise((resolve) => {
     execFile(
-      ETCDCTL_BIN,
+      bin,
       [`--endpoints=${endpoints.join(',')}`, '--dial-timeout=2s', '--command-timeout=5s', ...args],
       { env: { ...inherited, ETCDCTL_API: '3' }, timeout: options.timeoutMs ?? 15_000, killSignal: 'SIGKILL' },
       (error, stdout, stderr) => {

@@ -6,6 +6,7 @@ export {
   clientURLOf,
   peerURLOf,
   readStatus,
+  readLocalMemberList,
   EtcdCluster,
   EtcdMember,
   DiscoveryService,
@@ -15,3 +16,17 @@ export {
 } from './etcd.js';
 export { etcdctl, etcdctlOk, etcdctlMemberList, parseEtcdctlJson, type EtcdctlMember, type EtcdctlResult } from './etcdctl.js';
 export { pollUntil, tryJson, type PollOptions } from './wait.js';
+export {
+  binaryPaths,
+  discoveryBinary,
+  etcdBinaries,
+  etcdServerVersion,
+  parseEtcdVersionName,
+  selectedEtcdVersion,
+  DEFAULT_ETCD_VERSION,
+  ETCD_VERSIONS,
+  EtcdSetupError,
+  type EtcdBinaries,
+  type EtcdVersionName,
+} from './versions.js';
+export { restoreSnapshot, restoreTool, saveSnapshot, type RestoreOptions } from './snapshot.js';

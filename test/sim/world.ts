@@ -19,6 +19,7 @@ import { allocateAddresses, releaseAddresses } from '../harness/addresses.js';
 import { clientURLOf, createCluster, readStatus, type EtcdCluster, type EtcdMember } from '../harness/etcd.js';
 import { etcdctl, etcdctlMemberList, type EtcdctlMember } from '../harness/etcdctl.js';
 import { pollUntil } from '../harness/wait.js';
+import { etcdServerVersion, selectedEtcdVersion, type EtcdVersionName } from '../harness/versions.js';
 import { scheduledEvent, type EventBridgeEvent } from './events.js';
 import type { SimInstance } from './group.js';
 import { startSimulatedCloud, type SimulatedCloud } from './server.js';
@@ -143,6 +144,11 @@ export interface WorldOptions {
   readonly onLog?: (entry: WorldLogEntry) => void;
   /** Which of the handler's log lines reach onLog: its decisions, warnings and errors (default), or all. */
   readonly handlerLogs?: 'decisions' | 'all';
+  /**
+   * The etcd minor that instances launched from now on run (the launch template's version); ETCD_VERSION's by
+   * default. The Lambda is told the same version as ELASTIC_ETCD_VERSION, as the stack does. See setLaunchVersion.
+   */
+  readonly etcdVersion?: EtcdVersionName;
 }
 
 export interface QueuedEvent {
@@ -227,6 +233,9 @@ export class World {
 
   private readonly started = Date.now();
   private readonly etcdByInstance = new Map<string, EtcdMember>();
+  /** The etcd minor each instance was launched with. */
+  private readonly versionByInstance = new Map<string, EtcdVersionName>();
+  private launchVersion: EtcdVersionName;
   private readonly boots = new Map<string, BootTask>();
   private readonly addresses = new Set<string>();
   private readonly armedFaults: { step: string | RegExp; remaining: number }[] = [];
@@ -247,6 +256,7 @@ export class World {
   ) {
     this.config = config;
     this.env = env;
+    this.launchVersion = options.etcdVersion ?? selectedEtcdVersion();
     this.telemetry = capturing;
     const group = cloud.group;
     this.deps = lifecycleDeps(
@@ -297,6 +307,7 @@ export class World {
         ELASTIC_ETCD_LAUNCH_HOOK: group.launchHook ?? DEFAULTS.launchHook,
         ELASTIC_ETCD_TERMINATE_HOOK: group.terminateHook ?? DEFAULTS.terminateHook,
         ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '1000',
+        ELASTIC_ETCD_VERSION: etcdServerVersion(options.etcdVersion ?? selectedEtcdVersion()),
       };
       const config = loadConfig(env);
       const clients = createAwsClients({
@@ -327,6 +338,30 @@ export class World {
   }
 
   // --- the group ---------------------------------------------------------------------------------------
+
+  /**
+   * What a version change in the stack does: instances launched from now on run `version`, and the Lambda is
+   * told that version (ELASTIC_ETCD_VERSION, or `lambdaVersion` when given, e.g. one no binary exists for).
+   * Running instances keep theirs.
+   */
+  setLaunchVersion(version: EtcdVersionName, lambdaVersion: string = etcdServerVersion(version)): void {
+    this.launchVersion = version;
+    this.env.ELASTIC_ETCD_VERSION = lambdaVersion;
+    const config = loadConfig(this.env);
+    (this as { config: LambdaConfig }).config = config;
+    (this as { deps: LifecycleDeps }).deps = { ...this.deps, config };
+    this.log('world', `instances launch with etcd ${version} from now on; the Lambda expects etcd ${lambdaVersion}`);
+  }
+
+  /** The etcd minor instances launch with now. */
+  launchEtcdVersion(): EtcdVersionName {
+    return this.launchVersion;
+  }
+
+  /** The etcd minor an instance was launched with. */
+  instanceVersion(instanceId: string): EtcdVersionName | undefined {
+    return this.versionByInstance.get(instanceId);
+  }
 
   /** Sets the desired capacity: the group launches or terminates (newest first) to reach it. */
   async scaleTo(capacity: number): Promise<void> {
@@ -703,7 +738,8 @@ export class World {
   }
 
   private onBoot(instance: SimInstance): void {
-    this.log('instance', `${instance.id} launched at ${instance.privateIp}`);
+    this.versionByInstance.set(instance.id, this.launchVersion);
+    this.log('instance', `${instance.id} launched at ${instance.privateIp} (etcd ${this.launchVersion})`);
     if ((this.options.boot ?? 'etcd') === 'none') return;
     // Detached from the group's callback tracking: a boot waits for the Lambda, which the test drives.
     const task: { cancelled: boolean } = { cancelled: false };
@@ -728,7 +764,7 @@ export class World {
     }
     const settings = parseDropin(dropin);
     // The drop-in names the data dir on the real machine; here every instance gets its own under the sandbox.
-    const member = await this.etcd.startMember({ ip: instance.privateIp, settings: { ...settings, ETCD_DATA_DIR: 'data' }, wait: 'none' });
+    const member = await this.etcd.startMember({ ip: instance.privateIp, settings: { ...settings, ETCD_DATA_DIR: 'data' }, wait: 'none', version: this.versionByInstance.get(instance.id) ?? this.launchVersion });
     this.etcdByInstance.set(instance.id, member);
     this.log('instance', `${instance.id} started etcd (${settings.ETCD_INITIAL_CLUSTER_STATE ?? '?'} cluster)`, {
       pid: member.pid,

@@ -1,10 +1,13 @@
 // A thin client for etcd's v3 JSON gateway (axios): membership, maintenance status, and the small KV and
 // lease surface a cluster lock and join markers need. No planning logic lives here.
 //
-// Version notes (etcd 3.4 is what runs in tests; 3.5 and 3.6 are handled from their documentation):
+// Version notes (the tests run etcd 3.4.23 and 3.5.30; 3.6 is handled from its documentation):
 // - The gateway prefix is /v3/ from 3.4 on (3.3 used /v3beta/); 3.4 to 3.6 are supported.
-// - 3.5+ accepts {"linearizable": true} on member/list, so a partitioned member cannot answer a stale list;
-//   we send it only when /version says 3.5 or later. 3.4 serves the list from the answering member's local view.
+// - 3.5+ accepts {"linearizable": true} on member/list: the list then goes through the leader, so a partitioned
+//   member cannot answer a stale one, but without a leader it never answers. memberList() (used before changes)
+//   sends it when the cluster's version (/version etcdcluster) is 3.5 or later; memberListAt() (observation)
+//   never does, so a cluster without a leader is still seen, from each member's local view, as one without quorum.
+//   3.4 always serves the list from the answering member's local view.
 // - 3.6 removed the v2 API entirely; nothing here uses v2.
 // - 3.4 to 3.6 allow one learner at a time by default (3.5+ has --experimental-max-learners); a second add
 //   answers 'too-many-learners'.
@@ -110,9 +113,9 @@ export function majorMinor(version: string): readonly [number, number] | undefin
   return match ? [Number(match[1]), Number(match[2])] : undefined;
 }
 
-/** 3.5 added linearizable member lists. */
-export function supportsLinearizableMemberList(serverVersion: string | undefined): boolean {
-  const mm = serverVersion === undefined ? undefined : majorMinor(serverVersion);
+/** 3.5 added linearizable member lists. `version` is the cluster's (etcdcluster): every member runs at least it. */
+export function supportsLinearizableMemberList(version: string | undefined): boolean {
+  const mm = version === undefined ? undefined : majorMinor(version);
   return mm !== undefined && (mm[0] > 3 || (mm[0] === 3 && mm[1] >= 5));
 }
 
@@ -161,29 +164,23 @@ export class EtcdClient {
 
   // ---- membership ----
 
+  /**
+   * The member list through fail-over; linearizable (through the leader) when the cluster's version supports it,
+   * so it is the view a membership change is decided on. Without a leader on 3.5+ this times out.
+   */
   async memberList(options: CallOptions = {}): Promise<MemberList> {
-    const linearizable = supportsLinearizableMemberList((await this.serverVersion(options))?.server);
+    const linearizable = supportsLinearizableMemberList((await this.serverVersion(options))?.cluster);
     const { body, endpoint } = await this.call('POST', '/v3/cluster/member/list', linearizable ? { linearizable: true } : {}, options);
     return toMemberList(body, endpoint);
   }
 
   /**
-   * The member list as exactly this endpoint answers it: its version and its list, both within `timeoutMs`,
-   * no fail-over. For asking many endpoints at once, so hung ones cost one timeout together.
+   * The member list as exactly this endpoint knows it (serializable: its local view, on every version), within
+   * `timeoutMs`, no fail-over. For observing many endpoints at once, so hung ones cost one timeout together, and
+   * so a cluster without a leader is still seen. Never decide a change on it alone: see memberList().
    */
   async memberListAt(endpoint: string, options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): Promise<MemberList> {
-    const deadline = Date.now() + (options.timeoutMs ?? this.requestTimeoutMs);
-    let server: string | undefined;
-    try {
-      server = parseWire(versionSchema, await this.requestAt(endpoint, 'GET', '/version', undefined, deadline - Date.now(), options.signal), 'version', endpoint).etcdserver;
-    } catch (err) {
-      // As in serverVersion: without a version only 3.4 features are used; a cancellation still cancels.
-      if (isEtcdError(err, 'aborted') || isEtcdError(err, 'timeout')) throw err;
-    }
-    const request = supportsLinearizableMemberList(server) ? { linearizable: true } : {};
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) throw new EtcdError('timeout', `etcd at ${endpoint} did not answer the member list in time`, { endpoint });
-    return toMemberList(await this.requestAt(endpoint, 'POST', '/v3/cluster/member/list', request, remaining, options.signal), endpoint);
+    return toMemberList(await this.requestAt(endpoint, 'POST', '/v3/cluster/member/list', {}, options.timeoutMs ?? this.requestTimeoutMs, options.signal), endpoint);
   }
 
   async memberAdd(peerURLs: readonly string[], add: { readonly asLearner: boolean }, options: CallOptions = {}): Promise<MemberAddResult> {

@@ -1,6 +1,7 @@
 // One error type for everything the etcd adapter reports, so callers branch on `code`, never on text.
 // etcd's own message is kept in `etcdMessage` for logs. The strings matched below were provoked against
-// real etcd 3.4 (see test/integration/etcd-errors.test.ts); 3.5 and 3.6 keep the same texts (rpctypes).
+// real etcd 3.4.23 and 3.5.30 (see test/integration/etcd-membership.test.ts and etcd-versions.test.ts, run on
+// both); 3.6 keeps the same texts (rpctypes).
 
 export type EtcdErrorCode =
   | 'unhealthy-cluster' // "etcdserver: unhealthy cluster" or "... not enough started members": a reconfiguration

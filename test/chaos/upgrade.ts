@@ -1,0 +1,87 @@
+// A rolling upgrade of the simulated group through the real handler, the way an instance refresh that launches
+// before it terminates does it: for every old instance, one new instance on the new etcd joins (learner, then
+// promoted voter), then the old one is scaled in (its member removed through the terminate hook). A writer and
+// the quorum monitor run throughout. Used by the e2e test and `npm run demo -- --upgrade`.
+import { setTimeout as delay } from 'node:timers/promises';
+import { tryJson } from '../harness/index.js';
+import type { EtcdVersionName } from '../harness/versions.js';
+import type { World } from '../sim/world.js';
+import { QuorumMonitor, Writer, lostWrites } from './monitors.js';
+
+export interface UpgradeResult {
+  readonly violations: string[];
+  readonly writes: { readonly attempted: number; readonly acknowledged: number; readonly lost: number[] };
+  readonly samples: number;
+  /** /version's etcdcluster once every member runs the new version (undefined if no member answered). */
+  readonly clusterVersion: string | undefined;
+  /** The etcd minor of every in-service instance at the end. */
+  readonly versions: Record<string, EtcdVersionName | undefined>;
+  readonly durationMs: number;
+}
+
+/** How long the leader may take to raise the cluster version once every member runs the new one (it looks every few seconds). */
+const CLUSTER_VERSION_WAIT_MS = 30_000;
+
+/**
+ * Replaces every in-service instance of `world` (a settled group of voters) with one running `to`, one at a
+ * time, never below the group's size. The world's cluster size must leave room for one more member.
+ */
+export async function rollingUpgrade(world: World, to: EtcdVersionName, log: (line: string) => void = () => undefined): Promise<UpgradeResult> {
+  const started = Date.now();
+  const old = world.inService();
+  const size = old.length;
+  const writer = new Writer(() => world.endpoints());
+  const monitor = new QuorumMonitor(() => world.endpoints(), () => new Set());
+  writer.start();
+  monitor.start();
+  const violations: string[] = [];
+  try {
+    world.setLaunchVersion(to);
+    for (const [i, id] of old.entries()) {
+      log(`step ${i + 1}/${size}: launch one instance on etcd ${to}, then retire ${id} (etcd ${world.instanceVersion(id) ?? '?'})`);
+      await world.scaleTo(size + 1);
+      await world.settle({ timeoutMs: 90_000 });
+      await world.terminate(id);
+      await world.settle({ timeoutMs: 90_000 });
+      await monitor.sample(`after retiring ${id}`);
+    }
+  } finally {
+    await writer.stop();
+    await monitor.stop();
+  }
+  violations.push(...monitor.violations);
+  const endpoints = world.endpoints();
+  const { lost, read } = await lostWrites(endpoints, writer.acknowledged);
+  if (!read) violations.push('the writes could not be read back');
+  if (lost.length > 0) violations.push(`${lost.length} acknowledged writes lost`);
+  const clusterVersion = await waitForClusterVersion(endpoints, to);
+  if (clusterVersion?.startsWith(`${to}.`) !== true) violations.push(`the cluster reports version ${clusterVersion ?? '(no answer)'}, not ${to}`);
+  const versions = Object.fromEntries(world.inService().map((id) => [id, world.instanceVersion(id)]));
+  const stale = Object.entries(versions).filter(([, v]) => v !== to);
+  if (stale.length > 0) violations.push(`instances not on ${to}: ${stale.map(([id, v]) => `${id} (${v ?? '?'})`).join(', ')}`);
+  return {
+    violations,
+    writes: { attempted: writer.attempted, acknowledged: writer.acknowledged.size, lost },
+    samples: monitor.samples.length,
+    clusterVersion,
+    versions,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** /version's etcdcluster, polled until it reports `minor` or the wait runs out; the last answer. */
+export async function waitForClusterVersion(endpoints: readonly string[], minor: string): Promise<string | undefined> {
+  const deadline = Date.now() + CLUSTER_VERSION_WAIT_MS;
+  let last: string | undefined;
+  for (;;) {
+    for (const endpoint of endpoints) {
+      const answer = (await tryJson(`${endpoint}/version`, { timeoutMs: 1000 })) as { etcdcluster?: string } | undefined;
+      if (answer?.etcdcluster !== undefined) {
+        last = answer.etcdcluster;
+        break;
+      }
+    }
+    if (last?.startsWith(`${minor}.`) === true || Date.now() >= deadline) return last;
+    await delay(500);
+  }
+}

@@ -1,0 +1,75 @@
+// Runs test files once per etcd version (ETCD_VERSION=3.4, then 3.5), one version after the other, and labels
+// every output line and the summary with the version, so a failure says which etcd it failed on.
+//
+//   node --import tsx test/harness/run-versions.ts [--versions 3.4,3.5] [--concurrency N] FILE...
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { etcdBinaries, EtcdSetupError, ETCD_VERSIONS, parseEtcdVersionName, type EtcdVersionName } from './versions.js';
+
+const USAGE = 'usage: node --import tsx test/harness/run-versions.ts [--versions 3.4,3.5] [--concurrency N] FILE...';
+
+interface Outcome {
+  readonly version: EtcdVersionName;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly ms: number;
+  readonly summary: string[];
+}
+
+function runOnce(version: EtcdVersionName, files: readonly string[], concurrency: number): Promise<Outcome> {
+  const started = Date.now();
+  const label = `[etcd ${version}] `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
+    env: { ...process.env, ETCD_VERSION: version },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const summary: string[] = [];
+  const relay = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
+    createInterface({ input: stream }).on('line', (line) => {
+      out.write(`${label}${line}\n`);
+      // The spec reporter's closing counts: "ℹ tests 69", "ℹ pass 67", "ℹ fail 2", ...
+      if (/^ℹ (tests|pass|fail|cancelled|skipped) \d+/.test(line)) summary.push(line.slice(2));
+    });
+  };
+  relay(child.stdout, process.stdout);
+  relay(child.stderr, process.stderr);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => resolve({ version, code, signal, ms: Date.now() - started, summary }));
+  });
+}
+
+async function main(): Promise<number> {
+  let versions: EtcdVersionName[];
+  let concurrency: number;
+  let files: string[];
+  try {
+    const { values, positionals } = parseArgs({
+      args: process.argv.slice(2),
+      options: { versions: { type: 'string' }, concurrency: { type: 'string' } },
+      strict: true,
+      allowPositionals: true,
+    });
+    versions = (values.versions ?? ETCD_VERSIONS.join(',')).split(',').map((v) => parseEtcdVersionName(v, '--versions'));
+    concurrency = Number(values.concurrency ?? '3');
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) throw new Error(`--concurrency must be an integer 1-16, got ${JSON.stringify(values.concurrency)}`);
+    if (positionals.length === 0) throw new Error('no test files given');
+    files = positionals;
+    for (const version of versions) etcdBinaries(version); // a missing etcd says what to run, before anything starts
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${err instanceof EtcdSetupError ? '' : `${USAGE}\n`}`);
+    return 2;
+  }
+  const outcomes: Outcome[] = [];
+  for (const version of versions) outcomes.push(await runOnce(version, files, concurrency));
+  process.stdout.write('\netcd-touching suites, per etcd version:\n');
+  for (const o of outcomes) {
+    const verdict = o.code === 0 ? 'passed' : `FAILED (${o.signal ?? `exit ${String(o.code)}`})`;
+    process.stdout.write(`  etcd ${o.version}: ${verdict} in ${(o.ms / 1000).toFixed(0)} s; ${o.summary.join(', ')}\n`);
+  }
+  const failed = outcomes.filter((o) => o.code !== 0);
+  if (failed.length > 0) process.stdout.write(`failing on etcd ${failed.map((o) => o.version).join(' and ')}: see the lines labelled [etcd ${failed[0]!.version}] above\n`);
+  return failed.length === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();
