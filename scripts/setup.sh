@@ -35,7 +35,10 @@ fi
 etcd35=.etcd/3.5
 etcd35_ok() {
   for tool in etcd etcdctl etcdutl; do [ -x "$etcd35/bin/$tool" ] || return 1; done
-  "$etcd35/bin/etcd" --version 2>/dev/null | grep -q '^etcd Version: 3\.5\.'
+  # Read the whole output first: grep -q would close the pipe early, and under pipefail etcd's SIGPIPE fails the check.
+  local version
+  version=$("$etcd35/bin/etcd" --version 2>/dev/null) || return 1
+  [[ "$version" =~ (^|$'\n')'etcd Version: 3.5.' ]]
 }
 if ! etcd35_ok; then
   echo "setup: fetching etcd 3.5 from Debian sid into $etcd35/ (the system's packages stay as they are)"
