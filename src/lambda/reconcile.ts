@@ -17,10 +17,12 @@ export interface ReconcileReport {
 }
 
 /**
- * Converges the cluster to the group; the safety net for lost, late and failed events. Order matters: pending
- * terminations first, then members of instances that are gone (etcd 3.4 refuses any add while a voter is
- * down), then pending launches, then promotions, then orphaned parameters. One step failing does not stop the
- * others.
+ * Converges the cluster to the group; the safety net for lost, late and failed events. Order matters:
+ * members of instances that are gone first (etcd 3.4 refuses any add while a voter is down, and a dead voter
+ * blocks promotions), then learners are promoted BEFORE pending terminations are handled (a healthy voter's
+ * termination is held while a learner is pending: promoting first lets a rolling update move on, review D2),
+ * then pending launches and missed launches, then promotions again, then orphaned parameters. One step
+ * failing does not stop the others.
  */
 export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
   const { config, telemetry } = deps;
@@ -43,6 +45,14 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     }
   };
   let group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
+  await attempt('remove members of gone instances', async () => {
+    const gone = await removeGoneMembers(group, deps);
+    report.clusterReachable = gone.reachable;
+    report.removed.push(...gone.removed);
+  });
+  await attempt('promote learners', async () => {
+    report.promoted.push(...(await promoteReadyLearners(group, deps)));
+  });
 
   for (const instance of [...group.instances.values()].filter((i) => i.lifecycleState === 'Terminating:Wait')) {
     await attempt(`terminate ${instance.instanceId}`, async () => {
@@ -51,11 +61,6 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     });
   }
   group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
-  await attempt('remove members of gone instances', async () => {
-    const gone = await removeGoneMembers(group, deps);
-    report.clusterReachable = gone.reachable;
-    report.removed.push(...gone.removed);
-  });
   for (const instance of [...group.instances.values()].filter((i) => i.lifecycleState === 'Pending:Wait')) {
     await attempt(`launch ${instance.instanceId}`, async () => {
       await handleLaunch({ instanceId: instance.instanceId, token: '' }, deps);
