@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { describe, planJoin } from '../core/planner.js';
-import { renderDropin, renderEnv } from '../core/render.js';
+import { renderDropin } from '../core/render.js';
 import type { BootstrapSource, EtcdSettings, Plan } from '../core/types.js';
 import { hostOf } from '../core/urls.js';
 import { isEtcdError } from '../adapters/etcd/index.js';
@@ -25,6 +25,7 @@ import type { LambdaConfig } from './config.js';
 import type { LifecycleEvent } from './events.js';
 import { candidateEndpoints, clientURL, isLaunching, liveInstances, loadGroup, peerURL, platformKnowledge, type GroupView } from './group.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
+import { requireNamespace } from './namespace.js';
 
 const bootstrapRecordSchema = z.object({
   version: z.literal(1),
@@ -95,10 +96,10 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
     return 'abandon';
   }
 
+  await requireNamespace(deps);
   deps.faultPoint?.('store-parameters');
   const settings = withListenURLs(plan.settings, instance.privateIp, config);
-  // The drop-in last: the instance waits for it, so the env file is always there when the drop-in is.
-  await deps.parameters.putInstanceFile(instanceId, 'env', renderEnv(settings));
+  // The drop-in is the instance's only configuration (the env file is no longer written: nothing read it).
   await deps.parameters.putInstanceFile(instanceId, 'dropin', renderDropin(settings));
   deps.faultPoint?.('complete');
   await deps.autoScaling.completeLifecycleAction(ref, 'CONTINUE');
@@ -232,6 +233,7 @@ async function decideFirstWave(group: GroupView, deps: LifecycleDeps): Promise<B
     members: candidates.slice(0, wanted).map((i) => ({ name: i.instanceId, peerURLs: [peerURL(i.privateIp!, config.peerPort)] })),
     createdAt: new Date().toISOString(),
   };
+  await requireNamespace(deps);
   const written = await deps.parameters.createOnly(deps.parameters.bootstrapName(), JSON.stringify(record));
   const decided = written.created ? record : parseBootstrapRecord(written.value, deps.parameters.bootstrapName());
   deps.telemetry.info(written.created ? 'recorded the first wave' : 'read the first wave recorded by another invocation', {

@@ -72,13 +72,13 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     report.promoted.push(...(await promoteReadyLearners(group, deps)));
   });
 
-  // Parameters of instances that are gone.
+  // Parameters of instances that are gone: only those this deployment wrote (tagged with its group).
   const live = new Set(liveInstances(group).map((i) => i.instanceId));
   for (const id of await deps.parameters.listInstanceIds()) {
-    if (!live.has(id)) {
-      await deps.parameters.deleteInstance(id);
-      report.deletedParameters.push(id);
-    }
+    if (live.has(id)) continue;
+    const { deleted, kept } = await deps.parameters.deleteOwnInstanceFiles(id);
+    if (deleted.length > 0) report.deletedParameters.push(id);
+    if (kept.length > 0) telemetry.info('kept parameters another deployment (or an older version) wrote', { instanceId: id, kept });
   }
   telemetry.decision({
     trigger: 'reconcile',

@@ -9,7 +9,7 @@
 //
 // Used by the Lambda's end-to-end tests and by the demo and chaos scripts. close() frees everything.
 import { setTimeout as delay } from 'node:timers/promises';
-import { createAwsClients, INSTANCE_ARN_TAG, type AwsClients, type ParameterStore } from '../../src/adapters/aws/index.js';
+import { createAwsClients, GROUP_TAG, INSTANCE_ARN_TAG, type AwsClients, type ParameterStore } from '../../src/adapters/aws/index.js';
 import { loadConfig, type LambdaConfig } from '../../src/lambda/config.js';
 import { lifecycleDeps } from '../../src/lambda/deps.js';
 import { handleEvent, type InvocationResult } from '../../src/lambda/handle.js';
@@ -554,7 +554,8 @@ export class World {
    * - an instance still pending or terminating, or an event still queued;
    * - members (by etcdctl) other than exactly the in-service instances, a learner, an unstarted member;
    * - a member that is not healthy (no answer, another cluster, no leader);
-   * - an in-service instance without its env and drop-in tagged with its ARN; parameters of any other instance.
+   * - an in-service instance without its drop-in tagged with its ARN and group, or with an env parameter;
+   *   parameters of any other instance.
    */
   async check(): Promise<WorldCheck> {
     const problems: string[] = [];
@@ -588,13 +589,15 @@ export class World {
 
     const store = this.cloud.parameters;
     for (const id of inService) {
-      for (const file of ['env', 'dropin'] as const) {
-        const name = this.parameters.instanceName(id, file);
-        if (store.value(name) === undefined) problems.push(`no ${file} parameter for ${id}`);
-        else if (store.tags(name)?.[INSTANCE_ARN_TAG] !== instanceArn(this.group.region, this.group.account, id)) {
-          problems.push(`${name} is not tagged with the ARN of ${id}`);
-        }
+      const name = this.parameters.instanceName(id, 'dropin');
+      if (store.value(name) === undefined) problems.push(`no dropin parameter for ${id}`);
+      else if (store.tags(name)?.[INSTANCE_ARN_TAG] !== instanceArn(this.group.region, this.group.account, id)) {
+        problems.push(`${name} is not tagged with the ARN of ${id}`);
+      } else if (store.tags(name)?.[GROUP_TAG] !== this.group.name) {
+        problems.push(`${name} is not tagged with the group ${this.group.name}`);
       }
+      // The env file is no longer written (contract 3): the drop-in is the instance's only configuration.
+      if (store.value(this.parameters.instanceName(id, 'env')) !== undefined) problems.push(`an env parameter was written for ${id}`);
     }
     const orphans = (await this.parameters.listInstanceIds()).filter((id) => !inService.includes(id));
     if (orphans.length > 0) problems.push(`parameters of instances not in service: ${orphans.join(', ')}`);
