@@ -21,7 +21,7 @@ import { etcdctl, etcdctlMemberList, type EtcdctlMember } from '../harness/etcdc
 import { pollUntil } from '../harness/wait.js';
 import { scheduledEvent, type EventBridgeEvent } from './events.js';
 import type { SimInstance } from './group.js';
-import { startSimulatedCloud, type SimulatedCloud } from './server.js';
+import { startSimulatedCloud, type SimulatedAccount, type SimulatedCloud } from './server.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Drop-in parsing: what systemd makes of the Environment= lines the Lambda stored.
@@ -120,6 +120,8 @@ export interface WorldOptions {
   readonly terminateHook?: string;
   /** Seeds instance IDs, tokens and event IDs. */
   readonly seed?: number;
+  /** Share one account (Parameter Store, groups) with other worlds: deployments side by side. Give each its own seed. */
+  readonly account?: SimulatedAccount;
   /** 'etcd' (default): instances start real etcd from their drop-in. 'none': instances do nothing (no etcd at all). */
   readonly boot?: 'etcd' | 'none';
   /** How often a booting instance looks for its drop-in, and how long it waits at most (the boot script's wait). */
@@ -273,6 +275,7 @@ export class World {
     let cloud: SimulatedCloud | undefined;
     try {
       cloud = await startSimulatedCloud({
+        ...(options.account !== undefined && { account: options.account }),
         group: {
           groupName: options.groupName ?? DEFAULTS.groupName,
           seed: options.seed ?? 1,
