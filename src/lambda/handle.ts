@@ -4,7 +4,19 @@
 import { AwsCallError } from '../adapters/aws/index.js';
 import { classifyEvent, MalformedEventError } from './events.js';
 import { handleLaunch, handleTerminate, reconcile, RetryLaterError, type LifecycleDeps } from './lifecycle.js';
+import type { SQSBatchResponse } from 'aws-lambda';
 import { checkNamespace } from './namespace.js';
+import { handleSqsEvent, isSqsEvent } from './sqs.js';
+
+/**
+ * One invocation of the function: an SQS batch from the serialising queue (answered with the records to
+ * deliver again), or a directly delivered EventBridge event (answered with what was decided; a thrown error
+ * makes the event source deliver it again).
+ */
+export async function handleInvocation(event: unknown, deps: LifecycleDeps): Promise<InvocationResult | SQSBatchResponse> {
+  if (isSqsEvent(event)) return handleSqsEvent(event, (body) => handleEvent(body, deps), deps.telemetry);
+  return handleEvent(event, deps);
+}
 
 export interface InvocationResult {
   readonly kind: string;
