@@ -10,7 +10,7 @@ const SQS_EVENT_SOURCE = 'aws:sqs';
 /** True for an SQS event source mapping's batch (every record from `aws:sqs`). */
 export function isSqsEvent(event: unknown): event is SQSEvent {
   if (typeof event !== 'object' || event === null || !('Records' in event)) return false;
-  const records = (event as { Records: unknown }).Records;
+  const records = event.Records;
   return (
     Array.isArray(records) &&
     records.length > 0 &&

@@ -12,7 +12,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createAwsClients, GROUP_TAG, INSTANCE_ARN_TAG, type AwsClients, type ParameterStore } from '../../src/adapters/aws/index.js';
 import { loadConfig, type LambdaConfig } from '../../src/lambda/config.js';
 import { lifecycleDeps } from '../../src/lambda/deps.js';
-import { handleEvent, type InvocationResult } from '../../src/lambda/handle.js';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { handleEvent, handleInvocation, type InvocationResult } from '../../src/lambda/handle.js';
 import type { LifecycleDeps } from '../../src/lambda/lifecycle.js';
 import { createCapturingTelemetry, type Attributes, type CapturingTelemetry, type Telemetry } from '../../src/lambda/log.js';
 import { allocateAddresses, releaseAddresses } from '../harness/addresses.js';
@@ -224,6 +225,8 @@ export class World {
   readonly deliveries: Delivery[] = [];
   /** Events whose attempts ran out. */
   readonly deadLetters: QueuedEvent[] = [];
+  /** Every handler invocation's start and end (ms since the epoch), direct or from the queue, in start order. */
+  readonly invocations: { summary: string; start: number; end: number }[] = [];
   /** Instances whose boot gave up (no drop-in in time, or a drop-in etcd could not be started from). */
   readonly bootFailures: { instanceId: string; reason: string }[] = [];
 
@@ -497,6 +500,23 @@ export class World {
     return this.invoke(event, ++this.seq, summarize(event), 1);
   }
 
+  /**
+   * An SQS batch from the serialising queue, delivered to the handler as the event source mapping does
+   * (handleInvocation, as lambda/handler.ts). Nothing here serialises: the queue model does (test/sim/fifo.ts).
+   */
+  async deliverBatch(event: SQSEvent): Promise<SQSBatchResponse> {
+    const start = Date.now();
+    const entry = { summary: event.Records.map((r) => summarizeBody(r.body)).join(', '), start, end: start };
+    this.invocations.push(entry);
+    this.invocationDeadline = start + (this.options.invocationTimeoutMs ?? DEFAULTS.invocationTimeoutMs);
+    this.log('lambda', `delivering queue batch ${entry.summary}`);
+    try {
+      return (await handleInvocation(event, this.deps)) as SQSBatchResponse;
+    } finally {
+      entry.end = Date.now();
+    }
+  }
+
   /** The scheduled reconcile pass, delivered at once. */
   async reconcile(): Promise<Delivery> {
     const group = this.group;
@@ -663,6 +683,8 @@ export class World {
     const start = Date.now();
     this.invocationDeadline = start + (this.options.invocationTimeoutMs ?? DEFAULTS.invocationTimeoutMs);
     this.log('lambda', `delivering #${seq} ${summary}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    const interval = { summary, start, end: start };
+    this.invocations.push(interval);
     let delivery: Delivery;
     try {
       const result = await handleEvent(event, this.deps);
@@ -673,6 +695,7 @@ export class World {
       delivery = { seq, summary, attempt, error, ms: Date.now() - start };
       this.log('lambda', `#${seq} ${summary} failed: ${error.message}`);
     }
+    interval.end = Date.now();
     this.deliveries.push(delivery);
     return delivery;
   }
@@ -822,6 +845,14 @@ export function summarize(event: unknown): string {
   if (e['detail-type'] === 'EC2 Instance-terminate Lifecycle Action') return `terminate${id}`;
   if (e['detail-type'] === 'Scheduled Event') return 'reconcile';
   return typeof e['detail-type'] === 'string' ? e['detail-type'] : 'unknown';
+}
+
+function summarizeBody(body: string): string {
+  try {
+    return summarize(JSON.parse(body));
+  } catch {
+    return 'malformed';
+  }
 }
 
 function matcher(match: string | ((q: QueuedEvent) => boolean)): (q: QueuedEvent) => boolean {
