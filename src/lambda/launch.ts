@@ -39,14 +39,29 @@ export type BootstrapRecord = z.infer<typeof bootstrapRecordSchema>;
 
 export type LaunchOutcome = 'continue' | 'abandon' | 'duplicate' | 'not-launching';
 
-export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 'token'>, deps: LifecycleDeps): Promise<LaunchOutcome> {
+/**
+ * The launch of `event.instanceId`. mode 'action' (default): its launch lifecycle action is pending and is
+ * completed here. mode 'adopt': a missed launch, an instance already InService that never got a launch action
+ * (it launched before the hooks existed, as CloudFormation orders a group and separate hook resources):
+ * planned and configured exactly as a launch, with no action to complete.
+ */
+export async function handleLaunch(
+  event: Pick<LifecycleEvent, 'instanceId' | 'token'>,
+  deps: LifecycleDeps,
+  mode: 'action' | 'adopt' = 'action',
+): Promise<LaunchOutcome> {
   const { config, telemetry } = deps;
   const started = Date.now();
   const { instanceId } = event;
+  const adopt = mode === 'adopt';
   const ref = actionRef(config.autoScalingGroup, config.launchHook, event);
+  const complete = async (result: 'CONTINUE' | 'ABANDON'): Promise<void> => {
+    if (!adopt) await deps.autoScaling.completeLifecycleAction(ref, result);
+  };
   let group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
   const instance = group.instances.get(instanceId);
-  if (instance === undefined || !isLaunching(instance.lifecycleState)) {
+  const eligible = instance !== undefined && (adopt ? instance.lifecycleState === 'InService' : isLaunching(instance.lifecycleState));
+  if (instance === undefined || !eligible) {
     telemetry.decision({
       trigger: 'launch',
       instanceId,
@@ -61,7 +76,7 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   // A repeated event after the parameters were stored (an earlier invocation failed before completing).
   const stored = await deps.parameters.get(deps.parameters.instanceName(instanceId, 'dropin'));
   if (stored !== undefined) {
-    await deps.autoScaling.completeLifecycleAction(ref, 'CONTINUE');
+    await complete('CONTINUE');
     telemetry.decision({ trigger: 'launch', instanceId, decision: 'continue', reason: 'the instance already has its configuration: completing the pending action' });
     return 'duplicate';
   }
@@ -70,7 +85,7 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   // refuses to add a member while a voter is down, and the planner would keep all but one of them.
   await removeGoneMembers(group, deps);
 
-  const heartbeat = heartbeater(deps, ref);
+  const heartbeat = adopt ? () => Promise.resolve() : heartbeater(deps, ref);
   const budget = Math.max(0, deps.remainingMs() - RESERVE_MS);
   const deadline = Date.now() + Math.min(deps.launchWaitMs ?? 120_000, budget);
   const unsafeDeadline = Date.now() + Math.min(deps.unsafeRecheckMs ?? 30_000, budget);
@@ -90,8 +105,8 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   }
 
   if (plan.kind === 'refuse') {
-    await deps.autoScaling.completeLifecycleAction(ref, 'ABANDON');
-    telemetry.decision({ trigger: 'launch', instanceId, decision: 'refuse', reason: plan.message, details: { code: plan.code } });
+    await complete('ABANDON'); // an adopted instance is left as it is: the next pass looks again
+    telemetry.decision({ trigger: adopt ? 'reconcile' : 'launch', instanceId, decision: 'refuse', reason: plan.message, details: { code: plan.code } });
     telemetry.latency('Launch', Date.now() - started);
     return 'abandon';
   }
@@ -102,9 +117,9 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   // The drop-in is the instance's only configuration (the env file is no longer written: nothing read it).
   await deps.parameters.putInstanceFile(instanceId, 'dropin', renderDropin(settings));
   deps.faultPoint?.('complete');
-  await deps.autoScaling.completeLifecycleAction(ref, 'CONTINUE');
+  await complete('CONTINUE');
   telemetry.decision({
-    trigger: 'launch',
+    trigger: adopt ? 'reconcile' : 'launch',
     instanceId,
     decision: plan.kind,
     reason: plan.reason,
@@ -175,8 +190,15 @@ async function planLaunch(self: { name: string; peerURLs: string[] }, group: Gro
       ...(deps.faultPoint !== undefined && { faultPoint: deps.faultPoint }),
     });
   let result = await join(bootstrap);
-  if (result.plan.kind === 'refuse' && result.plan.code === 'no-bootstrap-source' && record === undefined) {
-    // No cluster and no decision yet: this is the first wave. Decide it once; whoever wrote first wins.
+  let firstWave = result.plan.kind === 'refuse' && result.plan.code === 'no-bootstrap-source' && record === undefined;
+  if (result.plan.kind === 'refuse' && result.plan.code === 'bootstrap-in-progress' && record !== undefined) {
+    // No member answers and this node is not in the record: is a first wave really still forming?
+    const judged = await judgeRecord(record, self.name, group, deps);
+    if (judged.kind === 'refuse') return judged;
+    if (judged.kind === 'stale') firstWave = true;
+  }
+  if (firstWave) {
+    // No cluster and no (live) decision: this is the first wave. Decide it once; whoever wrote first wins.
     const decided = await decideFirstWave(group, deps);
     if (decided === undefined) {
       return { kind: 'refuse', code: 'bootstrap-in-progress', message: 'the first wave of instances is not complete yet' };
@@ -191,6 +213,41 @@ async function planLaunch(self: { name: string; peerURLs: string[] }, group: Gro
     result = await join(bootstrap);
   }
   return result.plan;
+}
+
+/**
+ * A first-wave record nobody answers for. Stale when none of its instances is live and no live instance was
+ * ever configured (no cluster can exist among them): it is deleted, and a new first wave is decided. When a
+ * live instance outside the record was configured, a cluster formed and is down now: `cluster-down`, never
+ * `bootstrap-in-progress`, which would wait for ever. Otherwise the recorded wave is still forming.
+ */
+async function judgeRecord(
+  record: BootstrapRecord,
+  selfName: string,
+  group: GroupView,
+  deps: LifecycleDeps,
+): Promise<{ kind: 'forming' } | { kind: 'stale' } | Extract<Plan, { kind: 'refuse' }>> {
+  const live = new Set(liveInstances(group).map((i) => i.instanceId));
+  const recorded = new Set(record.members.map((m) => m.name));
+  const configured = (await deps.parameters.listInstanceIds()).filter((id) => live.has(id) && id !== selfName);
+  const outside = configured.filter((id) => !recorded.has(id));
+  if (outside.length > 0) {
+    return {
+      kind: 'refuse',
+      code: 'cluster-down',
+      message: `the cluster formed (instances ${outside.join(', ')} joined it) and no member answers now; a new member cannot join until it is back`,
+    };
+  }
+  if (configured.length === 0 && ![...recorded].some((name) => live.has(name))) {
+    deps.telemetry.warn('the recorded first wave is stale: none of its instances is live and no live instance was configured; deciding a new one', {
+      members: [...recorded],
+      createdAt: record.createdAt,
+    });
+    await requireNamespace(deps);
+    await deps.parameters.delete(deps.parameters.bootstrapName());
+    return { kind: 'stale' };
+  }
+  return { kind: 'forming' };
 }
 
 function staticBootstrap(record: BootstrapRecord): BootstrapSource {

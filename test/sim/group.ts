@@ -43,6 +43,14 @@ export interface SimulatedGroupOptions {
   /** Lifecycle hook names; `null` runs the group without that hook. */
   readonly launchHook?: string | null;
   readonly terminateHook?: string | null;
+  /**
+   * 'late': the group exists before its hooks, as CloudFormation orders a group and separate
+   * AWS::AutoScaling::LifecycleHook resources: instances launched before `attachHooks()` go straight to
+   * InService (no launch action, no event), as hooks apply only to transitions after they exist.
+   */
+  readonly hooks?: 'with-group' | 'late';
+  /** How long an instance takes from running to its boot script starting (e.g. a slow AMI or download). */
+  readonly bootDelayMs?: number;
   readonly region?: string;
   readonly account?: string;
   readonly availabilityZones?: readonly string[];
@@ -82,6 +90,8 @@ export class SimulatedGroup {
   private readonly callbackErrors: unknown[] = [];
   private desired = 0;
   private launches = 0;
+  private hooksAttached: boolean;
+  private bootDelayMs: number;
 
   constructor(private readonly options: SimulatedGroupOptions = {}) {
     this.name = options.groupName ?? 'sim-etcd-asg';
@@ -91,6 +101,18 @@ export class SimulatedGroup {
     this.terminateHook = options.terminateHook === undefined ? 'etcd-terminate' : options.terminateHook;
     this.zones = options.availabilityZones ?? [`${this.region}a`, `${this.region}b`, `${this.region}c`];
     this.random = new SeededRandom(options.seed ?? 1);
+    this.hooksAttached = options.hooks !== 'late';
+    this.bootDelayMs = options.bootDelayMs ?? 0;
+  }
+
+  /** PutLifecycleHook for both hooks, after the fact (mode 'late'): later transitions wait on them. */
+  attachHooks(): void {
+    this.hooksAttached = true;
+  }
+
+  /** Instances launched from now on take `ms` before their boot script runs (0: at once). */
+  setBootDelay(ms: number): void {
+    this.bootDelayMs = ms;
   }
 
   get desiredCapacity(): number {
@@ -223,19 +245,25 @@ export class SimulatedGroup {
       privateIp,
       availabilityZone: this.zones[this.launches % this.zones.length] ?? `${this.region}a`,
       launchTime: this.now(),
-      lifecycleState: this.launchHook === null ? 'InService' : 'Pending:Wait',
+      lifecycleState: this.activeLaunchHook() === null ? 'InService' : 'Pending:Wait',
       ec2State: 'running',
       healthStatus: 'Healthy',
     };
     this.launches++;
     this.instancesById.set(id, instance);
-    if (this.launchHook !== null) this.openAction(instance, this.launchHook, 'launch');
-    this.track(this.options.onBoot?.(instance));
+    const hook = this.activeLaunchHook();
+    if (hook !== null) this.openAction(instance, hook, 'launch');
+    const delayMs = this.bootDelayMs;
+    this.track(delayMs === 0 ? this.options.onBoot?.(instance) : bootLater(delayMs, instance, this.options.onBoot));
     return instance;
   }
 
+  private activeLaunchHook(): string | null {
+    return this.hooksAttached ? this.launchHook : null;
+  }
+
   private beginTermination(instance: SimInstance): void {
-    if (this.terminateHook === null || instance.lifecycleState === 'Pending:Wait') {
+    if (this.terminateHook === null || !this.hooksAttached || instance.lifecycleState === 'Pending:Wait') {
       // An instance whose launch never completed has nothing to drain: it goes straight away.
       this.finishTermination(instance);
       return;
@@ -329,6 +357,12 @@ export class SimulatedGroup {
       .finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
   }
+}
+
+/** The boot callback after `ms`, unless the instance was terminated meanwhile. */
+async function bootLater(ms: number, instance: SimInstance, onBoot: SimulatedGroupOptions['onBoot']): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  if (instance.ec2State === 'running') await onBoot?.(instance);
 }
 
 async function defaultAllocateIp(): Promise<string> {

@@ -123,6 +123,8 @@ export interface WorldOptions {
   readonly seed?: number;
   /** Share one account (Parameter Store, groups) with other worlds: deployments side by side. Give each its own seed. */
   readonly account?: SimulatedAccount;
+  /** 'late': the group launches before its hooks exist (CloudFormation's order); see SimulatedGroupOptions.hooks. */
+  readonly hooks?: 'with-group' | 'late';
   /** 'etcd' (default): instances start real etcd from their drop-in. 'none': instances do nothing (no etcd at all). */
   readonly boot?: 'etcd' | 'none';
   /** How often a booting instance looks for its drop-in, and how long it waits at most (the boot script's wait). */
@@ -284,6 +286,7 @@ export class World {
           seed: options.seed ?? 1,
           launchHook: options.launchHook ?? DEFAULTS.launchHook,
           terminateHook: options.terminateHook ?? DEFAULTS.terminateHook,
+          ...(options.hooks !== undefined && { hooks: options.hooks }),
           // The callbacks only fire once the group has instances, after the world exists.
           allocateIp: () => pending.world!.allocateIp(),
           releaseIp: (ip) => pending.world!.releaseIp(ip),
