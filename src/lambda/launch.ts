@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { describe, planJoin } from '../core/planner.js';
 import { renderDropin } from '../core/render.js';
 import type { BootstrapSource, EtcdSettings, Plan } from '../core/types.js';
-import { hostOf } from '../core/urls.js';
+import { hostOf, sameURLSet } from '../core/urls.js';
+import { clientFor } from '../services/connection.js';
 import { isEtcdError } from '../adapters/etcd/index.js';
 import { runJoin } from '../services/join.js';
 import { PromotionError, promoteWhenReady } from '../services/promote.js';
@@ -76,6 +77,10 @@ export async function handleLaunch(
   // A repeated event after the parameters were stored (an earlier invocation failed before completing).
   const stored = await deps.parameters.get(deps.parameters.instanceName(instanceId, 'dropin'));
   if (stored !== undefined) {
+    // Its learner may still be waiting for promotion: the launch completes only once the member votes.
+    if (!adopt && (await memberState(self, group, deps)) === 'learner' && !(await promoteAfterLaunch(self, group, deps))) {
+      await holdLaunch(ref, instanceId, deps);
+    }
     await complete('CONTINUE');
     telemetry.decision({ trigger: 'launch', instanceId, decision: 'continue', reason: 'the instance already has its configuration: completing the pending action' });
     return 'duplicate';
@@ -116,8 +121,6 @@ export async function handleLaunch(
   const settings = withListenURLs(plan.settings, instance.privateIp, config);
   // The drop-in is the instance's only configuration (the env file is no longer written: nothing read it).
   await deps.parameters.putInstanceFile(instanceId, 'dropin', renderDropin(settings));
-  deps.faultPoint?.('complete');
-  await complete('CONTINUE');
   telemetry.decision({
     trigger: adopt ? 'reconcile' : 'launch',
     instanceId,
@@ -128,15 +131,41 @@ export async function handleLaunch(
   if (plan.kind === 'join') {
     telemetry.count('Additions', plan.admission.kind === 'add' ? 1 : 0);
     telemetry.count('Removals', plan.removals.length);
-    // The instance is booting etcd now; promote its learner as soon as it caught up, so the next join need
-    // not wait. If that takes longer than this invocation may, the reconcile pass promotes it.
-    if (plan.promote) await promoteAfterLaunch(self, group, deps);
+    // The instance is booting etcd now; promote its learner as soon as it caught up. The launch completes
+    // (CONTINUE) only once the new member votes, so a rolling update that waits for InService never takes the
+    // next voter while this one is still a learner. Not promoted within this invocation: the action waits
+    // (heartbeat) and the redelivered event or the reconcile pass promotes and completes it.
+    if (plan.promote && !(await promoteAfterLaunch(self, group, deps)) && !adopt) await holdLaunch(ref, instanceId, deps);
   }
+  deps.faultPoint?.('complete');
+  await complete('CONTINUE');
   telemetry.latency('Launch', Date.now() - started);
   return 'continue';
 }
 
-async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<void> {
+/** Keeps the launch action waiting (one heartbeat) and asks for a later retry: its learner is not a voter yet. */
+async function holdLaunch(ref: ReturnType<typeof actionRef>, instanceId: string, deps: LifecycleDeps): Promise<never> {
+  await deps.autoScaling.recordHeartbeat(ref);
+  throw new RetryLaterError(`the new member of ${instanceId} is still a learner; its launch completes once it is promoted`);
+}
+
+/** Whether `self` is a learner, a voter, or not (visibly) a member: the cluster may not answer. */
+async function memberState(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<'learner' | 'voter' | 'unknown'> {
+  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  try {
+    const { members } = await client.memberList();
+    const own = members.find((m) => m.name === self.name) ?? members.find((m) => sameURLSet(m.peerURLs, self.peerURLs));
+    return own === undefined ? 'unknown' : own.isLearner ? 'learner' : 'voter';
+  } catch (err) {
+    if (isEtcdError(err, 'unavailable') || isEtcdError(err, 'timeout')) return 'unknown';
+    throw err;
+  } finally {
+    client.close();
+  }
+}
+
+/** Promotes the new learner once it caught up, within this invocation's budget; true once it votes. */
+async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<boolean> {
   const timeoutMs = Math.min(deps.launchWaitMs ?? 120_000, Math.max(0, deps.remainingMs() - RESERVE_MS));
   try {
     const result = await promoteWhenReady({
@@ -150,9 +179,11 @@ async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, gr
       deps.telemetry.count('Promotions');
       deps.telemetry.decision({ trigger: 'launch', instanceId: self.name, decision: 'promote', reason: `learner ${describe(result.member)} caught up` });
     }
+    return true;
   } catch (err) {
     if (!(err instanceof PromotionError) && !isEtcdError(err)) throw err;
     deps.telemetry.info('the new learner is not promoted yet; the reconcile pass will', { instanceId: self.name, reason: (err).message });
+    return false;
   }
 }
 

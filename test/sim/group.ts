@@ -92,6 +92,8 @@ export class SimulatedGroup {
   private launches = 0;
   private hooksAttached: boolean;
   private bootDelayMs: number;
+  private holdingBoots = false;
+  private readonly heldBoots = new Map<string, () => void>();
 
   constructor(private readonly options: SimulatedGroupOptions = {}) {
     this.name = options.groupName ?? 'sim-etcd-asg';
@@ -108,6 +110,22 @@ export class SimulatedGroup {
   /** PutLifecycleHook for both hooks, after the fact (mode 'late'): later transitions wait on them. */
   attachHooks(): void {
     this.hooksAttached = true;
+  }
+
+  /**
+   * Instances launched from now on (true) do not boot until `releaseBoot`: a boot as slow as the test needs,
+   * e.g. a large snapshot or a slow download, without depending on timing.
+   */
+  holdBoots(hold: boolean): void {
+    this.holdingBoots = hold;
+  }
+
+  /** Lets a held instance boot now. */
+  releaseBoot(id: string): void {
+    const release = this.heldBoots.get(id);
+    if (release === undefined) throw new Error(`instance ${id} has no held boot`);
+    this.heldBoots.delete(id);
+    release();
   }
 
   /** Instances launched from now on take `ms` before their boot script runs (0: at once). */
@@ -254,7 +272,13 @@ export class SimulatedGroup {
     const hook = this.activeLaunchHook();
     if (hook !== null) this.openAction(instance, hook, 'launch');
     const delayMs = this.bootDelayMs;
-    this.track(delayMs === 0 ? this.options.onBoot?.(instance) : bootLater(delayMs, instance, this.options.onBoot));
+    if (this.holdingBoots) {
+      const released = new Promise<void>((resolve) => this.heldBoots.set(id, resolve));
+      // Detached: a held boot waits for the test, like the world's own boot tasks.
+      void released.then(() => (instance.ec2State === 'running' ? this.track(this.options.onBoot?.(instance)) : undefined));
+    } else {
+      this.track(delayMs === 0 ? this.options.onBoot?.(instance) : bootLater(delayMs, instance, this.options.onBoot));
+    }
     return instance;
   }
 

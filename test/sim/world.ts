@@ -123,6 +123,8 @@ export interface WorldOptions {
   readonly seed?: number;
   /** Share one account (Parameter Store, groups) with other worlds: deployments side by side. Give each its own seed. */
   readonly account?: SimulatedAccount;
+  /** How long each instance takes from running to its boot script starting (see SimulatedGroup.setBootDelay). */
+  readonly bootDelayMs?: number;
   /** 'late': the group launches before its hooks exist (CloudFormation's order); see SimulatedGroupOptions.hooks. */
   readonly hooks?: 'with-group' | 'late';
   /** 'etcd' (default): instances start real etcd from their drop-in. 'none': instances do nothing (no etcd at all). */
@@ -287,6 +289,7 @@ export class World {
           launchHook: options.launchHook ?? DEFAULTS.launchHook,
           terminateHook: options.terminateHook ?? DEFAULTS.terminateHook,
           ...(options.hooks !== undefined && { hooks: options.hooks }),
+          ...(options.bootDelayMs !== undefined && { bootDelayMs: options.bootDelayMs }),
           // The callbacks only fire once the group has instances, after the world exists.
           allocateIp: () => pending.world!.allocateIp(),
           releaseIp: (ip) => pending.world!.releaseIp(ip),
