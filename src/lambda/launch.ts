@@ -217,6 +217,7 @@ async function planLaunch(self: { name: string; peerURLs: string[] }, group: Gro
       connection: deps.connection,
       lockTimeoutMs: 30_000,
       holder: `lambda:${self.name}`,
+      joinGraceSeconds: config.joinGraceSeconds,
       log,
       ...(deps.faultPoint !== undefined && { faultPoint: deps.faultPoint }),
     });
