@@ -4,7 +4,8 @@
 //   instances boot like infra/userdata/boot-etcd.sh: poll SSM for their drop-in, then start a real etcd with
 //             it on their own loopback address (test/harness)
 //   events    the group's EventBridge events go into a queue; nothing is delivered until the test says so,
-//             one at a time (reserved concurrency 1), with helpers to duplicate, delay, reorder and drop them
+//             one at a time (as the serialising FIFO queue hands them out; test/sim/fifo.ts models that queue
+//             itself), with helpers to duplicate, delay, reorder and drop them
 //   handler   handleEvent with the real adapters, a LambdaConfig and short loopback timeouts
 //
 // Used by the Lambda's end-to-end tests and by the demo and chaos scripts. close() frees everything.
