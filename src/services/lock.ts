@@ -5,6 +5,7 @@
 import pRetry from 'p-retry';
 import { isEtcdError, type EtcdClient } from '../adapters/etcd/index.js';
 import type { Logger } from './log.js';
+import { retryTransient } from './retry.js';
 
 export const LOCK_KEY = '/elastic-etcd/lock';
 export const DEFAULT_LOCK_TTL_SECONDS = 60;
@@ -78,8 +79,9 @@ export async function withClusterLock<T>(client: EtcdClient, options: LockOption
     return await fn();
   } finally {
     await keepAlive.stop();
-    // Release promptly; if this fails the lease still expires after the TTL.
-    await client.leaseRevoke(leaseId).catch((err: unknown) => {
+    // Release promptly, retrying briefly: right after a membership change (e.g. the leader was removed) etcd may
+    // be electing and refuse for a moment. If it still fails, the lease expires after the TTL.
+    await retryTransient('release the cluster lock', () => client.leaseRevoke(leaseId), { log: options.log, maxRetryTimeMs: 10_000 }).catch((err: unknown) => {
       options.log.warn(`could not release the cluster lock; it frees itself within ${ttl} s`, { error: String(err) });
     });
   }

@@ -18,7 +18,7 @@ function assertSettled(problems: string[]): void {
 describe('rolling replacement with slow boots', () => {
   let world: World;
   before(async () => {
-    world = await startWorld({ seed: 801, launchWaitMs: 1_000, ...timelineFromEnv() });
+    world = await startWorld({ seed: 801, launchWaitMs: 1_000, maxAttempts: 10, ...timelineFromEnv() });
     assertSettled((await world.bootstrap()).problems);
     await world.put('/e2e/rolling', 'survives');
   });
@@ -45,8 +45,13 @@ describe('rolling replacement with slow boots', () => {
     assert.deepEqual(first?.result, { kind: 'terminate', outcome: 'removed' });
     for (let i = 0; i < original.length; i++) {
       // The launch adds the learner; its instance has not booted, so it is not promoted and the launch waits.
-      world.prioritize(`launch ${replacement}`);
-      const launch = await world.deliver();
+      // (Under load a launch may first find the lock busy or etcd electing: those retries are not the point.)
+      let launch;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        world.prioritize(`launch ${replacement}`);
+        launch = await world.deliver();
+        if (/still a learner/.test(launch?.error?.message ?? '')) break;
+      }
       assert.match(launch?.error?.message ?? '', /still a learner/, `launch of ${replacement}`);
       assert.equal(world.instance(replacement).lifecycleState, 'Pending:Wait');
       await watchQuorum();
