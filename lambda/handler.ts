@@ -1,11 +1,12 @@
-// AWS Lambda entry point for the Auto Scaling lifecycle hooks and the scheduled reconcile pass.
+// AWS Lambda entry point for the Auto Scaling lifecycle hooks and the scheduled reconcile pass, delivered
+// through the serialising SQS FIFO queue (or, still accepted, directly by EventBridge).
 // Thin on purpose: configuration is validated once per container, clients are created once, and every
 // invocation goes to handleEvent (src/lambda/handle.ts).
-import type { Context } from 'aws-lambda';
+import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { sharedAwsClients } from '../src/adapters/aws/index.js';
 import { loadConfig, type LambdaConfig } from '../src/lambda/config.js';
 import { lifecycleDeps } from '../src/lambda/deps.js';
-import { handleEvent, type InvocationResult } from '../src/lambda/handle.js';
+import { handleInvocation, type InvocationResult } from '../src/lambda/handle.js';
 import { createTelemetry } from '../src/lambda/log.js';
 
 let config: LambdaConfig | undefined;
@@ -17,14 +18,22 @@ try {
 }
 const telemetry = createTelemetry(config === undefined ? {} : { clusterName: config.clusterName });
 
-export async function handler(event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId' | 'invokedFunctionArn'>): Promise<InvocationResult> {
+/**
+ * The function's handler. An SQS batch answers `batchItemFailures` (the event source mapping must have
+ * ReportBatchItemFailures on); a direct EventBridge event answers what was decided or throws to be retried.
+ * A configuration error always throws: nothing can be handled until the environment is fixed.
+ */
+export async function handler(
+  event: unknown,
+  context?: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId' | 'invokedFunctionArn'>,
+): Promise<InvocationResult | SQSBatchResponse> {
   if (config === undefined) {
     telemetry.error('invalid configuration; fix the function environment', { error: configError?.message });
     throw configError ?? new Error('invalid configuration');
   }
   const clients = sharedAwsClients();
   telemetry.appendKeys({ requestId: context?.awsRequestId });
-  return handleEvent(
+  return handleInvocation(
     event,
     lifecycleDeps({
       config,

@@ -2,7 +2,7 @@
 // going away (terminate hook, reconcile) and promoting a learner. Pure, like the planner.
 import { describe } from './planner.js';
 import { quorumOf } from './quorum.js';
-import type { Health, Member, MemberId, QuorumCheck } from './types.js';
+import type { ClusterSize, Health, Member, MemberId, QuorumCheck } from './types.js';
 
 export interface MembershipView {
   readonly members: readonly Member[];
@@ -14,11 +14,23 @@ export type RemovalDecision =
   | { readonly kind: 'absent'; readonly reason: string }
   | { readonly kind: 'refuse'; readonly member: Member; readonly reason: string; readonly check: QuorumCheck };
 
+export interface RemovalOptions {
+  /** The cluster size the group aims for; a cluster meant to have one member may shrink to one voter. */
+  readonly targetSize?: ClusterSize;
+}
+
 /**
  * May `target` be removed? Only if the voters left still have a healthy quorum without it. Removing a member
  * that is already gone is a no-op, so a duplicate terminate event does no harm.
+ *
+ * A healthy voter is also held (refused) while removing it would strand the cluster, even with a quorum left:
+ * - while a learner is pending: the learner is promoted only if the voters left could survive losing it,
+ *   so it must become a voter first (a rolling update's replacement, review D2);
+ * - while it would leave a single voter of a cluster meant to be larger: etcd grows one learner at a time,
+ *   and neither a join nor a promotion into a one-voter cluster is ever safe (see planPromotion).
+ * A dead or unhealthy voter, or a learner, is never held by these rules: it no longer helps anyone.
  */
-export function planRemoval(view: MembershipView, target: (m: Member) => boolean): RemovalDecision {
+export function planRemoval(view: MembershipView, target: (m: Member) => boolean, options: RemovalOptions = {}): RemovalDecision {
   const member = view.members.find(target);
   if (member === undefined) return { kind: 'absent', reason: 'no such member: nothing to remove' };
   const isHealthy = (m: Member): boolean => view.health.get(m.id) === 'healthy';
@@ -38,6 +50,17 @@ export function planRemoval(view: MembershipView, target: (m: Member) => boolean
         ? `${describe(member)} is the last voting member; removing it would destroy the cluster`
         : `removing ${describe(member)} would leave ${healthyAfter} healthy of ${votersAfter.length} voting members, below the quorum of ${quorum}`;
     return { kind: 'refuse', member, reason, check };
+  }
+  if (!member.isLearner && isHealthy(member)) {
+    const learner = view.members.find((m) => m.isLearner && m.id !== member.id);
+    if (learner !== undefined) {
+      const reason = `${describe(member)} is a healthy voter and learner ${describe(learner)} is not promoted yet; removing it first could leave the learner unpromotable, so it waits until the learner is a voter or gone`;
+      return { kind: 'refuse', member, reason, check: { ...check, ok: false } };
+    }
+    if (votersAfter.length === 1 && options.targetSize !== 1) {
+      const reason = `removing healthy voter ${describe(member)} would leave a single voter, and a one-voter cluster can never safely grow again; it waits until a replacement is a voter`;
+      return { kind: 'refuse', member, reason, check: { ...check, ok: false } };
+    }
   }
   return { kind: 'remove', member, check };
 }

@@ -25,6 +25,11 @@ export interface LambdaConfig {
   readonly healthTimeoutMs: number;
   /** The etcd version new instances run (the stack's); when set, a launch refuses a skew etcd does not support. */
   readonly etcdVersion?: EtcdVersionNumber;
+  /**
+   * How long a newly added member's join marker says "starting, not dead" once its launch is no longer
+   * pending. While its launch action waits (until the member votes), the platform says so anyway.
+   */
+  readonly joinGraceSeconds: number;
 }
 
 export interface ConfigProblem {
@@ -96,6 +101,8 @@ const VARIABLES = {
   ELASTIC_ETCD_LAUNCH_HOOK: { schema: identifier(validateHookName), expected: 'the launch lifecycle hook name' },
   ELASTIC_ETCD_TERMINATE_HOOK: { schema: identifier(validateHookName), expected: 'the terminate lifecycle hook name' },
   ELASTIC_ETCD_HEALTH_TIMEOUT_MS: { schema: integer(1, 60_000), default: '2000', expected: 'milliseconds, an integer 1-60000' },
+  // The construct's default launch heartbeat timeout (10 min): a slow boot or snapshot is not taken for dead.
+  ELASTIC_ETCD_JOIN_GRACE_SECONDS: { schema: integer(10, 7200), default: '600', expected: 'seconds, an integer 10-7200' },
   ELASTIC_ETCD_VERSION: {
     schema: z
       .string()
@@ -144,6 +151,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     launchHook: v.ELASTIC_ETCD_LAUNCH_HOOK,
     terminateHook: v.ELASTIC_ETCD_TERMINATE_HOOK,
     healthTimeoutMs: v.ELASTIC_ETCD_HEALTH_TIMEOUT_MS,
+    joinGraceSeconds: v.ELASTIC_ETCD_JOIN_GRACE_SECONDS,
     ...(v.ELASTIC_ETCD_VERSION !== undefined && { etcdVersion: v.ELASTIC_ETCD_VERSION }),
   };
 }

@@ -30,6 +30,7 @@ export function lifecycleDeps(wiring: LifecycleWiring, extra: Partial<LifecycleD
     parameters: new ParameterStore(clients.ssm, {
       prefix: config.parameterPrefix,
       cluster: config.clusterName,
+      group: config.autoScalingGroup,
       ...(wiring.instanceArn !== undefined && { instanceArn: wiring.instanceArn }),
     }),
     telemetry: wiring.telemetry,

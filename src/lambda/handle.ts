@@ -4,6 +4,19 @@
 import { AwsCallError } from '../adapters/aws/index.js';
 import { classifyEvent, MalformedEventError } from './events.js';
 import { handleLaunch, handleTerminate, reconcile, RetryLaterError, type LifecycleDeps } from './lifecycle.js';
+import type { SQSBatchResponse } from 'aws-lambda';
+import { checkNamespace } from './namespace.js';
+import { handleSqsEvent, isSqsEvent } from './sqs.js';
+
+/**
+ * One invocation of the function: an SQS batch from the serialising queue (answered with the records to
+ * deliver again), or a directly delivered EventBridge event (answered with what was decided; a thrown error
+ * makes the event source deliver it again).
+ */
+export async function handleInvocation(event: unknown, deps: LifecycleDeps): Promise<InvocationResult | SQSBatchResponse> {
+  if (isSqsEvent(event)) return handleSqsEvent(event, (body) => handleEvent(body, deps), deps.telemetry);
+  return handleEvent(event, deps);
+}
 
 export interface InvocationResult {
   readonly kind: string;
@@ -22,11 +35,26 @@ export async function handleEvent(event: unknown, deps: LifecycleDeps): Promise<
       telemetry.count('Malformed');
       return { kind: 'malformed', outcome: err.reason };
     }
+    if (classified.kind === 'ignore') {
+      telemetry.info('ignored an event', { reason: classified.reason });
+      telemetry.count('Ignored');
+      return { kind: 'ignore', outcome: classified.reason };
+    }
+    // Every decision below may write or delete parameters: only the namespace's own group may make them.
+    const claim = await checkNamespace(deps);
+    if (claim.kind === 'foreign') {
+      telemetry.error('refused to act: the parameter namespace belongs to another Auto Scaling group; nothing was changed', {
+        reason: claim.reason,
+        owner: claim.owner,
+        group: config.autoScalingGroup,
+      });
+      telemetry.count('Refusals');
+      return { kind: 'namespace-refused', outcome: claim.reason };
+    }
+    if (claim.how === 'taken-over') {
+      telemetry.warn('took over the parameter namespace of a group that no longer exists', { previousOwner: claim.previousOwner });
+    }
     switch (classified.kind) {
-      case 'ignore':
-        telemetry.info('ignored an event', { reason: classified.reason });
-        telemetry.count('Ignored');
-        return { kind: 'ignore', outcome: classified.reason };
       case 'launch':
         telemetry.appendKeys({ instanceId: classified.instanceId, eventId: classified.eventId });
         return { kind: 'launch', outcome: await handleLaunch(classified, deps) };

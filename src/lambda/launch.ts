@@ -4,9 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { describe, planJoin } from '../core/planner.js';
-import { renderDropin, renderEnv } from '../core/render.js';
+import { renderDropin } from '../core/render.js';
 import type { BootstrapSource, EtcdSettings, Plan } from '../core/types.js';
-import { hostOf } from '../core/urls.js';
+import { hostOf, sameURLSet } from '../core/urls.js';
+import { clientFor } from '../services/connection.js';
 import { isEtcdError } from '../adapters/etcd/index.js';
 import { runJoin } from '../services/join.js';
 import { PromotionError, promoteWhenReady } from '../services/promote.js';
@@ -25,6 +26,7 @@ import type { LambdaConfig } from './config.js';
 import type { LifecycleEvent } from './events.js';
 import { candidateEndpoints, clientURL, isLaunching, liveInstances, loadGroup, peerURL, platformKnowledge, type GroupView } from './group.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
+import { requireNamespace } from './namespace.js';
 import { versionSkewRefusal } from './skew.js';
 
 const bootstrapRecordSchema = z.object({
@@ -39,14 +41,29 @@ export type BootstrapRecord = z.infer<typeof bootstrapRecordSchema>;
 
 export type LaunchOutcome = 'continue' | 'abandon' | 'duplicate' | 'not-launching';
 
-export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 'token'>, deps: LifecycleDeps): Promise<LaunchOutcome> {
+/**
+ * The launch of `event.instanceId`. mode 'action' (default): its launch lifecycle action is pending and is
+ * completed here. mode 'adopt': a missed launch, an instance already InService that never got a launch action
+ * (it launched before the hooks existed, as CloudFormation orders a group and separate hook resources):
+ * planned and configured exactly as a launch, with no action to complete.
+ */
+export async function handleLaunch(
+  event: Pick<LifecycleEvent, 'instanceId' | 'token'>,
+  deps: LifecycleDeps,
+  mode: 'action' | 'adopt' = 'action',
+): Promise<LaunchOutcome> {
   const { config, telemetry } = deps;
   const started = Date.now();
   const { instanceId } = event;
+  const adopt = mode === 'adopt';
   const ref = actionRef(config.autoScalingGroup, config.launchHook, event);
+  const complete = async (result: 'CONTINUE' | 'ABANDON'): Promise<void> => {
+    if (!adopt) await deps.autoScaling.completeLifecycleAction(ref, result);
+  };
   let group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
   const instance = group.instances.get(instanceId);
-  if (instance === undefined || !isLaunching(instance.lifecycleState)) {
+  const eligible = instance !== undefined && (adopt ? instance.lifecycleState === 'InService' : isLaunching(instance.lifecycleState));
+  if (instance === undefined || !eligible) {
     telemetry.decision({
       trigger: 'launch',
       instanceId,
@@ -61,15 +78,19 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   // A repeated event after the parameters were stored (an earlier invocation failed before completing).
   const stored = await deps.parameters.get(deps.parameters.instanceName(instanceId, 'dropin'));
   if (stored !== undefined) {
-    await deps.autoScaling.completeLifecycleAction(ref, 'CONTINUE');
+    // Its learner may still be waiting for promotion: the launch completes only once the member votes.
+    if (!adopt && (await memberState(self, group, deps)) === 'learner' && !(await promoteAfterLaunch(self, group, deps))) {
+      await holdLaunch(ref, instanceId, deps);
+    }
+    await complete('CONTINUE');
     telemetry.decision({ trigger: 'launch', instanceId, decision: 'continue', reason: 'the instance already has its configuration: completing the pending action' });
     return 'duplicate';
   }
 
   const skew = await versionSkewRefusal(group, deps);
   if (skew !== undefined) {
-    await deps.autoScaling.completeLifecycleAction(ref, 'ABANDON');
-    telemetry.decision({ trigger: 'launch', instanceId, decision: 'refuse', reason: skew, details: { code: 'version-skew' } });
+    await complete('ABANDON'); // an adopted instance has no action: it is left as it is
+    telemetry.decision({ trigger: adopt ? 'reconcile' : 'launch', instanceId, decision: 'refuse', reason: skew, details: { code: 'version-skew' } });
     return 'abandon';
   }
 
@@ -77,7 +98,7 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   // refuses to add a member while a voter is down, and the planner would keep all but one of them.
   await removeGoneMembers(group, deps);
 
-  const heartbeat = heartbeater(deps, ref);
+  const heartbeat = adopt ? () => Promise.resolve() : heartbeater(deps, ref);
   const budget = Math.max(0, deps.remainingMs() - RESERVE_MS);
   const deadline = Date.now() + Math.min(deps.launchWaitMs ?? 120_000, budget);
   const unsafeDeadline = Date.now() + Math.min(deps.unsafeRecheckMs ?? 30_000, budget);
@@ -97,21 +118,19 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   }
 
   if (plan.kind === 'refuse') {
-    await deps.autoScaling.completeLifecycleAction(ref, 'ABANDON');
-    telemetry.decision({ trigger: 'launch', instanceId, decision: 'refuse', reason: plan.message, details: { code: plan.code } });
+    await complete('ABANDON'); // an adopted instance is left as it is: the next pass looks again
+    telemetry.decision({ trigger: adopt ? 'reconcile' : 'launch', instanceId, decision: 'refuse', reason: plan.message, details: { code: plan.code } });
     telemetry.latency('Launch', Date.now() - started);
     return 'abandon';
   }
 
+  await requireNamespace(deps);
   deps.faultPoint?.('store-parameters');
   const settings = withListenURLs(plan.settings, instance.privateIp, config);
-  // The drop-in last: the instance waits for it, so the env file is always there when the drop-in is.
-  await deps.parameters.putInstanceFile(instanceId, 'env', renderEnv(settings));
+  // The drop-in is the instance's only configuration (the env file is no longer written: nothing read it).
   await deps.parameters.putInstanceFile(instanceId, 'dropin', renderDropin(settings));
-  deps.faultPoint?.('complete');
-  await deps.autoScaling.completeLifecycleAction(ref, 'CONTINUE');
   telemetry.decision({
-    trigger: 'launch',
+    trigger: adopt ? 'reconcile' : 'launch',
     instanceId,
     decision: plan.kind,
     reason: plan.reason,
@@ -120,15 +139,41 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   if (plan.kind === 'join') {
     telemetry.count('Additions', plan.admission.kind === 'add' ? 1 : 0);
     telemetry.count('Removals', plan.removals.length);
-    // The instance is booting etcd now; promote its learner as soon as it caught up, so the next join need
-    // not wait. If that takes longer than this invocation may, the reconcile pass promotes it.
-    if (plan.promote) await promoteAfterLaunch(self, group, deps);
+    // The instance is booting etcd now; promote its learner as soon as it caught up. The launch completes
+    // (CONTINUE) only once the new member votes, so a rolling update that waits for InService never takes the
+    // next voter while this one is still a learner. Not promoted within this invocation: the action waits
+    // (heartbeat) and the redelivered event or the reconcile pass promotes and completes it.
+    if (plan.promote && !(await promoteAfterLaunch(self, group, deps)) && !adopt) await holdLaunch(ref, instanceId, deps);
   }
+  deps.faultPoint?.('complete');
+  await complete('CONTINUE');
   telemetry.latency('Launch', Date.now() - started);
   return 'continue';
 }
 
-async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<void> {
+/** Keeps the launch action waiting (one heartbeat) and asks for a later retry: its learner is not a voter yet. */
+async function holdLaunch(ref: ReturnType<typeof actionRef>, instanceId: string, deps: LifecycleDeps): Promise<never> {
+  await deps.autoScaling.recordHeartbeat(ref);
+  throw new RetryLaterError(`the new member of ${instanceId} is still a learner; its launch completes once it is promoted`);
+}
+
+/** Whether `self` is a learner, a voter, or not (visibly) a member: the cluster may not answer. */
+async function memberState(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<'learner' | 'voter' | 'unknown'> {
+  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  try {
+    const { members } = await client.memberList();
+    const own = members.find((m) => m.name === self.name) ?? members.find((m) => sameURLSet(m.peerURLs, self.peerURLs));
+    return own === undefined ? 'unknown' : own.isLearner ? 'learner' : 'voter';
+  } catch (err) {
+    if (isEtcdError(err, 'unavailable') || isEtcdError(err, 'timeout')) return 'unknown';
+    throw err;
+  } finally {
+    client.close();
+  }
+}
+
+/** Promotes the new learner once it caught up, within this invocation's budget; true once it votes. */
+async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<boolean> {
   const timeoutMs = Math.min(deps.launchWaitMs ?? 120_000, Math.max(0, deps.remainingMs() - RESERVE_MS));
   try {
     const result = await promoteWhenReady({
@@ -142,9 +187,11 @@ async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, gr
       deps.telemetry.count('Promotions');
       deps.telemetry.decision({ trigger: 'launch', instanceId: self.name, decision: 'promote', reason: `learner ${describe(result.member)} caught up` });
     }
+    return true;
   } catch (err) {
     if (!(err instanceof PromotionError) && !isEtcdError(err)) throw err;
     deps.telemetry.info('the new learner is not promoted yet; the reconcile pass will', { instanceId: self.name, reason: (err).message });
+    return false;
   }
 }
 
@@ -178,12 +225,20 @@ async function planLaunch(self: { name: string; peerURLs: string[] }, group: Gro
       connection: deps.connection,
       lockTimeoutMs: 30_000,
       holder: `lambda:${self.name}`,
+      joinGraceSeconds: config.joinGraceSeconds,
       log,
       ...(deps.faultPoint !== undefined && { faultPoint: deps.faultPoint }),
     });
   let result = await join(bootstrap);
-  if (result.plan.kind === 'refuse' && result.plan.code === 'no-bootstrap-source' && record === undefined) {
-    // No cluster and no decision yet: this is the first wave. Decide it once; whoever wrote first wins.
+  let firstWave = result.plan.kind === 'refuse' && result.plan.code === 'no-bootstrap-source' && record === undefined;
+  if (result.plan.kind === 'refuse' && result.plan.code === 'bootstrap-in-progress' && record !== undefined) {
+    // No member answers and this node is not in the record: is a first wave really still forming?
+    const judged = await judgeRecord(record, self.name, group, deps);
+    if (judged.kind === 'refuse') return judged;
+    if (judged.kind === 'stale') firstWave = true;
+  }
+  if (firstWave) {
+    // No cluster and no (live) decision: this is the first wave. Decide it once; whoever wrote first wins.
     const decided = await decideFirstWave(group, deps);
     if (decided === undefined) {
       return { kind: 'refuse', code: 'bootstrap-in-progress', message: 'the first wave of instances is not complete yet' };
@@ -198,6 +253,41 @@ async function planLaunch(self: { name: string; peerURLs: string[] }, group: Gro
     result = await join(bootstrap);
   }
   return result.plan;
+}
+
+/**
+ * A first-wave record nobody answers for. Stale when none of its instances is live and no live instance was
+ * ever configured (no cluster can exist among them): it is deleted, and a new first wave is decided. When a
+ * live instance outside the record was configured, a cluster formed and is down now: `cluster-down`, never
+ * `bootstrap-in-progress`, which would wait for ever. Otherwise the recorded wave is still forming.
+ */
+async function judgeRecord(
+  record: BootstrapRecord,
+  selfName: string,
+  group: GroupView,
+  deps: LifecycleDeps,
+): Promise<{ kind: 'forming' } | { kind: 'stale' } | Extract<Plan, { kind: 'refuse' }>> {
+  const live = new Set(liveInstances(group).map((i) => i.instanceId));
+  const recorded = new Set(record.members.map((m) => m.name));
+  const configured = (await deps.parameters.listInstanceIds()).filter((id) => live.has(id) && id !== selfName);
+  const outside = configured.filter((id) => !recorded.has(id));
+  if (outside.length > 0) {
+    return {
+      kind: 'refuse',
+      code: 'cluster-down',
+      message: `the cluster formed (instances ${outside.join(', ')} joined it) and no member answers now; a new member cannot join until it is back`,
+    };
+  }
+  if (configured.length === 0 && ![...recorded].some((name) => live.has(name))) {
+    deps.telemetry.warn('the recorded first wave is stale: none of its instances is live and no live instance was configured; deciding a new one', {
+      members: [...recorded],
+      createdAt: record.createdAt,
+    });
+    await requireNamespace(deps);
+    await deps.parameters.delete(deps.parameters.bootstrapName());
+    return { kind: 'stale' };
+  }
+  return { kind: 'forming' };
 }
 
 function staticBootstrap(record: BootstrapRecord): BootstrapSource {
@@ -240,6 +330,7 @@ async function decideFirstWave(group: GroupView, deps: LifecycleDeps): Promise<B
     members: candidates.slice(0, wanted).map((i) => ({ name: i.instanceId, peerURLs: [peerURL(i.privateIp!, config.peerPort)] })),
     createdAt: new Date().toISOString(),
   };
+  await requireNamespace(deps);
   const written = await deps.parameters.createOnly(deps.parameters.bootstrapName(), JSON.stringify(record));
   const decided = written.created ? record : parseBootstrapRecord(written.value, deps.parameters.bootstrapName());
   deps.telemetry.info(written.created ? 'recorded the first wave' : 'read the first wave recorded by another invocation', {

@@ -37,7 +37,8 @@ export async function removeMember(
       telemetry.decision({ trigger: 'terminate', decision: 'keep', reason: `${why}, but no member answers; the reconcile pass removes it later` });
       return 'kept';
     }
-    const first = planRemoval(observed, isTarget);
+    const rules = { targetSize: deps.config.clusterSize };
+    const first = planRemoval(observed, isTarget, rules);
     if (first.kind === 'absent') {
       telemetry.decision({ trigger: 'terminate', decision: 'skip', reason: `${why}; it is not a member (already removed, or never joined)` });
       return 'absent';
@@ -50,7 +51,7 @@ export async function removeMember(
     return await withClusterLock(client, { holder: `lambda:remove`, timeoutMs: 30_000, log }, async () => {
       const now = await observeForPlanning(client, deps.connection, log, undefined, { forChange: true });
       if (now.kind === 'unreachable') return 'kept';
-      const decision = planRemoval(now, isTarget);
+      const decision = planRemoval(now, isTarget, rules);
       if (decision.kind === 'absent') return 'absent';
       if (decision.kind === 'refuse') {
         telemetry.decision({ trigger: 'terminate', decision: 'keep', reason: `${why}, but ${decision.reason}` });

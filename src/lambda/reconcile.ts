@@ -1,6 +1,9 @@
 // The scheduled reconcile pass: converges the cluster to the group, the safety net for lost, late and failed events.
-import type { LifecycleDeps } from './common.js';
-import { loadGroup, liveInstances } from './group.js';
+import type { Member } from '../core/types.js';
+import { isEtcdError } from '../adapters/etcd/index.js';
+import { clientFor } from '../services/connection.js';
+import { safeHost, type LifecycleDeps } from './common.js';
+import { candidateEndpoints, loadGroup, liveInstances, type GroupView } from './group.js';
 import { handleLaunch } from './launch.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { handleTerminate } from './terminate.js';
@@ -11,16 +14,20 @@ export interface ReconcileReport {
   readonly deletedParameters: string[];
   readonly launchesHandled: string[];
   readonly terminationsHandled: string[];
+  /** InService instances that never got a launch action (missed launches), planned and configured now. */
+  readonly adopted: string[];
   /** Pending actions that could not be finished in this pass, with why; the next pass tries again. */
   readonly deferred: string[];
   clusterReachable: boolean;
 }
 
 /**
- * Converges the cluster to the group; the safety net for lost, late and failed events. Order matters: pending
- * terminations first, then members of instances that are gone (etcd 3.4 refuses any add while a voter is
- * down), then pending launches, then promotions, then orphaned parameters. One step failing does not stop the
- * others.
+ * Converges the cluster to the group; the safety net for lost, late and failed events. Order matters:
+ * members of instances that are gone first (etcd 3.4 refuses any add while a voter is down, and a dead voter
+ * blocks promotions), then learners are promoted BEFORE pending terminations are handled (a healthy voter's
+ * termination is held while a learner is pending: promoting first lets a rolling update move on, review D2),
+ * then pending launches and missed launches (InService instances never configured), then promotions again, then orphaned parameters. One step
+ * failing does not stop the others.
  */
 export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
   const { config, telemetry } = deps;
@@ -30,6 +37,7 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     deletedParameters: [],
     launchesHandled: [],
     terminationsHandled: [],
+    adopted: [],
     deferred: [],
     clusterReachable: false,
   };
@@ -43,6 +51,14 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     }
   };
   let group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
+  await attempt('remove members of gone instances', async () => {
+    const gone = await removeGoneMembers(group, deps);
+    report.clusterReachable = gone.reachable;
+    report.removed.push(...gone.removed);
+  });
+  await attempt('promote learners', async () => {
+    report.promoted.push(...(await promoteReadyLearners(group, deps)));
+  });
 
   for (const instance of [...group.instances.values()].filter((i) => i.lifecycleState === 'Terminating:Wait')) {
     await attempt(`terminate ${instance.instanceId}`, async () => {
@@ -51,11 +67,6 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     });
   }
   group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
-  await attempt('remove members of gone instances', async () => {
-    const gone = await removeGoneMembers(group, deps);
-    report.clusterReachable = gone.reachable;
-    report.removed.push(...gone.removed);
-  });
   for (const instance of [...group.instances.values()].filter((i) => i.lifecycleState === 'Pending:Wait')) {
     await attempt(`launch ${instance.instanceId}`, async () => {
       await handleLaunch({ instanceId: instance.instanceId, token: '' }, deps);
@@ -63,17 +74,28 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     });
   }
   group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
+  let missed: string[] = [];
+  await attempt('look for missed launches', async () => {
+    missed = await missedLaunches(group, deps);
+  });
+  for (const instanceId of missed) {
+    await attempt(`adopt ${instanceId}`, async () => {
+      const outcome = await handleLaunch({ instanceId, token: '' }, deps, 'adopt');
+      if (outcome === 'continue') report.adopted.push(instanceId);
+    });
+  }
+  if (missed.length > 0) group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
   await attempt('promote learners', async () => {
     report.promoted.push(...(await promoteReadyLearners(group, deps)));
   });
 
-  // Parameters of instances that are gone.
+  // Parameters of instances that are gone: only those this deployment wrote (tagged with its group).
   const live = new Set(liveInstances(group).map((i) => i.instanceId));
   for (const id of await deps.parameters.listInstanceIds()) {
-    if (!live.has(id)) {
-      await deps.parameters.deleteInstance(id);
-      report.deletedParameters.push(id);
-    }
+    if (live.has(id)) continue;
+    const { deleted, kept } = await deps.parameters.deleteOwnInstanceFiles(id);
+    if (deleted.length > 0) report.deletedParameters.push(id);
+    if (kept.length > 0) telemetry.info('kept parameters another deployment (or an older version) wrote', { instanceId: id, kept });
   }
   telemetry.decision({
     trigger: 'reconcile',
@@ -84,11 +106,37 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
   return report;
 }
 
+/**
+ * Missed launches: InService instances of the group with neither parameters nor a member (by name or address).
+ * Hooks apply only to launches after they exist, so an instance launched before them (CloudFormation creates the
+ * group's first instances before separate hook resources) goes straight to InService and would wait for ever.
+ */
+async function missedLaunches(group: GroupView, deps: LifecycleDeps): Promise<string[]> {
+  const inService = liveInstances(group).filter((i) => i.lifecycleState === 'InService' && i.privateIp !== undefined);
+  if (inService.length === 0) return [];
+  const configured = new Set(await deps.parameters.listInstanceIds());
+  const unconfigured = inService.filter((i) => !configured.has(i.instanceId));
+  if (unconfigured.length === 0) return [];
+  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  let members: readonly Member[] = [];
+  try {
+    members = (await client.memberList()).members;
+  } catch (err) {
+    if (!isEtcdError(err, 'unavailable') && !isEtcdError(err, 'timeout')) throw err;
+  } finally {
+    client.close();
+  }
+  return unconfigured
+    .filter((i) => !members.some((m) => m.name === i.instanceId || m.peerURLs.some((u) => safeHost(u) === i.privateIp)))
+    .map((i) => i.instanceId);
+}
+
 function summary(r: ReconcileReport): string {
   const parts = [
     r.clusterReachable ? undefined : 'no member answers',
     r.launchesHandled.length > 0 ? `handled launches ${r.launchesHandled.join(', ')}` : undefined,
     r.terminationsHandled.length > 0 ? `handled terminations ${r.terminationsHandled.join(', ')}` : undefined,
+    r.adopted.length > 0 ? `adopted missed launches ${r.adopted.join(', ')}` : undefined,
     r.promoted.length > 0 ? `promoted ${r.promoted.join(', ')}` : undefined,
     r.removed.length > 0 ? `removed ${r.removed.join(', ')}` : undefined,
     r.deletedParameters.length > 0 ? `deleted parameters of ${r.deletedParameters.join(', ')}` : undefined,

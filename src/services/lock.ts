@@ -1,9 +1,11 @@
 // A cluster-wide lock held in etcd itself: a lease and a create-only transaction on a well-known key.
 // Membership changes by any elastic-etcd (CLI or Lambda) for this cluster happen one at a time under it.
-// If the holder dies, its lease expires and the lock frees itself after `ttlSeconds`.
+// If the holder dies, its lease expires and the lock frees itself after `ttlSeconds`; while the holder lives,
+// the lease is kept alive (a change may outlive the TTL: several removals, each retried for up to 20 s).
 import pRetry from 'p-retry';
 import { isEtcdError, type EtcdClient } from '../adapters/etcd/index.js';
 import type { Logger } from './log.js';
+import { retryTransient } from './retry.js';
 
 export const LOCK_KEY = '/elastic-etcd/lock';
 export const DEFAULT_LOCK_TTL_SECONDS = 60;
@@ -34,6 +36,8 @@ export interface LockOptions {
   readonly ttlSeconds?: number;
   readonly log: Logger;
   readonly signal?: AbortSignal;
+  /** How often the lease is renewed while the lock is held; default a third of the TTL, well inside it. */
+  readonly keepAliveMs?: number;
 }
 
 /** Runs `fn` while holding the cluster lock; waits (with backoff) at most `timeoutMs` for it. */
@@ -70,14 +74,46 @@ export async function withClusterLock<T>(client: EtcdClient, options: LockOption
     throw err;
   });
   options.log.debug(2, 'took the cluster lock', { waitedMs: Date.now() - started });
+  const keepAlive = keepLeaseAlive(client, leaseId, options.keepAliveMs ?? (ttl * 1000) / 3, options.log);
   try {
     return await fn();
   } finally {
-    // Release promptly; if this fails the lease still expires after the TTL.
-    await client.leaseRevoke(leaseId).catch((err: unknown) => {
+    await keepAlive.stop();
+    // Release promptly, retrying briefly: right after a membership change (e.g. the leader was removed) etcd may
+    // be electing and refuse for a moment. If it still fails, the lease expires after the TTL.
+    await retryTransient('release the cluster lock', () => client.leaseRevoke(leaseId), { log: options.log, maxRetryTimeMs: 10_000 }).catch((err: unknown) => {
       options.log.warn(`could not release the cluster lock; it frees itself within ${ttl} s`, { error: String(err) });
     });
   }
+}
+
+/**
+ * Renews the lock's lease every `everyMs` until stopped. A failed renewal is logged and tried again at the next
+ * tick (the TTL leaves two more); a lease etcd no longer knows means the lock was lost, which is logged loudly.
+ */
+function keepLeaseAlive(client: EtcdClient, leaseId: bigint, everyMs: number, log: Logger): { stop: () => Promise<void> } {
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  const tick = async (): Promise<void> => {
+    try {
+      const ttl = await client.leaseKeepAlive(leaseId);
+      if (ttl <= 0 && !stopped) log.error('the cluster lock lease expired while held; another holder may take the lock', { lease: leaseId.toString(16) });
+      else log.debug(4, 'renewed the cluster lock lease', { ttl });
+    } catch (err) {
+      if (!stopped) log.warn('could not renew the cluster lock lease; retrying at the next interval', { error: String(err) });
+    }
+  };
+  const timer = setInterval(() => {
+    running = running.then(tick);
+  }, Math.max(1, Math.floor(everyMs)));
+  timer.unref();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 function holderOf(raw: string | undefined): string | undefined {

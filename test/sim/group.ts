@@ -43,6 +43,14 @@ export interface SimulatedGroupOptions {
   /** Lifecycle hook names; `null` runs the group without that hook. */
   readonly launchHook?: string | null;
   readonly terminateHook?: string | null;
+  /**
+   * 'late': the group exists before its hooks, as CloudFormation orders a group and separate
+   * AWS::AutoScaling::LifecycleHook resources: instances launched before `attachHooks()` go straight to
+   * InService (no launch action, no event), as hooks apply only to transitions after they exist.
+   */
+  readonly hooks?: 'with-group' | 'late';
+  /** How long an instance takes from running to its boot script starting (e.g. a slow AMI or download). */
+  readonly bootDelayMs?: number;
   readonly region?: string;
   readonly account?: string;
   readonly availabilityZones?: readonly string[];
@@ -82,6 +90,10 @@ export class SimulatedGroup {
   private readonly callbackErrors: unknown[] = [];
   private desired = 0;
   private launches = 0;
+  private hooksAttached: boolean;
+  private bootDelayMs: number;
+  private holdingBoots = false;
+  private readonly heldBoots = new Map<string, () => void>();
 
   constructor(private readonly options: SimulatedGroupOptions = {}) {
     this.name = options.groupName ?? 'sim-etcd-asg';
@@ -91,6 +103,34 @@ export class SimulatedGroup {
     this.terminateHook = options.terminateHook === undefined ? 'etcd-terminate' : options.terminateHook;
     this.zones = options.availabilityZones ?? [`${this.region}a`, `${this.region}b`, `${this.region}c`];
     this.random = new SeededRandom(options.seed ?? 1);
+    this.hooksAttached = options.hooks !== 'late';
+    this.bootDelayMs = options.bootDelayMs ?? 0;
+  }
+
+  /** PutLifecycleHook for both hooks, after the fact (mode 'late'): later transitions wait on them. */
+  attachHooks(): void {
+    this.hooksAttached = true;
+  }
+
+  /**
+   * Instances launched from now on (true) do not boot until `releaseBoot`: a boot as slow as the test needs,
+   * e.g. a large snapshot or a slow download, without depending on timing.
+   */
+  holdBoots(hold: boolean): void {
+    this.holdingBoots = hold;
+  }
+
+  /** Lets a held instance boot now. */
+  releaseBoot(id: string): void {
+    const release = this.heldBoots.get(id);
+    if (release === undefined) throw new Error(`instance ${id} has no held boot`);
+    this.heldBoots.delete(id);
+    release();
+  }
+
+  /** Instances launched from now on take `ms` before their boot script runs (0: at once). */
+  setBootDelay(ms: number): void {
+    this.bootDelayMs = ms;
   }
 
   get desiredCapacity(): number {
@@ -223,19 +263,31 @@ export class SimulatedGroup {
       privateIp,
       availabilityZone: this.zones[this.launches % this.zones.length] ?? `${this.region}a`,
       launchTime: this.now(),
-      lifecycleState: this.launchHook === null ? 'InService' : 'Pending:Wait',
+      lifecycleState: this.activeLaunchHook() === null ? 'InService' : 'Pending:Wait',
       ec2State: 'running',
       healthStatus: 'Healthy',
     };
     this.launches++;
     this.instancesById.set(id, instance);
-    if (this.launchHook !== null) this.openAction(instance, this.launchHook, 'launch');
-    this.track(this.options.onBoot?.(instance));
+    const hook = this.activeLaunchHook();
+    if (hook !== null) this.openAction(instance, hook, 'launch');
+    const delayMs = this.bootDelayMs;
+    if (this.holdingBoots) {
+      const released = new Promise<void>((resolve) => this.heldBoots.set(id, resolve));
+      // Detached: a held boot waits for the test, like the world's own boot tasks.
+      void released.then(() => (instance.ec2State === 'running' ? this.track(this.options.onBoot?.(instance)) : undefined));
+    } else {
+      this.track(delayMs === 0 ? this.options.onBoot?.(instance) : bootLater(delayMs, instance, this.options.onBoot));
+    }
     return instance;
   }
 
+  private activeLaunchHook(): string | null {
+    return this.hooksAttached ? this.launchHook : null;
+  }
+
   private beginTermination(instance: SimInstance): void {
-    if (this.terminateHook === null || instance.lifecycleState === 'Pending:Wait') {
+    if (this.terminateHook === null || !this.hooksAttached || instance.lifecycleState === 'Pending:Wait') {
       // An instance whose launch never completed has nothing to drain: it goes straight away.
       this.finishTermination(instance);
       return;
@@ -329,6 +381,12 @@ export class SimulatedGroup {
       .finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
   }
+}
+
+/** The boot callback after `ms`, unless the instance was terminated meanwhile. */
+async function bootLater(ms: number, instance: SimInstance, onBoot: SimulatedGroupOptions['onBoot']): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  if (instance.ec2State === 'running') await onBoot?.(instance);
 }
 
 async function defaultAllocateIp(): Promise<string> {

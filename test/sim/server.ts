@@ -30,7 +30,22 @@ export interface RecordedCall {
   readonly error?: string;
 }
 
+/**
+ * One AWS account and region several simulated clouds share: one Parameter Store, and every group visible to
+ * DescribeAutoScalingGroups (two deployments side by side, each with its own endpoint and group).
+ */
+export class SimulatedAccount {
+  readonly parameters: SimulatedParameters;
+  readonly groups = new Set<SimulatedGroup>();
+
+  constructor(clock?: () => Date) {
+    this.parameters = new SimulatedParameters(clock);
+  }
+}
+
 export interface SimulatedCloudOptions {
+  /** Share this account's parameters and groups with other clouds; default: an account of its own. */
+  readonly account?: SimulatedAccount;
   /** Loopback address to listen on; port 0 picks a free port. */
   readonly host?: string;
   readonly port?: number;
@@ -64,6 +79,7 @@ class AwsError extends Error {
 export class SimulatedCloud {
   readonly group: SimulatedGroup;
   readonly parameters: SimulatedParameters;
+  readonly account: SimulatedAccount;
   /** Every API call answered, in order (IMDS excluded). */
   readonly calls: RecordedCall[] = [];
   private readonly faults = new Map<string, InjectedFault[]>();
@@ -73,7 +89,9 @@ export class SimulatedCloud {
 
   constructor(private readonly options: SimulatedCloudOptions = {}) {
     this.group = new SimulatedGroup(options.group);
-    this.parameters = new SimulatedParameters(options.group?.clock);
+    this.account = options.account ?? new SimulatedAccount(options.group?.clock);
+    this.account.groups.add(this.group);
+    this.parameters = this.account.parameters;
   }
 
   get url(): string {
@@ -195,16 +213,8 @@ export class SimulatedCloud {
     switch (operation) {
       case 'DescribeAutoScalingGroups': {
         const names = listParam(params, 'AutoScalingGroupNames.member.');
-        if (names.length > 0 && !names.includes(group.name)) return '<AutoScalingGroups/>';
-        const instances = group.instances().map((i) => `<member>${asgInstanceFields(i)}</member>`).join('');
-        return (
-          `<AutoScalingGroups><member><AutoScalingGroupName>${esc(group.name)}</AutoScalingGroupName>` +
-          `<AutoScalingGroupARN>arn:aws:autoscaling:${group.region}:${group.account}:autoScalingGroup:sim:autoScalingGroupName/${esc(group.name)}</AutoScalingGroupARN>` +
-          `<MinSize>0</MinSize><MaxSize>100</MaxSize><DesiredCapacity>${group.desiredCapacity}</DesiredCapacity>` +
-          `<DefaultCooldown>300</DefaultCooldown><HealthCheckType>EC2</HealthCheckType><CreatedTime>2024-01-01T00:00:00Z</CreatedTime>` +
-          `<AvailabilityZones>${[...new Set(group.instances().map((i) => i.availabilityZone))].map((z) => `<member>${z}</member>`).join('')}</AvailabilityZones>` +
-          `<Instances>${instances}</Instances></member></AutoScalingGroups>`
-        );
+        const groups = [...this.account.groups].filter((g) => (names.length === 0 ? g === group : names.includes(g.name)));
+        return `<AutoScalingGroups>${groups.map(groupXml).join('')}</AutoScalingGroups>`;
       }
       case 'DescribeAutoScalingInstances': {
         const ids = listParam(params, 'InstanceIds.member.');
@@ -281,6 +291,13 @@ export class SimulatedCloud {
         store.addTags(stringField(input, 'ResourceId'), tagsField(input) ?? {});
         return {};
       }
+      case 'ListTagsForResource': {
+        if (input.ResourceType !== 'Parameter') throw new AwsError('ValidationException', 'only parameters are simulated');
+        const tags = store.tags(stringField(input, 'ResourceId'));
+        // As SSM does: a parameter that does not exist is an invalid resource ID.
+        if (tags === undefined) throw new AwsError('InvalidResourceId', 'The resource ID is not valid. Verify that the resource ID and resource type are correct.');
+        return { TagList: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) };
+      }
       case 'DeleteParameter':
         store.delete(stringField(input, 'Name'));
         return {};
@@ -356,7 +373,7 @@ export async function startSimulatedCloud(options: SimulatedCloudOptions = {}): 
 
 // --- helpers ---
 
-const SSM_OPERATIONS = new Set(['GetParameter', 'PutParameter', 'DeleteParameter', 'GetParametersByPath']);
+const SSM_OPERATIONS = new Set(['GetParameter', 'PutParameter', 'DeleteParameter', 'GetParametersByPath', 'AddTagsToResource', 'ListTagsForResource']);
 
 function serviceOf(operation: string): Service {
   if (SSM_OPERATIONS.has(operation)) return 'ssm';
@@ -383,6 +400,18 @@ function lifecycleRef(params: Record<string, string>) {
     ...(params.InstanceId === undefined ? {} : { instanceId: params.InstanceId }),
     ...(params.LifecycleActionToken === undefined ? {} : { token: params.LifecycleActionToken }),
   };
+}
+
+function groupXml(group: SimulatedGroup): string {
+  const instances = group.instances().map((i) => `<member>${asgInstanceFields(i)}</member>`).join('');
+  return (
+    `<member><AutoScalingGroupName>${esc(group.name)}</AutoScalingGroupName>` +
+    `<AutoScalingGroupARN>arn:aws:autoscaling:${group.region}:${group.account}:autoScalingGroup:sim:autoScalingGroupName/${esc(group.name)}</AutoScalingGroupARN>` +
+    `<MinSize>0</MinSize><MaxSize>100</MaxSize><DesiredCapacity>${group.desiredCapacity}</DesiredCapacity>` +
+    `<DefaultCooldown>300</DefaultCooldown><HealthCheckType>EC2</HealthCheckType><CreatedTime>2024-01-01T00:00:00Z</CreatedTime>` +
+    `<AvailabilityZones>${[...new Set(group.instances().map((i) => i.availabilityZone))].map((z) => `<member>${z}</member>`).join('')}</AvailabilityZones>` +
+    `<Instances>${instances}</Instances></member>`
+  );
 }
 
 function asgInstanceFields(i: SimInstance): string {

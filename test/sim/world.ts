@@ -4,15 +4,17 @@
 //   instances boot like infra/userdata/boot-etcd.sh: poll SSM for their drop-in, then start a real etcd with
 //             it on their own loopback address (test/harness)
 //   events    the group's EventBridge events go into a queue; nothing is delivered until the test says so,
-//             one at a time (reserved concurrency 1), with helpers to duplicate, delay, reorder and drop them
+//             one at a time (as the serialising FIFO queue hands them out; test/sim/fifo.ts models that queue
+//             itself), with helpers to duplicate, delay, reorder and drop them
 //   handler   handleEvent with the real adapters, a LambdaConfig and short loopback timeouts
 //
 // Used by the Lambda's end-to-end tests and by the demo and chaos scripts. close() frees everything.
 import { setTimeout as delay } from 'node:timers/promises';
-import { createAwsClients, INSTANCE_ARN_TAG, type AwsClients, type ParameterStore } from '../../src/adapters/aws/index.js';
+import { createAwsClients, GROUP_TAG, INSTANCE_ARN_TAG, type AwsClients, type ParameterStore } from '../../src/adapters/aws/index.js';
 import { loadConfig, type LambdaConfig } from '../../src/lambda/config.js';
 import { lifecycleDeps } from '../../src/lambda/deps.js';
-import { handleEvent, type InvocationResult } from '../../src/lambda/handle.js';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { handleEvent, handleInvocation, type InvocationResult } from '../../src/lambda/handle.js';
 import type { LifecycleDeps } from '../../src/lambda/lifecycle.js';
 import { createCapturingTelemetry, type Attributes, type CapturingTelemetry, type Telemetry } from '../../src/lambda/log.js';
 import { allocateAddresses, releaseAddresses } from '../harness/addresses.js';
@@ -22,7 +24,7 @@ import { pollUntil } from '../harness/wait.js';
 import { etcdServerVersion, selectedEtcdVersion, type EtcdVersionName } from '../harness/versions.js';
 import { scheduledEvent, type EventBridgeEvent } from './events.js';
 import type { SimInstance } from './group.js';
-import { startSimulatedCloud, type SimulatedCloud } from './server.js';
+import { startSimulatedCloud, type SimulatedAccount, type SimulatedCloud } from './server.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Drop-in parsing: what systemd makes of the Environment= lines the Lambda stored.
@@ -121,6 +123,12 @@ export interface WorldOptions {
   readonly terminateHook?: string;
   /** Seeds instance IDs, tokens and event IDs. */
   readonly seed?: number;
+  /** Share one account (Parameter Store, groups) with other worlds: deployments side by side. Give each its own seed. */
+  readonly account?: SimulatedAccount;
+  /** How long each instance takes from running to its boot script starting (see SimulatedGroup.setBootDelay). */
+  readonly bootDelayMs?: number;
+  /** 'late': the group launches before its hooks exist (CloudFormation's order); see SimulatedGroupOptions.hooks. */
+  readonly hooks?: 'with-group' | 'late';
   /** 'etcd' (default): instances start real etcd from their drop-in. 'none': instances do nothing (no etcd at all). */
   readonly boot?: 'etcd' | 'none';
   /** How often a booting instance looks for its drop-in, and how long it waits at most (the boot script's wait). */
@@ -228,6 +236,8 @@ export class World {
   readonly deliveries: Delivery[] = [];
   /** Events whose attempts ran out. */
   readonly deadLetters: QueuedEvent[] = [];
+  /** Every handler invocation's start and end (ms since the epoch), direct or from the queue, in start order. */
+  readonly invocations: { summary: string; start: number; end: number }[] = [];
   /** Instances whose boot gave up (no drop-in in time, or a drop-in etcd could not be started from). */
   readonly bootFailures: { instanceId: string; reason: string }[] = [];
 
@@ -283,11 +293,14 @@ export class World {
     let cloud: SimulatedCloud | undefined;
     try {
       cloud = await startSimulatedCloud({
+        ...(options.account !== undefined && { account: options.account }),
         group: {
           groupName: options.groupName ?? DEFAULTS.groupName,
           seed: options.seed ?? 1,
           launchHook: options.launchHook ?? DEFAULTS.launchHook,
           terminateHook: options.terminateHook ?? DEFAULTS.terminateHook,
+          ...(options.hooks !== undefined && { hooks: options.hooks }),
+          ...(options.bootDelayMs !== undefined && { bootDelayMs: options.bootDelayMs }),
           // The callbacks only fire once the group has instances, after the world exists.
           allocateIp: () => pending.world!.allocateIp(),
           releaseIp: (ip) => pending.world!.releaseIp(ip),
@@ -529,6 +542,23 @@ export class World {
     return this.invoke(event, ++this.seq, summarize(event), 1);
   }
 
+  /**
+   * An SQS batch from the serialising queue, delivered to the handler as the event source mapping does
+   * (handleInvocation, as lambda/handler.ts). Nothing here serialises: the queue model does (test/sim/fifo.ts).
+   */
+  async deliverBatch(event: SQSEvent): Promise<SQSBatchResponse> {
+    const start = Date.now();
+    const entry = { summary: event.Records.map((r) => summarizeBody(r.body)).join(', '), start, end: start };
+    this.invocations.push(entry);
+    this.invocationDeadline = start + (this.options.invocationTimeoutMs ?? DEFAULTS.invocationTimeoutMs);
+    this.log('lambda', `delivering queue batch ${entry.summary}`);
+    try {
+      return (await handleInvocation(event, this.deps)) as SQSBatchResponse;
+    } finally {
+      entry.end = Date.now();
+    }
+  }
+
   /** The scheduled reconcile pass, delivered at once. */
   async reconcile(): Promise<Delivery> {
     const group = this.group;
@@ -589,7 +619,8 @@ export class World {
    * - an instance still pending or terminating, or an event still queued;
    * - members (by etcdctl) other than exactly the in-service instances, a learner, an unstarted member;
    * - a member that is not healthy (no answer, another cluster, no leader);
-   * - an in-service instance without its env and drop-in tagged with its ARN; parameters of any other instance.
+   * - an in-service instance without its drop-in tagged with its ARN and group, or with an env parameter;
+   *   parameters of any other instance.
    */
   async check(): Promise<WorldCheck> {
     const problems: string[] = [];
@@ -623,13 +654,15 @@ export class World {
 
     const store = this.cloud.parameters;
     for (const id of inService) {
-      for (const file of ['env', 'dropin'] as const) {
-        const name = this.parameters.instanceName(id, file);
-        if (store.value(name) === undefined) problems.push(`no ${file} parameter for ${id}`);
-        else if (store.tags(name)?.[INSTANCE_ARN_TAG] !== instanceArn(this.group.region, this.group.account, id)) {
-          problems.push(`${name} is not tagged with the ARN of ${id}`);
-        }
+      const name = this.parameters.instanceName(id, 'dropin');
+      if (store.value(name) === undefined) problems.push(`no dropin parameter for ${id}`);
+      else if (store.tags(name)?.[INSTANCE_ARN_TAG] !== instanceArn(this.group.region, this.group.account, id)) {
+        problems.push(`${name} is not tagged with the ARN of ${id}`);
+      } else if (store.tags(name)?.[GROUP_TAG] !== this.group.name) {
+        problems.push(`${name} is not tagged with the group ${this.group.name}`);
       }
+      // The env file is no longer written (contract 3): the drop-in is the instance's only configuration.
+      if (store.value(this.parameters.instanceName(id, 'env')) !== undefined) problems.push(`an env parameter was written for ${id}`);
     }
     const orphans = (await this.parameters.listInstanceIds()).filter((id) => !inService.includes(id));
     if (orphans.length > 0) problems.push(`parameters of instances not in service: ${orphans.join(', ')}`);
@@ -692,6 +725,8 @@ export class World {
     const start = Date.now();
     this.invocationDeadline = start + (this.options.invocationTimeoutMs ?? DEFAULTS.invocationTimeoutMs);
     this.log('lambda', `delivering #${seq} ${summary}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    const interval = { summary, start, end: start };
+    this.invocations.push(interval);
     let delivery: Delivery;
     try {
       const result = await handleEvent(event, this.deps);
@@ -702,6 +737,7 @@ export class World {
       delivery = { seq, summary, attempt, error, ms: Date.now() - start };
       this.log('lambda', `#${seq} ${summary} failed: ${error.message}`);
     }
+    interval.end = Date.now();
     this.deliveries.push(delivery);
     return delivery;
   }
@@ -852,6 +888,14 @@ export function summarize(event: unknown): string {
   if (e['detail-type'] === 'EC2 Instance-terminate Lifecycle Action') return `terminate${id}`;
   if (e['detail-type'] === 'Scheduled Event') return 'reconcile';
   return typeof e['detail-type'] === 'string' ? e['detail-type'] : 'unknown';
+}
+
+function summarizeBody(body: string): string {
+  try {
+    return summarize(JSON.parse(body));
+  } catch {
+    return 'malformed';
+  }
 }
 
 function matcher(match: string | ((q: QueuedEvent) => boolean)): (q: QueuedEvent) => boolean {

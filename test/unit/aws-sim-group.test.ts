@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimulatedGroup, SimValidationError } from '../sim/group.js';
 import type { EventBridgeEvent } from '../sim/events.js';
+import { FIFO_DEDUPLICATION_MS, SimulatedFifoQueue } from '../sim/fifo.js';
 
 function makeGroup(options: { launchHook?: string | null; terminateHook?: string | null } = {}) {
   let n = 0;
@@ -111,5 +112,37 @@ describe('SimulatedGroup', () => {
     assert.equal(events.at(-1), scheduled);
     assert.equal(scheduled.source, 'aws.events');
     assert.equal(group.testNotification().Event, 'autoscaling:TEST_NOTIFICATION');
+  });
+});
+
+describe('SimulatedFifoQueue (the serialising queue model)', () => {
+  it('hands out one message of a group at a time, in order; a failed one comes back after its visibility timeout, then goes to the dead-letter queue', () => {
+    const queue = new SimulatedFifoQueue({ visibilityTimeoutMs: 60_000, maxReceiveCount: 2 });
+    queue.send('first', { groupId: 'g', deduplicationId: 'a' });
+    queue.send('second', { groupId: 'g', deduplicationId: 'b' });
+    const first = queue.receive();
+    assert.equal(first?.body, 'first');
+    assert.equal(queue.receive(), undefined, 'the group is blocked while its head is in flight');
+    assert.equal(queue.blockedReceives, 1);
+    queue.skipToNextVisible(); // the first attempt failed: not deleted
+    const again = queue.receive();
+    assert.equal(again?.body, 'first', 'redelivered, still before the second');
+    assert.equal(again?.receiveCount, 2);
+    queue.skipToNextVisible();
+    // Its receives are used up: redrive to the dead-letter queue, and the group moves on.
+    assert.equal(queue.receive()?.body, 'second');
+    assert.deepEqual(queue.deadLetters.map((m) => m.body), ['first']);
+  });
+
+  it('a deleted message frees the group; a deduplication ID is accepted once within 5 minutes', () => {
+    const queue = new SimulatedFifoQueue({ visibilityTimeoutMs: 60_000, maxReceiveCount: 5 });
+    const sent = queue.send('x', { groupId: 'g', deduplicationId: 'event-1' });
+    assert.deepEqual(queue.send('x', { groupId: 'g', deduplicationId: 'event-1' }), { messageId: sent.messageId, duplicate: true });
+    assert.equal(queue.depth, 1);
+    const message = queue.receive()!;
+    queue.delete(message.receiptHandle!);
+    assert.equal(queue.depth, 0);
+    queue.skip(FIFO_DEDUPLICATION_MS);
+    assert.equal(queue.send('x', { groupId: 'g', deduplicationId: 'event-1' }).duplicate, false, 'after 5 minutes it is a new message');
   });
 });

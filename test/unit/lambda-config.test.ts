@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       launchHook: 'etcd-launch',
       terminateHook: 'etcd-terminate',
       healthTimeoutMs: 2000,
+      joinGraceSeconds: 600,
     });
   });
 
@@ -49,6 +50,7 @@ describe('loadConfig', () => {
       ELASTIC_ETCD_JOIN_AS: 'voter',
       ELASTIC_ETCD_DATA_DIR: '/data/etcd',
       ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '500',
+      ELASTIC_ETCD_JOIN_GRACE_SECONDS: '1800',
     });
     assert.equal(config.parameterPrefix, '/team/etcd');
     assert.equal(config.clientPort, 12379);
@@ -58,6 +60,7 @@ describe('loadConfig', () => {
     assert.equal(config.joinAs, 'voter');
     assert.equal(config.dataDir, '/data/etcd');
     assert.equal(config.healthTimeoutMs, 500);
+    assert.equal(config.joinGraceSeconds, 1800);
   });
 
   it('treats blank values as unset', () => {
@@ -86,6 +89,7 @@ describe('loadConfig', () => {
     ['ELASTIC_ETCD_DATA_DIR', 'relative/dir'],
     ['ELASTIC_ETCD_LAUNCH_HOOK', 'has space'],
     ['ELASTIC_ETCD_HEALTH_TIMEOUT_MS', '2s'],
+    ['ELASTIC_ETCD_JOIN_GRACE_SECONDS', '5'],
   ];
   for (const [variable, value] of bad) {
     it(`rejects ${variable}=${value} naming the variable and what it expects`, () => {

@@ -3,7 +3,7 @@
 // answers, the first wave's bootstrap record (and a malformed one), crashes between steps and throttling.
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { INSTANCE_ARN_TAG } from '../../src/adapters/aws/index.js';
+import { GROUP_TAG, INSTANCE_ARN_TAG } from '../../src/adapters/aws/index.js';
 import { parseBootstrapRecord } from '../../src/lambda/lifecycle.js';
 import { instanceArn, parseDropin, SimulatedCrash, startWorld, type World } from '../sim/world.js';
 
@@ -92,12 +92,12 @@ describe('the first wave without a running cluster', () => {
       assert.equal(env.ETCD_LISTEN_CLIENT_URLS, `http://${ip}:2379`);
       assert.equal(env.ETCD_INITIAL_ADVERTISE_PEER_URLS, `http://${ip}:2380`);
       assert.equal(env.ETCD_DATA_DIR, world.config.dataDir);
-      // The env file carries the same settings; both are tagged for the instance's own role.
-      const envFile = world.cloud.parameters.value(world.parameters.instanceName(id, 'env'))!;
-      assert.match(envFile, new RegExp(`^ETCD_INITIAL_CLUSTER_TOKEN="${record.token}"$`, 'm'));
-      for (const file of ['env', 'dropin'] as const) {
-        assert.equal(world.cloud.parameters.tags(world.parameters.instanceName(id, file))?.[INSTANCE_ARN_TAG], instanceArn(world.group.region, world.group.account, id));
-      }
+      // The drop-in is the only file (contract 3: nothing read the env file); it is tagged for the instance's
+      // own role and with the group that wrote it.
+      assert.equal(world.cloud.parameters.value(world.parameters.instanceName(id, 'env')), undefined);
+      const tags = world.cloud.parameters.tags(world.parameters.instanceName(id, 'dropin'));
+      assert.equal(tags?.[INSTANCE_ARN_TAG], instanceArn(world.group.region, world.group.account, id));
+      assert.equal(tags?.[GROUP_TAG], world.group.name);
     }
   });
 

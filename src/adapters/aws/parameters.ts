@@ -1,4 +1,5 @@
 // SSM Parameter Store layout of one cluster:
+//   <prefix>/<cluster>/owner                          which Auto Scaling group owns the namespace (written once)
 //   <prefix>/<cluster>/bootstrap                      the first wave's bootstrap decision (written once)
 //   <prefix>/<cluster>/instances/<instance-id>/env    the instance's etcd environment file
 //   <prefix>/<cluster>/instances/<instance-id>/dropin its systemd drop-in
@@ -8,6 +9,7 @@ import {
   AddTagsToResourceCommand,
   DeleteParameterCommand,
   GetParameterCommand,
+  ListTagsForResourceCommand,
   PutParameterCommand,
   paginateGetParametersByPath,
 } from '@aws-sdk/client-ssm';
@@ -36,23 +38,33 @@ export interface ParameterStoreOptions {
    * instance role may read a parameter only when that tag equals its own `ec2:SourceInstanceARN`.
    */
   readonly instanceArn?: (instanceId: string) => string;
+  /** The Auto Scaling group writing: each instance parameter carries it in GROUP_TAG (reconcile deletes only its own). */
+  readonly group?: string;
 }
 
 /** The tag that ties an instance's parameters to that instance (see infra/elastic-etcd-cluster.ts). */
 export const INSTANCE_ARN_TAG = 'elastic-etcd:instance-arn';
+/** The tag naming the Auto Scaling group whose Lambda wrote an instance parameter. */
+export const GROUP_TAG = 'elastic-etcd:group';
 
 export class ParameterStore {
   readonly root: string;
 
   private readonly instanceArn: ((instanceId: string) => string) | undefined;
+  private readonly group: string | undefined;
 
   constructor(
     private readonly client: SSMClient,
     options: ParameterStoreOptions,
   ) {
     this.instanceArn = options.instanceArn;
+    this.group = options.group;
     const prefix = validateParameterPrefix(options.prefix);
     this.root = `${prefix}/${validateClusterName(options.cluster)}`;
+  }
+
+  ownerName(): ParameterName {
+    return `${this.root}/owner` as ParameterName;
   }
 
   bootstrapName(): ParameterName {
@@ -86,11 +98,17 @@ export class ParameterStore {
     }
   }
 
-  /** Writes one of an instance's files, tagged with the instance's ARN when the store knows how to build it. */
+  /**
+   * Writes one of an instance's files, tagged with the instance's ARN when the store knows how to build it and
+   * with the writing group when it knows that.
+   */
   async putInstanceFile(instanceId: string, file: InstanceFile, value: string): Promise<void> {
     const name = this.instanceName(instanceId, file);
-    if (this.instanceArn === undefined) return this.put(name, value);
-    const tags = [{ Key: INSTANCE_ARN_TAG, Value: this.instanceArn(validateInstanceId(instanceId)) }];
+    const tags = [
+      ...(this.instanceArn === undefined ? [] : [{ Key: INSTANCE_ARN_TAG, Value: this.instanceArn(validateInstanceId(instanceId)) }]),
+      ...(this.group === undefined ? [] : [{ Key: GROUP_TAG, Value: this.group }]),
+    ];
+    if (tags.length === 0) return this.put(name, value);
     try {
       // SSM accepts tags only when creating; an existing parameter is overwritten, then tagged.
       await this.client.send(new PutParameterCommand({ ...putInput(name, value, false), Tags: tags }));
@@ -104,6 +122,37 @@ export class ParameterStore {
     } catch (err) {
       rethrowAws('AddTagsToResource', err);
     }
+  }
+
+  /** The parameter's tags; undefined when it does not exist. */
+  async tags(name: ParameterName): Promise<Record<string, string> | undefined> {
+    try {
+      const answer = await this.client.send(new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: name }));
+      return Object.fromEntries((answer.TagList ?? []).flatMap((t) => (t.Key === undefined ? [] : [[t.Key, t.Value ?? '']])));
+    } catch (err) {
+      if (awsErrorCode(err) === 'InvalidResourceId' || awsErrorCode(err) === 'ParameterNotFound') return undefined;
+      rethrowAws('ListTagsForResource', err);
+    }
+  }
+
+  /**
+   * Deletes the instance's parameters that carry this store's group tag; any other (another deployment's, or
+   * untagged) is left alone. Answers the names deleted and the names kept. Without a group, deletes nothing.
+   */
+  async deleteOwnInstanceFiles(instanceId: string): Promise<{ deleted: ParameterName[]; kept: ParameterName[] }> {
+    const deleted: ParameterName[] = [];
+    const kept: ParameterName[] = [];
+    for (const file of INSTANCE_FILES) {
+      const name = this.instanceName(instanceId, file);
+      const tags = await this.tags(name);
+      if (tags === undefined) continue;
+      if (this.group !== undefined && tags[GROUP_TAG] === this.group) {
+        if (await this.delete(name)) deleted.push(name);
+      } else {
+        kept.push(name);
+      }
+    }
+    return { deleted, kept };
   }
 
   /**

@@ -42,6 +42,7 @@ import {
   toStatus,
   txnSchema,
   versionSchema,
+  leaseKeepAliveSchema,
 } from './wire.js';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 2_000;
@@ -284,6 +285,17 @@ export class EtcdClient {
   async leaseRevoke(id: bigint, options: CallOptions = {}): Promise<void> {
     const { body, endpoint } = await this.call('POST', '/v3/lease/revoke', { ID: id.toString() }, options);
     parseWire(leaseRevokeSchema, body, 'lease revoke', endpoint);
+  }
+
+  /**
+   * Renews a lease once (one message of etcd's LeaseKeepAlive stream). Answers the TTL it was renewed to;
+   * 0 when the lease has expired or never existed (etcd answers without a TTL then).
+   */
+  async leaseKeepAlive(id: bigint, options: CallOptions = {}): Promise<number> {
+    const { body, endpoint } = await this.call('POST', '/v3/lease/keepalive', { ID: id.toString() }, options);
+    const wire = parseWire(leaseKeepAliveSchema, body, 'lease keepalive', endpoint);
+    if (wire.result === undefined) throw new EtcdError('unavailable', `etcd at ${endpoint} answered no lease keepalive result`, { endpoint });
+    return Number(wire.result.TTL);
   }
 
   /**

@@ -60,6 +60,11 @@ export const rangeSchema = z.object({ header: header.optional(), kvs: z.array(ke
 export const deleteRangeSchema = z.object({ header: header.optional(), deleted: wireInt });
 export const leaseGrantSchema = z.object({ header: header.optional(), ID: decimal, TTL: wireInt, error: z.string().optional() });
 export const leaseRevokeSchema = z.object({ header: header.optional() });
+/** One answer of the LeaseKeepAlive stream through the gateway; an expired or unknown lease answers no TTL. */
+export const leaseKeepAliveSchema = z.object({
+  result: z.object({ header: header.optional(), ID: decimal.optional(), TTL: wireInt }).optional(),
+  error: z.object({ message: z.string().optional() }).passthrough().optional(),
+});
 export const txnSchema = z.object({
   header: header.optional(),
   succeeded: z.boolean().optional(),
