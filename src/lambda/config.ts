@@ -22,6 +22,8 @@ export interface LambdaConfig {
   readonly launchHook: string;
   readonly terminateHook: string;
   readonly healthTimeoutMs: number;
+  /** A member unhealthy this long (without a break) counts as dead: replaced through the group, removed by joins. */
+  readonly unhealthyAfterMs: number;
 }
 
 export interface ConfigProblem {
@@ -93,6 +95,7 @@ const VARIABLES = {
   ELASTIC_ETCD_LAUNCH_HOOK: { schema: identifier(validateHookName), expected: 'the launch lifecycle hook name' },
   ELASTIC_ETCD_TERMINATE_HOOK: { schema: identifier(validateHookName), expected: 'the terminate lifecycle hook name' },
   ELASTIC_ETCD_HEALTH_TIMEOUT_MS: { schema: integer(1, 60_000), default: '2000', expected: 'milliseconds, an integer 1-60000' },
+  ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: { schema: integer(1, 86_400), default: '300', expected: 'seconds, an integer 1-86400' },
 } as const satisfies Record<string, { schema: z.ZodType<unknown, string>; default?: string; expected: string }>;
 
 type VariableName = keyof typeof VARIABLES;
@@ -132,5 +135,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     launchHook: v.ELASTIC_ETCD_LAUNCH_HOOK,
     terminateHook: v.ELASTIC_ETCD_TERMINATE_HOOK,
     healthTimeoutMs: v.ELASTIC_ETCD_HEALTH_TIMEOUT_MS,
+    unhealthyAfterMs: v.ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS * 1000,
   };
 }

@@ -24,6 +24,7 @@ import {
 import type { LambdaConfig } from './config.js';
 import type { LifecycleEvent } from './events.js';
 import { candidateEndpoints, clientURL, isLaunching, liveInstances, loadGroup, peerURL, platformKnowledge, type GroupView } from './group.js';
+import { removeLongUnhealthyMembers } from './heal.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { requireNamespace } from './namespace.js';
 
@@ -69,6 +70,8 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   // Members of instances that are gone for good (their terminate events may have been lost) go first: etcd 3.4
   // refuses to add a member while a voter is down, and the planner would keep all but one of them.
   await removeGoneMembers(group, deps);
+  // So are members unhealthy past the threshold (heal.ts): a join cannot get past them either.
+  await removeLongUnhealthyMembers(group, deps);
 
   const heartbeat = heartbeater(deps, ref);
   const budget = Math.max(0, deps.remainingMs() - RESERVE_MS);
@@ -76,7 +79,7 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   const unsafeDeadline = Date.now() + Math.min(deps.unsafeRecheckMs ?? 30_000, budget);
   let plan: Plan;
   for (;;) {
-    plan = await planLaunch(self, group, deps);
+    plan = await planLaunchPastSuspects(self, group, deps);
     if (plan.kind !== 'refuse') break;
     const waitable = TRANSIENT_REFUSALS.includes(plan.code);
     if (!waitable && !(HEALTH_REFUSALS.includes(plan.code) && Date.now() < unsafeDeadline)) break;
@@ -141,6 +144,20 @@ async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, gr
   }
 }
 
+/**
+ * planLaunch, with etcd's own refusal to add a member while a voter does not answer ("unhealthy cluster")
+ * turned into a refusal to wait on: the member may answer again, or pass the threshold and be removed.
+ */
+async function planLaunchPastSuspects(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<Plan> {
+  try {
+    return await planLaunch(self, group, deps);
+  } catch (err) {
+    if (!isEtcdError(err, 'unhealthy-cluster')) throw err;
+    await removeLongUnhealthyMembers(group, deps);
+    return { kind: 'refuse', code: 'member-suspect', message: `etcd refuses to add a member while one does not answer: ${(err as Error).message}` };
+  }
+}
+
 /** Plans (and, for a join, executes) the launch of `self`. */
 async function planLaunch(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<Plan> {
   const { config } = deps;
@@ -172,6 +189,8 @@ async function planLaunch(self: { name: string; peerURLs: string[] }, group: Gro
       lockTimeoutMs: 30_000,
       holder: `lambda:${self.name}`,
       log,
+      unhealthyAfterMs: config.unhealthyAfterMs,
+      ...(deps.joinGraceSeconds !== undefined && { joinGraceSeconds: deps.joinGraceSeconds }),
       ...(deps.faultPoint !== undefined && { faultPoint: deps.faultPoint }),
     });
   let result = await join(bootstrap);

@@ -1,6 +1,7 @@
 // The scheduled reconcile pass: converges the cluster to the group, the safety net for lost, late and failed events.
 import type { LifecycleDeps } from './common.js';
 import { loadGroup, liveInstances } from './group.js';
+import { healUnhealthyMembers } from './heal.js';
 import { handleLaunch } from './launch.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { handleTerminate } from './terminate.js';
@@ -13,6 +14,8 @@ export interface ReconcileReport {
   readonly terminationsHandled: string[];
   /** Pending actions that could not be finished in this pass, with why; the next pass tries again. */
   readonly deferred: string[];
+  /** Instances reported Unhealthy to the group: their members stayed unhealthy past the threshold (heal.ts). */
+  readonly reportedUnhealthy: string[];
   clusterReachable: boolean;
 }
 
@@ -33,6 +36,7 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     launchesHandled: [],
     terminationsHandled: [],
     deferred: [],
+    reportedUnhealthy: [],
     clusterReachable: false,
   };
   const attempt = async (what: string, step: () => Promise<void>): Promise<void> => {
@@ -71,6 +75,9 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
   await attempt('promote learners', async () => {
     report.promoted.push(...(await promoteReadyLearners(group, deps)));
   });
+  await attempt('heal unhealthy members', async () => {
+    report.reportedUnhealthy.push(...(await healUnhealthyMembers(group, deps)).reported);
+  });
 
   // Parameters of instances that are gone: only those this deployment wrote (tagged with its group).
   const live = new Set(liveInstances(group).map((i) => i.instanceId));
@@ -97,6 +104,7 @@ function summary(r: ReconcileReport): string {
     r.promoted.length > 0 ? `promoted ${r.promoted.join(', ')}` : undefined,
     r.removed.length > 0 ? `removed ${r.removed.join(', ')}` : undefined,
     r.deletedParameters.length > 0 ? `deleted parameters of ${r.deletedParameters.join(', ')}` : undefined,
+    r.reportedUnhealthy.length > 0 ? `reported unhealthy ${r.reportedUnhealthy.join(', ')}` : undefined,
     r.deferred.length > 0 ? `deferred ${r.deferred.length} step(s) to the next pass` : undefined,
   ].filter((p) => p !== undefined);
   return parts.length === 0 ? 'nothing to do: the cluster matches the group' : parts.join('; ');

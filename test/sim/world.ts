@@ -139,6 +139,10 @@ export interface WorldOptions {
   readonly unsafeRecheckMs?: number;
   /** The handler's pause between two looks while it waits (production: 3 s). */
   readonly handlerPollMs?: number;
+  /** ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: how long a member stays unhealthy before it is healed (default 300). */
+  readonly unhealthyAfterSeconds?: number;
+  /** How long a freshly added member is given to start before it may count as unhealthy (LifecycleDeps.joinGraceSeconds). */
+  readonly joinGraceSeconds?: number;
   /** Defaults to a capturing telemetry, available as `world.telemetry`. */
   readonly telemetry?: Telemetry;
   /** Receives a line for everything that happens: for a live timeline (demo, chaos). */
@@ -265,6 +269,7 @@ export class World {
         launchWaitMs: options.launchWaitMs ?? DEFAULTS.launchWaitMs,
         unsafeRecheckMs: options.unsafeRecheckMs ?? DEFAULTS.unsafeRecheckMs,
         faultPoint: (step) => this.faultPoint(step),
+        ...(options.joinGraceSeconds !== undefined && { joinGraceSeconds: options.joinGraceSeconds }),
       },
     );
   }
@@ -300,6 +305,7 @@ export class World {
         ELASTIC_ETCD_LAUNCH_HOOK: group.launchHook ?? DEFAULTS.launchHook,
         ELASTIC_ETCD_TERMINATE_HOOK: group.terminateHook ?? DEFAULTS.terminateHook,
         ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '1000',
+        ...(options.unhealthyAfterSeconds !== undefined && { ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: String(options.unhealthyAfterSeconds) }),
       };
       const config = loadConfig(env);
       const clients = createAwsClients({

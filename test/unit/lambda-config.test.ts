@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       launchHook: 'etcd-launch',
       terminateHook: 'etcd-terminate',
       healthTimeoutMs: 2000,
+      unhealthyAfterMs: 300_000,
     });
   });
 
@@ -49,7 +50,9 @@ describe('loadConfig', () => {
       ELASTIC_ETCD_JOIN_AS: 'voter',
       ELASTIC_ETCD_DATA_DIR: '/data/etcd',
       ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '500',
+      ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: '90',
     });
+    assert.equal(config.unhealthyAfterMs, 90_000);
     assert.equal(config.parameterPrefix, '/team/etcd');
     assert.equal(config.clientPort, 12379);
     assert.equal(config.peerPort, 12380);
@@ -86,6 +89,7 @@ describe('loadConfig', () => {
     ['ELASTIC_ETCD_DATA_DIR', 'relative/dir'],
     ['ELASTIC_ETCD_LAUNCH_HOOK', 'has space'],
     ['ELASTIC_ETCD_HEALTH_TIMEOUT_MS', '2s'],
+    ['ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS', '0'],
   ];
   for (const [variable, value] of bad) {
     it(`rejects ${variable}=${value} naming the variable and what it expects`, () => {
