@@ -94,6 +94,18 @@ export interface HealInput extends HealthView {
    * learner or an unstarted member besides the candidate), or undefined when the group is at rest.
    */
   readonly busy?: string;
+  /**
+   * InService instances that were admitted (they have their configuration) but have no member any more: a
+   * join removed their long-unhealthy member to get past it. Replaced like an unhealthy member, one at a time.
+   */
+  readonly memberless?: readonly string[];
+}
+
+/** The decision about an instance without a member (see HealInput.memberless). */
+export interface MemberlessDecision {
+  readonly instanceId: string;
+  readonly action: 'report' | 'wait';
+  readonly reason: string;
 }
 
 /**
@@ -127,7 +139,7 @@ export function planHeal(input: HealInput): HealDecision[] {
       continue;
     }
     if (!hasQuorum) {
-      decisions.push({ ...base, action: 'wait', reason: `only ${healthyVoters} of ${voters.length} voters are healthy, no quorum: nothing is replaced until the cluster has one` });
+      decisions.push({ ...base, action: 'wait', reason: `${what} is past the threshold, but only ${healthyVoters} of ${voters.length} voters are healthy, no quorum: nothing is replaced until the cluster has one` });
       continue;
     }
     const votersAfter = voters.filter((m) => m.id !== member.id);
@@ -137,17 +149,37 @@ export function planHeal(input: HealInput): HealDecision[] {
       continue;
     }
     if (chosen) {
-      decisions.push({ ...base, action: 'wait', reason: `another unhealthy member is being replaced first; one at a time` });
+      decisions.push({ ...base, action: 'wait', reason: `${what} is past the threshold, but another unhealthy member is being replaced first; one at a time` });
       continue;
     }
     if (input.busy !== undefined) {
-      decisions.push({ ...base, action: 'wait', reason: `a replacement is already under way (${input.busy}); one at a time` });
+      decisions.push({ ...base, action: 'wait', reason: `${what} is past the threshold, but a replacement is already under way (${input.busy}); one at a time` });
       continue;
     }
     chosen = true;
     decisions.push({ ...base, action: 'report', instanceId, reason: `${what} has been unhealthy for ${seconds(forMs)}, past the threshold of ${seconds(unhealthyAfterMs)}: its instance ${instanceId} is reported unhealthy to the group` });
   }
   return decisions;
+}
+
+/**
+ * Instances without a member (HealInput.memberless): at most one is reported, and only when no unhealthy
+ * member is, the cluster has a quorum and the group is at rest.
+ */
+export function planMemberless(input: HealInput, memberDecisions: readonly HealDecision[]): MemberlessDecision[] {
+  const { members, health } = input;
+  const voters = members.filter((m) => !m.isLearner);
+  const healthyVoters = voters.filter((m) => health.get(m.id) === 'healthy').length;
+  const hasQuorum = voters.length > 0 && healthyVoters >= quorumOf(voters.length);
+  let chosen = memberDecisions.some((d) => d.action === 'report');
+  return (input.memberless ?? []).map((instanceId): MemberlessDecision => {
+    const what = `instance ${instanceId} runs no member (a join removed it after it stayed unhealthy)`;
+    if (!hasQuorum) return { instanceId, action: 'wait', reason: `${what}, but the cluster has no quorum` };
+    if (chosen) return { instanceId, action: 'wait', reason: `${what}; another instance is being replaced first, one at a time` };
+    if (input.busy !== undefined) return { instanceId, action: 'wait', reason: `${what}; a replacement is already under way (${input.busy})` };
+    chosen = true;
+    return { instanceId, action: 'report', reason: `${what}: it is reported unhealthy to the group` };
+  });
 }
 
 function seconds(ms: number): string {

@@ -3,7 +3,7 @@
 // threshold whose instance is InService is reported Unhealthy to the group, which terminates it through the
 // terminate hook (the member is removed there, or the termination held while that would cost the quorum)
 // and launches a replacement through the launch hook. One at a time, only with a quorum.
-import { planHeal, type HealDecision } from '../core/health-history.js';
+import { planHeal, planMemberless, type HealDecision } from '../core/health-history.js';
 import { describe } from '../core/planner.js';
 import type { Member } from '../core/types.js';
 import { isInstanceId } from '../adapters/aws/index.js';
@@ -11,7 +11,7 @@ import { clientFor } from '../services/connection.js';
 import { updateHealthHistory } from '../services/health-history.js';
 import { observeForPlanning } from '../services/observe.js';
 import { loggerFor, safeHost, type LifecycleDeps } from './common.js';
-import { candidateEndpoints, type GroupView } from './group.js';
+import { candidateEndpoints, type GroupInstanceView, type GroupView } from './group.js';
 import { removeMember } from './members.js';
 
 export interface HealReport {
@@ -47,15 +47,17 @@ export async function healUnhealthyMembers(group: GroupView, deps: LifecycleDeps
     };
     const pastThreshold = (m: Member): boolean => history.has(m.id) && now() - history.get(m.id)! >= config.unhealthyAfterMs;
     const busy = busyReason(group, unhealthyInstances, observed.members.filter((m) => !pastThreshold(m)));
-    const decisions = planHeal({
+    const input = {
       members: observed.members,
       health: observed.health,
       history,
       now: now(),
       unhealthyAfterMs: config.unhealthyAfterMs,
       instanceOf,
+      memberless: await memberlessInstances(inService, observed.members, deps),
       ...(busy !== undefined && { busy }),
-    });
+    };
+    const decisions = planHeal(input);
     for (const d of decisions) {
       const seconds = Math.round(d.unhealthyForMs / 1000);
       report.unhealthy.push({ member: d.member.name || `unstarted ${d.member.peerURLs.join(',')}`, seconds, action: d.action });
@@ -69,10 +71,34 @@ export async function healUnhealthyMembers(group: GroupView, deps: LifecycleDeps
       telemetry.count('UnhealthyReported');
       telemetry.decision({ trigger: 'reconcile', instanceId: d.instanceId, decision: 'report-unhealthy', reason: d.reason, details });
     }
+    for (const d of planMemberless(input, decisions)) {
+      if (d.action !== 'report') {
+        telemetry.decision({ trigger: 'reconcile', instanceId: d.instanceId, decision: 'memberless-wait', reason: d.reason });
+        continue;
+      }
+      await deps.autoScaling.setInstanceUnhealthy(d.instanceId);
+      report.reported.push(d.instanceId);
+      telemetry.count('UnhealthyReported');
+      telemetry.decision({ trigger: 'reconcile', instanceId: d.instanceId, decision: 'report-unhealthy', reason: d.reason });
+    }
     return report;
   } finally {
     client.close();
   }
+}
+
+/**
+ * InService instances with no member by name or address that were admitted (their drop-in exists: it is
+ * written only after their member was added). Such a member was removed while the instance kept running.
+ */
+async function memberlessInstances(inService: readonly GroupInstanceView[], members: readonly Member[], deps: LifecycleDeps): Promise<string[]> {
+  const out: string[] = [];
+  for (const i of inService) {
+    const hasMember = members.some((m) => m.name === i.instanceId || (i.privateIp !== undefined && m.peerURLs.some((u) => safeHost(u) === i.privateIp)));
+    if (hasMember) continue;
+    if ((await deps.parameters.get(deps.parameters.instanceName(i.instanceId, 'dropin'))) !== undefined) out.push(i.instanceId);
+  }
+  return out;
 }
 
 /** Why a replacement is under way (so none may start now), or undefined when the group is at rest. */
@@ -90,7 +116,7 @@ function busyReason(group: GroupView, unhealthyInstances: ReadonlySet<string>, m
  * Before a join: members unreachable past the threshold go first, whether or not their instances still run
  * (etcd refuses every member add while a voter is unreachable, so no join gets past them otherwise). Each
  * removal is under the quorum guard and the lock (removeMember). An instance whose member was removed this
- * way is reported Unhealthy, so the group replaces it rather than keep a machine without a member.
+ * way is reported Unhealthy by a later reconcile pass once the group is at rest (one replacement at a time).
  * Only for the strategies that remove dead members (replace, prune).
  */
 export async function removeLongUnhealthyMembers(group: GroupView, deps: LifecycleDeps, now: () => number = Date.now): Promise<string[]> {
@@ -112,20 +138,6 @@ export async function removeLongUnhealthyMembers(group: GroupView, deps: Lifecyc
       const outcome = await removeMember(group, (m) => m.id === member.id, why, deps);
       if (outcome !== 'removed') continue;
       removed.push(describe(member));
-      const instance = [...group.instances.values()].find(
-        (i) => i.lifecycleState === 'InService' && (i.instanceId === member.name || (i.privateIp !== undefined && member.peerURLs.some((u) => safeHost(u) === i.privateIp))),
-      );
-      if (instance !== undefined) {
-        await deps.autoScaling.setInstanceUnhealthy(instance.instanceId);
-        telemetry.count('UnhealthyReported');
-        telemetry.decision({
-          trigger: 'launch',
-          instanceId: instance.instanceId,
-          decision: 'report-unhealthy',
-          reason: `${why}: its member was removed, so its instance is reported unhealthy`,
-          details: { member: member.name, unhealthyForSeconds: seconds, thresholdSeconds: config.unhealthyAfterMs / 1000 },
-        });
-      }
     }
     return removed;
   } finally {
