@@ -154,3 +154,60 @@ describe('healing two hung members of a five-member cluster', () => {
     assert.equal(await world.get('/e2e/heal5'), 'kept');
   });
 });
+
+describe('healing members that never run: never started, or crash-looping under the service manager', () => {
+  let world: World;
+  before(async () => {
+    world = await startWorld({
+      seed: 1303,
+      unhealthyAfterSeconds: THRESHOLD_SECONDS,
+      joinGraceSeconds: 2,
+      restartEtcdAfterMs: 300,
+      ...timelineFromEnv(),
+    });
+    assertSettled((await world.bootstrap()).problems);
+    await world.put('/e2e/heal-never', 'kept');
+  });
+  after(async () => world.close());
+
+  test('a learner added but never started is removed after the threshold, its instance replaced', TIMEOUT, async () => {
+    const violations = watchReplacements(world);
+    const reportedBefore = reportedUnhealthy(world).length;
+    const before = world.inService();
+    world.breakNextBoots(1);
+    await world.replace(before[0]!);
+    const broken = world.group.instances().find((i) => !before.includes(i.id))!.id;
+    await world.runUntilQuiet({ reconcile: 'never' });
+    // Admitted (a learner was added for it, its action completed), but its etcd never starts.
+    assert.equal(world.instance(broken).lifecycleState, 'InService');
+    const { members } = await etcdctlMemberList(world.endpoints());
+    assert.ok(members.some((m) => m.isLearner && m.name === ''), 'an unstarted learner holds the only learner slot');
+
+    await reconcileUntil(world, () => reportedUnhealthy(world).length > reportedBefore, 60_000, 'the never-started member to be reported');
+    assert.deepEqual(reportedUnhealthy(world).slice(reportedBefore), [broken]);
+    const result = await world.settle({ timeoutMs: 90_000 });
+    assertSettled(result.problems);
+    assert.ok(!result.inService.includes(broken));
+    const after = await etcdctlMemberList(world.endpoints());
+    assert.equal(after.members.length, 3);
+    assert.ok(after.members.every((m) => !m.isLearner && m.name !== ''));
+    assert.equal(await world.get('/e2e/heal-never'), 'kept');
+    assert.deepEqual(violations, []);
+  });
+
+  test('a corrupted data dir that makes etcd crash-loop is healed the same way', TIMEOUT, async () => {
+    const violations = watchReplacements(world);
+    const reportedBefore = reportedUnhealthy(world).length;
+    const victim = world.inService()[1]!;
+    await world.corruptDataDir(victim);
+    await reconcileUntil(world, () => reportedUnhealthy(world).length > reportedBefore, 60_000, 'the crash-looping member to be reported');
+    assert.ok((world.etcdRestarts.get(victim) ?? 0) >= 2, 'the service manager kept restarting it');
+    assert.deepEqual(reportedUnhealthy(world).slice(reportedBefore), [victim]);
+    const result = await world.settle({ timeoutMs: 90_000 });
+    assertSettled(result.problems);
+    assert.ok(!result.inService.includes(victim));
+    assert.equal(result.inService.length, 3);
+    assert.equal(await world.get('/e2e/heal-never'), 'kept');
+    assert.deepEqual(violations, []);
+  });
+});
