@@ -194,6 +194,7 @@ describe('the Lambda', () => {
         ELASTIC_ETCD_LAUNCH_HOOK: 'elastic-etcd-launch',
         ELASTIC_ETCD_TERMINATE_HOOK: 'elastic-etcd-terminate',
         ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '2000',
+        ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: '300',
       },
     );
   });
@@ -231,6 +232,13 @@ describe('least-privilege IAM', () => {
       'autoscaling:RecordLifecycleActionHeartbeat',
     ]);
     assert.deepEqual(asArray(statement.Resource).map(arnText), [
+      `arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/${GROUP}`,
+    ]);
+
+    const health = lambdaStatements.filter((s) => JSON.stringify(s.Action).includes('SetInstanceHealth'));
+    assert.equal(health.length, 1);
+    assert.equal((health[0] as Json).Action, 'autoscaling:SetInstanceHealth');
+    assert.deepEqual(asArray((health[0] as Json).Resource).map(arnText), [
       `arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/${GROUP}`,
     ]);
 
@@ -324,6 +332,7 @@ describe('outputs and props', () => {
         etcdInstall: { method: 'commands', commands: ['dnf install -y etcd', 'ln -sf /usr/bin/etcd /usr/local/bin/etcd'] },
         reconcileInterval: Duration.minutes(1),
         healthTimeout: Duration.millis(1500),
+        unhealthyAfter: Duration.minutes(2),
       },
     });
     const t = Template.fromStack(custom);
@@ -336,6 +345,7 @@ describe('outputs and props', () => {
           ELASTIC_ETCD_PARAMETER_PREFIX: '/teams/storage',
           ELASTIC_ETCD_CLUSTER_NAME: 'prod',
           ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '1500',
+          ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: '120',
         }),
       },
     });
@@ -359,6 +369,10 @@ describe('outputs and props', () => {
       // The reconcile passes keep held lifecycle actions alive, so they must come before either hook times out.
       { reconcileInterval: Duration.minutes(5) },
       { reconcileInterval: Duration.minutes(3), terminateHeartbeatTimeout: Duration.minutes(3) },
+      // A member is healed only after it stayed unhealthy this long: not less than 30 s, whole seconds, at most a day.
+      { unhealthyAfter: Duration.seconds(10) },
+      { unhealthyAfter: Duration.millis(90_500) },
+      { unhealthyAfter: Duration.hours(25) },
     ];
     for (const props of cases) {
       const scope = new Stack(new App(), 'Bad', { env: ENV });
