@@ -70,8 +70,6 @@ export async function handleLaunch(event: Pick<LifecycleEvent, 'instanceId' | 't
   // Members of instances that are gone for good (their terminate events may have been lost) go first: etcd 3.4
   // refuses to add a member while a voter is down, and the planner would keep all but one of them.
   await removeGoneMembers(group, deps);
-  // So are members unhealthy past the threshold (heal.ts): a join cannot get past them either.
-  await removeLongUnhealthyMembers(group, deps);
 
   const heartbeat = heartbeater(deps, ref);
   const budget = Math.max(0, deps.remainingMs() - RESERVE_MS);
@@ -145,15 +143,16 @@ async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, gr
 }
 
 /**
- * planLaunch, with etcd's own refusal to add a member while a voter does not answer ("unhealthy cluster")
- * turned into a refusal to wait on: the member may answer again, or pass the threshold and be removed.
+ * planLaunch past members unhealthy for longer than the threshold: they are removed first (heal.ts; etcd refuses
+ * every add while a voter does not answer, and they cost the quorum a growing cluster needs). etcd's own refusal
+ * ("unhealthy cluster") is turned into a refusal to wait on: the member may answer again, or pass the threshold.
  */
 async function planLaunchPastSuspects(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<Plan> {
+  await removeLongUnhealthyMembers(group, deps);
   try {
     return await planLaunch(self, group, deps);
   } catch (err) {
     if (!isEtcdError(err, 'unhealthy-cluster')) throw err;
-    await removeLongUnhealthyMembers(group, deps);
     return { kind: 'refuse', code: 'member-suspect', message: `etcd refuses to add a member while one does not answer: ${(err as Error).message}` };
   }
 }

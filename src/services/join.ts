@@ -149,10 +149,13 @@ async function withHealthHistory(client: EtcdClient, input: JoinInput, observed:
   return { ...observed, health, suspects };
 }
 
-/** A refusal for lack of room while a member that could make room is still within the threshold: wait for it. */
+/**
+ * A refusal for lack of room, or for a quorum at risk, while a member that does not answer is still within the
+ * threshold: wait for it (it answers again, or counts as dead and is removed first).
+ */
 function suspectRefusal(plan: Plan, observed: Observed & { suspects?: readonly Member[] }, input: JoinInput): Plan {
   const suspect = observed.suspects?.[0];
-  if (plan.kind !== 'refuse' || plan.code !== 'cluster-full' || suspect === undefined) return plan;
+  if (plan.kind !== 'refuse' || (plan.code !== 'cluster-full' && plan.code !== 'quorum-at-risk') || suspect === undefined) return plan;
   return {
     kind: 'refuse',
     code: 'member-suspect',

@@ -211,3 +211,39 @@ describe('healing members that never run: never started, or crash-looping under 
     assert.deepEqual(violations, []);
   });
 });
+
+describe('a launch past a hung member whose instance still runs', () => {
+  let world: World;
+  before(async () => {
+    // Room for one more member: the launch is a plain add, which etcd refuses while a voter does not answer.
+    world = await startWorld({ seed: 1304, clusterSize: 4, unhealthyAfterSeconds: THRESHOLD_SECONDS, ...timelineFromEnv() });
+    assertSettled((await world.bootstrap(3)).problems);
+    await world.put('/e2e/heal-launch', 'kept');
+  });
+  after(async () => world.close());
+
+  test('waits while the member is within the threshold, then removes it and joins; the memberless instance is replaced later', TIMEOUT, async () => {
+    const violations = watchReplacements(world);
+    const hung = world.inService()[2]!;
+    world.etcdOf(hung)!.stop();
+    await world.scaleTo(4);
+    const launch = world.find('launch');
+    assert.equal(launch.length, 1);
+    const delivery = await world.deliver();
+    assert.equal(delivery?.error, undefined, delivery?.error?.message);
+    assert.deepEqual(delivery?.result, { kind: 'launch', outcome: 'continue' });
+    const waits = (world.telemetry?.logs ?? []).filter((l) => l.message === 'waiting before joining' && l.attributes.code === 'member-suspect');
+    assert.ok(waits.length > 0, 'the launch waited on the hung member instead of failing on etcd\'s refusal');
+    const removal = world.telemetry?.decisions().find((d) => d.decision === 'remove' && String(d.reason).includes('a join must get past it'));
+    assert.ok(removal !== undefined, 'the hung member was removed by the launch, past the threshold');
+    assert.equal(world.instance(hung).lifecycleState, 'InService', 'its instance was not touched by the launch');
+
+    const result = await world.settle({ timeoutMs: 120_000 });
+    assertSettled(result.problems);
+    assert.ok(reportedUnhealthy(world).includes(hung), 'the instance without a member was reported afterwards');
+    assert.ok(!result.inService.includes(hung));
+    assert.equal(result.inService.length, 4);
+    assert.equal(await world.get('/e2e/heal-launch'), 'kept');
+    assert.deepEqual(violations, []);
+  });
+});
