@@ -8,11 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildLambdaBundle, coldStart } from './bundle.js';
 import { CLI_FROM_SOURCE, buildCli, removeCliBuild, startDryRunTarget, timeCli } from './cli.js';
+import { benchHeal } from './heal.js';
 import { LaunchBench, PRODUCTION_CONNECTION, type HungPlacement, type LaunchSample } from './launch.js';
 import { figure, renderTable, type Figure } from './stats.js';
 import { VoterBench } from './voter.js';
 
-const SECTIONS = ['bundle', 'cli', 'decision', 'launch', 'voter'] as const;
+const SECTIONS = ['bundle', 'cli', 'decision', 'launch', 'voter', 'heal'] as const;
 type Section = (typeof SECTIONS)[number];
 const HEALTH_TIMEOUT_MS = PRODUCTION_CONNECTION.healthTimeoutMs;
 
@@ -185,7 +186,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const { runs, sections } = options;
-  const needsEtcd = ['cli', 'decision', 'launch', 'voter'].some((s) => sections.has(s as Section));
+  const needsEtcd = ['cli', 'decision', 'launch', 'voter', 'heal'].some((s) => sections.has(s as Section));
   if (needsEtcd && !existsSync('/usr/bin/etcd')) {
     process.stderr.write('etcd is not installed at /usr/bin/etcd: run `sudo apt-get install -y etcd-server etcd-client etcd-discovery`, or bench only the bundle with --only bundle\n');
     return 1;
@@ -196,6 +197,7 @@ async function main(): Promise<number> {
   if (sections.has('cli')) await benchCli(runs, figures);
   if (sections.has('decision') || sections.has('launch')) await benchHung(runs, sections, options.worstCase, figures);
   if (sections.has('voter')) await benchVoter(runs, figures);
+  if (sections.has('heal')) await benchHeal(runs, figures, progress);
 
   const verdict = hungVerdict(figures);
   process.stdout.write(`\nelastic-etcd benchmarks: median of ${runs} run(s) each, etcd 3.4 on loopback, node ${process.version}\n\n`);

@@ -11,7 +11,8 @@ const USAGE = `usage: npm run chaos -- [--seed N] [--runs N] [--steps N] [--size
   --runs N     number of runs (default 3)
   --steps N    faults per run (default 8)
   --size N     the group's base size, 3 or 5 (default 3); the cluster may grow to 5
-  --verbose    also print the world's timeline`;
+  --verbose    also print the world's timeline
+  --long-faults  also hang a member for a long time and crash-loop one (each must be healed through the group)`;
 
 function integer(raw: string | undefined, name: string, min: number, max: number, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -21,7 +22,7 @@ function integer(raw: string | undefined, name: string, min: number, max: number
 }
 
 function replay(result: ChaosResult, size: number): string {
-  return `npm run chaos -- --seed ${result.seed} --runs 1 --steps ${result.steps}${size === 3 ? '' : ` --size ${size}`}`;
+  return `npm run chaos -- --seed ${result.seed} --runs 1 --steps ${result.steps}${size === 3 ? '' : ` --size ${size}`}${result.longFaults ? ' --long-faults' : ''}`;
 }
 
 async function main(): Promise<number> {
@@ -35,6 +36,7 @@ async function main(): Promise<number> {
         steps: { type: 'string' },
         size: { type: 'string' },
         verbose: { type: 'boolean', default: false },
+        'long-faults': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -51,6 +53,7 @@ async function main(): Promise<number> {
       steps: integer(values.steps, 'steps', 1, 200, 8),
       size,
       verbose: values.verbose,
+      longFaults: values['long-faults'],
     };
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
@@ -66,7 +69,7 @@ async function main(): Promise<number> {
   for (let i = 0; i < options.runs; i++) {
     const seed = (options.seed + i) >>> 0;
     process.stdout.write(`\nchaos run ${i + 1}/${options.runs}: seed ${seed}, ${options.steps} steps, base size ${options.size}\n`);
-    const result = await runChaos({ seed, steps: options.steps, baseSize: options.size, verbose: options.verbose, log: (line) => process.stdout.write(`${line}\n`) });
+    const result = await runChaos({ seed, steps: options.steps, baseSize: options.size, verbose: options.verbose, longFaults: options.longFaults, log: (line) => process.stdout.write(`${line}\n`) });
     process.stdout.write(
       `  ${result.ok ? 'PASS' : 'FAIL'} seed ${seed} in ${(result.durationMs / 1000).toFixed(1)} s: ${result.deliveries} deliveries, ` +
         `${result.writes.acknowledged}/${result.writes.attempted} writes acknowledged, ${result.writes.lost.length} lost, ` +
