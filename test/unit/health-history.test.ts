@@ -19,7 +19,7 @@ const NOW = 1_000_000_000;
 const id = (n: number): bigint => BASE_ID + BigInt(n);
 
 function view(members: Member[], health: Record<number, Health> = {}) {
-  return { members, health: new Map(members.map((m) => [m.id, health[Number(m.id - BASE_ID)] ?? ('healthy' as Health)])) };
+  return { members, health: new Map(members.map((m) => [m.id, health[Number(m.id - BASE_ID)] ?? 'healthy'])) };
 }
 
 /** History from "member n has been unhealthy for ms". */
