@@ -7,7 +7,7 @@
 // which is also the only time anything is ever acted on; and it goes away with the cluster it describes.
 import { applyHistoryChanges, historyChanges, type HealthHistory, type HealthView } from '../core/health-history.js';
 import { memberIdToHex, parseHexMemberId } from '../core/ids.js';
-import type { Health, Member, MemberId } from '../core/types.js';
+import type { MemberId } from '../core/types.js';
 import { isEtcdError, type EtcdClient } from '../adapters/etcd/index.js';
 import type { Logger } from './log.js';
 
@@ -18,19 +18,20 @@ interface StoredRecord {
   readonly name: string;
 }
 
-/** The stored history; records that cannot be parsed are ignored (and replaced on the next write). */
+/** The stored history; records that cannot be parsed are ignored (updateHealthHistory replaces them). */
 export async function readHealthHistory(client: EtcdClient, log: Logger, signal?: AbortSignal): Promise<Map<MemberId, number>> {
   const kvs = await client.getPrefix(HEALTH_PREFIX, signal === undefined ? {} : { signal });
   const history = new Map<MemberId, number>();
   for (const kv of kvs) {
+    let id: MemberId | undefined;
     try {
-      const id = parseHexMemberId(kv.key.slice(HEALTH_PREFIX.length));
-      const since = Date.parse((JSON.parse(kv.value) as Partial<StoredRecord>).since ?? '');
-      if (!Number.isFinite(since)) throw new Error('no valid since');
-      history.set(id, since);
+      id = parseHexMemberId(kv.key.slice(HEALTH_PREFIX.length));
     } catch {
-      log.warn('ignoring a malformed health record', { key: kv.key });
+      id = undefined;
     }
+    const since = sinceOf(kv.value);
+    if (id === undefined || since === undefined) log.warn('ignoring a malformed health record', { key: kv.key });
+    else history.set(id, since);
   }
   return history;
 }
@@ -56,30 +57,38 @@ export async function updateHealthHistory(
     return new Map();
   }
   const changes = historyChanges(view, history);
+  const next = applyHistoryChanges(history, changes, now);
   const names = new Map(view.members.map((m) => [m.id, m.name]));
+  const options = signal === undefined ? {} : { signal };
   try {
-    for (const id of changes.clear) await client.delete(keyOf(id), {}, signal === undefined ? {} : { signal });
+    for (const id of changes.clear) await client.delete(keyOf(id), {}, options);
     for (const id of changes.record) {
       const record: StoredRecord = { since: new Date(now).toISOString(), name: names.get(id) ?? '' };
-      // Create-only: another observer that recorded it first keeps the earlier start.
-      const put = await client.putIfAbsent(keyOf(id), JSON.stringify(record), {}, signal === undefined ? {} : { signal });
-      if (!put.created && put.existing !== undefined) {
-        const since = Date.parse((JSON.parse(put.existing.value) as Partial<StoredRecord>).since ?? '');
-        if (Number.isFinite(since)) history.set(id, since);
+      // Create-only: when another observer recorded it meanwhile, its (earlier) start stands.
+      const put = await client.putIfAbsent(keyOf(id), JSON.stringify(record), {}, options);
+      const since = put.created || put.existing === undefined ? now : sinceOf(put.existing.value);
+      if (since !== undefined) {
+        next.set(id, since);
+        continue;
       }
+      // A malformed record would hide the member from the history for good: replace it.
+      await client.delete(keyOf(id), {}, options);
+      if ((await client.putIfAbsent(keyOf(id), JSON.stringify(record), {}, options)).created) next.set(id, now);
     }
   } catch (err) {
     if (isEtcdError(err, 'aborted')) throw err;
     log.warn('could not update the health history', { error: String(err) });
   }
-  const next = applyHistoryChanges(history, changes, now);
-  for (const [id, since] of history) if (!changes.clear.includes(id)) next.set(id, since);
   return next;
 }
 
-/** Health and members in the shape the history rules take. */
-export function healthView(members: readonly Member[], health: ReadonlyMap<MemberId, Health>): HealthView {
-  return { members, health };
+function sinceOf(value: string): number | undefined {
+  try {
+    const since = Date.parse((JSON.parse(value) as Partial<StoredRecord>).since ?? '');
+    return Number.isFinite(since) ? since : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function keyOf(id: MemberId): string {
