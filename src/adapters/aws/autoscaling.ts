@@ -124,10 +124,9 @@ export class AutoScalingAdapter {
    * longer threshold.
    */
   async setInstanceUnhealthy(instanceId: string): Promise<void> {
+    const input = { InstanceId: validateInstanceId(instanceId), HealthStatus: 'Unhealthy', ShouldRespectGracePeriod: false };
     try {
-      await this.client.send(
-        new SetInstanceHealthCommand({ InstanceId: validateInstanceId(instanceId), HealthStatus: 'Unhealthy', ShouldRespectGracePeriod: false }),
-      );
+      await this.client.send(new SetInstanceHealthCommand(input));
     } catch (err) {
       throw toAwsCallError('SetInstanceHealth', err);
     }
