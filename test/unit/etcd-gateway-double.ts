@@ -41,6 +41,7 @@ export class EtcdGatewayDouble {
   private revision = 1n;
   private nextLease = 7587869215389476000n;
   private readonly servers = new Map<bigint, Server>();
+  private closed = false;
 
   constructor(members: readonly DoubleMember[]) {
     this.members = [...members];
@@ -57,7 +58,7 @@ export class EtcdGatewayDouble {
   async up(id: bigint): Promise<void> {
     const member = this.members.find((m) => m.id === id);
     const url = member?.clientURLs[0];
-    if (member === undefined || url === undefined || this.servers.has(id)) return;
+    if (this.closed || member === undefined || url === undefined || this.servers.has(id)) return;
     const { hostname, port } = new URL(url);
     const server = createServer((req, res) => void this.handle(id, req, res));
     await new Promise<void>((resolve, reject) => {
@@ -82,7 +83,9 @@ export class EtcdGatewayDouble {
     this.keys.set(key, { value, lease: 0n, createRevision: this.revision, modRevision: this.revision });
   }
 
+  /** Stops every member for good (a later `up` does nothing, so a stray timer cannot keep the process alive). */
   async close(): Promise<void> {
+    this.closed = true;
     for (const id of [...this.servers.keys()]) await this.down(id);
   }
 
