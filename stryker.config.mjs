@@ -60,7 +60,7 @@ export default {
     excludedMutations: ['StringLiteral'],
   },
   mutate: chosen.mutate,
-  ignorePatterns: ['dist', 'cdk.out', 'infra/cdk.out', 'bench/results', '.tmp', 'reports'],
+  ignorePatterns: ['.etcd', 'dist', 'cdk.out', 'infra/cdk.out', 'bench/results', '.tmp', 'reports'],
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: `${chosen.reports}/index.html` },
   jsonReporter: { fileName: `${chosen.reports}/mutation.json` },
