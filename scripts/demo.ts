@@ -38,7 +38,7 @@ async function run(world: World, upgrade: boolean): Promise<{ keysOk: number; de
   process.stdout.write(`wrote /demo/key-001 .. /demo/key-${String(KEYS).padStart(3, '0')}\n`);
 
   if (upgrade) {
-    process.stdout.write(`\n=== Rolling upgrade to etcd 3.5 under continuous writes: one new member in, then one old member out ===\n`);
+    process.stdout.write(`\n=== Rolling upgrade to etcd 3.5 under continuous writes: one old member out, then its replacement in, as the stack's rolling update does ===\n`);
     const result = await rollingUpgrade(world, '3.5', (line) => process.stdout.write(`--- ${line}\n`));
     process.stdout.write(
       `--- upgrade done in ${(result.durationMs / 1000).toFixed(1)} s: cluster version ${result.clusterVersion ?? '(no answer)'}, ` +

@@ -1,7 +1,9 @@
-// A rolling upgrade of the simulated group through the real handler, the way an instance refresh that launches
-// before it terminates does it: for every old instance, one new instance on the new etcd joins (learner, then
-// promoted voter), then the old one is scaled in (its member removed through the terminate hook). A writer and
-// the quorum monitor run throughout. Used by the e2e test and `npm run demo -- --upgrade`.
+// A rolling upgrade of the simulated group through the real handler, the way the stack's CloudFormation rolling
+// update does it (infra/elastic-etcd-cluster.ts: MaxBatchSize 1, MinInstancesInService size - 1): for every old
+// instance, the group terminates it (its member removed through the terminate hook) and launches its replacement
+// on the new etcd, which joins as a learner and is promoted before its launch completes; only then does the next
+// old instance go. A writer and the quorum monitor run throughout. Used by the e2e test and
+// `npm run demo -- --upgrade`.
 import { setTimeout as delay } from 'node:timers/promises';
 import { tryJson } from '../harness/index.js';
 import type { EtcdVersionName } from '../harness/versions.js';
@@ -24,7 +26,7 @@ const CLUSTER_VERSION_WAIT_MS = 30_000;
 
 /**
  * Replaces every in-service instance of `world` (a settled group of voters) with one running `to`, one at a
- * time, never below the group's size. The world's cluster size must leave room for one more member.
+ * time, terminate first: the group never exceeds the cluster size the Lambda plans for.
  */
 export async function rollingUpgrade(world: World, to: EtcdVersionName, log: (line: string) => void = () => undefined): Promise<UpgradeResult> {
   const started = Date.now();
@@ -38,10 +40,8 @@ export async function rollingUpgrade(world: World, to: EtcdVersionName, log: (li
   try {
     world.setLaunchVersion(to);
     for (const [i, id] of old.entries()) {
-      log(`step ${i + 1}/${size}: launch one instance on etcd ${to}, then retire ${id} (etcd ${world.instanceVersion(id) ?? '?'})`);
-      await world.scaleTo(size + 1);
-      await world.settle({ timeoutMs: 90_000 });
-      await world.terminate(id);
+      log(`step ${i + 1}/${size}: replace ${id} (etcd ${world.instanceVersion(id) ?? '?'}) with an instance on etcd ${to}`);
+      await world.replace(id);
       await world.settle({ timeoutMs: 90_000 });
       await monitor.sample(`after retiring ${id}`);
     }
