@@ -69,6 +69,9 @@ async function main(): Promise<number> {
   }
   const failed = outcomes.filter((o) => o.code !== 0);
   if (failed.length > 0) process.stdout.write(`failing on etcd ${failed.map((o) => o.version).join(' and ')}: see the lines labelled [etcd ${failed[0]!.version}] above\n`);
+  // Both versions' counts in the plain closing form CI tools read ("N passed, N failed").
+  const count = (name: string) => outcomes.reduce((sum, o) => sum + Number(/\d+/.exec(o.summary.find((l) => l.startsWith(`${name} `)) ?? '0')?.[0] ?? 0), 0);
+  process.stdout.write(`etcd: ${count('pass')} passed, ${count('fail')} failed\n`);
   return failed.length === 0 ? 0 : 1;
 }
 
