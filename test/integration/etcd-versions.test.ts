@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { DEFAULT_ETCD_VERSION as STACK_ETCD_VERSION } from '../../infra/etcd-releases.js';
 import { EtcdClient, isEtcdError, supportsLinearizableMemberList } from '../../src/adapters/etcd/index.js';
 import { silentLogger } from '../../src/services/log.js';
 import { observeForPlanning } from '../../src/services/observe.js';
@@ -25,6 +26,10 @@ import {
 
 const version = selectedEtcdVersion();
 const connection = { requestTimeoutMs: 1500, healthTimeoutMs: 1500 };
+
+test('the release the stack installs by default is the etcd 3.5 these tests run', () => {
+  assert.equal(STACK_ETCD_VERSION, etcdServerVersion('3.5'));
+});
 
 async function retryWhileUnhealthy<T>(fn: () => Promise<T>): Promise<T> {
   return pollUntil(
