@@ -9,6 +9,7 @@ import type { BootstrapSource, EtcdSettings, Plan } from '../core/types.js';
 import { hostOf, sameURLSet } from '../core/urls.js';
 import { clientFor } from '../services/connection.js';
 import { isEtcdError } from '../adapters/etcd/index.js';
+import { readHealthHistory } from '../services/health-history.js';
 import { runJoin } from '../services/join.js';
 import { PromotionError, promoteWhenReady } from '../services/promote.js';
 import {
@@ -81,6 +82,13 @@ export async function handleLaunch(
   if (stored !== undefined) {
     // Its learner may still be waiting for promotion: the launch completes only once the member votes.
     if (!adopt && (await memberState(self, group, deps)) === 'learner' && !(await promoteAfterLaunch(self, group, deps))) {
+      const silent = await learnerSilentPastThreshold(self, group, deps);
+      if (silent !== undefined) {
+        // Waiting longer cannot help: the group replaces the instance, and the member of a gone instance is removed.
+        await complete('ABANDON');
+        telemetry.decision({ trigger: 'launch', instanceId, decision: 'refuse', reason: silent, details: { code: 'learner-silent' } });
+        return 'abandon';
+      }
       await holdLaunch(ref, instanceId, deps);
     }
     await complete('CONTINUE');
@@ -156,6 +164,30 @@ export async function handleLaunch(
 async function holdLaunch(ref: ReturnType<typeof actionRef>, instanceId: string, deps: LifecycleDeps): Promise<never> {
   await deps.autoScaling.recordHeartbeat(ref);
   throw new RetryLaterError(`the new member of ${instanceId} is still a learner; its launch completes once it is promoted`);
+}
+
+/**
+ * Why a pending launch's learner is given up on, or undefined while it may still come: its member has not
+ * answered (never started, or stopped) for longer than the unhealthy threshold, per the health history in etcd.
+ * A learner that answers but is still catching up (a large snapshot) has no such record and is waited for.
+ */
+async function learnerSilentPastThreshold(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<string | undefined> {
+  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  try {
+    const { members } = await client.memberList();
+    const own = members.find((m) => m.name === self.name) ?? members.find((m) => sameURLSet(m.peerURLs, self.peerURLs));
+    if (own === undefined) return undefined;
+    const since = (await readHealthHistory(client, loggerFor(deps.telemetry))).get(own.id);
+    if (since === undefined) return undefined;
+    const silentMs = Date.now() - since;
+    if (silentMs < deps.config.unhealthyAfterMs) return undefined;
+    return `its learner has not answered for ${Math.round(silentMs / 1000)} s (threshold ${deps.config.unhealthyAfterMs / 1000} s): the launch is abandoned so the group replaces the instance`;
+  } catch (err) {
+    if (isEtcdError(err, 'unavailable') || isEtcdError(err, 'timeout')) return undefined;
+    throw err;
+  } finally {
+    client.close();
+  }
 }
 
 /** Whether `self` is a learner, a voter, or not (visibly) a member: the cluster may not answer. */
