@@ -136,6 +136,13 @@ export interface ElasticEtcdClusterProps {
   readonly autoScalingGroupName?: string;
   /** The Lambda handler's source file. @default lambda/handler.ts of this repository */
   readonly lambdaEntry?: string;
+  /**
+   * How long a member may stay unhealthy (hung, crash-looping, never started) on an instance EC2 calls healthy
+   * before the Lambda reports the instance Unhealthy (SetInstanceHealth) so the group replaces it, and before a
+   * join may remove it (env ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS). Whole seconds, 30 s to 24 h.
+   * @default 5 minutes
+   */
+  readonly unhealthyAfter?: Duration;
 }
 
 export class InvalidClusterPropsError extends Error {
@@ -420,6 +427,7 @@ export class ElasticEtcdCluster extends Construct {
         ELASTIC_ETCD_HEALTH_TIMEOUT_MS: String((props.healthTimeout ?? Duration.seconds(2)).toMilliseconds()),
         // The version every member installs, for the Lambda's version-skew check.
         ELASTIC_ETCD_VERSION: this.etcdRelease.version,
+        ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: String(unhealthyAfterSeconds(props.unhealthyAfter)),
       },
       bundling: {
         format: OutputFormat.ESM,
@@ -584,6 +592,21 @@ export class ElasticEtcdCluster extends Construct {
     );
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
+        // A member unhealthy past unhealthyAfter on an InService instance: the group replaces the instance.
+        sid: 'ReportOwnInstancesUnhealthy',
+        actions: ['autoscaling:SetInstanceHealth'],
+        resources: [
+          stack.formatArn({
+            service: 'autoscaling',
+            resource: 'autoScalingGroup',
+            resourceName: `*:autoScalingGroupName/${this.autoScalingGroupName}`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
         sid: 'DescribeGroupAndInstances',
         actions: [
           'autoscaling:DescribeAutoScalingGroups',
@@ -678,6 +701,15 @@ function validateProps(clusterName: string, prefix: string, clusterSize: number,
   if (props.volumeSizeGiB !== undefined && (!Number.isInteger(props.volumeSizeGiB) || props.volumeSizeGiB < 8)) {
     throw new InvalidClusterPropsError(`volumeSizeGiB ${props.volumeSizeGiB}: expected a whole number of at least 8`);
   }
+}
+
+/** unhealthyAfter in whole seconds, 30 s to 24 h (validated at synth time). */
+function unhealthyAfterSeconds(value: Duration | undefined): number {
+  const seconds = (value ?? Duration.minutes(5)).toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds < 30 || seconds > 86_400) {
+    throw new InvalidClusterPropsError(`unhealthyAfter ${value?.toHumanString() ?? ''}: expected whole seconds from 30 seconds to 24 hours`);
+  }
+  return seconds;
 }
 
 function fail(message: string): never {

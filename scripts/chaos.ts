@@ -7,13 +7,14 @@ import { runChaos, type ChaosResult } from '../test/chaos/run.js';
 import type { EtcdVersionName } from '../test/harness/index.js';
 import { missingEtcd, scriptEtcdVersion } from './support.js';
 
-const USAGE = `usage: npm run chaos -- [--seed N] [--runs N] [--steps N] [--size 3|5] [--etcd-version 3.4|3.5 | --mixed] [--verbose]
+const USAGE = `usage: npm run chaos -- [--seed N] [--runs N] [--steps N] [--size 3|5] [--etcd-version 3.4|3.5 | --mixed] [--long-faults] [--verbose]
   --seed N            first seed (default: random); run i uses seed N+i
   --runs N            number of runs (default 3)
   --steps N           faults per run (default 8)
   --size N            the group's base size, 3 or 5 (default 3); the cluster may grow to 5
   --etcd-version V    the etcd the group runs (default: ETCD_VERSION, else 3.5)
   --mixed             a group mid-upgrade: the cluster forms on etcd 3.4, every later instance runs 3.5
+  --long-faults       also hang a member for a long time and crash-loop one (each must be healed through the group)
   --verbose           also print the world's timeline`;
 
 function integer(raw: string | undefined, name: string, min: number, max: number, fallback: number): number {
@@ -24,7 +25,7 @@ function integer(raw: string | undefined, name: string, min: number, max: number
 }
 
 function replay(result: ChaosResult, size: number, versions: string): string {
-  return `npm run chaos -- --seed ${result.seed} --runs 1 --steps ${result.steps}${size === 3 ? '' : ` --size ${size}`} ${versions}`;
+  return `npm run chaos -- --seed ${result.seed} --runs 1 --steps ${result.steps}${size === 3 ? '' : ` --size ${size}`}${result.longFaults ? ' --long-faults' : ''} ${versions}`;
 }
 
 async function main(): Promise<number> {
@@ -40,6 +41,7 @@ async function main(): Promise<number> {
         'etcd-version': { type: 'string' },
         mixed: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
+        'long-faults': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -61,6 +63,7 @@ async function main(): Promise<number> {
       verbose: values.verbose,
       etcdVersion,
       ...(values.mixed && { mixedWith: '3.5' as const }),
+      longFaults: values['long-faults'],
     };
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
@@ -87,6 +90,7 @@ async function main(): Promise<number> {
       verbose: options.verbose,
       etcdVersion: options.etcdVersion,
       ...(options.mixedWith !== undefined && { mixedWith: options.mixedWith }),
+      longFaults: options.longFaults,
       log: (line) => process.stdout.write(`${line}\n`),
     });
     process.stdout.write(

@@ -18,6 +18,7 @@ const REFUSAL_HINTS: Readonly<Record<RefusalCode, string>> = {
   'cluster-down': 'start the existing members first (or use a new discovery URL for a new cluster), then run again',
   'no-quorum': 'bring failed members back until a quorum answers, then run again',
   'quorum-at-risk': 'bring unhealthy members back, or remove them (etcdctl member remove), then run again',
+  'member-suspect': 'a member stopped answering only recently; retry later, or lower --unhealthy-after',
   'cluster-full': 'raise --cluster-size to grow the cluster, or use --join-strategy=replace or prune to replace dead members',
   'not-prepared': 'add this member first (etcdctl member add), or use another --join-strategy',
   'peer-url-in-use': 'stop the node that uses these peer URLs or remove its member, then run again',

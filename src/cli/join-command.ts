@@ -1,5 +1,6 @@
 // The main command: observe the cluster, plan, execute under the cluster lock, keep the discovery registry
 // in step, and print etcd's configuration.
+import { setTimeout as delay } from 'node:timers/promises';
 import { deriveClientEndpoints, type Registry } from '../adapters/discovery/index.js';
 import { memberIdToHex } from '../core/ids.js';
 import { describe } from '../core/planner.js';
@@ -37,7 +38,7 @@ export async function runJoinCommand(options: JoinOptions, deps: CliDependencies
   const endpoints = [...new Set([...options.connection.endpoints, ...deriveClientEndpoints(registry.entries, options.connection.clientPort)])];
   log.debug(4, `looking for the cluster at ${endpoints.length === 0 ? '(no endpoints)' : endpoints.join(',')}`);
 
-  const result = await deps.runJoin({
+  const join = () => deps.runJoin({
     self: options.self,
     dataDir: options.dataDir,
     dataDirFresh: freshness.fresh,
@@ -52,7 +53,9 @@ export async function runJoinCommand(options: JoinOptions, deps: CliDependencies
     holder: options.self.name,
     log,
     ...(io.signal !== undefined && { signal: io.signal }),
+    ...(options.unhealthyAfterMs !== undefined && { unhealthyAfterMs: options.unhealthyAfterMs }),
   });
+  const result = await joinPastSuspects(join, options, io, log);
   const { plan } = result;
 
   if (plan.kind === 'refuse') {
@@ -67,6 +70,30 @@ export async function runJoinCommand(options: JoinOptions, deps: CliDependencies
   io.stdout(renderOutput(options, plan, io.selfCommand));
   return EXIT_OK;
 }
+
+/**
+ * With --unhealthy-after, a refusal that waits on a member unreachable for less than that long is retried:
+ * this run keeps watching (each attempt updates the health history in etcd) until the member answers or has
+ * been unreachable long enough to count as dead, bounded by the duration plus the lock timeout, or the run's
+ * own end (its abort signal).
+ */
+async function joinPastSuspects(join: () => Promise<JoinResult>, options: JoinOptions, io: CliIO, log: Logger): Promise<JoinResult> {
+  let result = await join();
+  if (options.unhealthyAfterMs === undefined || options.dryRun) return result;
+  const deadline = Date.now() + options.unhealthyAfterMs + options.lockTimeoutMs;
+  while (result.plan.kind === 'refuse' && result.plan.code === 'member-suspect' && Date.now() < deadline && io.signal?.aborted !== true) {
+    log.info('waiting for an unreachable member to answer or to count as dead', { reason: result.plan.message });
+    try {
+      await delay(Math.min(RECHECK_MS, options.unhealthyAfterMs), undefined, io.signal === undefined ? {} : { signal: io.signal });
+    } catch {
+      break; // aborted: the run ends with the last refusal
+    }
+    result = await join();
+  }
+  return result;
+}
+
+const RECHECK_MS = 5_000;
 
 /** The steps a dry run skipped, so the operator sees exactly what a real run would change. */
 function logDryRunSteps(plan: Exclude<Plan, { kind: 'refuse' }>, log: Logger): void {

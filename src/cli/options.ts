@@ -62,6 +62,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { name: 'health-timeout', type: 'string', commands: BOTH, env: true, placeholder: 'DURATION', defaultText: formatDuration(DEFAULTS.healthTimeoutMs), description: 'a member that does not answer its health check within this time counts as unreachable' },
   { name: 'command-timeout', type: 'string', commands: BOTH, env: true, placeholder: 'DURATION', defaultText: formatDuration(DEFAULTS.commandTimeoutMs), description: 'timeout of one request to etcd' },
   { name: 'lock-timeout', type: 'string', commands: JOIN, env: true, placeholder: 'DURATION', defaultText: formatDuration(DEFAULTS.lockTimeoutMs), description: 'how long to wait for the membership lock another joining node holds' },
+  { name: 'unhealthy-after', type: 'string', commands: JOIN, env: true, placeholder: 'DURATION', defaultText: 'one failed health check', description: 'replace and prune: a member counts as dead only once it has been unreachable this long, watched by this run (re-checking until then) or recorded by earlier runs in etcd' },
   { name: 'promote-command', type: 'string', commands: JOIN, env: true, placeholder: 'COMMAND', description: 'ExecStartPost command that promotes the learner (-o dropin); default: this program\'s "promote" with the same connection flags' },
   { name: 'timeout', type: 'string', commands: PROMOTE, env: false, placeholder: 'DURATION', defaultText: formatDuration(DEFAULTS.promoteTimeoutMs), description: 'how long to wait for the learner to catch up' },
   { name: 'cacert', type: 'string', commands: BOTH, env: true, placeholder: 'FILE', description: 'verify etcd servers with this CA bundle (as etcdctl)' },
@@ -116,6 +117,8 @@ export interface JoinOptions extends CommonOptions {
   readonly dryRun: boolean;
   readonly lockTimeoutMs: number;
   readonly promoteCommand?: string;
+  /** --unhealthy-after: unset keeps the default (one failed health check makes a member dead). */
+  readonly unhealthyAfterMs?: number;
 }
 
 export interface PromoteOptions extends CommonOptions {
@@ -360,17 +363,23 @@ function joinOptions(values: ValueSource): JoinOptions {
   const size = integer(values, 'cluster-size', DEFAULTS.clusterSize, -1, 2 ** 31 - 1);
   const dataDir = values.string('data-dir')?.value.trim();
   const promoteCommand = values.string('promote-command')?.value.trim();
+  const strategy = oneOf(values, 'join-strategy', DEFAULTS.strategy, STRATEGIES);
+  const unhealthyAfter = values.string('unhealthy-after');
+  if (unhealthyAfter !== undefined && strategy !== 'replace' && strategy !== 'prune') {
+    throw invalid(unhealthyAfter.origin, unhealthyAfter.value, `only the replace and prune strategies remove dead members; --join-strategy is ${strategy}`);
+  }
   return {
     ...common,
     discoveryURL: common.discoveryURL,
     format: resolvedFormat ?? DEFAULTS.format,
-    strategy: oneOf(values, 'join-strategy', DEFAULTS.strategy, STRATEGIES),
+    strategy,
     clusterSize: size === -1 ? 'from-discovery' : size === 0 ? 'unlimited' : size,
     dataDir: dataDir === undefined || dataDir === '' ? `${common.self.name}.etcd` : dataDir,
     joinAs: oneOf(values, 'join-as', DEFAULTS.joinAs, ROLES),
     dryRun: values.boolean('dry-run'),
     lockTimeoutMs: duration(values, 'lock-timeout', DEFAULTS.lockTimeoutMs),
     ...(promoteCommand !== undefined && promoteCommand !== '' && { promoteCommand }),
+    ...(unhealthyAfter !== undefined && { unhealthyAfterMs: duration(values, 'unhealthy-after', 0) }),
   };
 }
 

@@ -136,6 +136,7 @@ export type RefusalCode =
   | 'no-quorum' // members answer, but fewer healthy voters than a quorum
   | 'quorum-at-risk' // a step would leave fewer healthy voters than its quorum
   | 'cluster-full' // no room, and nothing may or can be removed
+  | 'member-suspect' // no room, and a member that would be removed has been unhealthy for less than the threshold
   | 'not-prepared' // strategy prepare, and no pre-added member for this node
   | 'peer-url-in-use' // a member that may be alive already uses this node's peer URLs or name
   | 'learner-pending' // etcd's learner slots are taken by a join in progress

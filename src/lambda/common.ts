@@ -28,6 +28,8 @@ export interface LifecycleDeps {
    * leader, or a member that is briefly unreachable, is often fine seconds later.
    */
   readonly unsafeRecheckMs?: number;
+  /** How long a member this launch added is given to start before others may treat it as dead (default 120 s). */
+  readonly joinGraceSeconds?: number;
   /** Test-only fault injection: throwing here simulates a crash between two steps. */
   readonly faultPoint?: (step: string) => void;
 }
@@ -40,7 +42,7 @@ export class RetryLaterError extends Error {
   }
 }
 
-export const TRANSIENT_REFUSALS: readonly RefusalCode[] = ['join-in-progress', 'learner-pending', 'bootstrap-in-progress'];
+export const TRANSIENT_REFUSALS: readonly RefusalCode[] = ['join-in-progress', 'learner-pending', 'bootstrap-in-progress', 'member-suspect'];
 /** Refusals that depend on members' health at this moment: looked at again for a while before abandoning. */
 export const HEALTH_REFUSALS: readonly RefusalCode[] = ['no-quorum', 'quorum-at-risk', 'cluster-down'];
 /** Time kept in reserve at the end of an invocation for completing the action and logging. */

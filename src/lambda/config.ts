@@ -30,6 +30,8 @@ export interface LambdaConfig {
    * pending. While its launch action waits (until the member votes), the platform says so anyway.
    */
   readonly joinGraceSeconds: number;
+  /** A member unhealthy this long (without a break) counts as dead: replaced through the group, removed by joins. */
+  readonly unhealthyAfterMs: number;
 }
 
 export interface ConfigProblem {
@@ -111,6 +113,7 @@ const VARIABLES = {
     optional: true,
     expected: 'an etcd release 3.4.x, 3.5.x or 3.6.x such as 3.5.30 (or unset)',
   },
+  ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: { schema: integer(1, 86_400), default: '300', expected: 'seconds, an integer 1-86400' },
 } as const satisfies Record<string, { schema: z.ZodType<unknown, string>; default?: string; optional?: true; expected: string }>;
 
 type VariableName = keyof typeof VARIABLES;
@@ -153,5 +156,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     healthTimeoutMs: v.ELASTIC_ETCD_HEALTH_TIMEOUT_MS,
     joinGraceSeconds: v.ELASTIC_ETCD_JOIN_GRACE_SECONDS,
     ...(v.ELASTIC_ETCD_VERSION !== undefined && { etcdVersion: v.ELASTIC_ETCD_VERSION }),
+    unhealthyAfterMs: v.ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS * 1000,
   };
 }

@@ -25,6 +25,7 @@ import {
 import type { LambdaConfig } from './config.js';
 import type { LifecycleEvent } from './events.js';
 import { candidateEndpoints, clientURL, isLaunching, liveInstances, loadGroup, peerURL, platformKnowledge, type GroupView } from './group.js';
+import { removeLongUnhealthyMembers } from './heal.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { requireNamespace } from './namespace.js';
 import { versionSkewRefusal } from './skew.js';
@@ -104,7 +105,7 @@ export async function handleLaunch(
   const unsafeDeadline = Date.now() + Math.min(deps.unsafeRecheckMs ?? 30_000, budget);
   let plan: Plan;
   for (;;) {
-    plan = await planLaunch(self, group, deps);
+    plan = await planLaunchPastSuspects(self, group, deps);
     if (plan.kind !== 'refuse') break;
     const waitable = TRANSIENT_REFUSALS.includes(plan.code);
     if (!waitable && !(HEALTH_REFUSALS.includes(plan.code) && Date.now() < unsafeDeadline)) break;
@@ -195,6 +196,21 @@ async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, gr
   }
 }
 
+/**
+ * planLaunch past members unhealthy for longer than the threshold: they are removed first (heal.ts; etcd refuses
+ * every add while a voter does not answer, and they cost the quorum a growing cluster needs). etcd's own refusal
+ * ("unhealthy cluster") is turned into a refusal to wait on: the member may answer again, or pass the threshold.
+ */
+async function planLaunchPastSuspects(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<Plan> {
+  await removeLongUnhealthyMembers(group, deps);
+  try {
+    return await planLaunch(self, group, deps);
+  } catch (err) {
+    if (!isEtcdError(err, 'unhealthy-cluster')) throw err;
+    return { kind: 'refuse', code: 'member-suspect', message: `etcd refuses to add a member while one does not answer: ${(err as Error).message}` };
+  }
+}
+
 /** Plans (and, for a join, executes) the launch of `self`. */
 async function planLaunch(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<Plan> {
   const { config } = deps;
@@ -227,6 +243,8 @@ async function planLaunch(self: { name: string; peerURLs: string[] }, group: Gro
       holder: `lambda:${self.name}`,
       joinGraceSeconds: config.joinGraceSeconds,
       log,
+      unhealthyAfterMs: config.unhealthyAfterMs,
+      ...(deps.joinGraceSeconds !== undefined && { joinGraceSeconds: deps.joinGraceSeconds }),
       ...(deps.faultPoint !== undefined && { faultPoint: deps.faultPoint }),
     });
   let result = await join(bootstrap);

@@ -12,6 +12,7 @@ export type Counter =
   | 'Refusals' // joins refused (the launch was abandoned)
   | 'Ignored' // events ignored (test notification, foreign group, warm pool)
   | 'Malformed' // events rejected as malformed
+  | 'UnhealthyReported' // instances reported Unhealthy to the group: their members stayed unhealthy too long
   | 'Failures'; // invocations that failed with an error
 
 export type Attributes = Readonly<Record<string, unknown>>;

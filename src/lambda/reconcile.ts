@@ -4,6 +4,7 @@ import { isEtcdError } from '../adapters/etcd/index.js';
 import { clientFor } from '../services/connection.js';
 import { safeHost, type LifecycleDeps } from './common.js';
 import { candidateEndpoints, loadGroup, liveInstances, type GroupView } from './group.js';
+import { healUnhealthyMembers } from './heal.js';
 import { handleLaunch } from './launch.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { handleTerminate } from './terminate.js';
@@ -18,6 +19,8 @@ export interface ReconcileReport {
   readonly adopted: string[];
   /** Pending actions that could not be finished in this pass, with why; the next pass tries again. */
   readonly deferred: string[];
+  /** Instances reported Unhealthy to the group: their members stayed unhealthy past the threshold (heal.ts). */
+  readonly reportedUnhealthy: string[];
   clusterReachable: boolean;
 }
 
@@ -39,6 +42,7 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     terminationsHandled: [],
     adopted: [],
     deferred: [],
+    reportedUnhealthy: [],
     clusterReachable: false,
   };
   const attempt = async (what: string, step: () => Promise<void>): Promise<void> => {
@@ -87,6 +91,9 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
   if (missed.length > 0) group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
   await attempt('promote learners', async () => {
     report.promoted.push(...(await promoteReadyLearners(group, deps)));
+  });
+  await attempt('heal unhealthy members', async () => {
+    report.reportedUnhealthy.push(...(await healUnhealthyMembers(group, deps)).reported);
   });
 
   // Parameters of instances that are gone: only those this deployment wrote (tagged with its group).
@@ -140,6 +147,7 @@ function summary(r: ReconcileReport): string {
     r.promoted.length > 0 ? `promoted ${r.promoted.join(', ')}` : undefined,
     r.removed.length > 0 ? `removed ${r.removed.join(', ')}` : undefined,
     r.deletedParameters.length > 0 ? `deleted parameters of ${r.deletedParameters.join(', ')}` : undefined,
+    r.reportedUnhealthy.length > 0 ? `reported unhealthy ${r.reportedUnhealthy.join(', ')}` : undefined,
     r.deferred.length > 0 ? `deferred ${r.deferred.length} step(s) to the next pass` : undefined,
   ].filter((p) => p !== undefined);
   return parts.length === 0 ? 'nothing to do: the cluster matches the group' : parts.join('; ');

@@ -17,6 +17,9 @@ import { clientFor, type EtcdConnection } from './connection.js';
 import { executePlan } from './execute.js';
 import { withClusterLock } from './lock.js';
 import type { Logger } from './log.js';
+import { healthPastThreshold } from '../core/health-history.js';
+import { describe } from '../core/planner.js';
+import { updateHealthHistory } from './health-history.js';
 import { DEFAULT_JOIN_GRACE_SECONDS, observeForPlanning, type Observed } from './observe.js';
 
 export interface JoinInput {
@@ -36,6 +39,13 @@ export interface JoinInput {
   readonly lockTimeoutMs: number;
   readonly holder: string;
   readonly joinGraceSeconds?: number;
+  /**
+   * A member counts as dead only once it has been unreachable this long, in this run's looks and in the
+   * health history earlier runs kept in etcd (which this run updates). Unset: one failed check (the default).
+   */
+  readonly unhealthyAfterMs?: number;
+  /** The clock for the health history (tests). */
+  readonly now?: () => number;
   readonly log: Logger;
   readonly signal?: AbortSignal;
   /** Test-only: see ExecuteOptions.faultPoint. */
@@ -52,13 +62,15 @@ export interface JoinResult {
 export async function runJoin(input: JoinInput): Promise<JoinResult> {
   const { log } = input;
   const first = clientFor(input.endpoints, input.connection);
-  let observed: Observed;
+  let observed: Observed & { suspects?: readonly Member[] };
   try {
     observed = await observeForPlanning(first, input.connection, log, input.signal);
+    // A dry run changes nothing, the health history included.
+    if (!input.dryRun) observed = await withHealthHistory(first, input, observed);
   } finally {
     first.close();
   }
-  const plan = planFor(input, observed);
+  const plan = suspectRefusal(planFor(input, observed), observed, input);
   logPlan(log, plan, input.dryRun);
   if (input.dryRun || !changesMembership(plan) || observed.kind === 'unreachable') {
     return { plan, executed: false, removed: [] };
@@ -79,8 +91,8 @@ export async function runJoin(input: JoinInput): Promise<JoinResult> {
 
 async function replanAndExecute(client: EtcdClient, input: JoinInput): Promise<JoinResult> {
   // Under the lock, the view the change is decided on comes through the leader (linearizable on 3.5+).
-  const observed = await observeForPlanning(client, input.connection, input.log, input.signal, { forChange: true });
-  const plan = planFor(input, observed);
+  const observed = await withHealthHistory(client, input, await observeForPlanning(client, input.connection, input.log, input.signal, { forChange: true }));
+  const plan = suspectRefusal(planFor(input, observed), observed, input);
   if (!changesMembership(plan)) {
     input.log.info(`the cluster changed while waiting for the lock: ${plan.kind === 'refuse' ? plan.message : plan.reason}`);
     return { plan, executed: false, removed: [] };
@@ -123,4 +135,31 @@ function logPlan(log: Logger, plan: Plan, dryRun: boolean): void {
   if (plan.kind === 'join') {
     for (const c of plan.checks) log.debug(4, `quorum check ${c.step}: ${c.healthyVoters} healthy of ${c.voters} voters, quorum ${c.quorum}: ok`);
   }
+}
+
+/**
+ * With `unhealthyAfterMs`: records the observation in the health history and hides, from the planner, the
+ * unreachable members that have not been unhealthy that long (they count as unknown: not removed). The
+ * members held back that way are returned too, so a refusal for lack of room can say to wait for them.
+ */
+async function withHealthHistory(client: EtcdClient, input: JoinInput, observed: Observed): Promise<Observed & { suspects?: readonly Member[] }> {
+  if (input.unhealthyAfterMs === undefined || observed.kind === 'unreachable') return observed;
+  const now = (input.now ?? Date.now)();
+  const history = await updateHealthHistory(client, observed, now, input.log, input.signal);
+  const { health, suspects } = healthPastThreshold(observed, history, now, input.unhealthyAfterMs);
+  return { ...observed, health, suspects };
+}
+
+/**
+ * A refusal for lack of room, or for a quorum at risk, while a member that does not answer is still within the
+ * threshold: wait for it (it answers again, or counts as dead and is removed first).
+ */
+function suspectRefusal(plan: Plan, observed: Observed & { suspects?: readonly Member[] }, input: JoinInput): Plan {
+  const suspect = observed.suspects?.[0];
+  if (plan.kind !== 'refuse' || (plan.code !== 'cluster-full' && plan.code !== 'quorum-at-risk') || suspect === undefined) return plan;
+  return {
+    kind: 'refuse',
+    code: 'member-suspect',
+    message: `${plan.message}; member ${describe(suspect)} does not answer, but not yet for ${Math.round((input.unhealthyAfterMs ?? 0) / 1000)} s: retry until it answers or counts as dead`,
+  };
 }

@@ -37,10 +37,22 @@ export interface ChaosOptions {
    * after that runs this version, so the faults bring newer members into the older cluster.
    */
   readonly mixedWith?: EtcdVersionName;
+  /**
+   * Also the faults Auto Scaling cannot see (issue 13): a member hung for a long time, and etcd crash-looping
+   * on a corrupted data dir under the service manager; each must be healed through the group (the threshold
+   * is LONG_FAULT_THRESHOLD_SECONDS). Off by default, so the existing seeds keep their schedules.
+   */
+  readonly longFaults?: boolean;
 }
+
+/** The heal threshold (ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS) of runs with long faults. */
+export const LONG_FAULT_THRESHOLD_SECONDS = 5;
+/** How long a long fault may take to be healed (threshold, reconcile passes, replacement). */
+const HEAL_TIMEOUT_MS = 90_000;
 
 export interface ChaosResult {
   readonly seed: number;
+  readonly longFaults: boolean;
   readonly steps: number;
   readonly ok: boolean;
   readonly violations: string[];
@@ -54,7 +66,7 @@ export interface ChaosResult {
   readonly durationMs: number;
 }
 
-type Action = 'crash' | 'hang' | 'replace-one' | 'replace-two' | 'scale-out' | 'scale-out-two' | 'scale-in';
+type Action = 'crash' | 'hang' | 'hang-long' | 'crash-loop' | 'replace-one' | 'replace-two' | 'scale-out' | 'scale-out-two' | 'scale-in';
 type EventFault = 'none' | 'duplicate' | 'delay' | 'reorder' | 'drop' | 'crash-handler' | 'concurrent';
 
 function pick<T>(random: SeededRandom, items: readonly T[]): T {
@@ -77,7 +89,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const onLog = (entry: WorldLogEntry) => {
     if (options.verbose === true) log(`    [${(entry.at / 1000).toFixed(1)}s] ${entry.source}: ${entry.message}`);
   };
-  const world = await startWorld({ clusterSize: 5, seed: options.seed, onLog, ...(options.etcdVersion !== undefined && { etcdVersion: options.etcdVersion }) });
+  const world = await startWorld({
+    clusterSize: 5,
+    seed: options.seed,
+    onLog,
+    ...(options.etcdVersion !== undefined && { etcdVersion: options.etcdVersion }),
+    ...(options.longFaults === true && { unhealthyAfterSeconds: LONG_FAULT_THRESHOLD_SECONDS, restartEtcdAfterMs: 300 }),
+  });
   /** Instance IDs whose etcd the chaos killed or hung, while it is down. */
   const chaosDown = new Set<string>();
   const writer = new Writer(() => world.endpoints());
@@ -99,11 +117,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       if (size < 5) actions.push('scale-out');
       if (size <= 3) actions.push('scale-out-two');
       if (size > baseSize) actions.push('scale-in');
+      if (options.longFaults === true) actions.push('hang-long', 'crash-loop');
       const action = pick(random, actions);
       // A hung member stays hung while a second change happens, so the handler must decide around it. The chaos
       // never touches a majority at once: hung plus replaced members stay within floor((size - 1) / 2).
       const spare = Math.floor((size - 1) / 2) - 1;
-      const companions = actions.filter((a) => a !== 'hang' && a !== 'crash' && replacedBy(a) <= spare);
+      const companions = actions.filter((a) => !isMemberFault(a) && replacedBy(a) <= spare);
       const alongside = action === 'hang' && companions.length > 0 ? pick(random, companions) : undefined;
       const fault = pick(random, ['none', 'none', 'duplicate', 'delay', 'reorder', 'drop', 'crash-handler', 'concurrent'] as const satisfies readonly EventFault[]);
       const hung: string[] = [];
@@ -120,10 +139,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           world.etcdOf(target)?.stop();
           if (alongside !== undefined) await groupChange(world, random, alongside, serving.filter((id) => id !== target), size);
           break;
+        case 'hang-long':
+        case 'crash-loop':
+          // Stays down until the group replaces its instance: only the heal (SetInstanceHealth) ends it.
+          chaosDown.add(target);
+          if (action === 'hang-long') world.etcdOf(target)?.stop();
+          else await world.corruptDataDir(target);
+          break;
         default:
           await groupChange(world, random, action, serving, size);
       }
-      note(`${step}/${options.steps}: ${action}${action === 'crash' || action === 'hang' ? ` ${target}` : ''}${alongside === undefined ? '' : ` while ${alongside}`}, events: ${fault}`);
+      note(`${step}/${options.steps}: ${action}${isMemberFault(action) ? ` ${target}` : ''}${alongside === undefined ? '' : ` while ${alongside}`}, events: ${fault}`);
       await applyEventFault(world, random, fault, (line) => note(`${step}/${options.steps}:   ${line}`));
 
       // Deliver what is queued, one at a time, sampling the quorum after every handler action. A hung member
@@ -135,6 +161,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       }
       world.release();
       await deliverAll(world, monitor);
+      if (action === 'hang-long' || action === 'crash-loop') {
+        const healed = await awaitHealed(world, monitor, target);
+        if (!healed) violations.push(`${action} of ${target} was not healed within ${HEAL_TIMEOUT_MS / 1000} s`);
+        note(`${step}/${options.steps}:   ${target} ${healed ? 'healed: reported unhealthy and replaced through the group' : 'NOT healed'}`);
+      }
       for (const id of [...chaosDown]) if (world.group.instance(id)?.lifecycleState === 'Terminated') chaosDown.delete(id);
       await monitor.sample(`after step ${step}`);
     }
@@ -173,6 +204,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   }
   return {
     seed: options.seed,
+    longFaults: options.longFaults === true,
     steps: options.steps,
     ok: violations.length === 0,
     violations,
@@ -188,6 +220,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     samples: monitor.samples.length,
     durationMs: Date.now() - started,
   };
+}
+
+function isMemberFault(action: Action): boolean {
+  return action === 'crash' || action === 'hang' || action === 'hang-long' || action === 'crash-loop';
+}
+
+/** Runs the schedule (deliveries and reconcile passes) until `target`'s instance was replaced, bounded. */
+async function awaitHealed(world: World, monitor: QuorumMonitor, target: string): Promise<boolean> {
+  const deadline = Date.now() + HEAL_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (world.group.instance(target)?.lifecycleState === 'Terminated') {
+      await deliverAll(world, monitor);
+      return true;
+    }
+    await world.reconcile();
+    await monitor.sample('after a reconcile pass');
+    await deliverAll(world, monitor);
+    await delay(500);
+  }
+  return false;
 }
 
 function replacedBy(action: Action): number {
@@ -217,6 +269,8 @@ async function groupChange(world: World, random: SeededRandom, action: Action, c
       return;
     case 'crash':
     case 'hang':
+    case 'hang-long':
+    case 'crash-loop':
       throw new Error(`${action} is not a group change`);
   }
 }

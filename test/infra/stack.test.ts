@@ -302,6 +302,7 @@ describe('the Lambda', () => {
       ELASTIC_ETCD_TERMINATE_HOOK: 'elastic-etcd-terminate',
       ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '2000',
       ELASTIC_ETCD_VERSION: '3.5.30',
+      ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: '300',
     });
   });
 });
@@ -333,6 +334,13 @@ describe('least-privilege IAM', () => {
     const [statement] = lifecycle as [Json];
     assert.deepEqual([...asArray(statement.Action as string[])].sort(), ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']);
     assert.deepEqual(asArray(statement.Resource).map(arnText), [`arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/${GROUP}`]);
+
+    const health = lambdaStatements.filter((s) => JSON.stringify(s.Action).includes('SetInstanceHealth'));
+    assert.equal(health.length, 1);
+    assert.equal((health[0] as Json).Action, 'autoscaling:SetInstanceHealth');
+    assert.deepEqual(asArray((health[0] as Json).Resource).map(arnText), [
+      `arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/${GROUP}`,
+    ]);
 
     const wildcard = lambdaStatements.filter((s) => asArray(s.Resource).includes('*'));
     assert.equal(wildcard.length, 1, 'one statement on "*"');
@@ -554,6 +562,7 @@ describe('outputs and props', () => {
         reconcileInterval: Duration.minutes(1),
         healthTimeout: Duration.millis(1500),
         etcdSettings: { 'quota-backend-bytes': '8589934592', 'auto-compaction-mode': 'periodic', 'auto-compaction-retention': '1h' },
+        unhealthyAfter: Duration.minutes(2),
       },
       ENV,
       'Custom',
@@ -561,8 +570,14 @@ describe('outputs and props', () => {
     t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { AutoScalingGroupName: 'Custom-prod', MinSize: '5', MaxSize: '5' });
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     assert.deepEqual(
-      { size: lambdaEnv(t).ELASTIC_ETCD_CLUSTER_SIZE, prefix: lambdaEnv(t).ELASTIC_ETCD_PARAMETER_PREFIX, name: lambdaEnv(t).ELASTIC_ETCD_CLUSTER_NAME, health: lambdaEnv(t).ELASTIC_ETCD_HEALTH_TIMEOUT_MS },
-      { size: '5', prefix: '/teams/storage', name: 'prod', health: '1500' },
+      {
+        size: lambdaEnv(t).ELASTIC_ETCD_CLUSTER_SIZE,
+        prefix: lambdaEnv(t).ELASTIC_ETCD_PARAMETER_PREFIX,
+        name: lambdaEnv(t).ELASTIC_ETCD_CLUSTER_NAME,
+        health: lambdaEnv(t).ELASTIC_ETCD_HEALTH_TIMEOUT_MS,
+        unhealthyAfter: lambdaEnv(t).ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS,
+      },
+      { size: '5', prefix: '/teams/storage', name: 'prod', health: '1500', unhealthyAfter: '120' },
     );
     const userData = userDataOf(t);
     assert.match(userData, /readonly PARAMETER_PATH='\/teams\/storage\/prod'/);
@@ -627,6 +642,10 @@ describe('outputs and props', () => {
       // The reconcile passes keep held lifecycle actions alive, so they must come before either hook times out.
       { reconcileInterval: Duration.minutes(5) },
       { reconcileInterval: Duration.minutes(3), terminateHeartbeatTimeout: Duration.minutes(3) },
+      // A member is healed only after it stayed unhealthy this long: not less than 30 s, whole seconds, at most a day.
+      { unhealthyAfter: Duration.seconds(10) },
+      { unhealthyAfter: Duration.millis(90_500) },
+      { unhealthyAfter: Duration.hours(25) },
     ];
     for (const props of cases) {
       const scope = new Stack(newApp(), 'Bad', { env: ENV });

@@ -61,6 +61,8 @@ export interface SimulatedGroupOptions {
   readonly onBoot?: (instance: SimInstance) => Promise<void> | void;
   readonly onShutdown?: (instance: SimInstance) => Promise<void> | void;
   readonly clock?: () => Date;
+  /** The group's HealthCheckGracePeriod (seconds; CreateAutoScalingGroup's default is 0). */
+  readonly healthCheckGracePeriodSeconds?: number;
 }
 
 /** What AWS answers with a ValidationError. */
@@ -192,6 +194,29 @@ export class SimulatedGroup {
     this.actions.delete(id); // a pending launch action ends with the instance
     this.beginTermination(instance);
     await this.converge();
+  }
+
+  /**
+   * SetInstanceHealth, as documented: Unhealthy takes the instance out of service, so the group terminates it
+   * (through the terminate hook) and launches a replacement (desired capacity kept). Unless
+   * `shouldRespectGracePeriod` is false, a call within the group's health check grace period after the launch
+   * is ignored. An instance that is not in the group is a ValidationError.
+   */
+  async setInstanceHealth(id: string, status: 'Healthy' | 'Unhealthy', shouldRespectGracePeriod = true): Promise<void> {
+    const instance = this.instancesById.get(id);
+    if (instance === undefined || instance.lifecycleState === 'Terminated' || this.forgotten.has(id)) {
+      throw new SimValidationError(`Instance Id not found - No managed instance found for instance ID: ${id}`);
+    }
+    const graceMs = (this.options.healthCheckGracePeriodSeconds ?? 0) * 1000;
+    if (shouldRespectGracePeriod && this.now().getTime() - instance.launchTime.getTime() < graceMs) return;
+    if (status === 'Healthy' || instance.lifecycleState === 'Terminating:Wait') {
+      if (instance.lifecycleState !== 'Terminating:Wait') instance.healthStatus = status;
+      return;
+    }
+    instance.healthStatus = 'Unhealthy';
+    // Only an instance in service is replaced; one still launching stays Unhealthy until it is.
+    if (instance.lifecycleState !== 'InService') return;
+    await this.terminate(id, { replace: true });
   }
 
   /** EC2 forgets a terminated instance (as it does about an hour after termination). */

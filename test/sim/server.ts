@@ -261,6 +261,13 @@ export class SimulatedCloud {
       case 'RecordLifecycleActionHeartbeat':
         group.recordHeartbeat(lifecycleRef(params));
         return '';
+      case 'SetInstanceHealth': {
+        const status = params.HealthStatus;
+        if (status !== 'Healthy' && status !== 'Unhealthy') throw new AwsError('ValidationError', `invalid HealthStatus ${status ?? ''}`);
+        if (params.InstanceId === undefined) throw new AwsError('ValidationError', 'InstanceId is required');
+        await group.setInstanceHealth(params.InstanceId, status, params.ShouldRespectGracePeriod !== 'false');
+        return '';
+      }
       default:
         throw new AwsError('InvalidAction', `The action ${operation} is not valid for this web service.`);
     }

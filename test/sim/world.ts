@@ -9,6 +9,8 @@
 //   handler   handleEvent with the real adapters, a LambdaConfig and short loopback timeouts
 //
 // Used by the Lambda's end-to-end tests and by the demo and chaos scripts. close() frees everything.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createAwsClients, GROUP_TAG, INSTANCE_ARN_TAG, type AwsClients, type ParameterStore } from '../../src/adapters/aws/index.js';
 import { loadConfig, type LambdaConfig } from '../../src/lambda/config.js';
@@ -146,6 +148,15 @@ export interface WorldOptions {
   readonly unsafeRecheckMs?: number;
   /** The handler's pause between two looks while it waits (production: 3 s). */
   readonly handlerPollMs?: number;
+  /** ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: how long a member stays unhealthy before it is healed (default 300). */
+  readonly unhealthyAfterSeconds?: number;
+  /** How long a freshly added member is given to start before it may count as unhealthy (LifecycleDeps.joinGraceSeconds). */
+  readonly joinGraceSeconds?: number;
+  /**
+   * A minimal service manager on every instance, like the boot script's systemd unit (Restart=on-failure): an
+   * etcd that exits is started again after this many milliseconds (RestartSec, scaled down). Unset: none.
+   */
+  readonly restartEtcdAfterMs?: number;
   /** Defaults to a capturing telemetry, available as `world.telemetry`. */
   readonly telemetry?: Telemetry;
   /** Receives a line for everything that happens: for a live timeline (demo, chaos). */
@@ -249,6 +260,12 @@ export class World {
   private readonly boots = new Map<string, BootTask>();
   private readonly addresses = new Set<string>();
   private readonly armedFaults: { step: string | RegExp; remaining: number }[] = [];
+  /** Boots that will die before fetching their configuration (breakNextBoots). */
+  private brokenBoots = 0;
+  /** Service manager loops (restartEtcdAfterMs), awaited by close(). */
+  private readonly supervisors = new Set<Promise<void>>();
+  /** How often the service manager restarted each instance's etcd. */
+  readonly etcdRestarts = new Map<string, number>();
   private seq = 0;
   private closed = false;
   /** When the current invocation would time out (remainingMs). */
@@ -283,6 +300,7 @@ export class World {
         launchWaitMs: options.launchWaitMs ?? DEFAULTS.launchWaitMs,
         unsafeRecheckMs: options.unsafeRecheckMs ?? DEFAULTS.unsafeRecheckMs,
         faultPoint: (step) => this.faultPoint(step),
+        ...(options.joinGraceSeconds !== undefined && { joinGraceSeconds: options.joinGraceSeconds }),
       },
     );
   }
@@ -321,6 +339,7 @@ export class World {
         ELASTIC_ETCD_TERMINATE_HOOK: group.terminateHook ?? DEFAULTS.terminateHook,
         ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '1000',
         ELASTIC_ETCD_VERSION: etcdServerVersion(options.etcdVersion ?? selectedEtcdVersion()),
+        ...(options.unhealthyAfterSeconds !== undefined && { ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: String(options.unhealthyAfterSeconds) }),
       };
       const config = loadConfig(env);
       const clients = createAwsClients({
@@ -406,6 +425,24 @@ export class World {
   async killEtcd(instanceId: string): Promise<void> {
     this.log('instance', `etcd on ${instanceId} killed`);
     await this.etcdByInstance.get(instanceId)?.kill();
+  }
+
+  /** The next `count` instances to boot die before fetching their configuration: their members never start. */
+  breakNextBoots(count = 1): void {
+    this.brokenBoots += count;
+  }
+
+  /**
+   * Corrupts the instance's etcd data (its bbolt database overwritten), so etcd exits at every start: with a
+   * service manager (restartEtcdAfterMs) it crash-loops, on an instance that stays InService.
+   */
+  async corruptDataDir(instanceId: string): Promise<void> {
+    const member = this.etcdByInstance.get(instanceId);
+    if (member === undefined) throw new Error(`no etcd on ${instanceId}`);
+    this.log('instance', `${instanceId}: data dir corrupted`);
+    const db = join(member.dataDir, 'member', 'snap', 'db');
+    writeFileSync(db, Buffer.alloc(64 * 1024, 0x5a));
+    await member.kill();
   }
 
   /** Scales to `capacity` (default: the cluster size) and settles: a formed, healthy cluster of voters. */
@@ -709,6 +746,7 @@ export class World {
     this.closed = true;
     for (const task of this.boots.values()) task.cancelled = true;
     await Promise.allSettled([...this.boots.values()].map((t) => t.done));
+    await Promise.allSettled([...this.supervisors]);
     await this.etcd.close();
     await this.group.idle().catch(() => undefined); // shutdown callbacks of instances terminated at the end
     this.clients.autoScaling.destroy();
@@ -778,6 +816,11 @@ export class World {
     this.versionByInstance.set(instance.id, this.launchVersion);
     this.log('instance', `${instance.id} launched at ${instance.privateIp} (etcd ${this.launchVersion})`);
     if ((this.options.boot ?? 'etcd') === 'none') return;
+    if (this.brokenBoots > 0) {
+      this.brokenBoots--;
+      this.log('instance', `${instance.id} boot died before fetching its configuration`);
+      return;
+    }
     // Detached from the group's callback tracking: a boot waits for the Lambda, which the test drives.
     const task: { cancelled: boolean } = { cancelled: false };
     const done = this.boot(instance, task).catch((err: unknown) => {
@@ -808,6 +851,23 @@ export class World {
       initialCluster: settings.ETCD_INITIAL_CLUSTER,
     });
     if (task.cancelled || instance.ec2State !== 'running') await member.kill(); // terminated while starting
+    else if (this.options.restartEtcdAfterMs !== undefined) this.supervise(instance, member, this.options.restartEtcdAfterMs);
+  }
+
+  /** Restart=on-failure: starts the instance's etcd again whenever it exits, until the instance goes away. */
+  private supervise(instance: SimInstance, member: EtcdMember, restartMs: number): void {
+    const loop = (async () => {
+      for (;;) {
+        await delay(restartMs);
+        if (this.closed || instance.ec2State !== 'running') return;
+        if (member.running) continue;
+        this.etcdRestarts.set(instance.id, (this.etcdRestarts.get(instance.id) ?? 0) + 1);
+        this.log('instance', `${instance.id}: etcd exited, the service manager starts it again`);
+        member.spawn();
+      }
+    })();
+    this.supervisors.add(loop);
+    void loop.finally(() => this.supervisors.delete(loop));
   }
 
   private cancelBoot(instanceId: string): void {

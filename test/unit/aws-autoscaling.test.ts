@@ -8,6 +8,7 @@ import {
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
   RecordLifecycleActionHeartbeatCommand,
+  SetInstanceHealthCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { AutoScalingAdapter } from '../../src/adapters/aws/autoscaling.js';
 import { AwsCallError, GroupNotFoundError, MalformedAwsResponseError } from '../../src/adapters/aws/errors.js';
@@ -153,5 +154,14 @@ describe('AutoScalingAdapter', () => {
     assert.equal(await adapter.recordHeartbeat(ref), 'completed');
     assert.equal(await adapter.recordHeartbeat(ref), 'already-completed');
     assert.equal(mock.commandCalls(RecordLifecycleActionHeartbeatCommand)[0]?.args[0].input.LifecycleActionToken, 'tok-1');
+  });
+
+  it('reports an instance Unhealthy without respecting the grace period; errors carry the operation', async () => {
+    mock.on(SetInstanceHealthCommand).resolves({});
+    await adapter.setInstanceUnhealthy(I1);
+    assert.deepEqual(mock.commandCalls(SetInstanceHealthCommand)[0]?.args[0].input, { InstanceId: I1, HealthStatus: 'Unhealthy', ShouldRespectGracePeriod: false });
+    mock.on(SetInstanceHealthCommand).rejects(serviceError('ResourceContention', 'You already have a pending update'));
+    await assert.rejects(adapter.setInstanceUnhealthy(I1), (err: unknown) => err instanceof AwsCallError && /SetInstanceHealth/.test(err.message));
+    await assert.rejects(adapter.setInstanceUnhealthy('not-an-instance'), InvalidIdentifierError);
   });
 });

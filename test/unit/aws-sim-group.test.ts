@@ -5,7 +5,7 @@ import { SimulatedGroup, SimValidationError } from '../sim/group.js';
 import type { EventBridgeEvent } from '../sim/events.js';
 import { FIFO_DEDUPLICATION_MS, SimulatedFifoQueue } from '../sim/fifo.js';
 
-function makeGroup(options: { launchHook?: string | null; terminateHook?: string | null } = {}) {
+function makeGroup(options: { launchHook?: string | null; terminateHook?: string | null; healthCheckGracePeriodSeconds?: number } = {}) {
   let n = 0;
   let tick = 0;
   const released: string[] = [];
@@ -112,6 +112,28 @@ describe('SimulatedGroup', () => {
     assert.equal(events.at(-1), scheduled);
     assert.equal(scheduled.source, 'aws.events');
     assert.equal(group.testNotification().Event, 'autoscaling:TEST_NOTIFICATION');
+  });
+
+  it('SetInstanceHealth Unhealthy: the instance is terminated through the hook and replaced; the grace period is honoured unless told not to', async () => {
+    const { group, events } = makeGroup({ healthCheckGracePeriodSeconds: 300 });
+    await group.setDesired(2);
+    for (const i of group.instances()) await group.completeLifecycleAction({ groupName: group.name, hookName: 'etcd-launch', instanceId: i.id, result: 'CONTINUE' });
+    const [sick] = group.instances();
+    assert.ok(sick);
+    // Within the grace period (the simulated clock moves a second per call), a respecting call changes nothing.
+    await group.setInstanceHealth(sick.id, 'Unhealthy');
+    assert.equal(group.instance(sick.id)?.lifecycleState, 'InService');
+    assert.equal(group.instance(sick.id)?.healthStatus, 'Healthy');
+    const before = events.length;
+    await group.setInstanceHealth(sick.id, 'Unhealthy', false);
+    assert.equal(group.instance(sick.id)?.lifecycleState, 'Terminating:Wait');
+    assert.equal(group.instance(sick.id)?.healthStatus, 'Unhealthy');
+    assert.equal(group.desiredCapacity, 2, 'a replacement, not a scale-in');
+    assert.deepEqual(events.slice(before).map((e) => detail(e)?.LifecycleTransition), ['autoscaling:EC2_INSTANCE_TERMINATING', 'autoscaling:EC2_INSTANCE_LAUNCHING']);
+    // Again while terminating: nothing more happens.
+    await group.setInstanceHealth(sick.id, 'Unhealthy', false);
+    assert.equal(events.length, before + 2);
+    await assert.rejects(group.setInstanceHealth('i-0000000000000000f', 'Unhealthy', false), SimValidationError);
   });
 });
 

@@ -102,6 +102,12 @@ describe('defaults and precedence', () => {
     assert.equal((await join([...base, '-cluster-size=5'])).clusterSize, 5);
   });
 
+  test('--unhealthy-after: unset by default (one failed check), a duration for replace and prune', async () => {
+    assert.equal((await join(base)).unhealthyAfterMs, undefined);
+    assert.equal((await join([...base, '--unhealthy-after=2m'])).unhealthyAfterMs, 120_000);
+    assert.equal((await join([...base, '--join-strategy=prune'], { ELASTIC_ETCD_UNHEALTHY_AFTER: '90s' })).unhealthyAfterMs, 90_000);
+  });
+
   test('TLS and auth flags as etcdctl names them; glog flags are accepted', async () => {
     const o = await join([...base, '--cacert=/ca.pem', '--cert=/c.pem', '--key=/k.pem', '--user=u', '--password=p', '-alsologtostderr', '-stderrthreshold=2', '-vmodule=x=1', '-log_dir=/tmp', '-log_backtrace_at=:0']);
     assert.equal(o.connection.caFile, '/ca.pem');
@@ -153,6 +159,8 @@ describe('usage errors: exit 2, one line on stderr naming the problem and what t
     ['cluster size below -1', [...ok, '--cluster-size=-2'], {}, /--cluster-size "-2"/],
     ['bad verbosity', [...ok, '-v=high'], {}, /--v "high"/],
     ['bad health timeout', [...ok, '--health-timeout=2'], {}, /--health-timeout "2"/],
+    ['bad unhealthy-after', [...ok, '--unhealthy-after=soon'], {}, /--unhealthy-after "soon"/],
+    ['unhealthy-after with a strategy that never removes', [...ok, '--join-strategy=add', '--unhealthy-after=1m'], {}, /--unhealthy-after "1m".*replace and prune/],
     ['bad lock timeout variable', ok, { ELASTIC_ETCD_LOCK_TIMEOUT: 'soon' }, /ELASTIC_ETCD_LOCK_TIMEOUT/],
     ['bad boolean variable', ok, { ELASTIC_ETCD_INSECURE_SKIP_TLS_VERIFY: 'maybe' }, /ELASTIC_ETCD_INSECURE_SKIP_TLS_VERIFY/],
     ['cert without key', [...ok, '--cert=/c.pem'], {}, /--cert and --key/],

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       terminateHook: 'etcd-terminate',
       healthTimeoutMs: 2000,
       joinGraceSeconds: 600,
+      unhealthyAfterMs: 300_000,
     });
   });
 
@@ -51,7 +52,9 @@ describe('loadConfig', () => {
       ELASTIC_ETCD_DATA_DIR: '/data/etcd',
       ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '500',
       ELASTIC_ETCD_JOIN_GRACE_SECONDS: '1800',
+      ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: '90',
     });
+    assert.equal(config.unhealthyAfterMs, 90_000);
     assert.equal(config.parameterPrefix, '/team/etcd');
     assert.equal(config.clientPort, 12379);
     assert.equal(config.peerPort, 12380);
@@ -90,6 +93,7 @@ describe('loadConfig', () => {
     ['ELASTIC_ETCD_LAUNCH_HOOK', 'has space'],
     ['ELASTIC_ETCD_HEALTH_TIMEOUT_MS', '2s'],
     ['ELASTIC_ETCD_JOIN_GRACE_SECONDS', '5'],
+    ['ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS', '0'],
   ];
   for (const [variable, value] of bad) {
     it(`rejects ${variable}=${value} naming the variable and what it expects`, () => {

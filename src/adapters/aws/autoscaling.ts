@@ -2,6 +2,7 @@
 import {
   CompleteLifecycleActionCommand,
   RecordLifecycleActionHeartbeatCommand,
+  SetInstanceHealthCommand,
   paginateDescribeAutoScalingGroups,
   paginateDescribeAutoScalingInstances,
 } from '@aws-sdk/client-auto-scaling';
@@ -114,6 +115,20 @@ export class AutoScalingAdapter {
     } catch (err) {
       if (isNoActiveLifecycleAction(err)) return 'already-completed';
       throw toAwsCallError('RecordLifecycleActionHeartbeat', err);
+    }
+  }
+
+  /**
+   * Reports an instance Unhealthy: the group terminates it (through its terminate hook) and launches a
+   * replacement. The group's health check grace period is not respected: callers decide on their own,
+   * longer threshold.
+   */
+  async setInstanceUnhealthy(instanceId: string): Promise<void> {
+    const input = { InstanceId: validateInstanceId(instanceId), HealthStatus: 'Unhealthy', ShouldRespectGracePeriod: false };
+    try {
+      await this.client.send(new SetInstanceHealthCommand(input));
+    } catch (err) {
+      throw toAwsCallError('SetInstanceHealth', err);
     }
   }
 }

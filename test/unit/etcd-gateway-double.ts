@@ -1,0 +1,210 @@
+// A stand-in for etcd's v3 JSON gateway, for the fast tests of decisions that talk to etcd (join markers, the
+// terminate hook's removal, hold and duplicates) where starting real etcd would cost seconds per run and make
+// mutation testing impractical. It answers only what those decisions ask, in the shapes real etcd 3.4 answers
+// (decimal-string IDs, zero values left out, the gateway's error body), and every member listens on its own
+// client URL, so the real EtcdClient, health checks and fail-over run unchanged. The same decisions are also
+// tested against real etcd in test/integration and test/e2e; this double does not replace those.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface DoubleMember {
+  readonly id: bigint;
+  /** '' for a member that was added but has not started. */
+  readonly name: string;
+  readonly peerURLs: readonly string[];
+  /** Empty for a member that has not started. */
+  readonly clientURLs: readonly string[];
+  readonly isLearner: boolean;
+}
+
+interface StoredKey {
+  readonly value: string;
+  readonly lease: bigint;
+  readonly createRevision: bigint;
+  readonly modRevision: bigint;
+}
+
+/** One operation the double served, in order: e.g. `member/remove 1234`. */
+export type DoubleOperation = string;
+
+const CLUSTER_ID = 0x5ca1ab1e5ca1ab1en;
+
+export class EtcdGatewayDouble {
+  members: DoubleMember[];
+  readonly operations: DoubleOperation[] = [];
+  /** Called when a member is removed, before the answer goes out (to record what else happened by then). */
+  onRemove: ((id: bigint) => void) | undefined;
+  /** Paths answered with etcd's "request timed out" (Unavailable), e.g. to make the join markers unreadable. */
+  readonly refusing = new Set<string>();
+  private readonly keys = new Map<string, StoredKey>();
+  private readonly leases = new Set<bigint>();
+  private revision = 1n;
+  private nextLease = 7587869215389476000n;
+  private readonly servers = new Map<bigint, Server>();
+  private closed = false;
+
+  constructor(members: readonly DoubleMember[]) {
+    this.members = [...members];
+  }
+
+  /** Starts answering on the client URL of every started member not listed in `down`. */
+  async start(down: readonly bigint[] = []): Promise<void> {
+    for (const m of this.members) {
+      if (m.clientURLs.length > 0 && !down.includes(m.id)) await this.up(m.id);
+    }
+  }
+
+  /** The member starts answering on its (first) client URL. */
+  async up(id: bigint): Promise<void> {
+    const member = this.members.find((m) => m.id === id);
+    const url = member?.clientURLs[0];
+    if (this.closed || member === undefined || url === undefined || this.servers.has(id)) return;
+    const { hostname, port } = new URL(url);
+    const server = createServer((req, res) => void this.handle(id, req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(Number(port), hostname.replace(/^\[|\]$/g, ''), () => resolve());
+    });
+    this.servers.set(id, server);
+  }
+
+  /** The member stops answering: connections are refused, as for a killed etcd. */
+  async down(id: bigint): Promise<void> {
+    const server = this.servers.get(id);
+    if (server === undefined) return;
+    this.servers.delete(id);
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Puts a key as a joiner's marker or a lock holder would (without a lease). */
+  put(key: string, value: string): void {
+    this.revision++;
+    this.keys.set(key, { value, lease: 0n, createRevision: this.revision, modRevision: this.revision });
+  }
+
+  /** Stops every member for good (a later `up` does nothing, so a stray timer cannot keep the process alive). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const id of [...this.servers.keys()]) await this.down(id);
+  }
+
+  address(id: bigint): AddressInfo | undefined {
+    return this.servers.get(id)?.address() as AddressInfo | undefined;
+  }
+
+  private leader(): bigint {
+    // Any voter that answers leads; a cluster whose answering voters are not a majority has no leader.
+    const voters = this.members.filter((m) => !m.isLearner);
+    const answering = voters.filter((m) => this.servers.has(m.id));
+    return answering.length > voters.length / 2 ? answering[0]!.id : 0n;
+  }
+
+  private header(self: bigint): Record<string, string> {
+    return { cluster_id: CLUSTER_ID.toString(), member_id: self.toString(), revision: this.revision.toString(), raft_term: '2' };
+  }
+
+  private wireMember(m: DoubleMember): Record<string, unknown> {
+    // The gateway leaves out zero values: no name, no client URLs, isLearner false.
+    return {
+      ID: m.id.toString(),
+      ...(m.name !== '' && { name: m.name }),
+      peerURLs: m.peerURLs,
+      ...(m.clientURLs.length > 0 && { clientURLs: m.clientURLs }),
+      ...(m.isLearner && { isLearner: true }),
+    };
+  }
+
+  private wireKey(key: string, k: StoredKey): Record<string, string> {
+    return {
+      key: Buffer.from(key).toString('base64'),
+      value: Buffer.from(k.value).toString('base64'),
+      create_revision: k.createRevision.toString(),
+      mod_revision: k.modRevision.toString(),
+      version: '1',
+      ...(k.lease !== 0n && { lease: k.lease.toString() }),
+    };
+  }
+
+  private range(key: string, rangeEnd: string | undefined): Record<string, unknown>[] {
+    const matches = [...this.keys.entries()].filter(([k]) => (rangeEnd === undefined ? k === key : k >= key && k < rangeEnd));
+    return matches.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => this.wireKey(k, v));
+  }
+
+  private async handle(self: bigint, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = (chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {}) as Record<string, unknown>;
+    const path = req.url ?? '';
+    const answer = (status: number, payload: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(payload));
+    };
+    const refuse = (status: number, message: string, code: number): void => answer(status, { error: message, message, code });
+    const decode = (b64: unknown): string => Buffer.from(typeof b64 === 'string' ? b64 : '', 'base64').toString('utf8');
+    const header = this.header(self);
+    this.operations.push(path.replace(/^\/v3\//, ''));
+    if (this.refusing.has(path)) return refuse(503, 'etcdserver: request timed out', 14);
+    switch (path) {
+      case '/version':
+        return answer(200, { etcdserver: '3.4.23', etcdcluster: '3.4.0' });
+      case '/v3/cluster/member/list':
+        return answer(200, { header, members: this.members.map((m) => this.wireMember(m)) });
+      case '/v3/maintenance/status': {
+        const leader = this.leader();
+        const me = this.members.find((m) => m.id === self);
+        return answer(200, {
+          header,
+          version: '3.4.23',
+          dbSize: '20480',
+          ...(leader !== 0n && { leader: leader.toString() }),
+          raftIndex: this.revision.toString(),
+          raftTerm: '2',
+          raftAppliedIndex: this.revision.toString(),
+          ...(me?.isLearner === true && { isLearner: true }),
+        });
+      }
+      case '/v3/cluster/member/remove': {
+        const id = BigInt(String(body.ID));
+        if (!this.members.some((m) => m.id === id)) return refuse(404, 'etcdserver: member not found', 5);
+        this.members = this.members.filter((m) => m.id !== id);
+        this.operations[this.operations.length - 1] = `cluster/member/remove ${id.toString()}`;
+        this.onRemove?.(id);
+        // A removed member's etcd stops serving, once this answer is out.
+        res.once('finish', () => void this.down(id));
+        return answer(200, { header, members: this.members.map((m) => this.wireMember(m)) });
+      }
+      case '/v3/kv/range': {
+        const kvs = this.range(decode(body.key), body.range_end === undefined ? undefined : decode(body.range_end));
+        return answer(200, { header, ...(kvs.length > 0 && { kvs }), ...(kvs.length > 0 && { count: String(kvs.length) }) });
+      }
+      case '/v3/lease/grant': {
+        const id = this.nextLease++;
+        this.leases.add(id);
+        return answer(200, { header, ID: id.toString(), TTL: String(body.TTL) });
+      }
+      case '/v3/lease/revoke': {
+        const id = BigInt(String(body.ID));
+        if (!this.leases.delete(id)) return refuse(404, 'etcdserver: requested lease not found', 5);
+        for (const [k, v] of this.keys) if (v.lease === id) this.keys.delete(k);
+        this.revision++;
+        return answer(200, { header });
+      }
+      case '/v3/kv/txn': {
+        // Only the create-if-absent transaction the lock and the join markers use.
+        const compare = (body.compare as { key: string }[])[0]!;
+        const key = decode(compare.key);
+        const existing = this.keys.get(key);
+        if (existing !== undefined) {
+          return answer(200, { header, responses: [{ response_range: { header, kvs: [this.wireKey(key, existing)], count: '1' } }] });
+        }
+        const put = (body.success as { requestPut: { value: string; lease?: string } }[])[0]!.requestPut;
+        this.revision++;
+        this.keys.set(key, { value: decode(put.value), lease: BigInt(put.lease ?? '0'), createRevision: this.revision, modRevision: this.revision });
+        return answer(200, { header: this.header(self), succeeded: true, responses: [{ response_put: { header } }] });
+      }
+      default:
+        return refuse(404, `the double does not serve ${path}`, 12);
+    }
+  }
+}
