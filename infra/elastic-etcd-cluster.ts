@@ -30,6 +30,17 @@ export const MESSAGE_GROUP_ID = 'elastic-etcd-membership';
 /** The Lambda's timeout; the queue's visibility timeout is six times this (AWS's recommendation for SQS sources). */
 export const FUNCTION_TIMEOUT = Duration.minutes(5);
 /**
+ * Receives of one message before the redrive policy moves it to the FIFO dead-letter queue. The Lambda gives a
+ * failed message back after 15 s, 30 s, then 60 s per further attempt (src/lambda/sqs.ts, retryDelaySeconds),
+ * so 12 receives span about 10 min of retry delays alone: a launch may be retried for its whole heartbeat
+ * window (10 min by default; each held attempt also records a heartbeat and waits up to 2 min for the learner),
+ * while a poison message still leaves the single message group in bounded time: about 10 min when it fails
+ * fast, about 70 min when every attempt runs to the function timeout, and 12 visibility timeouts (6 h) only if
+ * the function is killed by its timeout every time (it then cannot shorten the visibility).
+ * AWS recommends at least 5 for an SQS event source (Lambda Operator Guide, "Understanding SQS retries").
+ */
+export const QUEUE_MAX_RECEIVE_COUNT = 12;
+/**
  * The tag the Lambda must put on every `<prefix>/<cluster>/instances/<id>/*` parameter, valued with that
  * instance's ARN (`arn:<partition>:ec2:<region>:<account>:instance/<id>`). The instance role may read a
  * parameter only when this tag equals the ARN of the instance its credentials were issued to (see below).
@@ -374,7 +385,7 @@ export class ElasticEtcdCluster extends Construct {
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(6 * FUNCTION_TIMEOUT.toSeconds()),
       // A message that fails this often blocks the group no longer; reconcile repairs what it would have done.
-      deadLetterQueue: { queue: this.queueDeadLetterQueue, maxReceiveCount: 3 },
+      deadLetterQueue: { queue: this.queueDeadLetterQueue, maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT },
     });
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -431,7 +442,8 @@ export class ElasticEtcdCluster extends Construct {
         banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
     });
-    // Batch size 1 and partial batch responses: a record that fails is reported and redelivered by SQS alone.
+    // Batch size 1 and partial batch responses: a record that fails is made visible again after a short retry
+    // delay (sqs:ChangeMessageVisibility, which the event source grants along with receive and delete) and reported.
     this.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true }));
     // The Lambda reaches the members' client port, and nothing else inside the VPC.
     this.lambdaSecurityGroup.connections.allowTo(this.memberSecurityGroup, clientPort, 'etcd membership API');

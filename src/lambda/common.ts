@@ -2,7 +2,7 @@
 // helpers for lifecycle actions and logging.
 import type { RefusalCode } from '../core/types.js';
 import { hostOf } from '../core/urls.js';
-import type { AutoScalingAdapter, Ec2Adapter, LifecycleActionRef, ParameterStore } from '../adapters/aws/index.js';
+import type { AutoScalingAdapter, Ec2Adapter, LifecycleActionRef, ParameterStore, QueueAdapter } from '../adapters/aws/index.js';
 import type { EtcdConnection } from '../services/connection.js';
 import type { Logger } from '../services/log.js';
 import type { LambdaConfig } from './config.js';
@@ -14,6 +14,8 @@ export interface LifecycleDeps {
   readonly autoScaling: AutoScalingAdapter;
   readonly ec2: Ec2Adapter;
   readonly parameters: ParameterStore;
+  /** The serialising queue: a failed record is given back to it after a short delay. None: SQS decides. */
+  readonly queue?: QueueAdapter;
   readonly telemetry: Telemetry;
   readonly connection: EtcdConnection;
   /** Milliseconds left in this invocation. */

@@ -1,6 +1,6 @@
 // Wires the lifecycle handler's dependencies from the SDK clients: one place for the Lambda entry point and
 // the simulated group used by the tests and the demo, so both run exactly the same adapters.
-import { AutoScalingAdapter, Ec2Adapter, ParameterStore, type AwsClients } from '../adapters/aws/index.js';
+import { AutoScalingAdapter, Ec2Adapter, ParameterStore, QueueAdapter, type AwsClients } from '../adapters/aws/index.js';
 import type { EtcdConnection } from '../services/connection.js';
 import type { LambdaConfig } from './config.js';
 import type { LifecycleDeps } from './lifecycle.js';
@@ -33,6 +33,7 @@ export function lifecycleDeps(wiring: LifecycleWiring, extra: Partial<LifecycleD
       group: config.autoScalingGroup,
       ...(wiring.instanceArn !== undefined && { instanceArn: wiring.instanceArn }),
     }),
+    queue: new QueueAdapter(clients.sqs),
     telemetry: wiring.telemetry,
     connection: wiring.connection ?? defaultConnection(config),
     remainingMs: wiring.remainingMs,

@@ -14,7 +14,11 @@ import { handleSqsEvent, isSqsEvent } from './sqs.js';
  * makes the event source deliver it again).
  */
 export async function handleInvocation(event: unknown, deps: LifecycleDeps): Promise<InvocationResult | SQSBatchResponse> {
-  if (isSqsEvent(event)) return handleSqsEvent(event, (body) => handleEvent(body, deps), deps.telemetry);
+  if (isSqsEvent(event)) {
+    const queue = deps.queue;
+    const changeVisibility = queue === undefined ? undefined : (arn: string, handle: string, seconds: number) => queue.changeVisibility(arn, handle, seconds);
+    return handleSqsEvent(event, (body) => handleEvent(body, deps), deps.telemetry, changeVisibility);
+  }
   return handleEvent(event, deps);
 }
 

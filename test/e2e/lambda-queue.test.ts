@@ -1,11 +1,14 @@
 // The serialising queue (contract 1, review D13): EventBridge events go into one SQS FIFO queue with a single
 // message group, polled by the Lambda event source mapping. With several pollers running at once, no two
-// invocations (so no two membership changes) ever overlap; a failed record comes back after its visibility
-// timeout; a duplicate event within 5 minutes is delivered once. Delivered directly and concurrently (the old
+// invocations (so no two membership changes) ever overlap; a failed record comes back after the handler's short
+// retry delay (ChangeMessageVisibility through the simulated SQS endpoint), not after the queue's 30-min
+// visibility timeout, and what is queued behind it follows as soon as it succeeds; a duplicate event within 5
+// minutes is delivered once. Delivered directly and concurrently (the old
 // path, serialised only by a reserved concurrency of 1), the same events do overlap: that is what the queue
 // prevents without a reservation.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { retryDelaySeconds } from '../../src/lambda/sqs.js';
 import { runEventSourceMapping, SimulatedFifoQueue } from '../sim/fifo.js';
 import { startWorld, timelineFromEnv, type World } from '../sim/world.js';
 
@@ -40,7 +43,8 @@ describe('events through the serialising FIFO queue', () => {
   after(async () => world.close());
 
   test('concurrent pollers: membership changes never overlap, a failed record is redelivered, a duplicate is delivered once', TIMEOUT, async () => {
-    const queue = new SimulatedFifoQueue({ visibilityTimeoutMs: VISIBILITY_MS, maxReceiveCount: 5 });
+    const queue = new SimulatedFifoQueue({ visibilityTimeoutMs: VISIBILITY_MS, maxReceiveCount: 5, region: world.group.region, account: world.group.account });
+    world.cloud.attachQueue(queue);
     await world.scaleTo(5);
     world.group.emitScheduledEvent();
     const events = world.queue.splice(0).map((q) => q.event as { id: string });
@@ -63,6 +67,8 @@ describe('events through the serialising FIFO queue', () => {
     // launch, the reconcile pass.
     const [firstLaunch, secondLaunch] = events.slice(0, 2).map((e) => `launch ${(e as unknown as { detail: { EC2InstanceId: string } }).detail.EC2InstanceId}`);
     assert.deepEqual(batches.map((b) => b.summary), [firstLaunch, firstLaunch, secondLaunch, 'reconcile']);
+    // The crashed attempt was given back to the queue with the first retry delay.
+    assert.deepEqual(world.cloud.callsOf('ChangeMessageVisibility').map((c) => [c.params.VisibilityTimeout, c.error]), [[retryDelaySeconds(1), undefined]]);
 
     const result = await world.settle();
     assertSettled(result.problems);
@@ -81,5 +87,69 @@ describe('events through the serialising FIFO queue', () => {
     } finally {
       await direct.close();
     }
+  });
+});
+
+describe('a launch waiting for its learner, through the serialising queue', () => {
+  let world: World;
+  before(async () => {
+    // Launches wait 1 s for their learner's promotion: a learner that has not booted is not promoted in time.
+    world = await startWorld({ seed: 603, clusterSize: 5, invocationTimeoutMs: INVOCATION_MS, launchWaitMs: 1_000, maxAttempts: 10, ...timelineFromEnv() });
+    assertSettled((await world.bootstrap(3)).problems);
+  });
+  after(async () => world.close());
+
+  test('is retried after the short retry delay, not the 30-min visibility timeout, and the reconcile queued behind it follows', TIMEOUT, async () => {
+    const queue = new SimulatedFifoQueue({ visibilityTimeoutMs: VISIBILITY_MS, maxReceiveCount: 12, region: world.group.region, account: world.group.account });
+    world.cloud.attachQueue(queue);
+    // The new instance boots only after its launch failed once: its learner cannot be promoted before.
+    world.group.holdBoots(true);
+    const known = world.group.instances().map((i) => i.id);
+    await world.scaleTo(4);
+    const added = world.group.instances().find((i) => !known.includes(i.id))!.id;
+    world.group.emitScheduledEvent();
+    const events = world.queue.splice(0).map((q) => q.event as { id: string });
+    assert.equal(events.length, 2, 'a launch and a reconcile');
+    const [launchId, reconcileId] = events.map((event) => queue.send(JSON.stringify(event), { groupId: GROUP, deduplicationId: event.id }).messageId);
+
+    let failures = 0;
+    const from = world.invocations.length;
+    await runEventSourceMapping(
+      queue,
+      async (event) => {
+        const response = await world.deliverBatch(event);
+        if (response.batchItemFailures.length > 0 && ++failures === 1) world.group.releaseBoot(added);
+        return response;
+      },
+      { pollers: 2 },
+    );
+
+    assert.deepEqual(queue.deadLetters, []);
+    const launches = queue.receives.filter((r) => r.messageId === launchId);
+    const reconciles = queue.receives.filter((r) => r.messageId === reconcileId);
+    assert.ok(launches.length >= 2, 'the launch failed at least once and came back');
+    assert.equal(reconciles.length, 1);
+    // Every failed attempt was given back with the retry delay for its receive count, and SQS accepted it.
+    const changes = world.cloud.callsOf('ChangeMessageVisibility');
+    assert.deepEqual(
+      changes.map((c) => [c.params.VisibilityTimeout, c.error]),
+      launches.slice(0, -1).map((r) => [retryDelaySeconds(r.receiveCount), undefined]),
+    );
+    // On the queue's clock: each redelivery came after its retry delay and long before the visibility timeout.
+    for (let i = 1; i < launches.length; i++) {
+      const gap = launches[i]!.at - launches[i - 1]!.at;
+      assert.ok(gap >= retryDelaySeconds(launches[i - 1]!.receiveCount) * 1000, `redelivery ${i} waited its retry delay`);
+      assert.ok(gap < VISIBILITY_MS, `redelivery ${i} came before the visibility timeout (${gap} ms)`);
+    }
+    // The reconcile queued behind the launch was delivered right after it, well within one visibility timeout.
+    assert.ok(reconciles[0]!.at > launches.at(-1)!.at);
+    assert.ok(reconciles[0]!.at - launches[0]!.at < VISIBILITY_MS, 'the reconcile did not wait out a visibility timeout');
+    const summaries = world.invocations.slice(from).map((b) => b.summary);
+    assert.deepEqual(summaries, [...launches.map(() => `launch ${added}`), 'reconcile']);
+
+    const result = await world.settle();
+    assertSettled(result.problems);
+    assert.equal(result.members.length, 4);
+    assert.ok(result.members.every((m) => !m.isLearner), 'the learner was promoted');
   });
 });

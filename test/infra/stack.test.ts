@@ -13,8 +13,10 @@ import {
   INSTANCE_ARN_TAG,
   InvalidClusterPropsError,
   MESSAGE_GROUP_ID,
+  QUEUE_MAX_RECEIVE_COUNT,
   type ElasticEtcdClusterProps,
 } from '../../infra/elastic-etcd-cluster.js';
+import { retryDelaySeconds } from '../../src/lambda/sqs.js';
 import { ETCD_RELEASE_SHA256, InvalidEtcdReleaseError } from '../../infra/etcd-releases.js';
 import { InvalidEtcdSettingError } from '../../infra/etcd-settings.js';
 import { ElasticEtcdStack } from '../../infra/stack.js';
@@ -199,7 +201,20 @@ describe('the serialising queue', () => {
     const fifo = (queues[fifoId] as { Properties: Json }).Properties;
     // At least six times the function timeout (300 s), as AWS recommends for an SQS event source.
     assert.equal(fifo.VisibilityTimeout, 1800);
-    assert.deepEqual(fifo.RedrivePolicy, { deadLetterTargetArn: { 'Fn::GetAtt': [fifoDlqId, 'Arn'] }, maxReceiveCount: 3 });
+    assert.deepEqual(fifo.RedrivePolicy, { deadLetterTargetArn: { 'Fn::GetAtt': [fifoDlqId, 'Arn'] }, maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT });
+  });
+
+  test('the redrive count covers a launch retried through its heartbeat window, and still bounds a poison message', () => {
+    const launchHeartbeatS = 600; // the construct's default launch heartbeat timeout (asserted above)
+    const delays = Array.from({ length: QUEUE_MAX_RECEIVE_COUNT - 1 }, (_, i) => retryDelaySeconds(i + 1));
+    const retrySpanS = delays.reduce((a, b) => a + b, 0);
+    // Fast-failing attempts keep coming back for about the whole heartbeat window...
+    assert.ok(retrySpanS >= 0.9 * launchHeartbeatS, `retries span ${retrySpanS} s`);
+    // ...every single delay stays far below it, and AWS's recommended minimum of 5 receives is met...
+    assert.ok(Math.max(...delays) * 5 <= launchHeartbeatS);
+    assert.ok(QUEUE_MAX_RECEIVE_COUNT >= 5);
+    // ...and a message failing at the function timeout every time reaches the dead-letter queue within 2 hours.
+    assert.ok(QUEUE_MAX_RECEIVE_COUNT * 300 + retrySpanS <= 2 * 3600);
   });
 
   test('every queue is encrypted and refuses plain HTTP', () => {
@@ -338,6 +353,13 @@ describe('least-privilege IAM', () => {
     // The event source mapping needs receive/delete/attributes on the FIFO queue; CDK grants exactly those.
     const sqsActions = lambdaStatements.flatMap((s) => asArray(s.Action as string | string[])).filter((a) => a.startsWith('sqs:'));
     assert.deepEqual([...new Set(sqsActions)].sort(), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
+    // The handler shortens a failed message's visibility and looks up the queue URL: both on the FIFO queue only.
+    const fifoId = Object.keys(template.findResources('AWS::SQS::Queue', { Properties: { FifoQueue: true, ContentBasedDeduplication: true } }))[0];
+    for (const action of ['sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl']) {
+      const granting = lambdaStatements.filter((s) => asArray(s.Action as string | string[]).includes(action));
+      assert.equal(granting.length, 1, action);
+      assert.deepEqual(asArray((granting[0] as Json).Resource), [{ 'Fn::GetAtt': [fifoId, 'Arn'] }], action);
+    }
     for (const s of lambdaStatements) {
       for (const action of asArray(s.Action as string | string[])) assert.doesNotMatch(action, /\*/, `no wildcard action (${action})`);
     }

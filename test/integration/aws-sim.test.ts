@@ -8,6 +8,8 @@ import type { AwsClients } from '../../src/adapters/aws/clients.js';
 import { Ec2Adapter } from '../../src/adapters/aws/ec2.js';
 import { AwsCallError, GroupNotFoundError } from '../../src/adapters/aws/errors.js';
 import { ParameterStore } from '../../src/adapters/aws/parameters.js';
+import { QueueAdapter } from '../../src/adapters/aws/queue.js';
+import { SimulatedFifoQueue } from '../sim/fifo.js';
 import { classifyEvent } from '../../src/lambda/events.js';
 import { SimulatedGroup, startSimulatedCloud } from '../sim/index.js';
 import type { EventBridgeEvent, SimInstance, SimulatedCloud } from '../sim/index.js';
@@ -51,6 +53,7 @@ describe('AWS adapters against the simulated cloud', () => {
     clients.autoScaling.destroy();
     clients.ec2.destroy();
     clients.ssm.destroy();
+    clients.sqs.destroy();
     await cloud.group.setDesired(0);
     for (const action of cloud.group.pendingActions()) {
       await cloud.group.completeLifecycleAction({ groupName: 'etcd-asg', hookName: action.hookName, instanceId: action.instanceId, result: 'CONTINUE' });
@@ -196,6 +199,48 @@ describe('AWS adapters against the simulated cloud', () => {
     });
   });
 
+  it('SQS: a queue URL from GetQueueUrl (looked up once), ChangeMessageVisibility on the latest receipt handle only', async () => {
+    const queue = new SimulatedFifoQueue({ name: 'adapter.fifo', visibilityTimeoutMs: 1_800_000, maxReceiveCount: 5 });
+    cloud.attachQueue(queue);
+    const adapter = new QueueAdapter(clients.sqs);
+    queue.send('{}', { groupId: 'g', deduplicationId: 'd1' });
+    const first = queue.receive();
+    assert.ok(first?.receiptHandle !== undefined);
+    const firstHandle = first.receiptHandle;
+    const receivedAt = queue.now();
+    await adapter.changeVisibility(queue.arn, firstHandle, 20);
+    assert.equal(first.invisibleUntil - receivedAt >= 20_000 && first.invisibleUntil - receivedAt < 1_800_000, true, 'visible again in 20 s, not 30 min');
+    assert.equal(queue.receive(), undefined, 'still in flight');
+    await adapter.changeVisibility(queue.arn, firstHandle, 0);
+    const again = queue.receive();
+    assert.ok(again?.receiptHandle !== undefined);
+    assert.equal(again.messageId, first.messageId);
+    assert.equal(cloud.callsOf('GetQueueUrl').length, 1, 'the URL is looked up once');
+    assert.deepEqual(cloud.callsOf('ChangeMessageVisibility').map((c) => c.params.QueueUrl), [queue.url(cloud.url), queue.url(cloud.url)]);
+
+    const rejected = async (handle: string, seconds: number, code: string) =>
+      assert.rejects(adapter.changeVisibility(queue.arn, handle, seconds), (err: unknown) => {
+        assert.ok(err instanceof AwsCallError, String(err));
+        assert.equal(err.code, code);
+        assert.equal(err.transient, false);
+        return true;
+      });
+    // The handle of an earlier receive is no longer valid; the real error code comes through the SDK.
+    await rejected(firstHandle, 20, 'ReceiptHandleIsInvalid');
+    const handle = again.receiptHandle;
+    // SQS accepts 0..43200 s; the adapter refuses anything else before asking.
+    await assert.rejects(adapter.changeVisibility(queue.arn, handle, 43_201), RangeError);
+    queue.skip(1_800_000);
+    await rejected(handle, 20, 'AWS.SimpleQueueService.MessageNotInflight');
+    queue.delete(queue.receive()!.receiptHandle!);
+    await rejected(handle, 20, 'ReceiptHandleIsInvalid');
+    await assert.rejects(adapter.changeVisibility('arn:aws:sqs:us-east-1:123456789012:missing.fifo', 'h', 20), (err: unknown) => {
+      assert.ok(err instanceof AwsCallError);
+      assert.equal(err.operation, 'GetQueueUrl');
+      return true;
+    });
+  });
+
   it('IMDSv2: token first, then the instance ID and private IP', async () => {
     const instance = cloud.group.instances()[0];
     assert.ok(instance);
@@ -227,6 +272,9 @@ describe('SDK clients configured only through the environment', () => {
       const store = new ParameterStore(clients.ssm, { prefix: '/elastic-etcd', cluster: 'env' });
       await store.put(store.bootstrapName(), 'x');
       assert.equal(cloud.parameters.value('/elastic-etcd/env/bootstrap'), 'x');
+      const queue = new SimulatedFifoQueue({ name: 'env.fifo', account: cloud.group.account, visibilityTimeoutMs: 60_000, maxReceiveCount: 3 });
+      cloud.attachQueue(queue);
+      assert.equal(await new QueueAdapter(clients.sqs).queueUrl(queue.arn), queue.url(cloud.url));
       await cloud.group.terminate(instance.id);
       await cloud.group.idle();
     } finally {
@@ -237,6 +285,7 @@ describe('SDK clients configured only through the environment', () => {
       clients.autoScaling.destroy();
       clients.ec2.destroy();
       clients.ssm.destroy();
+      clients.sqs.destroy();
       await cloud.close();
     }
   });

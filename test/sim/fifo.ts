@@ -5,7 +5,10 @@
 // - a message not deleted within its visibility timeout becomes visible again and is received again (the
 //   event source mapping leaves a failed record in the queue: a thrown invocation or a batch item failure);
 // - a message received more than maxReceiveCount times moves to the dead-letter queue (redrive policy);
-// - a message whose deduplication ID was sent within the last 5 minutes is accepted but not delivered again.
+// - a message whose deduplication ID was sent within the last 5 minutes is accepted but not delivered again;
+// - each receive issues a new receipt handle, and only the latest one deletes the message or changes its
+//   visibility (ChangeMessageVisibility: 0 to 43200 s, counted from the call); a handle that is not the latest
+//   (or of a deleted message) is invalid, and a message whose visibility timeout ran out is not in flight.
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { setTimeout as delay } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
@@ -27,6 +30,8 @@ export interface FifoMessage {
 
 export interface FifoQueueOptions {
   readonly name?: string;
+  readonly region?: string;
+  readonly account?: string;
   readonly visibilityTimeoutMs: number;
   /** The redrive policy's maxReceiveCount. */
   readonly maxReceiveCount: number;
@@ -39,11 +44,26 @@ export class SimulatedFifoQueue {
   blockedReceives = 0;
   private readonly messages: FifoMessage[] = [];
   private readonly sentDedupIds = new Map<string, { at: number; messageId: string }>();
+  readonly region: string;
+  readonly account: string;
+  /** Every receive, in order, on the queue's clock: when a failed message came back, and what came next. */
+  readonly receives: { readonly messageId: string; readonly at: number; readonly receiveCount: number }[] = [];
   /** Time skipped by `skipToNextVisible`: the queue's clock is real time plus this. */
   private skippedMs = 0;
 
   constructor(private readonly options: FifoQueueOptions) {
     this.name = options.name ?? 'elastic-etcd.fifo';
+    this.region = options.region ?? 'us-east-1';
+    this.account = options.account ?? '123456789012';
+  }
+
+  get arn(): string {
+    return `arn:aws:sqs:${this.region}:${this.account}:${this.name}`;
+  }
+
+  /** The queue URL GetQueueUrl answers, under the endpoint that serves it. */
+  url(endpoint: string): string {
+    return `${endpoint.replace(/\/$/, '')}/${this.account}/${this.name}`;
   }
 
   /** The queue's clock (ms since the epoch): real time, plus whatever was skipped. */
@@ -97,6 +117,7 @@ export class SimulatedFifoQueue {
       message.receiveCount++;
       message.invisibleUntil = now + this.options.visibilityTimeoutMs;
       message.receiptHandle = randomUUID();
+      this.receives.push({ messageId: message.messageId, at: now, receiveCount: message.receiveCount });
       return message;
     }
     return undefined;
@@ -108,9 +129,36 @@ export class SimulatedFifoQueue {
     if (index >= 0) this.messages.splice(index, 1);
   }
 
+  /**
+   * ChangeMessageVisibility: the message becomes visible `seconds` after this call. Throws a
+   * SimQueueError with SQS's code for a handle that is not the message's latest (ReceiptHandleIsInvalid),
+   * a message no longer in flight (MessageNotInflight) or a timeout outside 0..43200 s (InvalidParameterValue).
+   */
+  changeVisibility(receiptHandle: string, seconds: number): void {
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > 43_200) {
+      throw new SimQueueError('InvalidParameterValue', `Value ${seconds} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200.`);
+    }
+    const message = this.messages.find((m) => m.receiptHandle === receiptHandle);
+    if (message === undefined) throw new SimQueueError('ReceiptHandleIsInvalid', `The input receipt handle "${receiptHandle}" is not a valid receipt handle.`);
+    const now = this.now();
+    if (message.invisibleUntil <= now) throw new SimQueueError('MessageNotInflight', 'Message does not exist or is not available for visibility timeout change.');
+    message.invisibleUntil = now + seconds * 1000;
+  }
+
   /** Messages not yet deleted (in flight included). */
   get depth(): number {
     return this.messages.length;
+  }
+}
+
+/** An SQS error, answered by the simulated endpoint in the SQS protocol's shape. */
+export class SimQueueError extends Error {
+  constructor(
+    readonly code: 'ReceiptHandleIsInvalid' | 'MessageNotInflight' | 'InvalidParameterValue' | 'QueueDoesNotExist',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SimQueueError';
   }
 }
 
@@ -133,8 +181,8 @@ export function sqsEventOf(queue: SimulatedFifoQueue, message: FifoMessage): SQS
         messageAttributes: {},
         md5OfBody: '',
         eventSource: 'aws:sqs',
-        eventSourceARN: `arn:aws:sqs:us-east-1:123456789012:${queue.name}`,
-        awsRegion: 'us-east-1',
+        eventSourceARN: queue.arn,
+        awsRegion: queue.region,
       },
     ],
   };

@@ -2,6 +2,8 @@
 //   Auto Scaling  AWS Query (form body, Version 2011-01-01), XML answers
 //   EC2           EC2 Query (form body, Version 2016-11-15), XML answers
 //   SSM           JSON 1.1 (X-Amz-Target: AmazonSSM.<Operation>)
+//   SQS           JSON 1.0 (X-Amz-Target: AmazonSQS.<Operation>, with the query-compatible error header),
+//                 GetQueueUrl and ChangeMessageVisibility on the FIFO queues attached (test/sim/fifo.ts)
 //   IMDSv2        /imds/<instance-id>/latest/api/token and /latest/meta-data/{instance-id,local-ipv4}
 // Real SDK clients reach it through AWS_ENDPOINT_URL_<SERVICE> (or the `endpoint` option) with dummy
 // credentials; signatures are accepted without checking. Faults (throttling, any AWS error) can be queued
@@ -11,10 +13,11 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SimulatedGroup, SimValidationError } from './group.js';
 import type { SimInstance, SimulatedGroupOptions } from './group.js';
+import { SimQueueError, type SimulatedFifoQueue } from './fifo.js';
 import { SimParameterError, SimulatedParameters } from './parameters.js';
 import type { SimParameter } from './parameters.js';
 
-type Service = 'autoscaling' | 'ec2' | 'ssm';
+type Service = 'autoscaling' | 'ec2' | 'ssm' | 'sqs';
 
 export interface InjectedFault {
   readonly code: string;
@@ -63,6 +66,19 @@ const THROTTLING: Record<Service, InjectedFault> = {
   autoscaling: { code: 'Throttling', message: 'Rate exceeded', status: 400 },
   ec2: { code: 'RequestLimitExceeded', message: 'Request limit exceeded.', status: 503 },
   ssm: { code: 'ThrottlingException', message: 'Rate exceeded', status: 400 },
+  sqs: { code: 'RequestThrottled', message: 'Request is throttled.', status: 403 },
+};
+
+/**
+ * SQS errors as the JSON protocol answers them: the HTTP status and the AWS Query code the
+ * `x-amzn-query-error` header carries (the SDK's SQS error shapes list both).
+ */
+const SQS_ERRORS: Record<string, { status: number; queryCode: string }> = {
+  ReceiptHandleIsInvalid: { status: 404, queryCode: 'ReceiptHandleIsInvalid' },
+  MessageNotInflight: { status: 400, queryCode: 'AWS.SimpleQueueService.MessageNotInflight' },
+  QueueDoesNotExist: { status: 400, queryCode: 'AWS.SimpleQueueService.NonExistentQueue' },
+  InvalidParameterValue: { status: 400, queryCode: 'InvalidParameterValue' },
+  RequestThrottled: { status: 403, queryCode: 'RequestThrottled' },
 };
 
 /** An error answered in the service's own error shape. */
@@ -84,6 +100,7 @@ export class SimulatedCloud {
   readonly calls: RecordedCall[] = [];
   private readonly faults = new Map<string, InjectedFault[]>();
   private readonly imdsTokens = new Set<string>();
+  private readonly queues = new Set<SimulatedFifoQueue>();
   private server: Server | undefined;
   private baseUrl = '';
 
@@ -100,8 +117,13 @@ export class SimulatedCloud {
   }
 
   /** Endpoints for the SDK clients' `endpoint` option (all the same URL: the protocol tells them apart). */
-  get endpoints(): { autoScaling: string; ec2: string; ssm: string } {
-    return { autoScaling: this.url, ec2: this.url, ssm: this.url };
+  get endpoints(): { autoScaling: string; ec2: string; ssm: string; sqs: string } {
+    return { autoScaling: this.url, ec2: this.url, ssm: this.url, sqs: this.url };
+  }
+
+  /** Serves a simulated FIFO queue's GetQueueUrl and ChangeMessageVisibility from this endpoint. */
+  attachQueue(queue: SimulatedFifoQueue): void {
+    this.queues.add(queue);
   }
 
   /** Environment for a process (e.g. the Lambda under test) that should use the simulated cloud. */
@@ -110,6 +132,7 @@ export class SimulatedCloud {
       AWS_ENDPOINT_URL_AUTO_SCALING: this.url,
       AWS_ENDPOINT_URL_EC2: this.url,
       AWS_ENDPOINT_URL_SSM: this.url,
+      AWS_ENDPOINT_URL_SQS: this.url,
       AWS_REGION: this.group.region,
       AWS_ACCESS_KEY_ID: 'SIMULATEDACCESSKEY',
       AWS_SECRET_ACCESS_KEY: 'simulated-secret-key',
@@ -173,11 +196,14 @@ export class SimulatedCloud {
     if (typeof target === 'string' && target.startsWith('AmazonSSM.')) {
       return this.handleSsm(res, target.slice('AmazonSSM.'.length), body);
     }
+    if (typeof target === 'string' && target.startsWith('AmazonSQS.')) {
+      return this.handleSqs(res, target.slice('AmazonSQS.'.length), body);
+    }
     const params = Object.fromEntries(new URLSearchParams(body));
     const service: Service | undefined =
       params.Version === AUTOSCALING_VERSION ? 'autoscaling' : params.Version === EC2_VERSION ? 'ec2' : undefined;
     if (service === undefined || params.Action === undefined) {
-      res.writeHead(400, { 'content-type': 'text/plain' }).end('unknown protocol: expected AWS Query, EC2 Query or SSM JSON 1.1');
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('unknown protocol: expected AWS Query, EC2 Query, SSM JSON 1.1 or SQS JSON 1.0');
       return;
     }
     const operation = params.Action;
@@ -333,6 +359,65 @@ export class SimulatedCloud {
     };
   }
 
+  // --- SQS ---
+
+  private handleSqs(res: ServerResponse, operation: string, body: string): void {
+    const requestId = this.group.nextUuid();
+    let input: Record<string, unknown> = {};
+    try {
+      input = body === '' ? {} : (JSON.parse(body) as Record<string, unknown>);
+      this.injectFault(operation);
+      const answer = this.sqs(operation, input);
+      this.calls.push({ service: 'sqs', operation, params: input });
+      sendJson(res, 200, answer, requestId, JSON_1_0);
+    } catch (err) {
+      const error = err instanceof SyntaxError ? new AwsError('InvalidParameterValue', 'invalid JSON') : toAwsError(err);
+      this.calls.push({ service: 'sqs', operation, params: input, error: error.code });
+      const known = SQS_ERRORS[error.code];
+      res
+        .writeHead(known?.status ?? error.status, {
+          'content-type': JSON_1_0,
+          'x-amzn-requestid': requestId,
+          'x-amzn-query-error': `${known?.queryCode ?? error.code};Sender`,
+        })
+        .end(JSON.stringify({ __type: `com.amazonaws.sqs#${error.code}`, message: error.message }));
+    }
+  }
+
+  private sqs(operation: string, input: Record<string, unknown>): unknown {
+    switch (operation) {
+      case 'GetQueueUrl': {
+        const name = stringField(input, 'QueueName');
+        const account = typeof input.QueueOwnerAWSAccountId === 'string' ? input.QueueOwnerAWSAccountId : this.group.account;
+        const queue = [...this.queues].find((q) => q.name === name && q.account === account);
+        if (queue === undefined) throw new AwsError('QueueDoesNotExist', 'The specified queue does not exist.');
+        return { QueueUrl: queue.url(this.url) };
+      }
+      case 'ChangeMessageVisibility': {
+        const queue = this.queueAt(stringField(input, 'QueueUrl'));
+        const seconds = input.VisibilityTimeout;
+        if (typeof seconds !== 'number') throw new AwsError('InvalidParameterValue', 'VisibilityTimeout is required');
+        queue.changeVisibility(stringField(input, 'ReceiptHandle'), seconds);
+        return {};
+      }
+      default:
+        throw new AwsError('UnsupportedOperation', `unknown operation ${operation}`);
+    }
+  }
+
+  /** The queue a queue URL names: its path is /<account>/<name>, whatever the host. */
+  private queueAt(queueUrl: string): SimulatedFifoQueue {
+    let path: string;
+    try {
+      path = new URL(queueUrl).pathname;
+    } catch {
+      throw new AwsError('InvalidAddress', `The address ${queueUrl} is not valid for this endpoint.`, 404);
+    }
+    const queue = [...this.queues].find((q) => path === `/${q.account}/${q.name}`);
+    if (queue === undefined) throw new AwsError('QueueDoesNotExist', 'The specified queue does not exist.');
+    return queue;
+  }
+
   // --- IMDSv2 ---
 
   private handleImds(req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -381,9 +466,13 @@ export async function startSimulatedCloud(options: SimulatedCloudOptions = {}): 
 // --- helpers ---
 
 const SSM_OPERATIONS = new Set(['GetParameter', 'PutParameter', 'DeleteParameter', 'GetParametersByPath', 'AddTagsToResource', 'ListTagsForResource']);
+const SQS_OPERATIONS = new Set(['GetQueueUrl', 'ChangeMessageVisibility']);
+const JSON_1_0 = 'application/x-amz-json-1.0';
+const JSON_1_1 = 'application/x-amz-json-1.1';
 
 function serviceOf(operation: string): Service {
   if (SSM_OPERATIONS.has(operation)) return 'ssm';
+  if (SQS_OPERATIONS.has(operation)) return 'sqs';
   return operation === 'DescribeInstances' ? 'ec2' : 'autoscaling';
 }
 
@@ -391,6 +480,7 @@ function toAwsError(err: unknown): AwsError {
   if (err instanceof AwsError) return err;
   if (err instanceof SimValidationError) return new AwsError('ValidationError', err.message);
   if (err instanceof SimParameterError) return new AwsError(err.code, err.message);
+  if (err instanceof SimQueueError) return new AwsError(err.code, err.message);
   return new AwsError('InternalFailure', err instanceof Error ? err.message : String(err), 500);
 }
 
@@ -481,9 +571,9 @@ function sendXml(res: ServerResponse, status: number, xml: string): void {
   res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8' }).end(xml);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, requestId?: string): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, requestId?: string, contentType = JSON_1_1): void {
   res
-    .writeHead(status, { 'content-type': 'application/x-amz-json-1.1', ...(requestId === undefined ? {} : { 'x-amzn-requestid': requestId }) })
+    .writeHead(status, { 'content-type': contentType, ...(requestId === undefined ? {} : { 'x-amzn-requestid': requestId }) })
     .end(JSON.stringify(body));
 }
 

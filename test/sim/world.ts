@@ -752,6 +752,7 @@ export class World {
     this.clients.autoScaling.destroy();
     this.clients.ec2.destroy();
     this.clients.ssm.destroy();
+    this.clients.sqs.destroy();
     await this.cloud.close();
     releaseAddresses([...this.addresses]);
     this.addresses.clear();

@@ -1,13 +1,15 @@
-// The three SDK clients, created once per Lambda container and injectable for tests. Only the client
+// The four SDK clients, created once per Lambda container and injectable for tests. Only the client
 // classes are imported here; each adapter imports just the commands it sends, so the bundle stays small.
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 
 export interface AwsClients {
   readonly autoScaling: AutoScalingClient;
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
+  readonly sqs: SQSClient;
 }
 
 export interface AwsClientOptions {
@@ -20,7 +22,7 @@ export interface AwsClientOptions {
    */
   readonly maxAttempts?: number;
   /** Per-service endpoints (tests and the simulated cloud); otherwise AWS_ENDPOINT_URL_* or the default. */
-  readonly endpoints?: { readonly autoScaling?: string; readonly ec2?: string; readonly ssm?: string };
+  readonly endpoints?: { readonly autoScaling?: string; readonly ec2?: string; readonly ssm?: string; readonly sqs?: string };
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
 }
 
@@ -38,6 +40,7 @@ export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
     autoScaling: new AutoScalingClient({ ...common, ...endpoint(options.endpoints?.autoScaling) }),
     ec2: new EC2Client({ ...common, ...endpoint(options.endpoints?.ec2) }),
     ssm: new SSMClient({ ...common, ...endpoint(options.endpoints?.ssm) }),
+    sqs: new SQSClient({ ...common, ...endpoint(options.endpoints?.sqs) }),
   };
 }
 
