@@ -520,14 +520,16 @@ export class ElasticEtcdCluster extends Construct {
 
   /**
    * The endpoints for subnets without internet: SSM (the instances read their drop-ins, the Lambda writes them),
-   * Auto Scaling and EC2 (the Lambda completes lifecycle actions and describes instances), and the S3 gateway (the
-   * etcd tarball). SQS needs none: the Lambda service polls the queue, not the function.
+   * Auto Scaling and EC2 (the Lambda completes lifecycle actions and describes instances), SQS (the Lambda gives a
+   * failed queue message back early with ChangeMessageVisibility; the polling itself is the Lambda service's), and
+   * the S3 gateway (the etcd tarball).
    */
   private createVpcEndpoints(subnets: ec2.SubnetSelection): void {
     const services: [string, ec2.InterfaceVpcEndpointAwsService][] = [
       ['SsmEndpoint', ec2.InterfaceVpcEndpointAwsService.SSM],
       ['AutoScalingEndpoint', ec2.InterfaceVpcEndpointAwsService.AUTOSCALING],
       ['Ec2Endpoint', ec2.InterfaceVpcEndpointAwsService.EC2],
+      ['SqsEndpoint', ec2.InterfaceVpcEndpointAwsService.SQS],
     ];
     for (const [id, service] of services) {
       const endpoint = new ec2.InterfaceVpcEndpoint(this, id, { vpc: this.vpc, service, subnets, privateDnsEnabled: true, open: false });

@@ -470,10 +470,11 @@ describe('private subnets (no internet)', () => {
       ['autoscaling', 'Interface'],
       ['ec2', 'Interface'],
       ['s3', 'Gateway'],
+      ['sqs', 'Interface'],
       ['ssm', 'Interface'],
     ]);
     const interfaces = endpoints.filter((e) => e.VpcEndpointType === 'Interface');
-    assert.equal(interfaces.length, 3);
+    assert.equal(interfaces.length, 4);
     for (const e of interfaces) assert.equal(e.PrivateDnsEnabled, true);
     assert.equal(endpoints.filter((e) => e.VpcEndpointType === 'Gateway').length, 1);
   });
@@ -492,7 +493,7 @@ describe('private subnets (no internet)', () => {
       [s.resolve(cluster.memberSecurityGroup.securityGroupId), s.resolve(cluster.lambdaSecurityGroup.securityGroupId)].map((x) => JSON.stringify(x)).sort(),
     );
     for (const rule of ingress) assert.deepEqual([rule.FromPort, rule.ToPort], [443, 443]);
-    assert.equal(ingress.length, 6, 'three endpoints, two sources each');
+    assert.equal(ingress.length, 8, 'four interface endpoints, two sources each');
     const [fn] = resourcesOf(t, 'AWS::Lambda::Function').filter((f) => f.Runtime === 'nodejs22.x') as [Json];
     assert.deepEqual((fn.VpcConfig as Json).SubnetIds, cluster.vpc.isolatedSubnets.map((x): unknown => s.resolve(x.subnetId)));
   });
@@ -502,7 +503,7 @@ describe('private subnets (no internet)', () => {
     const s = new Stack(app, 'Own', { env: ENV });
     const vpc = new ec2.Vpc(s, 'Given', { maxAzs: 3, natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
     new ElasticEtcdCluster(s, 'Cluster', { vpc, internetAccess: false, etcdInstall: { method: 'preinstalled' } });
-    Template.fromStack(s).resourceCountIs('AWS::EC2::VPCEndpoint', 4);
+    Template.fromStack(s).resourceCountIs('AWS::EC2::VPCEndpoint', 5);
     const s2 = new Stack(newApp(), 'OwnWithEndpoints', { env: ENV });
     const vpc2 = new ec2.Vpc(s2, 'Given', { maxAzs: 3, natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
     new ElasticEtcdCluster(s2, 'Cluster', { vpc: vpc2, internetAccess: false, vpcEndpoints: false, etcdInstall: { method: 'preinstalled' } });
