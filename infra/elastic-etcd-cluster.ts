@@ -559,6 +559,12 @@ export class ElasticEtcdCluster extends Construct {
 
   private grantLambda(role: iam.IRole): void {
     const stack = Stack.of(this);
+    const groupArn = stack.formatArn({
+      service: 'autoscaling',
+      resource: 'autoScalingGroup',
+      resourceName: `*:autoScalingGroupName/${this.autoScalingGroupName}`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ClusterParameters',
@@ -582,14 +588,7 @@ export class ElasticEtcdCluster extends Construct {
       new iam.PolicyStatement({
         sid: 'CompleteOwnLifecycleActions',
         actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
-        resources: [
-          stack.formatArn({
-            service: 'autoscaling',
-            resource: 'autoScalingGroup',
-            resourceName: `*:autoScalingGroupName/${this.autoScalingGroupName}`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
+        resources: [groupArn],
       }),
     );
     role.addToPrincipalPolicy(
@@ -597,14 +596,7 @@ export class ElasticEtcdCluster extends Construct {
         // A member unhealthy past unhealthyAfter on an InService instance: the group replaces the instance.
         sid: 'ReportOwnInstancesUnhealthy',
         actions: ['autoscaling:SetInstanceHealth'],
-        resources: [
-          stack.formatArn({
-            service: 'autoscaling',
-            resource: 'autoScalingGroup',
-            resourceName: `*:autoScalingGroupName/${this.autoScalingGroupName}`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
+        resources: [groupArn],
       }),
     );
     role.addToPrincipalPolicy(
