@@ -106,3 +106,27 @@ describe('loadConfig', () => {
     assert.deepEqual(problemsOf({ ...minimal, ELASTIC_ETCD_CLIENT_PORT: '2380' }), [{ variable: 'ELASTIC_ETCD_PEER_PORT', received: '2380' }]);
   });
 });
+
+// ELASTIC_ETCD_VERSION: optional; when set, the etcd release new instances run (the stack passes its own).
+describe('loadConfig: ELASTIC_ETCD_VERSION', () => {
+  it('is optional and read as a version', () => {
+    assert.equal('etcdVersion' in loadConfig(minimal), false);
+    assert.equal('etcdVersion' in loadConfig({ ...minimal, ELASTIC_ETCD_VERSION: ' ' }), false);
+    assert.deepEqual(loadConfig({ ...minimal, ELASTIC_ETCD_VERSION: '3.5.30' }).etcdVersion, { major: 3, minor: 5, patch: 30 });
+    assert.deepEqual(loadConfig({ ...minimal, ELASTIC_ETCD_VERSION: '3.4.23' }).etcdVersion, { major: 3, minor: 4, patch: 23 });
+  });
+
+  it('an unknown version is a config error naming the variable and what it expects', () => {
+    for (const bad of ['3.5', 'v3.5.30', 'latest', '3.3.27', '3.7.0', '4.0.0', '3.5.30-rc.1']) {
+      assert.throws(
+        () => loadConfig({ ...minimal, ELASTIC_ETCD_VERSION: bad }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.problems.length === 1 &&
+          err.problems[0]?.variable === 'ELASTIC_ETCD_VERSION' &&
+          /ELASTIC_ETCD_VERSION=.* is invalid, expected an etcd release 3\.4\.x, 3\.5\.x or 3\.6\.x/.test(err.message),
+        bad,
+      );
+    }
+  });
+});
