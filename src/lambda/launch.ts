@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { describe, planJoin } from '../core/planner.js';
 import { renderDropin } from '../core/render.js';
-import type { BootstrapSource, EtcdSettings, Plan } from '../core/types.js';
+import type { BootstrapSource, EtcdSettings, Member, Plan } from '../core/types.js';
 import { hostOf, sameURLSet } from '../core/urls.js';
 import { clientFor } from '../services/connection.js';
 import { isEtcdError } from '../adapters/etcd/index.js';
@@ -175,7 +175,7 @@ async function learnerSilentPastThreshold(self: { name: string; peerURLs: string
   const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
   try {
     const { members } = await client.memberList();
-    const own = members.find((m) => m.name === self.name) ?? members.find((m) => sameURLSet(m.peerURLs, self.peerURLs));
+    const own = ownMember(members, self);
     if (own === undefined) return undefined;
     const since = (await readHealthHistory(client, loggerFor(deps.telemetry))).get(own.id);
     if (since === undefined) return undefined;
@@ -190,12 +190,17 @@ async function learnerSilentPastThreshold(self: { name: string; peerURLs: string
   }
 }
 
+/** This launch's member: by name, or by peer URLs when it was added but never started (etcd names it then). */
+function ownMember(members: readonly Member[], self: { name: string; peerURLs: string[] }): Member | undefined {
+  return members.find((m) => m.name === self.name) ?? members.find((m) => sameURLSet(m.peerURLs, self.peerURLs));
+}
+
 /** Whether `self` is a learner, a voter, or not (visibly) a member: the cluster may not answer. */
 async function memberState(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<'learner' | 'voter' | 'unknown'> {
   const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
   try {
     const { members } = await client.memberList();
-    const own = members.find((m) => m.name === self.name) ?? members.find((m) => sameURLSet(m.peerURLs, self.peerURLs));
+    const own = ownMember(members, self);
     return own === undefined ? 'unknown' : own.isLearner ? 'learner' : 'voter';
   } catch (err) {
     if (isEtcdError(err, 'unavailable') || isEtcdError(err, 'timeout')) return 'unknown';
