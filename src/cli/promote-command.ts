@@ -1,7 +1,7 @@
 // `elastic-etcd promote`: waits until this node's learner is in sync and promotes it.
 import { deriveClientEndpoints } from '../adapters/discovery/index.js';
 import { deriveClientURL } from '../core/urls.js';
-import { describe } from '../core/planner.js';
+import { memberLabel } from '../core/members.js';
 import type { Logger } from '../services/log.js';
 import { toEtcdConnection } from './connection.js';
 import type { CliDependencies, CliIO } from './context.js';
@@ -31,6 +31,6 @@ export async function runPromoteCommand(options: PromoteOptions, deps: CliDepend
     log,
     ...(io.signal !== undefined && { signal: io.signal }),
   });
-  log.info(result.outcome === 'promoted' ? `${describe(result.member)} is now a voting member` : `${describe(result.member)} already is a voting member`);
+  log.info(result.outcome === 'promoted' ? `${memberLabel(result.member)} is now a voting member` : `${memberLabel(result.member)} already is a voting member`);
   return EXIT_OK;
 }

@@ -4,7 +4,7 @@
 // terminate hook (the member is removed there, or the termination held while that would cost the quorum)
 // and launches a replacement through the launch hook. One at a time, only with a quorum.
 import { planHeal, planMemberless, type HealDecision } from '../core/health-history.js';
-import { describe } from '../core/planner.js';
+import { memberLabel } from '../core/members.js';
 import type { Member } from '../core/types.js';
 import { isInstanceId } from '../adapters/aws/index.js';
 import { clientFor } from '../services/connection.js';
@@ -134,10 +134,10 @@ export async function removeLongUnhealthyMembers(group: GroupView, deps: Lifecyc
     );
     for (const member of dead) {
       const seconds = Math.round((now() - history.get(member.id)!) / 1000);
-      const why = `member ${describe(member)} has been unhealthy for ${seconds} s, past the threshold of ${config.unhealthyAfterMs / 1000} s, and a join must get past it`;
+      const why = `member ${memberLabel(member)} has been unhealthy for ${seconds} s, past the threshold of ${config.unhealthyAfterMs / 1000} s, and a join must get past it`;
       const outcome = await removeMember(group, (m) => m.id === member.id, why, deps);
       if (outcome !== 'removed') continue;
-      removed.push(describe(member));
+      removed.push(memberLabel(member));
     }
     return removed;
   } finally {

@@ -3,6 +3,7 @@
 // A join marker is a key with a lease that a joiner writes right after adding its member. While it lives, that
 // member is "starting", not dead: nobody removes a member that is still booting (R3 of the behaviour doc).
 import { memberIdToHex, parseHexMemberId } from '../core/ids.js';
+import { isUnstarted } from '../core/members.js';
 import type { ClusterView, MemberId } from '../core/types.js';
 import { sameURLSet } from '../core/urls.js';
 import { checkMembersHealth, EtcdError, isEtcdError, observeCluster, type EtcdClient, type ObservedCluster } from '../adapters/etcd/index.js';
@@ -46,7 +47,7 @@ export async function observeForPlanning(
     });
   }
   const health = new Map(observed.health);
-  const unstarted = observed.members.filter((m) => m.name === '' && health.get(m.id) !== 'healthy');
+  const unstarted = observed.members.filter((m) => isUnstarted(m) && health.get(m.id) !== 'healthy');
   if (unstarted.length > 0) {
     const starting = await readJoinMarkers(client, log, signal);
     for (const m of unstarted) {
