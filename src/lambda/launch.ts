@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { memberLabel } from '../core/members.js';
 import { planJoin } from '../core/planner.js';
+import { formatQuorumCheck } from '../core/quorum.js';
 import { renderDropin } from '../core/render.js';
 import type { BootstrapSource, EtcdSettings, Member, Plan } from '../core/types.js';
 import { hostOf, sameURLSet } from '../core/urls.js';
@@ -410,6 +411,6 @@ function planDetails(plan: Plan): Record<string, unknown> {
   return {
     removals: plan.removals.map((r) => ({ member: memberLabel(r.member), reason: r.reason })),
     admission: plan.admission.kind === 'add' ? `add as ${plan.admission.asLearner ? 'learner' : 'voter'}` : `reuse ${memberLabel(plan.admission.member)}`,
-    checks: plan.checks.map((c) => `${c.step}: ${c.healthyVoters}/${c.voters} healthy, quorum ${c.quorum}`),
+    checks: plan.checks.map(formatQuorumCheck),
   };
 }

@@ -1,7 +1,7 @@
 // Membership changes outside a join, each under the quorum guard and the cluster lock: removing the member of
 // a terminating or vanished instance, and promoting learners that caught up.
 import { planRemoval } from '../core/membership.js';
-import { memberLabel } from '../core/members.js';
+import { isGoneOnPlatform, isUnstarted, memberLabel } from '../core/members.js';
 import type { Member } from '../core/types.js';
 import { checkMembersHealth, isEtcdError } from '../adapters/etcd/index.js';
 import { clientFor } from '../services/connection.js';
@@ -81,9 +81,7 @@ export async function removeGoneMembers(group: GroupView, deps: LifecycleDeps): 
     const observed = await observeForPlanning(client, deps.connection, loggerFor(deps.telemetry));
     if (observed.kind === 'unreachable') return { reachable: false, removed };
     const known = platformKnowledge(group, observed.members);
-    const gone = observed.members.filter(
-      (m) => (known.goneNames ?? []).includes(m.name) || m.peerURLs.some((u) => (known.gonePeerURLs ?? []).includes(u)),
-    );
+    const gone = observed.members.filter((m) => isGoneOnPlatform(m, known));
     for (const [i, member] of gone.entries()) {
       // The first decision can use the observation above; after a removal the cluster must be looked at again.
       const outcome = await removeMember(group, (m) => m.id === member.id, `the instance behind ${memberLabel(member)} is gone`, deps, i === 0 ? observed : undefined);
@@ -108,7 +106,7 @@ export async function promoteReadyLearners(group: GroupView, deps: LifecycleDeps
       if (isEtcdError(err, 'unavailable') || isEtcdError(err, 'timeout')) return promoted;
       throw err;
     }
-    const learners = list.members.filter((m) => m.isLearner && m.name !== '');
+    const learners = list.members.filter((m) => m.isLearner && !isUnstarted(m));
     if (learners.length === 0) return promoted;
     const health = await checkMembersHealth(client, list.members, list.clusterId, { timeoutMs: deps.connection.healthTimeoutMs });
     for (const learner of learners) {

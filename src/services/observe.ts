@@ -56,7 +56,7 @@ export async function observeForPlanning(
     }
   }
   for (const m of observed.members) {
-    log.debug(4, `member ${m.name || '(unstarted)'} ${memberIdToHex(m.id)}: ${health.get(m.id) ?? 'unknown'}`, {
+    log.debug(4, `member ${isUnstarted(m) ? '(unstarted)' : m.name} ${memberIdToHex(m.id)}: ${health.get(m.id) ?? 'unknown'}`, {
       peerURLs: m.peerURLs,
       learner: m.isLearner,
     });
