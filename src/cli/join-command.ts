@@ -18,6 +18,12 @@ import { promoteCommandLine } from './promote-command-line.js';
 /** The unit the drop-in ties etcd to, as the original's (a oneshot that writes the drop-in). */
 export const ELASTIC_ETCD_UNIT = 'elastic-etcd.service';
 
+/**
+ * runJoinCommand is `elastic-etcd join`: checks the data dir, reads the discovery registry, runs the join
+ * (see runJoin), keeps the registry in step with the members it added and removed, and prints etcd's
+ * configuration in the chosen format on stdout. Returns EXIT_OK, or EXIT_FAILED for a refusal (its message
+ * and hint on stderr; with `-o json` the refusal document on stdout too). Other failures are thrown to main.
+ */
 export async function runJoinCommand(options: JoinOptions, deps: CliDependencies, io: CliIO, log: Logger): Promise<number> {
   const connection = await toEtcdConnection(options.connection, deps);
   const freshness = await deps.isDataDirFresh(options.dataDir);
@@ -122,9 +128,10 @@ function renderOutput(options: JoinOptions, plan: Exclude<Plan, { kind: 'refuse'
 }
 
 /**
- * Registers an admitted member (idempotent, also for a reused one, fixing R4/B14) and deregisters removed
- * ones, but only while the registry keeps at least `size` entries: that count tells a later fresh node the
- * cluster has formed, and dropping below it would let that node bootstrap a second cluster (R6).
+ * Registers an admitted member, also a reused one (idempotent: a re-run finds its own entry and is fine, where the
+ * original tool failed on it), and deregisters removed ones, but only while the registry keeps at least `size`
+ * entries: that count tells a later fresh node the cluster has formed, and dropping below it would let that node
+ * bootstrap a second cluster.
  * Registry trouble is logged, not fatal: membership already changed, etcd must start now, and the next run
  * registers again.
  */

@@ -8,6 +8,11 @@ import type { CliDependencies, CliIO } from './context.js';
 import { EXIT_OK } from './errors.js';
 import type { PromoteOptions } from './options.js';
 
+/**
+ * runPromoteCommand is `elastic-etcd promote`: finds the cluster (endpoints and the discovery registry) and
+ * waits until this node's learner is promoted (see promoteWhenReady). Returns EXIT_OK when it is promoted or
+ * already votes; a PromotionError or EtcdError is thrown to main.
+ */
 export async function runPromoteCommand(options: PromoteOptions, deps: CliDependencies, io: CliIO, log: Logger): Promise<number> {
   const connection = await toEtcdConnection(options.connection, deps);
   const endpoints = [...options.connection.endpoints];

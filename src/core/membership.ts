@@ -25,7 +25,7 @@ export interface RemovalOptions {
  *
  * A healthy voter is also held (refused) while removing it would strand the cluster, even with a quorum left:
  * - while a learner is pending: the learner is promoted only if the voters left could survive losing it,
- *   so it must become a voter first (a rolling update's replacement, review D2);
+ *   so it must become a voter first (a rolling update's replacement, still a learner when the next voter goes);
  * - while it would leave a single voter of a cluster meant to be larger: etcd grows one learner at a time,
  *   and neither a join nor a promotion into a one-voter cluster is ever safe (see planPromotion).
  * A dead or unhealthy voter, or a learner, is never held by these rules: it no longer helps anyone.

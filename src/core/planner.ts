@@ -46,6 +46,17 @@ export class InvalidPlanInputError extends Error {
 /** The etcd default learner limit (3.4 to 3.6 allow one learner at a time). */
 export const DEFAULT_MAX_LEARNERS = 1;
 
+/**
+ * planJoin decides how this node starts etcd: bootstrap a new cluster, resume from its data dir, join the
+ * running cluster (with the removals that make room first), or refuse with a {@link RefusalCode} and a message.
+ *
+ * Pure and deterministic: the same observation and options always give the same plan, so running it again for
+ * the same event does no harm. Every join it returns passes the quorum guard above for each of its steps (the
+ * checks are in the plan), and it never removes a member that answers healthily.
+ *
+ * @throws InvalidPlanInputError only for input the caller should have validated (no name, no peer URLs, a
+ *   target size below 1, a negative learner limit, a member listed twice); every cluster state is a plan.
+ */
 export function planJoin(observation: Observation, options: PlanOptions): Plan {
   validateInput(observation, options);
   const { self, cluster } = observation;
@@ -84,7 +95,8 @@ function planBootstrap(
   switch (bootstrap.kind) {
     case 'discovery':
       // Discovery forms the cluster from its first `size` registrants; once that many registered and nobody
-      // answers, the cluster formed and is down now. Bootstrapping again would make a second cluster (R6, B12).
+      // answers, the cluster formed and is down now. Bootstrapping again would make a second cluster
+      // (the original tool did so as soon as the registry held more entries than the size).
       if (bootstrap.registered >= bootstrap.size) {
         return refuse(
           'cluster-down',
@@ -129,7 +141,7 @@ function planBootstrap(
   }
 }
 
-/** A node with member data never changes membership, except to follow its own new address (R5). */
+/** A node with member data never changes membership, except to update its own peer URLs when its address changed. */
 function planResume(
   name: string,
   peerURLs: readonly string[],
@@ -229,7 +241,7 @@ function planFreshJoin(
 
   const others = classified.filter((c) => c !== reusable && !incarnations.includes(c));
   // Another node was added but has not started (and is not known dead): its initial cluster lists the members
-  // as they were when it was added. Adding this node now would make that list wrong and its start fail (R1).
+  // as they were when it was added. Adding this node now would make that list wrong and its start fail: one join at a time.
   const startingJoiner = others.find((c) => isUnstarted(c.member) && !c.dead);
   if (startingJoiner !== undefined) {
     return refuse(

@@ -26,6 +26,17 @@ export interface ExecuteOptions {
   readonly transientRetryMs?: number;
 }
 
+/**
+ * executePlan carries out the membership steps of `plan` against etcd in order: a resume's peer URL update, or
+ * a join's removals, then its admission (add, or reuse of an unstarted member), then the join marker. Bootstrap,
+ * plain resume and refusal plans change nothing. The caller holds the cluster lock and has just re-planned.
+ *
+ * Each step is safe to repeat: a member already removed counts as removed by someone else (not in `removed`),
+ * and an add whose answer was lost takes over the unstarted member it created instead of adding a second one.
+ *
+ * @throws EtcdError from the first step that fails for good (transient refusals are retried first); the
+ *   steps before it stay done, and running the re-planned join again finishes the rest.
+ */
 export async function executePlan(client: EtcdClient, plan: Plan, options: ExecuteOptions): Promise<Executed> {
   const { log } = options;
   const call = options.signal === undefined ? {} : { signal: options.signal };

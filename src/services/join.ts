@@ -60,6 +60,17 @@ export interface JoinResult {
   readonly admitted?: Member;
 }
 
+/**
+ * runJoin makes one join attempt of this node: observe the cluster, plan, and (unless a dry run) carry out the
+ * plan's membership changes under the cluster lock, re-observing and re-planning once the lock is held.
+ *
+ * Safe to run again after a crash or for the same event: every step is idempotent (see executePlan), and a
+ * plan that no longer holds under the lock changes nothing. A refusal is returned as the plan, not thrown;
+ * `executed` is true only when membership was changed under the lock.
+ *
+ * @throws EtcdError when the cluster answers but the view a change needs cannot be had (no leader), or a
+ *   membership call fails for good; LockTimeoutError when the lock is not had within `lockTimeoutMs`.
+ */
 export async function runJoin(input: JoinInput): Promise<JoinResult> {
   const { log } = input;
   const first = clientFor(input.endpoints, input.connection);

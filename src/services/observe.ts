@@ -1,7 +1,7 @@
 // Observing a cluster for the planner: the member list, every member's health, and join markers.
 //
 // A join marker is a key with a lease that a joiner writes right after adding its member. While it lives, that
-// member is "starting", not dead: nobody removes a member that is still booting (R3 of the behaviour doc).
+// member is "starting", not dead: a member that was added and is still booting is never removed as dead.
 import { memberIdToHex, parseHexMemberId } from '../core/ids.js';
 import { isUnstarted } from '../core/members.js';
 import type { ClusterView, MemberId } from '../core/types.js';
@@ -16,6 +16,7 @@ export const DEFAULT_JOIN_GRACE_SECONDS = 120;
 
 type ObservedReachable = Extract<ObservedCluster, { kind: 'reachable' }>;
 
+/** What observeForPlanning saw: the planner's ClusterView, plus the ID of the cluster that answered. */
 export type Observed = ClusterView & { readonly clusterId?: bigint };
 
 export interface ObserveOptions {
@@ -28,6 +29,15 @@ export interface ObserveOptions {
   readonly forChange?: boolean;
 }
 
+/**
+ * observeForPlanning takes the view of the cluster a plan is made from: the member list, each member's health,
+ * and, for unstarted members, whether a live join marker says they are still starting (then their health is
+ * `unknown`, so no plan removes them; also when the markers cannot be read).
+ *
+ * Never throws because the cluster is down: no endpoint answering is `{ kind: 'unreachable' }`. With
+ * `forChange`, the list is confirmed through the leader and an EtcdError ('unavailable') is thrown when that
+ * cannot be had (see ObserveOptions). Changes nothing in etcd.
+ */
 export async function observeForPlanning(
   client: EtcdClient,
   connection: EtcdConnection,

@@ -10,6 +10,7 @@ import { checkMembersHealth, isEtcdError, type EtcdClient } from '../adapters/et
 import { clientFor, type EtcdConnection } from './connection.js';
 import type { Logger } from './log.js';
 
+/** Promotion gave up: this node is no member, or it was not promotable within the timeout. */
 export class PromotionError extends Error {
   constructor(message: string) {
     super(message);
@@ -33,6 +34,14 @@ export interface PromoteResult {
   readonly member: Member;
 }
 
+/**
+ * promoteWhenReady promotes this node's learner (found by name, else by peer URLs) to a voter once etcd accepts
+ * it, retrying with backoff while it is not in sync, while promoting would put the quorum at risk (planPromotion)
+ * or while etcd is unavailable. A member that already votes is success ('already-voter'), so it is safe to run
+ * again.
+ *
+ * @throws PromotionError when this node is not a member, or is still not promotable after `timeoutMs`.
+ */
 export async function promoteWhenReady(input: PromoteInput): Promise<PromoteResult> {
   const { log } = input;
   const client = clientFor(input.endpoints, input.connection);
