@@ -2,7 +2,7 @@
 // store its configuration for its boot script, and complete the action: CONTINUE, or ABANDON when joining is
 // unsafe. Safe to run twice for the same instance.
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describe, planJoin } from '../core/planner.js';
 import { renderDropin } from '../core/render.js';
 import type { BootstrapSource, EtcdSettings, Member, Plan } from '../core/types.js';

@@ -3,7 +3,7 @@
 //
 // Unlike the original tool, nothing here panics or silently defaults: a malformed answer is an
 // 'invalid-response' error, and a malformed registry entry is reported in `problems` and skipped (B4, B5, B7).
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseHexMemberId } from '../../core/ids.js';
 import type { MemberId } from '../../core/types.js';
 import { deriveClientURL, parseMemberURL } from '../../core/urls.js';
