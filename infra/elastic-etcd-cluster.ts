@@ -3,7 +3,7 @@
 // FIFO queue, which serialises them; the Lambda plans each membership change, stores the instance's etcd drop-in
 // in SSM Parameter Store, and the instance's boot script starts etcd with it.
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, Fn, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, AssetHashType, DockerImage, Duration, Fn, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -11,13 +11,13 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { DEFAULT_ETCD_VERSION, resolveEtcdRelease, type EtcdArchitecture, type EtcdRelease } from './etcd-releases.js';
 import { etcdSettingsEnvironment } from './etcd-settings.js';
+import { bundleLambdaSync } from './lambda-bundle.js';
 import { DEFAULT_RELEASE_BASE_URL, renderBootScript, type EtcdInstall } from './userdata.js';
 
 export const CLIENT_PORT = 2379;
@@ -157,7 +157,7 @@ export class ElasticEtcdCluster extends Construct {
   readonly autoScalingGroup: autoscaling.AutoScalingGroup;
   readonly autoScalingGroupName: string;
   readonly launchTemplate: ec2.LaunchTemplate;
-  readonly function: NodejsFunction;
+  readonly function: lambda.Function;
   /** Members: peer port between themselves, client port from the Lambda, the client group and `clients`. */
   readonly memberSecurityGroup: ec2.SecurityGroup;
   /** Put etcd clients into this group to let them reach the client port. */
@@ -398,11 +398,9 @@ export class ElasticEtcdCluster extends Construct {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     }));
-    this.function = new NodejsFunction(this, 'LifecycleFunction', {
-      entry: props.lambdaEntry ?? DEFAULT_LAMBDA_ENTRY,
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+    this.function = new lambda.Function(this, 'LifecycleFunction', {
+      code: bundledCode(props.lambdaEntry ?? DEFAULT_LAMBDA_ENTRY),
+      handler: 'index.handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
@@ -428,18 +426,6 @@ export class ElasticEtcdCluster extends Construct {
         // The version every member installs, for the Lambda's version-skew check.
         ELASTIC_ETCD_VERSION: this.etcdRelease.version,
         ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: String(unhealthyAfterSeconds(props.unhealthyAfter)),
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        forceDockerBundling: false,
-        mainFields: ['module', 'main'],
-        // Bundle the AWS SDK too: the versions pinned in package-lock.json, not whatever the runtime ships.
-        externalModules: [],
-        // Some dependencies still call require(); ESM output has none unless we make one.
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
     });
     // Batch size 1 and partial batch responses: a record that fails is made visible again after a short retry
@@ -644,6 +630,27 @@ export class ElasticEtcdCluster extends Construct {
     acknowledge(this.autoScalingGroup, 'AwsSolutions-AS3',
       'Scaling events reach EventBridge as lifecycle actions and are handled by the Lambda; failures land in the dead-letter queues.');
   }
+}
+
+/**
+ * The Lambda's code: `entry` bundled by infra/lambda-bundle.ts (the options `npm run bench` measures), as an asset
+ * hashed by its output. The bundling runs locally, as NodejsFunction's does without Docker; its plugin needs
+ * esbuild's JavaScript API, which NodejsFunction's command-line bundling cannot use. The image is required by the
+ * API and never started, since the local bundling either succeeds or throws.
+ */
+function bundledCode(entry: string): lambda.Code {
+  return lambda.Code.fromAsset(PROJECT_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      image: DockerImage.fromRegistry('dummy'),
+      local: {
+        tryBundle(outputDir: string): boolean {
+          bundleLambdaSync(entry, outputDir);
+          return true;
+        },
+      },
+    },
+  });
 }
 
 function acknowledge(scope: IConstruct, id: string, reason: string): void {
