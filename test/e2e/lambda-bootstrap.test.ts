@@ -4,7 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { etcdctlMemberList } from '../harness/index.js';
-import { parseDropin, SimulatedCrash, startWorld, timelineFromEnv, type World } from '../sim/world.js';
+import { parseDropin } from '../harness/systemd.js';
+import { SimulatedCrash, startWorld, timelineFromEnv, type World } from '../sim/world.js';
 
 const TIMEOUT = { timeout: 120_000 };
 
@@ -31,7 +32,7 @@ describe('first bootstrap of three instances', () => {
     const doomed = firstWave[0]!;
     const record = JSON.parse((await world.parameters.get(world.parameters.bootstrapName()))!) as { members: { name: string }[] };
     assert.deepEqual(record.members.map((m) => m.name).sort(), [...firstWave].sort());
-    const settings = parseDropin((await world.parameters.get(world.parameters.instanceName(doomed, 'dropin')))!);
+    const { settings } = parseDropin((await world.parameters.get(world.parameters.instanceName(doomed, 'dropin')))!);
     assert.equal(settings.ETCD_INITIAL_CLUSTER_STATE, 'new');
     assert.equal(settings.ETCD_INITIAL_CLUSTER?.split(',').length, 3);
 
@@ -48,7 +49,7 @@ describe('first bootstrap of three instances', () => {
     assert.deepEqual(result.inService.sort(), [...firstWave.slice(1), replacement].sort());
 
     // The replacement joined the existing cluster; the dead first-wave member was removed, not kept.
-    const joined = parseDropin((await world.parameters.get(world.parameters.instanceName(replacement, 'dropin')))!);
+    const { settings: joined } = parseDropin((await world.parameters.get(world.parameters.instanceName(replacement, 'dropin')))!);
     assert.equal(joined.ETCD_INITIAL_CLUSTER_STATE, 'existing');
     assert.ok(!result.members.some((m) => m.name === doomed));
 

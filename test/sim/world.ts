@@ -22,86 +22,12 @@ import { createCapturingTelemetry, type Attributes, type CapturingTelemetry, typ
 import { allocateAddresses, releaseAddresses } from '../harness/addresses.js';
 import { clientURLOf, createCluster, readStatus, type EtcdCluster, type EtcdMember } from '../harness/etcd.js';
 import { etcdctl, etcdctlMemberList, type EtcdctlMember } from '../harness/etcdctl.js';
+import { parseDropin } from '../harness/systemd.js';
 import { pollUntil } from '../harness/wait.js';
 import { etcdServerVersion, selectedEtcdVersion, type EtcdVersionName } from '../harness/versions.js';
 import { scheduledEvent, type EventBridgeEvent } from './events.js';
 import type { SimInstance } from './group.js';
 import { startSimulatedCloud, type SimulatedAccount, type SimulatedCloud } from './server.js';
-
-// ---------------------------------------------------------------------------------------------------------
-// Drop-in parsing: what systemd makes of the Environment= lines the Lambda stored.
-
-export class DropinParseError extends Error {
-  constructor(message: string) {
-    super(`invalid drop-in: ${message}`);
-    this.name = 'DropinParseError';
-  }
-}
-
-/**
- * The ETCD_* variables a systemd drop-in sets. Mirrors the boot script's rule (the first section must be
- * [Service], nothing else may be configured) and systemd's unquoting of `Environment=`: words are separated by
- * blanks, double quotes group, inside quotes `\\` and `\"` are escapes, and `%%` is a literal `%` (other
- * specifiers are refused: the Lambda never writes them).
- */
-export function parseDropin(text: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  let section: string | undefined;
-  for (const [index, raw] of text.split('\n').entries()) {
-    const line = raw.trim();
-    const where = `line ${index + 1}`;
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    const header = /^\[([^\]]+)\]$/.exec(line);
-    if (header !== null) {
-      section = header[1] ?? '';
-      if (section !== 'Service') throw new DropinParseError(`${where}: section [${section}]; a drop-in for etcd may only configure [Service]`);
-      continue;
-    }
-    if (section === undefined) throw new DropinParseError(`${where}: ${JSON.stringify(line)} before the [Service] section`);
-    const eq = line.indexOf('=');
-    if (eq < 1) throw new DropinParseError(`${where}: not a key=value line: ${JSON.stringify(line)}`);
-    if (line.slice(0, eq).trim() !== 'Environment') continue; // other [Service] keys do not set variables
-    for (const word of systemdWords(line.slice(eq + 1), where)) {
-      const assign = word.indexOf('=');
-      if (assign < 1) throw new DropinParseError(`${where}: ${JSON.stringify(word)} is not a VARIABLE=value assignment`);
-      env[word.slice(0, assign)] = word.slice(assign + 1);
-    }
-  }
-  if (section === undefined) throw new DropinParseError('no [Service] section');
-  return env;
-}
-
-function systemdWords(value: string, where: string): string[] {
-  const words: string[] = [];
-  let i = 0;
-  while (i < value.length) {
-    while (value[i] === ' ' || value[i] === '\t') i++;
-    if (i >= value.length) break;
-    let word = '';
-    let quoted = false;
-    for (; i < value.length; i++) {
-      const c = value[i]!;
-      if (!quoted && (c === ' ' || c === '\t')) break;
-      if (c === '"') {
-        quoted = !quoted;
-      } else if (c === '\\' && quoted) {
-        const next = value[i + 1];
-        if (next !== '\\' && next !== '"') throw new DropinParseError(`${where}: unsupported escape \\${next ?? ''}`);
-        word += next;
-        i++;
-      } else if (c === '%') {
-        if (value[i + 1] !== '%') throw new DropinParseError(`${where}: unsupported specifier %${value[i + 1] ?? ''}`);
-        word += '%';
-        i++;
-      } else {
-        word += c;
-      }
-    }
-    if (quoted) throw new DropinParseError(`${where}: unterminated quote`);
-    words.push(word);
-  }
-  return words;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // The world
@@ -842,7 +768,7 @@ export class World {
       if (Date.now() >= deadline) throw new Error(`no drop-in at ${name} after ${this.options.bootWaitMs ?? DEFAULTS.bootWaitMs} ms`);
       await delay(this.options.bootPollMs ?? DEFAULTS.bootPollMs);
     }
-    const settings = parseDropin(dropin);
+    const { settings } = parseDropin(dropin);
     // The drop-in names the data dir on the real machine; here every instance gets its own under the sandbox.
     const member = await this.etcd.startMember({ ip: instance.privateIp, settings: { ...settings, ETCD_DATA_DIR: 'data' }, wait: 'none', version: this.versionByInstance.get(instance.id) ?? this.launchVersion });
     this.etcdByInstance.set(instance.id, member);
