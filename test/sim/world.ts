@@ -9,6 +9,7 @@
 //   handler   handleEvent with the real adapters, a LambdaConfig and short loopback timeouts
 //
 // Used by the Lambda's end-to-end tests and by the demo and chaos scripts. close() frees everything.
+import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -401,6 +402,13 @@ export class World {
 
   inService(): string[] {
     return this.idsIn('InService');
+  }
+
+  /** The one instance the group launched that is not in `known`; fails unless there is exactly one. */
+  newInstance(known: readonly string[]): string {
+    const fresh = this.group.instances().map((i) => i.id).filter((id) => !known.includes(id));
+    assert.equal(fresh.length, 1, `one new instance, found ${fresh.join(', ')}`);
+    return fresh[0]!;
   }
 
   /** Client URLs of the in-service instances (where etcdctl looks for the cluster). */
@@ -851,19 +859,6 @@ export function startWorld(options: WorldOptions = {}): Promise<World> {
 
 export function instanceArn(region: string, account: string, instanceId: string): string {
   return `arn:aws:ec2:${region}:${account}:instance/${instanceId}`;
-}
-
-/** One timeline line per entry on stderr, e.g. `  1.234s lambda   decision launch i-0abc: join: ...`. */
-export function printTimelineEntry(entry: WorldLogEntry): void {
-  const details = entry.details === undefined || Object.keys(entry.details).length === 0 ? '' : ` ${JSON.stringify(entry.details, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
-  process.stderr.write(`${(entry.at / 1000).toFixed(3).padStart(8)}s ${entry.source.padEnd(8)} ${entry.message}${details}\n`);
-}
-
-/** The timeline printer when ELASTIC_ETCD_TIMELINE is 1 (decisions) or all (every handler log line), otherwise nothing. */
-export function timelineFromEnv(): Pick<WorldOptions, 'onLog' | 'handlerLogs'> {
-  const level = process.env.ELASTIC_ETCD_TIMELINE;
-  if (level === 'all') return { onLog: printTimelineEntry, handlerLogs: 'all' };
-  return level === '1' ? { onLog: printTimelineEntry } : {};
 }
 
 /** "launch i-0abc", "terminate i-0abc", "reconcile", or the detail-type / "unknown". */
