@@ -237,7 +237,7 @@ export class InvalidClusterPropsError extends Error {
   }
 }
 
-/** A prop after its default is applied and it is validated: what the named construction steps work from. */
+/** The props with their defaults applied, validated: what the named construction steps work from. */
 interface ResolvedProps {
   readonly clusterName: string;
   readonly prefix: string;
