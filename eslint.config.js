@@ -19,6 +19,12 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // `import { z } from 'zod'` pulls all of zod (locales, JSON Schema) into the Lambda bundle; the namespace
+      // import lets esbuild keep only what is used (test/infra/bundle.test.ts holds the bundle under 1 MiB).
+      'no-restricted-syntax': [
+        'error',
+        { selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier[imported.name='z']", message: "use `import * as z from 'zod'`: the z object defeats tree-shaking" },
+      ],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: false, allowAny: false }],
     },
   },

@@ -1,12 +1,13 @@
-// The Lambda bundle as CDK builds it (esbuild, ESM, minified, node22, the AWS SDK inside), its size, and its
-// cold start: a fresh node process imports the bundle and calls the handler once with a test notification.
+// The Lambda bundle as the construct builds it (infra/lambda-bundle.ts: esbuild, ESM, minified, node22, the AWS SDK
+// inside), its size, and its cold start: a fresh node process imports the bundle and calls the handler once with a
+// test notification.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { bundleLambda } from '../infra/lambda-bundle.js';
 
 export const REPO_ROOT = new URL('../', import.meta.url);
 
@@ -19,24 +20,11 @@ export interface Bundle {
   dispose(): void;
 }
 
-/** Bundles lambda/handler.ts with the options of infra/elastic-etcd-cluster.ts (NodejsFunction's bundling). */
+/** Bundles lambda/handler.ts exactly as the construct does (infra/lambda-bundle.ts). */
 export async function buildLambdaBundle(): Promise<Bundle> {
   const dir = mkdtempSync(join(tmpdir(), 'elastic-etcd-bench-bundle-'));
-  const file = join(dir, 'index.mjs');
   const started = performance.now();
-  await build({
-    entryPoints: [new URL('lambda/handler.ts', REPO_ROOT).pathname],
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    minify: true,
-    sourcemap: true,
-    mainFields: ['module', 'main'],
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-    logLevel: 'error',
-  });
+  const { file } = await bundleLambda(new URL('lambda/handler.ts', REPO_ROOT).pathname, dir);
   const buildMs = performance.now() - started;
   const content = readFileSync(file);
   return {

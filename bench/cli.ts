@@ -1,38 +1,13 @@
 // The CLI's run time: `--help`, and a `--dry-run` join against a real 3-member cluster formed through a local
 // discovery service (observe + plan, no change). Run from source (tsx) and, when it builds, from the tsc
 // output that `npm run build` produces (the installed `elastic-etcd` binary).
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createCluster, peerURLOf, type EtcdCluster } from '../test/harness/index.js';
-import { REPO_ROOT } from './bundle.js';
+import { REPO_ROOT as ROOT, runProcess } from '../test/harness/cli.js';
 
-const ROOT = fileURLToPath(REPO_ROOT);
-const TSX_LOADER = import.meta.resolve('tsx');
 /** Where the bench compiles the CLI: inside the repository (for node_modules), ignored by git. */
 const BUILD_DIR = join(ROOT, '.tmp', 'bench-build');
-
-export interface CliRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-}
-
-export function runProcess(argv: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
-  const [program, ...args] = argv;
-  const env = options.env ?? Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD') && !k.startsWith('ELASTIC_ETCD')));
-  const started = performance.now();
-  return new Promise((resolve) => {
-    execFile(program ?? process.execPath, args, { cwd: ROOT, env, timeout: options.timeoutMs ?? 60_000, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      resolve({ code, stdout, stderr, ms: performance.now() - started });
-    });
-  });
-}
-
-export const CLI_FROM_SOURCE: readonly string[] = [process.execPath, '--import', TSX_LOADER, join(ROOT, 'src', 'cli', 'main.ts')];
 
 /** Compiles src/ with tsconfig.build.json into a scratch dir; undefined (with the reason) if that fails. */
 export async function buildCli(): Promise<{ command: readonly string[] } | { error: string }> {

@@ -7,7 +7,8 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildLambdaBundle, coldStart } from './bundle.js';
-import { CLI_FROM_SOURCE, buildCli, removeCliBuild, startDryRunTarget, timeCli } from './cli.js';
+import { buildCli, removeCliBuild, startDryRunTarget, timeCli } from './cli.js';
+import { CLI_COMMAND } from '../test/harness/cli.js';
 import { benchHeal } from './heal.js';
 import { LaunchBench, PRODUCTION_CONNECTION, type HungPlacement, type LaunchSample } from './launch.js';
 import { figure, renderTable, type Figure } from './stats.js';
@@ -78,7 +79,7 @@ async function benchBundle(runs: number, figures: Figure[]): Promise<void> {
 async function benchCli(runs: number, figures: Figure[]): Promise<void> {
   progress('compiling the CLI (tsc -p tsconfig.build.json)');
   const built = await buildCli();
-  const commands: [string, readonly string[]][] = [['from source (tsx)', CLI_FROM_SOURCE]];
+  const commands: [string, readonly string[]][] = [['from source (tsx)', CLI_COMMAND]];
   if ('command' in built) commands.unshift(['built', built.command]);
   else progress(`the CLI did not build, timing it from source only: ${built.error}`);
   progress('starting a discovery service and a 3-member cluster for the dry run');

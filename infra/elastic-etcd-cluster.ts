@@ -3,7 +3,7 @@
 // FIFO queue, which serialises them; the Lambda plans each membership change, stores the instance's etcd drop-in
 // in SSM Parameter Store, and the instance's boot script starts etcd with it.
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, Fn, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, AssetHashType, DockerImage, Duration, Fn, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -11,13 +11,13 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { DEFAULT_ETCD_VERSION, resolveEtcdRelease, type EtcdArchitecture, type EtcdRelease } from './etcd-releases.js';
 import { etcdSettingsEnvironment } from './etcd-settings.js';
+import { bundleLambdaSync } from './lambda-bundle.js';
 import { DEFAULT_RELEASE_BASE_URL, renderBootScript, type EtcdInstall } from './userdata.js';
 
 export const CLIENT_PORT = 2379;
@@ -58,89 +58,174 @@ export type EtcdInstallProp =
   | Exclude<EtcdInstall, { method: 's3' }>
   | { readonly method: 's3'; readonly bucket: s3.IBucket; readonly key: string };
 
+/** The props of {@link ElasticEtcdCluster}; every one is optional. */
 export interface ElasticEtcdClusterProps {
   /**
    * The VPC to run in.
-   * @default a new VPC over three Availability Zones with flow logs: public and private (egress, one NAT gateway
+   *
+   * @default - a new VPC over three Availability Zones with flow logs: public and private (egress, one NAT gateway
    * per AZ) subnets, or only isolated subnets and VPC endpoints when `internetAccess` is false
    */
   readonly vpc?: ec2.IVpc;
-  /** Where the etcd instances and the Lambda run. @default the VPC's private subnets (isolated ones without internet) */
+  /**
+   * Where the etcd instances and the Lambda run.
+   *
+   * @default - the VPC's private subnets (isolated ones without internet)
+   */
   readonly vpcSubnets?: ec2.SubnetSelection;
   /**
    * Whether the instances and the Lambda can reach the internet. When false they reach AWS only through VPC
-   * endpoints (SSM, Auto Scaling, EC2 interface endpoints and the S3 gateway endpoint), and etcd must come from S3
-   * (`etcdInstall: { method: 's3', ... }`), a mirror inside the network, or the machine image.
+   * endpoints (SSM, Auto Scaling, EC2 and SQS interface endpoints and the S3 gateway endpoint), and etcd must come
+   * from S3 (`etcdInstall: { method: 's3', ... }`), a mirror inside the network, or the machine image.
+   *
    * @default true
    */
   readonly internetAccess?: boolean;
-  /** Create the VPC endpoints the instances and the Lambda need. @default true when `internetAccess` is false */
+  /**
+   * Create the VPC endpoints the instances and the Lambda need.
+   *
+   * @default - true when `internetAccess` is false
+   */
   readonly vpcEndpoints?: boolean;
-  /** The cluster's name: part of the parameter path and of the group name. @default 'etcd' */
+  /**
+   * The cluster's name: part of the parameter path and of the group name. 1-64 letters, digits, `_`, `.`, `-`;
+   * must be a literal (not a token).
+   *
+   * @default 'etcd'
+   */
   readonly clusterName?: string;
   /**
    * Parameter Store prefix; parameters live under `<prefix>/<cluster>/`. The namespace must be unique per
-   * deployment (the Lambda claims it for its group and refuses another owner).
-   * @default `/elastic-etcd/<stack name>`
+   * deployment (the Lambda claims it for its group and refuses another owner). Must be a literal.
+   *
+   * @default - `/elastic-etcd/<stack name>`
    */
   readonly parameterPrefix?: string;
-  /** Number of etcd members (the group's min, max and desired capacity): 3, 5, 7 or 9. @default 3 */
+  /**
+   * Number of etcd members (the group's min, max and desired capacity): 3, 5, 7 or 9. Must be a literal: the
+   * rollout policy and the quorum depend on it.
+   *
+   * @default 3
+   */
   readonly clusterSize?: number;
   /**
    * Accept 1, 2 or an even number of members. With 1 or 2 a single replacement can never heal (a one-voter
    * cluster cannot grow safely), and an even size adds cost without adding fault tolerance.
+   *
    * @default false
    */
   readonly allowUnsafeClusterSize?: boolean;
-  /** @default t3.small */
+  /**
+   * The members' instance type; its architecture selects the etcd build (amd64 or arm64).
+   *
+   * @default - t3.small
+   */
   readonly instanceType?: ec2.InstanceType;
-  /** @default the latest Amazon Linux 2023 for the instance type's architecture */
+  /**
+   * The members' machine image.
+   *
+   * @default - the latest Amazon Linux 2023 for the instance type's architecture
+   */
   readonly machineImage?: ec2.IMachineImage;
-  /** Root volume size in GiB (encrypted gp3; etcd's data lives on it). @default 20 */
+  /**
+   * Root volume size in GiB (encrypted gp3; etcd's data lives on it). At least 8.
+   *
+   * @default 20
+   */
   readonly volumeSizeGiB?: number;
-  /** The etcd release to install (at least 3.5.20). Changing it rolls the group one member at a time. @default '3.5.30' */
+  /**
+   * The etcd release to install (at least 3.5.20). Changing it rolls the group one member at a time.
+   *
+   * @default '3.5.30'
+   */
   readonly etcdVersion?: string;
   /**
    * The SHA-256 of the release tarball per architecture, for a version not pinned in infra/etcd-releases.ts
-   * (take it from the release's SHA256SUMS). @default the pinned sums
+   * (take it from the release's SHA256SUMS).
+   *
+   * @default - the pinned sums
    */
   readonly etcdSha256?: Partial<Record<EtcdArchitecture, string>>;
-  /** How the instance installs etcd. @default the official release tarball, checksum-verified */
+  /**
+   * How the instance installs etcd.
+   *
+   * @default - the official release tarball from GitHub, checksum-verified
+   */
   readonly etcdInstall?: EtcdInstallProp;
   /**
    * Extra etcd settings by flag name without `--`, e.g. `{ 'quota-backend-bytes': '8589934592',
    * 'auto-compaction-mode': 'periodic', 'auto-compaction-retention': '1h' }`. Written as a static drop-in on
    * every member. Settings elastic-etcd owns (name, data dir, URLs, initial-cluster*, discovery*) are refused.
-   * @default none
+   *
+   * @default - none
    */
   readonly etcdSettings?: Readonly<Record<string, string>>;
-  /** Who else may reach the client port (2379), besides the Lambda and the client security group. @default none */
+  /**
+   * Who else may reach the client port (2379), besides the Lambda and the client security group. The same as
+   * `cluster.connections.allowDefaultPortFrom(peer)` for each.
+   *
+   * @default - none
+   */
   readonly clients?: readonly ec2.IPeer[];
-  /** @default 'replace' */
+  /**
+   * How a new member makes room: `replace` removes exactly one dead member when the cluster is full, `prune`
+   * removes every dead member, `add` only adds while below the size, `prepare` never changes membership (joins
+   * only as a member an admin pre-added). A healthy member is never removed.
+   *
+   * @default 'replace'
+   */
   readonly joinStrategy?: 'replace' | 'prune' | 'add' | 'prepare';
-  /** @default 'learner' */
+  /**
+   * Whether a new member joins as a learner (promoted once it has caught up) or directly as a voter.
+   *
+   * @default 'learner'
+   */
   readonly joinAs?: 'learner' | 'voter';
-  /** Per-member health check timeout used by the Lambda. @default 2 seconds */
+  /**
+   * Per-member health check timeout used by the Lambda.
+   *
+   * @default Duration.seconds(2)
+   */
   readonly healthTimeout?: Duration;
   /**
    * How often the Lambda reconciles membership with the group. Must be shorter than both heartbeat timeouts:
    * a termination held while removing its member would cost the quorum is kept alive by these passes.
-   * @default 2 minutes
+   *
+   * @default Duration.minutes(2)
    */
   readonly reconcileInterval?: Duration;
-  /** How long a launching instance may wait for its join. @default 10 minutes */
+  /**
+   * How long a launching instance may wait for its join (the launch hook's heartbeat timeout).
+   *
+   * @default Duration.minutes(10)
+   * @see https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks.html
+   */
   readonly launchHeartbeatTimeout?: Duration;
-  /** How long a terminating instance is held for its member's removal. @default 5 minutes */
+  /**
+   * How long a terminating instance is held for its member's removal (the terminate hook's heartbeat timeout).
+   *
+   * @default Duration.minutes(5)
+   * @see https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks.html
+   */
   readonly terminateHeartbeatTimeout?: Duration;
-  /** The group's name. @default `<stack name>-<cluster name>` */
+  /**
+   * The group's name.
+   *
+   * @default - `<stack name>-<cluster name>`
+   */
   readonly autoScalingGroupName?: string;
-  /** The Lambda handler's source file. @default lambda/handler.ts of this repository */
+  /**
+   * The Lambda handler's source file, bundled by infra/lambda-bundle.ts.
+   *
+   * @default - lambda/handler.ts of this repository
+   */
   readonly lambdaEntry?: string;
   /**
    * How long a member may stay unhealthy (hung, crash-looping, never started) on an instance EC2 calls healthy
    * before the Lambda reports the instance Unhealthy (SetInstanceHealth) so the group replaces it, and before a
    * join may remove it (env ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS). Whole seconds, 30 s to 24 h.
-   * @default 5 minutes
+   *
+   * @default Duration.minutes(5)
    */
   readonly unhealthyAfter?: Duration;
 }
@@ -152,16 +237,65 @@ export class InvalidClusterPropsError extends Error {
   }
 }
 
-export class ElasticEtcdCluster extends Construct {
+/** The props with their defaults applied, validated: what the named construction steps work from. */
+interface ResolvedProps {
+  readonly clusterName: string;
+  readonly prefix: string;
+  readonly clusterSize: number;
+  readonly launchTimeout: Duration;
+  readonly terminateTimeout: Duration;
+  readonly reconcileInterval: Duration;
+  readonly internetAccess: boolean;
+  readonly install: EtcdInstallProp;
+  readonly instanceType: ec2.InstanceType;
+  readonly architecture: EtcdArchitecture;
+  readonly subnets: ec2.SubnetSelection;
+  /** The extra etcd settings as the boot script's environment (validated). */
+  readonly etcdSettings: Readonly<Record<string, string>>;
+  /** `unhealthyAfter` in whole seconds, as the Lambda's environment carries it. */
+  readonly unhealthyAfterSeconds: string;
+}
+
+/** The three security groups, each port opened on purpose. */
+interface SecurityGroups {
+  readonly members: ec2.SecurityGroup;
+  readonly clients: ec2.SecurityGroup;
+  readonly lambda: ec2.SecurityGroup;
+}
+
+/** The queue that serialises the Lambda's work, and where what cannot be delivered or handled goes. */
+interface Queues {
+  readonly queue: sqs.Queue;
+  readonly queueDeadLetterQueue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+}
+
+/**
+ * An etcd cluster on an Auto Scaling group that heals itself: a launch joins its member safely (learner first,
+ * never at the cost of the quorum), a termination removes its member, and a periodic reconcile repairs whatever
+ * an event missed. Implements `IConnectable`: `cluster.connections.allowDefaultPortFrom(app)` lets `app` reach
+ * the members' client port (2379).
+ *
+ * Throws `InvalidClusterPropsError` (at synth time, naming the prop) for props it cannot deploy safely.
+ */
+export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
+  /** The members' network: the client port (2379) is the default port; peers are opened among members only. */
+  readonly connections: ec2.Connections;
+  /** The VPC the members and the Lambda run in. */
   readonly vpc: ec2.IVpc;
+  /** The group of etcd members: min = max = `clusterSize`, rolled one member at a time. */
   readonly autoScalingGroup: autoscaling.AutoScalingGroup;
+  /** The group's name, fixed at synth time (the rules and the Lambda's policies match on it). */
   readonly autoScalingGroupName: string;
+  /** The members' launch template (IMDSv2 only, encrypted gp3 root volume, the boot script). */
   readonly launchTemplate: ec2.LaunchTemplate;
-  readonly function: NodejsFunction;
+  /** The Lambda that plans and makes every membership change. */
+  readonly lifecycleFunction: lambda.Function;
   /** Members: peer port between themselves, client port from the Lambda, the client group and `clients`. */
   readonly memberSecurityGroup: ec2.SecurityGroup;
   /** Put etcd clients into this group to let them reach the client port. */
   readonly clientSecurityGroup: ec2.SecurityGroup;
+  /** The Lambda's group: out to the members' client port and to HTTPS (the AWS APIs) only. */
   readonly lambdaSecurityGroup: ec2.SecurityGroup;
   /** The FIFO queue that serialises lifecycle actions and reconcile passes into the Lambda. */
   readonly queue: sqs.Queue;
@@ -171,23 +305,65 @@ export class ElasticEtcdCluster extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   /** `<prefix>/<cluster>`: the root of this cluster's parameters, unique per deployment. */
   readonly parameterPath: string;
+  /** The members' role: reads its own instance's drop-in only (and the etcd tarball from S3 when so installed). */
   readonly instanceRole: iam.Role;
   /** The etcd release the instances install, with its pinned SHA-256. */
   readonly etcdRelease: EtcdRelease;
   /** The Lambda's logs: every plan, refusal and membership change. */
   readonly logGroup: logs.LogGroup;
 
+  /** @deprecated use `lifecycleFunction` (the same function, named after its construct ID). */
+  get function(): lambda.Function {
+    return this.lifecycleFunction;
+  }
+
   constructor(scope: Construct, id: string, props: ElasticEtcdClusterProps = {}) {
     super(scope, id);
+    const resolved = this.resolveProps(props);
+    this.parameterPath = `${resolved.prefix}/${resolved.clusterName}`;
+    this.etcdRelease = resolveEtcdRelease(props.etcdVersion ?? DEFAULT_ETCD_VERSION, resolved.architecture, props.etcdSha256?.[resolved.architecture]);
+    this.vpc = props.vpc ?? this.createVpc(resolved.internetAccess);
+    // An explicit name breaks the cycle group -> Lambda env/IAM -> group, and lets the rules match on it.
+    this.autoScalingGroupName = props.autoScalingGroupName ?? defaultGroupName(this, resolved.clusterName);
+
+    const groups = this.createSecurityGroups(resolved.clusterName);
+    this.memberSecurityGroup = groups.members;
+    this.clientSecurityGroup = groups.clients;
+    this.lambdaSecurityGroup = groups.lambda;
+    this.connections = new ec2.Connections({ securityGroups: [groups.members], defaultPort: ec2.Port.tcp(CLIENT_PORT) });
+    this.openPorts(props.clients ?? []);
+    if (props.vpcEndpoints ?? !resolved.internetAccess) this.createVpcEndpoints(resolved.subnets);
+
+    this.instanceRole = this.createInstanceRole(resolved);
+    this.launchTemplate = this.createLaunchTemplate(resolved, props);
+    this.autoScalingGroup = this.createGroup(resolved);
+
+    ({ queue: this.queue, queueDeadLetterQueue: this.queueDeadLetterQueue, deadLetterQueue: this.deadLetterQueue } = this.createQueues());
+    this.logGroup = new logs.LogGroup(this, 'FunctionLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.lifecycleFunction = this.createLifecycleFunction(resolved, props);
+    const rules = this.routeEvents(resolved);
+
+    // Creation order: everything that must receive the first instances' lifecycle actions exists before the
+    // group launches them: the Lambda with its role, policies and event source mapping, the queues with their
+    // policies, and the rules.
+    this.autoScalingGroup.node.addDependency(this.lifecycleFunction, this.queue, this.queueDeadLetterQueue, this.deadLetterQueue, ...rules);
+
+    this.addNagSuppressions();
+  }
+
+  /** Applies the defaults and refuses what cannot be deployed safely, naming the prop. */
+  private resolveProps(props: ElasticEtcdClusterProps): ResolvedProps {
     const clusterName = props.clusterName ?? 'etcd';
     const prefix = props.parameterPrefix ?? `${PARAMETER_PREFIX_ROOT}/${this.deploymentSegment()}`;
     const clusterSize = props.clusterSize ?? 3;
     validateProps(clusterName, prefix, clusterSize, props);
-    this.parameterPath = `${prefix}/${clusterName}`;
     const launchTimeout = props.launchHeartbeatTimeout ?? Duration.minutes(10);
     const terminateTimeout = props.terminateHeartbeatTimeout ?? Duration.minutes(5);
     const reconcileInterval = props.reconcileInterval ?? Duration.minutes(2);
-    if (reconcileInterval.toSeconds() >= Math.min(launchTimeout.toSeconds(), terminateTimeout.toSeconds())) {
+    if (
+      !isUnresolvedDuration(reconcileInterval, launchTimeout, terminateTimeout) &&
+      reconcileInterval.toSeconds() >= Math.min(launchTimeout.toSeconds(), terminateTimeout.toSeconds())
+    ) {
       throw new InvalidClusterPropsError(
         `reconcileInterval (${reconcileInterval.toHumanString()}) must be shorter than both lifecycle heartbeat timeouts, which its passes keep alive`,
       );
@@ -201,52 +377,57 @@ export class ElasticEtcdCluster extends Construct {
     }
     const instanceType = props.instanceType ?? defaultInstanceType();
     const architecture: EtcdArchitecture = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'amd64';
-    const etcdVersion = props.etcdVersion ?? DEFAULT_ETCD_VERSION;
-    this.etcdRelease = resolveEtcdRelease(etcdVersion, architecture, props.etcdSha256?.[architecture]);
-    const settings = etcdSettingsEnvironment(props.etcdSettings ?? {});
-
-    this.vpc = props.vpc ?? this.createVpc(internetAccess);
     const subnets = props.vpcSubnets ?? { subnetType: internetAccess ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED };
+    return {
+      clusterName,
+      prefix,
+      clusterSize,
+      launchTimeout,
+      terminateTimeout,
+      reconcileInterval,
+      internetAccess,
+      install,
+      instanceType,
+      architecture,
+      subnets,
+      etcdSettings: etcdSettingsEnvironment(props.etcdSettings ?? {}),
+      unhealthyAfterSeconds: unhealthyAfterSeconds(props.unhealthyAfter),
+    };
+  }
 
-    // An explicit name breaks the cycle group -> Lambda env/IAM -> group, and lets the rules match on it.
-    this.autoScalingGroupName = props.autoScalingGroupName ?? defaultGroupName(this, clusterName);
+  /** The members', the clients' and the Lambda's security groups, all without default egress. */
+  private createSecurityGroups(clusterName: string): SecurityGroups {
+    const group = (id: string, description: string) => new ec2.SecurityGroup(this, id, { vpc: this.vpc, description, allowAllOutbound: false });
+    return {
+      members: group('MemberSecurityGroup', `etcd members of ${clusterName}`),
+      clients: group('ClientSecurityGroup', `etcd clients of ${clusterName}`),
+      lambda: group('LambdaSecurityGroup', `elastic-etcd lifecycle Lambda of ${clusterName}`),
+    };
+  }
 
-    // --- security groups: every port opened on purpose --------------------------------------------------------
-    this.memberSecurityGroup = new ec2.SecurityGroup(this, 'MemberSecurityGroup', {
-      vpc: this.vpc,
-      description: `etcd members of ${clusterName}`,
-      allowAllOutbound: false,
-    });
-    this.clientSecurityGroup = new ec2.SecurityGroup(this, 'ClientSecurityGroup', {
-      vpc: this.vpc,
-      description: `etcd clients of ${clusterName}`,
-      allowAllOutbound: false,
-    });
-    this.lambdaSecurityGroup = new ec2.SecurityGroup(this, 'LambdaSecurityGroup', {
-      vpc: this.vpc,
-      description: `elastic-etcd lifecycle Lambda of ${clusterName}`,
-      allowAllOutbound: false,
-    });
+  /** Every port opened on purpose: peers among members, the client port for the Lambda and the clients. */
+  private openPorts(clients: readonly ec2.IPeer[]): void {
     const clientPort = ec2.Port.tcp(CLIENT_PORT);
-    const peerPort = ec2.Port.tcp(PEER_PORT);
     const https = ec2.Port.tcp(443);
-    this.memberSecurityGroup.connections.allowInternally(peerPort, 'etcd peer traffic between members');
-    this.memberSecurityGroup.connections.allowFrom(this.lambdaSecurityGroup, clientPort, 'the lifecycle Lambda manages membership');
-    this.memberSecurityGroup.connections.allowFrom(this.clientSecurityGroup, clientPort, 'declared etcd clients');
-    for (const client of props.clients ?? []) {
-      this.memberSecurityGroup.addIngressRule(client, clientPort, 'declared etcd client');
-    }
+    this.connections.allowInternally(ec2.Port.tcp(PEER_PORT), 'etcd peer traffic between members');
+    this.connections.allowFrom(this.lambdaSecurityGroup, clientPort, 'the lifecycle Lambda manages membership');
+    this.connections.allowFrom(this.clientSecurityGroup, clientPort, 'declared etcd clients');
+    for (const client of clients) this.connections.allowDefaultPortFrom(client, 'declared etcd client');
+    // The Lambda reaches the members' client port, and nothing else inside the VPC.
+    this.lambdaSecurityGroup.connections.allowTo(this.memberSecurityGroup, clientPort, 'etcd membership API');
+    this.clientSecurityGroup.connections.allowTo(this.memberSecurityGroup, clientPort, 'etcd client API');
     // HTTPS out for SSM, the etcd download (GitHub, a mirror or S3) and the OS's package mirrors; through the NAT
     // gateways, or to the VPC endpoints when there is no internet.
     this.memberSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), https, 'AWS APIs and the etcd release download');
     // HTTPS out for the AWS APIs (Auto Scaling, EC2, SSM).
     this.lambdaSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), https, 'AWS APIs');
-    if (props.vpcEndpoints ?? !internetAccess) this.createVpcEndpoints(subnets);
+  }
 
-    // --- the instances ----------------------------------------------------------------------------------------
-    this.instanceRole = new iam.Role(this, 'InstanceRole', {
+  /** The members' role: each instance may read its own drop-in only (and the etcd tarball, when it comes from S3). */
+  private createInstanceRole(resolved: ResolvedProps): iam.Role {
+    const role = new iam.Role(this, 'InstanceRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: `etcd member of ${clusterName}: reads its own drop-in only`,
+      description: `etcd member of ${resolved.clusterName}: reads its own drop-in only`,
     });
     // A policy variable that expands to the bare instance ID does not exist, and SSM parameter names cannot hold
     // the instance ARN (no ':'), so the path alone cannot say "your own". What IAM does give every credential
@@ -254,7 +435,7 @@ export class ElasticEtcdCluster extends Construct {
     // ${ec2:SourceInstanceARN}. The Lambda tags each instance parameter with its instance's ARN, and this
     // statement allows a read only when that tag equals the caller's own instance ARN. Another instance's
     // parameters carry another ARN, and an untagged parameter matches nothing: denied, fail safe.
-    this.instanceRole.addToPolicy(
+    role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'ReadOwnInstanceParameters',
         actions: ['ssm:GetParameter'],
@@ -262,28 +443,32 @@ export class ElasticEtcdCluster extends Construct {
         conditions: { StringEquals: { [`ssm:resourceTag/${INSTANCE_ARN_TAG}`]: '${ec2:SourceInstanceARN}' } },
       }),
     );
+    const install = resolved.install;
     if (install.method === 's3') {
       // Exactly the one object, nothing else in the bucket.
-      this.instanceRole.addToPolicy(
-        new iam.PolicyStatement({ sid: 'ReadEtcdTarball', actions: ['s3:GetObject'], resources: [install.bucket.arnForObjects(install.key)] }),
-      );
-      install.bucket.encryptionKey?.grantDecrypt(this.instanceRole);
+      role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadEtcdTarball', actions: ['s3:GetObject'], resources: [install.bucket.arnForObjects(install.key)] }));
+      install.bucket.encryptionKey?.grantDecrypt(role);
     }
+    return role;
+  }
 
+  /** The members' launch template: the boot script that installs etcd and starts it with its drop-in. */
+  private createLaunchTemplate(resolved: ResolvedProps, props: ElasticEtcdClusterProps): ec2.LaunchTemplate {
+    const install = resolved.install;
     const machineImage =
       props.machineImage ??
       ec2.MachineImage.latestAmazonLinux2023({
-        cpuType: architecture === 'arm64' ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64,
+        cpuType: resolved.architecture === 'arm64' ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64,
       });
     const bootScript = renderBootScript({
       parameterPath: this.parameterPath,
       release: this.etcdRelease,
       install: install.method === 's3' ? { method: 's3', bucket: install.bucket.bucketName, key: install.key } : install,
-      dropinWaitSeconds: launchTimeout.toSeconds(),
-      settings,
+      dropinWaitSeconds: resolved.launchTimeout.toSeconds(),
+      settings: resolved.etcdSettings,
     });
-    this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-      instanceType,
+    return new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      instanceType: resolved.instanceType,
       machineImage,
       userData: ec2.UserData.custom(bootScript),
       role: this.instanceRole,
@@ -301,15 +486,18 @@ export class ElasticEtcdCluster extends Construct {
         },
       ],
     });
+  }
 
-    this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Group', {
+  /** The group of members, its rolling-update policy, and the launch and terminate hooks declared on it. */
+  private createGroup(resolved: ResolvedProps): autoscaling.AutoScalingGroup {
+    const group = new autoscaling.AutoScalingGroup(this, 'Group', {
       vpc: this.vpc,
-      vpcSubnets: subnets,
+      vpcSubnets: resolved.subnets,
       launchTemplate: this.launchTemplate,
       autoScalingGroupName: this.autoScalingGroupName,
-      minCapacity: clusterSize,
+      minCapacity: resolved.clusterSize,
       // No desiredCapacity: min = max already fixes the size, and a desired count would be reset on every deploy.
-      maxCapacity: clusterSize,
+      maxCapacity: resolved.clusterSize,
       // Rollouts: a change of the launch template (etcd version, AMI, instance type, user data) replaces the
       // members through CloudFormation's AutoScalingRollingUpdate, chosen over instance refresh after the AWS docs:
       // - the AutoScalingRollingUpdate policy (CloudFormation User Guide, "UpdatePolicy attribute") replaces
@@ -327,7 +515,7 @@ export class ElasticEtcdCluster extends Construct {
       // (AWS's recommended list: HealthCheck, ReplaceUnhealthy, AZRebalance, AlarmNotification, ScheduledActions).
       updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({
         maxBatchSize: 1,
-        minInstancesInService: clusterSize - 1,
+        minInstancesInService: resolved.clusterSize - 1,
         waitOnResourceSignals: false,
         suspendProcesses: [
           autoscaling.ScalingProcess.HEALTH_CHECK,
@@ -344,23 +532,26 @@ export class ElasticEtcdCluster extends Construct {
     // its first instances, and a hook applies only to transitions after it exists, so the first members would
     // go InService unseen. Fail safe: a launch nobody confirmed is abandoned (the instance never joins and is
     // replaced); a terminate nobody handled continues (the machine goes regardless; reconcile removes its member).
-    const cfnGroup = this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup;
+    const cfnGroup = group.node.defaultChild as autoscaling.CfnAutoScalingGroup;
     cfnGroup.lifecycleHookSpecificationList = [
       {
         lifecycleHookName: LAUNCH_HOOK_NAME,
         lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
-        heartbeatTimeout: launchTimeout.toSeconds(),
+        heartbeatTimeout: resolved.launchTimeout.toSeconds(),
         defaultResult: 'ABANDON',
       },
       {
         lifecycleHookName: TERMINATE_HOOK_NAME,
         lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-        heartbeatTimeout: terminateTimeout.toSeconds(),
+        heartbeatTimeout: resolved.terminateTimeout.toSeconds(),
         defaultResult: 'CONTINUE',
       },
     ];
+    return group;
+  }
 
-    // --- the serialising queue ----------------------------------------------------------------------------------
+  /** The serialising FIFO queue and the two dead-letter queues. */
+  private createQueues(): Queues {
     // EventBridge -> one SQS FIFO queue with one message group -> the Lambda, batch size 1: at most one message
     // of the group is in flight, so membership changes never overlap, and no reserved concurrency is needed
     // (fresh accounts with a concurrency quota of 10 refuse any reservation).
@@ -371,13 +562,13 @@ export class ElasticEtcdCluster extends Construct {
     // EventBridge target's dead-letter queue must be a standard queue ("SQS FIFO is not supported by Dead Letter
     // Queues"), hence two. The visibility timeout is six times the function timeout (Lambda Developer Guide,
     // "Using Lambda with Amazon SQS").
-    this.queueDeadLetterQueue = new sqs.Queue(this, 'QueueDeadLetterQueue', {
+    const queueDeadLetterQueue = new sqs.Queue(this, 'QueueDeadLetterQueue', {
       fifo: true,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    this.queue = new sqs.Queue(this, 'Queue', {
+    const queue = new sqs.Queue(this, 'Queue', {
       fifo: true,
       // Each event carries its own id and time, so only a true redelivery of the same event is dropped.
       contentBasedDeduplication: true,
@@ -385,80 +576,70 @@ export class ElasticEtcdCluster extends Construct {
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(6 * FUNCTION_TIMEOUT.toSeconds()),
       // A message that fails this often blocks the group no longer; reconcile repairs what it would have done.
-      deadLetterQueue: { queue: this.queueDeadLetterQueue, maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT },
+      deadLetterQueue: { queue: queueDeadLetterQueue, maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT },
     });
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+    const deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    return { queue, queueDeadLetterQueue, deadLetterQueue };
+  }
 
-    // --- the Lambda -------------------------------------------------------------------------------------------
-    const logGroup = (this.logGroup = new logs.LogGroup(this, 'FunctionLogs', {
-      retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    }));
-    this.function = new NodejsFunction(this, 'LifecycleFunction', {
-      entry: props.lambdaEntry ?? DEFAULT_LAMBDA_ENTRY,
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+  /** The Lambda, bundled by infra/lambda-bundle.ts, fed by the queue one message at a time. */
+  private createLifecycleFunction(resolved: ResolvedProps, props: ElasticEtcdClusterProps): lambda.Function {
+    const fn = new lambda.Function(this, 'LifecycleFunction', {
+      code: bundledCode(props.lambdaEntry ?? DEFAULT_LAMBDA_ENTRY),
+      handler: 'index.handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
       timeout: FUNCTION_TIMEOUT,
       vpc: this.vpc,
-      vpcSubnets: subnets,
+      vpcSubnets: resolved.subnets,
       securityGroups: [this.lambdaSecurityGroup],
-      logGroup,
-      environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        ELASTIC_ETCD_CLUSTER_NAME: clusterName,
-        ELASTIC_ETCD_PARAMETER_PREFIX: prefix,
-        ELASTIC_ETCD_AUTO_SCALING_GROUP: this.autoScalingGroupName,
-        ELASTIC_ETCD_CLIENT_PORT: String(CLIENT_PORT),
-        ELASTIC_ETCD_PEER_PORT: String(PEER_PORT),
-        ELASTIC_ETCD_CLUSTER_SIZE: String(clusterSize),
-        ELASTIC_ETCD_JOIN_STRATEGY: props.joinStrategy ?? 'replace',
-        ELASTIC_ETCD_JOIN_AS: props.joinAs ?? 'learner',
-        ELASTIC_ETCD_DATA_DIR: DATA_DIR,
-        ELASTIC_ETCD_LAUNCH_HOOK: LAUNCH_HOOK_NAME,
-        ELASTIC_ETCD_TERMINATE_HOOK: TERMINATE_HOOK_NAME,
-        ELASTIC_ETCD_HEALTH_TIMEOUT_MS: String((props.healthTimeout ?? Duration.seconds(2)).toMilliseconds()),
-        // The version every member installs, for the Lambda's version-skew check.
-        ELASTIC_ETCD_VERSION: this.etcdRelease.version,
-        ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: String(unhealthyAfterSeconds(props.unhealthyAfter)),
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        forceDockerBundling: false,
-        mainFields: ['module', 'main'],
-        // Bundle the AWS SDK too: the versions pinned in package-lock.json, not whatever the runtime ships.
-        externalModules: [],
-        // Some dependencies still call require(); ESM output has none unless we make one.
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      },
+      logGroup: this.logGroup,
+      environment: this.lambdaEnvironment(resolved, props),
     });
     // Batch size 1 and partial batch responses: a record that fails is made visible again after a short retry
     // delay (sqs:ChangeMessageVisibility, which the event source grants along with receive and delete) and reported.
-    this.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true }));
-    // The Lambda reaches the members' client port, and nothing else inside the VPC.
-    this.lambdaSecurityGroup.connections.allowTo(this.memberSecurityGroup, clientPort, 'etcd membership API');
-    this.clientSecurityGroup.connections.allowTo(this.memberSecurityGroup, clientPort, 'etcd client API');
-    this.grantLambda(this.function.role ?? fail('the function has no role'));
+    fn.addEventSource(new SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true }));
+    this.grantLambda(fn.role ?? fail('the function has no role'));
+    return fn;
+  }
 
-    // --- events: both lifecycle actions and the reconcile schedule, into the queue ----------------------------
+  /** The Lambda's configuration: the `ELASTIC_ETCD_*` contract that src/lambda/config.ts reads. */
+  private lambdaEnvironment(resolved: ResolvedProps, props: ElasticEtcdClusterProps): Record<string, string> {
+    return {
+      NODE_OPTIONS: '--enable-source-maps',
+      ELASTIC_ETCD_CLUSTER_NAME: resolved.clusterName,
+      ELASTIC_ETCD_PARAMETER_PREFIX: resolved.prefix,
+      ELASTIC_ETCD_AUTO_SCALING_GROUP: this.autoScalingGroupName,
+      ELASTIC_ETCD_CLIENT_PORT: String(CLIENT_PORT),
+      ELASTIC_ETCD_PEER_PORT: String(PEER_PORT),
+      ELASTIC_ETCD_CLUSTER_SIZE: String(resolved.clusterSize),
+      ELASTIC_ETCD_JOIN_STRATEGY: props.joinStrategy ?? 'replace',
+      ELASTIC_ETCD_JOIN_AS: props.joinAs ?? 'learner',
+      ELASTIC_ETCD_DATA_DIR: DATA_DIR,
+      ELASTIC_ETCD_LAUNCH_HOOK: LAUNCH_HOOK_NAME,
+      ELASTIC_ETCD_TERMINATE_HOOK: TERMINATE_HOOK_NAME,
+      ELASTIC_ETCD_HEALTH_TIMEOUT_MS: String((props.healthTimeout ?? Duration.seconds(2)).toMilliseconds()),
+      // The version every member installs, for the Lambda's version-skew check.
+      ELASTIC_ETCD_VERSION: this.etcdRelease.version,
+      ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: resolved.unhealthyAfterSeconds,
+    };
+  }
+
+  /** Both lifecycle actions and the reconcile schedule, into the queue (one message group). */
+  private routeEvents(resolved: ResolvedProps): events.Rule[] {
     const target = new targets.SqsQueue(this.queue, {
       messageGroupId: MESSAGE_GROUP_ID,
       deadLetterQueue: this.deadLetterQueue,
       retryAttempts: 8,
       // Older than the launch hook's timeout is too late to act on: the hook has already timed out.
-      maxEventAge: Duration.seconds(Math.max(60, launchTimeout.toSeconds())),
+      maxEventAge: Duration.seconds(Math.max(60, resolved.launchTimeout.toSeconds())),
     });
-    const rules = [
+    return [
       new events.Rule(this, 'LaunchRule', {
         description: `elastic-etcd: ${this.autoScalingGroupName} launch lifecycle action`,
         eventPattern: this.lifecyclePattern('EC2 Instance-launch Lifecycle Action', LAUNCH_HOOK_NAME),
@@ -470,18 +651,11 @@ export class ElasticEtcdCluster extends Construct {
         targets: [target],
       }),
       new events.Rule(this, 'ReconcileRule', {
-        description: `elastic-etcd: reconcile ${clusterName} with its group`,
-        schedule: events.Schedule.rate(reconcileInterval),
+        description: `elastic-etcd: reconcile ${resolved.clusterName} with its group`,
+        schedule: events.Schedule.rate(resolved.reconcileInterval),
         targets: [target],
       }),
     ];
-
-    // Creation order: everything that must receive the first instances' lifecycle actions exists before the
-    // group launches them: the Lambda with its role, policies and event source mapping, the queues with their
-    // policies, and the rules.
-    this.autoScalingGroup.node.addDependency(this.function, this.queue, this.queueDeadLetterQueue, this.deadLetterQueue, ...rules);
-
-    this.addNagSuppressions();
   }
 
   /** The part of the default namespace that makes it unique per deployment: the stack's name. */
@@ -615,7 +789,7 @@ export class ElasticEtcdCluster extends Construct {
 
   // cdk-nag (AwsSolutions) acknowledgements, each narrowed to the one finding it explains.
   private addNagSuppressions(): void {
-    const lambdaRole = this.function.role ?? fail('the function has no role');
+    const lambdaRole = this.lifecycleFunction.role ?? fail('the function has no role');
     // cdk-nag names findings by the ARN as synthesised: pseudo parameters where the environment is unknown.
     const stack = Stack.of(this);
     const pseudo = (value: string, name: string): string => (Token.isUnresolved(value) ? `<AWS::${name}>` : value);
@@ -635,7 +809,7 @@ export class ElasticEtcdCluster extends Construct {
       "Lifecycle actions of this group only: its ARN holds a generated UUID, so the group is matched by its fixed name.");
     acknowledge(this.instanceRole, `AwsSolutions-IAM5[Resource::${ssmArn(`${this.parameterPath}/instances/*`)}]`,
       "Instance IDs are not known in advance; the ec2:SourceInstanceARN tag condition narrows the wildcard to the caller's own parameters.");
-    acknowledge(this.function, 'AwsSolutions-L1',
+    acknowledge(this.lifecycleFunction, 'AwsSolutions-L1',
       'nodejs22.x is the runtime this project targets and tests (its code also runs on Node.js 20); upgrades are deliberate.');
     acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3',
       'This queue is itself the dead-letter queue of the three EventBridge rule targets (EventBridge accepts only standard queues there).');
@@ -644,6 +818,27 @@ export class ElasticEtcdCluster extends Construct {
     acknowledge(this.autoScalingGroup, 'AwsSolutions-AS3',
       'Scaling events reach EventBridge as lifecycle actions and are handled by the Lambda; failures land in the dead-letter queues.');
   }
+}
+
+/**
+ * The Lambda's code: `entry` bundled by infra/lambda-bundle.ts (the options `npm run bench` measures), as an asset
+ * hashed by its output. The bundling runs locally, as NodejsFunction's does without Docker; its plugin needs
+ * esbuild's JavaScript API, which NodejsFunction's command-line bundling cannot use. The image is required by the
+ * API and never started, since the local bundling either succeeds or throws.
+ */
+function bundledCode(entry: string): lambda.Code {
+  return lambda.Code.fromAsset(PROJECT_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      image: DockerImage.fromRegistry('dummy'),
+      local: {
+        tryBundle(outputDir: string): boolean {
+          bundleLambdaSync(entry, outputDir);
+          return true;
+        },
+      },
+    },
+  });
 }
 
 function acknowledge(scope: IConstruct, id: string, reason: string): void {
@@ -661,12 +856,17 @@ function defaultGroupName(scope: Construct, clusterName: string): string {
 }
 
 function validateProps(clusterName: string, prefix: string, clusterSize: number, props: ElasticEtcdClusterProps): void {
-  // Tokens cannot be checked, and these values are baked into IAM policies, the boot script and the rollout policy.
+  // These values are baked into IAM policies, the boot script and the rollout policy: they must be literals. Other
+  // values may be deploy-time tokens (e.g. a CloudFormation parameter); their checks are skipped, as CDK's own are.
   for (const [name, value] of [
     ['clusterName', clusterName],
     ['parameterPrefix', prefix],
+    ['etcdVersion', props.etcdVersion ?? DEFAULT_ETCD_VERSION],
   ] as const) {
     if (Token.isUnresolved(value)) throw new InvalidClusterPropsError(`${name} must be known at synth time (a literal), not a deploy-time token`);
+  }
+  if (props.launchHeartbeatTimeout?.isUnresolved() === true) {
+    throw new InvalidClusterPropsError('launchHeartbeatTimeout must be known at synth time (a literal), not a deploy-time token: the boot script waits that long for its drop-in');
   }
   if (Token.isUnresolved(clusterSize)) {
     throw new InvalidClusterPropsError('clusterSize must be known at synth time (a literal), not a deploy-time token: the rollout policy and quorum depend on it');
@@ -692,18 +892,25 @@ function validateProps(clusterName: string, prefix: string, clusterSize: number,
         : `clusterSize ${clusterSize}: an even size tolerates no more failures than ${clusterSize - 1} and costs one more machine; use ${clusterSize - 1} or ${clusterSize + 1}, or set allowUnsafeClusterSize`,
     );
   }
-  if (props.volumeSizeGiB !== undefined && (!Number.isInteger(props.volumeSizeGiB) || props.volumeSizeGiB < 8)) {
-    throw new InvalidClusterPropsError(`volumeSizeGiB ${props.volumeSizeGiB}: expected a whole number of at least 8`);
+  const volume = props.volumeSizeGiB;
+  if (volume !== undefined && !Token.isUnresolved(volume) && (!Number.isInteger(volume) || volume < 8)) {
+    throw new InvalidClusterPropsError(`volumeSizeGiB ${volume}: expected a whole number of at least 8`);
   }
 }
 
-/** unhealthyAfter in whole seconds, 30 s to 24 h (validated at synth time). */
-function unhealthyAfterSeconds(value: Duration | undefined): number {
+/** unhealthyAfter in whole seconds, 30 s to 24 h (validated at synth time unless it is a token). */
+function unhealthyAfterSeconds(value: Duration | undefined): string {
+  if (value?.isUnresolved() === true) return Token.asString(value.toSeconds());
   const seconds = (value ?? Duration.minutes(5)).toSeconds({ integral: false });
   if (!Number.isInteger(seconds) || seconds < 30 || seconds > 86_400) {
     throw new InvalidClusterPropsError(`unhealthyAfter ${value?.toHumanString() ?? ''}: expected whole seconds from 30 seconds to 24 hours`);
   }
-  return seconds;
+  return String(seconds);
+}
+
+/** True when any of these durations is a deploy-time token: its value cannot be compared at synth time. */
+function isUnresolvedDuration(...durations: readonly Duration[]): boolean {
+  return durations.some((duration) => duration.isUnresolved());
 }
 
 function fail(message: string): never {

@@ -28,7 +28,7 @@ export class ElasticEtcdStack extends Stack {
     });
     new CfnOutput(this, 'LifecycleFunctionName', {
       description: 'The Lambda that plans membership changes (see its logs)',
-      value: this.cluster.function.functionName,
+      value: this.cluster.lifecycleFunction.functionName,
     });
     new CfnOutput(this, 'LogGroupName', {
       description: "The Lambda's logs: every plan, refusal and membership change",

@@ -2,7 +2,7 @@
 import { memberIdToHex } from '../src/core/ids.js';
 import { etcdBinaries, EtcdSetupError, parseEtcdVersionName, readStatus, selectedEtcdVersion, type EtcdVersionName } from '../test/harness/index.js';
 import type { EtcdctlMember } from '../test/harness/index.js';
-import type { World, WorldLogEntry } from '../test/sim/world.js';
+import type { World } from '../test/sim/world.js';
 
 /** The etcd version a script runs: its --etcd-version flag, else ETCD_VERSION, else the default (see test/harness/versions.ts). */
 export function scriptEtcdVersion(flag: string | undefined): EtcdVersionName {
@@ -22,27 +22,7 @@ export function missingEtcd(versions: readonly EtcdVersionName[]): string | unde
   return undefined;
 }
 
-export interface TimelineOptions {
-  /** Also show queue bookkeeping and the handler's own completions (otherwise only what matters). */
-  readonly verbose?: boolean;
-  readonly write?: (line: string) => void;
-}
-
-const SOURCE_LABEL: Record<WorldLogEntry['source'], string> = {
-  world: 'world   ',
-  group: 'group   ',
-  queue: 'event   ',
-  lambda: 'lambda  ',
-  instance: 'instance',
-};
-
-/** One timeline line: seconds since the start, the source, the message. Queue noise only when verbose. */
-export function printTimelineEntry(entry: WorldLogEntry, options: TimelineOptions = {}): void {
-  const write = options.write ?? ((line: string) => process.stdout.write(line));
-  if (options.verbose !== true && entry.source === 'queue' && !/dropped|duplicated|holding|released/.test(entry.message)) return;
-  const at = `${(entry.at / 1000).toFixed(1)}s`.padStart(7);
-  write(`[${at}] ${SOURCE_LABEL[entry.source]} ${entry.message}\n`);
-}
+export { printTimelineEntry, type TimelineOptions } from '../test/sim/timeline.js';
 
 export interface MemberRow {
   readonly name: string;

@@ -1,6 +1,6 @@
 // The Lambda's configuration, read once from environment variables and validated at start. Every bad or
 // missing variable is reported in one error that names the variable and what it expects.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ClusterSize, JoinStrategy } from '../core/types.js';
 import { parseEtcdVersion, type EtcdVersionNumber } from '../core/version.js';
 import {

@@ -2,7 +2,7 @@
 // scheduled reconcile pass, something to ignore (with the reason, for the log), or a malformed event.
 // Shapes follow the EventBridge events of Amazon EC2 Auto Scaling ("Lifecycle action events" and
 // "Warm pool example events" in the Auto Scaling user guide) and of scheduled rules.
-import { z } from 'zod';
+import * as z from 'zod';
 import { isInstanceId } from '../adapters/aws/identifiers.js';
 
 export const LAUNCH_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';

@@ -2,7 +2,7 @@
 // store its configuration for its boot script, and complete the action: CONTINUE, or ABANDON when joining is
 // unsafe. Safe to run twice for the same instance.
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { memberLabel } from '../core/members.js';
 import { planJoin } from '../core/planner.js';
 import { formatQuorumCheck } from '../core/quorum.js';

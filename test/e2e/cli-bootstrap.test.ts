@@ -9,17 +9,11 @@ import { readRegistry } from '../../src/adapters/discovery/index.js';
 import { memberIdToHex } from '../../src/core/ids.js';
 import { clientURLOf, createCluster, etcdBinaries, etcdctl, peerURLOf, pollUntil, readStatus, type DiscoveryService, type EtcdCluster, type EtcdMember } from '../harness/index.js';
 import { LoggedProcess } from '../harness/processes.js';
-import {
-  CLI_COMMAND,
-  cleanEnv,
-  expectExit,
-  members,
-  parseDropin,
-  parseEnvOutput,
-  runCli,
-  splitSystemdCommand,
-  waitForVoters,
-} from './cli-support.js';
+import { parseDropin, splitSystemdCommand } from '../harness/systemd.js';
+import { CLI_COMMAND, cleanEnv, expectExit, members, parseEnvOutput, runCli, waitForVoters } from './cli-support.js';
+
+/** The CLI's -o dropin also orders the unit after the one it requires ([Unit]). */
+const CLI_DROPIN = { sections: ['Unit', 'Service'] };
 
 const ETCD = etcdBinaries().etcd;
 
@@ -105,7 +99,7 @@ describe('elastic-etcd CLI: bootstrap through discovery, restart, dry run, refus
       0,
       'n3 bootstrap',
     );
-    const parsed = parseDropin(dropin.stdout);
+    const parsed = parseDropin(dropin.stdout, CLI_DROPIN);
     assert.deepEqual(parsed.requires, ['elastic-etcd.service']);
     assert.equal(parsed.settings.ETCD_INITIAL_CLUSTER_STATE, 'new');
     assert.equal(parsed.settings.ETCD_DISCOVERY, url);
@@ -184,7 +178,7 @@ describe('elastic-etcd CLI: bootstrap through discovery, restart, dry run, refus
       0,
       'replace',
     );
-    const parsed = parseDropin(run.stdout);
+    const parsed = parseDropin(run.stdout, CLI_DROPIN);
     assert.equal(parsed.settings.ETCD_INITIAL_CLUSTER_STATE, 'existing');
     assert.equal(parsed.execStartPost.length, 1);
     const during = await members(endpoints);

@@ -4,13 +4,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { etcdctlMemberList } from '../harness/index.js';
-import { parseDropin, SimulatedCrash, startWorld, timelineFromEnv, type World } from '../sim/world.js';
-
-const TIMEOUT = { timeout: 120_000 };
-
-function assertSettled(problems: string[]): void {
-  assert.deepEqual(problems, [], problems.join('\n'));
-}
+import { parseDropin } from '../harness/systemd.js';
+import { SimulatedCrash, startWorld, type World } from '../sim/world.js';
+import { timelineFromEnv } from '../sim/timeline.js';
+import { assertSettled, TIMEOUT } from '../sim/scenario.js';
 
 describe('first bootstrap of three instances', () => {
   let world: World;
@@ -31,7 +28,7 @@ describe('first bootstrap of three instances', () => {
     const doomed = firstWave[0]!;
     const record = JSON.parse((await world.parameters.get(world.parameters.bootstrapName()))!) as { members: { name: string }[] };
     assert.deepEqual(record.members.map((m) => m.name).sort(), [...firstWave].sort());
-    const settings = parseDropin((await world.parameters.get(world.parameters.instanceName(doomed, 'dropin')))!);
+    const { settings } = parseDropin((await world.parameters.get(world.parameters.instanceName(doomed, 'dropin')))!);
     assert.equal(settings.ETCD_INITIAL_CLUSTER_STATE, 'new');
     assert.equal(settings.ETCD_INITIAL_CLUSTER?.split(',').length, 3);
 
@@ -48,7 +45,7 @@ describe('first bootstrap of three instances', () => {
     assert.deepEqual(result.inService.sort(), [...firstWave.slice(1), replacement].sort());
 
     // The replacement joined the existing cluster; the dead first-wave member was removed, not kept.
-    const joined = parseDropin((await world.parameters.get(world.parameters.instanceName(replacement, 'dropin')))!);
+    const { settings: joined } = parseDropin((await world.parameters.get(world.parameters.instanceName(replacement, 'dropin')))!);
     assert.equal(joined.ETCD_INITIAL_CLUSTER_STATE, 'existing');
     assert.ok(!result.members.some((m) => m.name === doomed));
 
@@ -69,18 +66,11 @@ describe('first bootstrap of three instances', () => {
     assert.equal(list.members.length, 3);
   });
 
-  /** The one instance the group launched that is not in `known`. */
-  function newInstance(known: readonly string[]): string {
-    const fresh = world.group.instances().map((i) => i.id).filter((id) => !known.includes(id));
-    assert.equal(fresh.length, 1, `one new instance, found ${fresh.join(', ')}`);
-    return fresh[0]!;
-  }
-
   test('the same events delivered twice do no harm: one removal, one addition', TIMEOUT, async () => {
     const before = world.inService();
     const victim = before[0]!;
     await world.crash(victim);
-    const replacement = newInstance(before);
+    const replacement = world.newInstance(before);
     world.duplicate('terminate');
     world.duplicate('launch');
     assert.deepEqual(world.queue.map((q) => q.summary), [`terminate ${victim}`, `terminate ${victim}`, `launch ${replacement}`, `launch ${replacement}`]);
@@ -104,7 +94,7 @@ describe('first bootstrap of three instances', () => {
     const before = world.inService();
     const victim = before[1]!;
     await world.crash(victim);
-    const replacement = newInstance(before);
+    const replacement = world.newInstance(before);
     world.crashAt('remove-member'); // terminate: under the lock, before removing
     world.crashAt('delete-parameters'); // terminate: member handled, parameters not yet deleted
     world.crashAt('mark'); // launch: member added, join marker not written, nothing stored
@@ -127,7 +117,7 @@ describe('first bootstrap of three instances', () => {
     const before = world.inService();
     const victim = before[2]!;
     await world.crash(victim);
-    const replacement = newInstance(before);
+    const replacement = world.newInstance(before);
     world.crashAt('store-parameters', 3);
 
     await world.runUntilQuiet({ reconcile: 'never' });

@@ -5,7 +5,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBootstrapRecord } from '../../src/lambda/lifecycle.js';
-import { startWorld, timelineFromEnv, type World } from '../sim/world.js';
+import { startWorld, type World } from '../sim/world.js';
+import { timelineFromEnv } from '../sim/timeline.js';
 
 const TIMEOUT = { timeout: 180_000 };
 

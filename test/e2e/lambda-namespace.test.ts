@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GROUP_TAG } from '../../src/adapters/aws/index.js';
 import { SimulatedAccount } from '../sim/server.js';
-import { startWorld, timelineFromEnv, type World } from '../sim/world.js';
+import { startWorld, type World } from '../sim/world.js';
+import { timelineFromEnv } from '../sim/timeline.js';
 
 const TIMEOUT = { timeout: 180_000 };
 

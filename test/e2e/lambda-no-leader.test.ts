@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { readLocalMemberList } from '../harness/index.js';
-import { startWorld, timelineFromEnv, type World } from '../sim/world.js';
+import { startWorld, type World } from '../sim/world.js';
+import { timelineFromEnv } from '../sim/timeline.js';
 
 describe('a launch while the cluster has no leader', () => {
   let world: World;

@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { retryDelaySeconds } from '../../src/lambda/sqs.js';
 import { runEventSourceMapping, SimulatedFifoQueue } from '../sim/fifo.js';
-import { startWorld, timelineFromEnv, type World } from '../sim/world.js';
+import { startWorld, type World } from '../sim/world.js';
+import { timelineFromEnv } from '../sim/timeline.js';
 
 const TIMEOUT = { timeout: 240_000 };
 const GROUP = 'elastic-etcd';

@@ -4,7 +4,8 @@
 // bounded number of passes, without ever leaving the cluster without a quorum.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorld, timelineFromEnv, type World } from '../sim/world.js';
+import { startWorld, type World } from '../sim/world.js';
+import { timelineFromEnv } from '../sim/timeline.js';
 
 describe('reconcile heals lost events', () => {
   let world: World;

@@ -4,13 +4,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { etcdctlMemberList, readLocalMemberList } from '../harness/index.js';
-import { startWorld, timelineFromEnv, type World } from '../sim/world.js';
-
-const TIMEOUT = { timeout: 120_000 };
-
-function assertSettled(problems: string[]): void {
-  assert.deepEqual(problems, [], problems.join('\n'));
-}
+import { startWorld, type World } from '../sim/world.js';
+import { timelineFromEnv } from '../sim/timeline.js';
+import { assertSettled, TIMEOUT } from '../sim/scenario.js';
 
 describe('replacing instances of a running cluster', () => {
   let world: World;
@@ -21,18 +17,11 @@ describe('replacing instances of a running cluster', () => {
   });
   after(async () => world.close());
 
-  /** The new instance the group launched since `before` (the only one not in `known`). */
-  function newInstance(known: readonly string[]): string {
-    const fresh = world.group.instances().map((i) => i.id).filter((id) => !known.includes(id));
-    assert.equal(fresh.length, 1, `one new instance, found ${fresh.join(', ')}`);
-    return fresh[0]!;
-  }
-
   test('a crashed instance is removed and its replacement joins', TIMEOUT, async () => {
     const before = world.inService();
     const victim = before[1]!;
     await world.crash(victim);
-    const replacement = newInstance(before);
+    const replacement = world.newInstance(before);
     assert.deepEqual(world.queue.map((q) => q.summary), [`terminate ${victim}`, `launch ${replacement}`]);
 
     const result = await world.settle();
@@ -53,7 +42,7 @@ describe('replacing instances of a running cluster', () => {
     const before = world.inService();
     const victim = before[0]!;
     await world.crash(victim);
-    const replacement = newInstance(before);
+    const replacement = world.newInstance(before);
     assert.equal(world.drop('terminate').length, 1);
 
     await world.runUntilQuiet({ reconcile: 'never' });
@@ -86,7 +75,7 @@ describe('replacing instances of a running cluster', () => {
     // One machine dies, another stops answering: one healthy voter of three, no quorum.
     world.etcdOf(frozen)!.stop();
     await world.crash(victim);
-    const replacement = newInstance(before);
+    const replacement = world.newInstance(before);
     // The terminate event is held back so that the launch is the next event delivered.
     world.hold('terminate');
 

@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { etcdctlMemberList } from '../harness/index.js';
-import { startWorld, timelineFromEnv, type World } from '../sim/world.js';
+import { startWorld, type World } from '../sim/world.js';
+import { timelineFromEnv } from '../sim/timeline.js';
 
 const TIMEOUT = { timeout: 300_000 };
 

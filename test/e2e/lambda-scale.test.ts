@@ -4,13 +4,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { etcdctlMemberList } from '../harness/index.js';
-import { startWorld, timelineFromEnv, type World } from '../sim/world.js';
+import { startWorld, type World } from '../sim/world.js';
+import { timelineFromEnv } from '../sim/timeline.js';
+import { assertSettled } from '../sim/scenario.js';
 
+/** Scaling by two members takes longer than one replacement. */
 const TIMEOUT = { timeout: 150_000 };
-
-function assertSettled(problems: string[]): void {
-  assert.deepEqual(problems, [], problems.join('\n'));
-}
 
 describe('scaling the group', () => {
   let world: World;

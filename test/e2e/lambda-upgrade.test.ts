@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { etcdctlMemberList, selectedEtcdVersion } from '../harness/index.js';
 import { rollingUpgrade } from '../chaos/upgrade.js';
-import { startWorld, timelineFromEnv, type World } from '../sim/world.js';
+import { startWorld, type World } from '../sim/world.js';
+import { timelineFromEnv } from '../sim/timeline.js';
 
 const skip = selectedEtcdVersion() === '3.5' ? false : 'uses etcd 3.4 and 3.5 together: runs in the ETCD_VERSION=3.5 pass';
 

@@ -16,6 +16,7 @@ export {
 } from './etcd.js';
 export { etcdctl, etcdctlOk, etcdctlMemberList, parseEtcdctlJson, type EtcdctlMember, type EtcdctlResult } from './etcdctl.js';
 export { pollUntil, tryJson, type PollOptions } from './wait.js';
+export { parseDropin, splitSystemdCommand, DropinParseError, type Dropin, type DropinRules } from './systemd.js';
 export {
   binaryPaths,
   discoveryBinary,

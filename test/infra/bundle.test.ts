@@ -1,4 +1,5 @@
-// The Lambda bundle: esbuild (local, no Docker) produces an ESM file that loads on Node.js with the AWS SDK inside.
+// The Lambda bundle: esbuild (local, no Docker) produces an ESM file that loads on Node.js with the AWS SDK inside,
+// small enough to start fast, and doing through the SDK exactly what the source does.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,12 +8,24 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { ElasticEtcdCluster } from '../../infra/elastic-etcd-cluster.js';
+import { bundleLambda } from '../../infra/lambda-bundle.js';
+import { SimulatedFifoQueue } from '../sim/fifo.js';
+import { startSimulatedCloud } from '../sim/index.js';
+import { handler as exerciseFromSource, type Exercise } from './fixtures/aws-adapters.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/sdk-handler.ts', import.meta.url));
+const ADAPTERS_FIXTURE = fileURLToPath(new URL('./fixtures/aws-adapters.ts', import.meta.url));
+const HANDLER = fileURLToPath(new URL('../../lambda/handler.ts', import.meta.url));
+/** The budget of issue 11: what the Lambda downloads and parses on every cold start. */
+const MAX_BUNDLE_BYTES = 1024 * 1024;
+
+function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'elastic-etcd-bundle-'));
+  return body(dir).finally(() => rmSync(dir, { recursive: true, force: true }));
+}
 
 test('the bundled handler is ESM, carries the SDK, and runs', { timeout: 120_000 }, async () => {
-  const outdir = mkdtempSync(join(tmpdir(), 'elastic-etcd-bundle-'));
-  try {
+  await withTempDir(async (outdir) => {
     const app = new App({ outdir });
     new ElasticEtcdCluster(new Stack(app, 'Bundle'), 'Cluster', { lambdaEntry: FIXTURE });
     app.synth();
@@ -31,7 +44,49 @@ test('the bundled handler is ESM, carries the SDK, and runs', { timeout: 120_000
     assert.ok(statSync(bundle).size > 50_000, 'the SDK is bundled, not left to the runtime');
     const module = (await import(pathToFileURL(bundle).href)) as { handler: () => Promise<string> };
     assert.equal(await module.handler(), 'eu-west-1+eu-central-1');
+  });
+});
+
+test('the Lambda bundle stays under 1 MiB', { timeout: 120_000 }, async () => {
+  await withTempDir(async (outdir) => {
+    const { file } = await bundleLambda(HANDLER, outdir);
+    const bytes = statSync(file).size;
+    assert.ok(bytes < MAX_BUNDLE_BYTES, `lambda/handler.ts bundles to ${bytes} bytes, over the ${MAX_BUNDLE_BYTES}-byte budget`);
+  });
+});
+
+test('every AWS adapter answers the same from the bundle as from source (successes and modelled errors)', { timeout: 120_000 }, async () => {
+  const cloud = await startSimulatedCloud({ group: { groupName: 'bundle-asg', seed: 11, launchHook: 'etcd-launch', terminateHook: 'etcd-terminate' } });
+  try {
+    await cloud.group.setDesired(2);
+    await cloud.group.idle();
+    const queue = new SimulatedFifoQueue({ name: 'bundle.fifo', visibilityTimeoutMs: 60_000, maxReceiveCount: 5 });
+    cloud.attachQueue(queue);
+    const input: Exercise = {
+      endpoint: cloud.url,
+      groupName: 'bundle-asg',
+      instanceIds: cloud.group.instances().map((i) => i.id),
+      unknownInstanceId: 'i-00000000000000bad',
+      queueArn: queue.arn,
+    };
+    const fromSource = await exerciseFromSource(input);
+    await withTempDir(async (outdir) => {
+      const { file } = await bundleLambda(ADAPTERS_FIXTURE, outdir);
+      const bundled = (await import(pathToFileURL(file).href)) as { handler: typeof exerciseFromSource };
+      assert.deepEqual(await bundled.handler(input), fromSource);
+    });
+    // The answers compared above include the modelled errors of each protocol, not only successes.
+    const answers = fromSource as { ec2: { found: unknown[]; gone: string[] }; createdAgain: { created: boolean }; staleReceipt: unknown };
+    assert.equal(answers.ec2.found.length, 2, 'both instances found');
+    assert.deepEqual(answers.ec2.gone, ['i-00000000000000bad'], 'the unknown ID answered InvalidInstanceID.NotFound');
+    assert.equal(answers.createdAgain.created, false, 'PutParameter answered ParameterAlreadyExists');
+    assert.deepEqual(answers.staleReceipt, { failed: 'ChangeMessageVisibility ReceiptHandleIsInvalid' });
   } finally {
-    rmSync(outdir, { recursive: true, force: true });
+    await cloud.group.setDesired(0);
+    for (const action of cloud.group.pendingActions()) {
+      await cloud.group.completeLifecycleAction({ groupName: 'bundle-asg', hookName: action.hookName, instanceId: action.instanceId, result: 'CONTINUE' });
+    }
+    await cloud.group.idle();
+    await cloud.close();
   }
 });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { App, Duration, Lazy, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
@@ -606,6 +606,45 @@ describe('outputs and props', () => {
     assert.throws(() => synth({ clusterSize: size }), /clusterSize must be known at synth time/);
     const name = Lazy.string({ produce: () => 'etcd' });
     assert.throws(() => synth({ clusterName: name }), /clusterName must be known at synth time/);
+  });
+
+  test('values that are not baked in may be deploy-time tokens: their checks wait for deployment', () => {
+    const app = newApp();
+    const scope = new Stack(app, 'Tokens', { env: ENV });
+    const volume = new CfnParameter(scope, 'VolumeSize', { type: 'Number', default: 30 });
+    const unhealthy = new CfnParameter(scope, 'UnhealthyAfter', { type: 'Number', default: 300 });
+    const heartbeat = new CfnParameter(scope, 'TerminateHeartbeat', { type: 'Number', default: 300 });
+    new ElasticEtcdCluster(scope, 'Cluster', {
+      volumeSizeGiB: volume.valueAsNumber,
+      unhealthyAfter: Duration.seconds(unhealthy.valueAsNumber),
+      terminateHeartbeatTimeout: Duration.seconds(heartbeat.valueAsNumber),
+    });
+    const t = Template.fromStack(scope);
+    const [launchTemplate] = resourcesOf(t, 'AWS::EC2::LaunchTemplate') as [Json];
+    const data = launchTemplate.LaunchTemplateData as { BlockDeviceMappings: { Ebs: Json }[] };
+    assert.deepEqual(data.BlockDeviceMappings[0]?.Ebs.VolumeSize, { Ref: 'VolumeSize' });
+    const [fn] = resourcesOf(t, 'AWS::Lambda::Function').filter((f) => f.Runtime === 'nodejs22.x') as [Json];
+    const variables = (fn.Environment as { Variables: Json }).Variables;
+    assert.deepEqual(variables.ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS, { Ref: 'UnhealthyAfter' });
+    const [group] = resourcesOf(t, 'AWS::AutoScaling::AutoScalingGroup') as [Json];
+    const hooks = group.LifecycleHookSpecificationList as Json[];
+    assert.deepEqual(hooks.find((h) => h.LifecycleTransition === 'autoscaling:EC2_INSTANCE_TERMINATING')?.HeartbeatTimeout, { Ref: 'TerminateHeartbeat' });
+    assert.throws(() => synth({ etcdVersion: Lazy.string({ produce: () => '3.5.30' }) }), /etcdVersion must be known at synth time/);
+    assert.throws(() => synth({ launchHeartbeatTimeout: Duration.seconds(Lazy.number({ produce: () => 600 })) }), /launchHeartbeatTimeout must be known/);
+  });
+
+  test('the cluster is connectable: connections.allowDefaultPortFrom opens the client port on the members', () => {
+    const scope = new Stack(newApp(), 'Connectable', { env: ENV });
+    const cluster = new ElasticEtcdCluster(scope, 'Cluster');
+    cluster.connections.allowDefaultPortFrom(ec2.Peer.ipv4('10.42.0.0/16'), 'an application');
+    const ingress = (resourcesOf(Template.fromStack(scope), 'AWS::EC2::SecurityGroup').find(
+      (g) => g.GroupDescription === 'etcd members of etcd',
+    )?.SecurityGroupIngress ?? []) as Json[];
+    assert.deepEqual(
+      ingress.filter((r) => r.CidrIp === '10.42.0.0/16'),
+      [{ CidrIp: '10.42.0.0/16', Description: 'an application', FromPort: 2379, IpProtocol: 'tcp', ToPort: 2379 }],
+    );
+    assert.equal(cluster.function, cluster.lifecycleFunction, 'the old name still works');
   });
 
   test('extra etcd settings: owned or malformed ones are refused', () => {

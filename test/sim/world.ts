@@ -9,6 +9,7 @@
 //   handler   handleEvent with the real adapters, a LambdaConfig and short loopback timeouts
 //
 // Used by the Lambda's end-to-end tests and by the demo and chaos scripts. close() frees everything.
+import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -22,86 +23,12 @@ import { createCapturingTelemetry, type Attributes, type CapturingTelemetry, typ
 import { allocateAddresses, releaseAddresses } from '../harness/addresses.js';
 import { clientURLOf, createCluster, readStatus, type EtcdCluster, type EtcdMember } from '../harness/etcd.js';
 import { etcdctl, etcdctlMemberList, type EtcdctlMember } from '../harness/etcdctl.js';
+import { parseDropin } from '../harness/systemd.js';
 import { pollUntil } from '../harness/wait.js';
 import { etcdServerVersion, selectedEtcdVersion, type EtcdVersionName } from '../harness/versions.js';
 import { scheduledEvent, type EventBridgeEvent } from './events.js';
 import type { SimInstance } from './group.js';
 import { startSimulatedCloud, type SimulatedAccount, type SimulatedCloud } from './server.js';
-
-// ---------------------------------------------------------------------------------------------------------
-// Drop-in parsing: what systemd makes of the Environment= lines the Lambda stored.
-
-export class DropinParseError extends Error {
-  constructor(message: string) {
-    super(`invalid drop-in: ${message}`);
-    this.name = 'DropinParseError';
-  }
-}
-
-/**
- * The ETCD_* variables a systemd drop-in sets. Mirrors the boot script's rule (the first section must be
- * [Service], nothing else may be configured) and systemd's unquoting of `Environment=`: words are separated by
- * blanks, double quotes group, inside quotes `\\` and `\"` are escapes, and `%%` is a literal `%` (other
- * specifiers are refused: the Lambda never writes them).
- */
-export function parseDropin(text: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  let section: string | undefined;
-  for (const [index, raw] of text.split('\n').entries()) {
-    const line = raw.trim();
-    const where = `line ${index + 1}`;
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    const header = /^\[([^\]]+)\]$/.exec(line);
-    if (header !== null) {
-      section = header[1] ?? '';
-      if (section !== 'Service') throw new DropinParseError(`${where}: section [${section}]; a drop-in for etcd may only configure [Service]`);
-      continue;
-    }
-    if (section === undefined) throw new DropinParseError(`${where}: ${JSON.stringify(line)} before the [Service] section`);
-    const eq = line.indexOf('=');
-    if (eq < 1) throw new DropinParseError(`${where}: not a key=value line: ${JSON.stringify(line)}`);
-    if (line.slice(0, eq).trim() !== 'Environment') continue; // other [Service] keys do not set variables
-    for (const word of systemdWords(line.slice(eq + 1), where)) {
-      const assign = word.indexOf('=');
-      if (assign < 1) throw new DropinParseError(`${where}: ${JSON.stringify(word)} is not a VARIABLE=value assignment`);
-      env[word.slice(0, assign)] = word.slice(assign + 1);
-    }
-  }
-  if (section === undefined) throw new DropinParseError('no [Service] section');
-  return env;
-}
-
-function systemdWords(value: string, where: string): string[] {
-  const words: string[] = [];
-  let i = 0;
-  while (i < value.length) {
-    while (value[i] === ' ' || value[i] === '\t') i++;
-    if (i >= value.length) break;
-    let word = '';
-    let quoted = false;
-    for (; i < value.length; i++) {
-      const c = value[i]!;
-      if (!quoted && (c === ' ' || c === '\t')) break;
-      if (c === '"') {
-        quoted = !quoted;
-      } else if (c === '\\' && quoted) {
-        const next = value[i + 1];
-        if (next !== '\\' && next !== '"') throw new DropinParseError(`${where}: unsupported escape \\${next ?? ''}`);
-        word += next;
-        i++;
-      } else if (c === '%') {
-        if (value[i + 1] !== '%') throw new DropinParseError(`${where}: unsupported specifier %${value[i + 1] ?? ''}`);
-        word += '%';
-        i++;
-      } else {
-        word += c;
-      }
-    }
-    if (quoted) throw new DropinParseError(`${where}: unterminated quote`);
-    words.push(word);
-  }
-  return words;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // The world
@@ -477,6 +404,13 @@ export class World {
     return this.idsIn('InService');
   }
 
+  /** The one instance the group launched that is not in `known`; fails unless there is exactly one. */
+  newInstance(known: readonly string[]): string {
+    const fresh = this.group.instances().map((i) => i.id).filter((id) => !known.includes(id));
+    assert.equal(fresh.length, 1, `one new instance, found ${fresh.join(', ')}`);
+    return fresh[0]!;
+  }
+
   /** Client URLs of the in-service instances (where etcdctl looks for the cluster). */
   endpoints(): string[] {
     return this.group
@@ -842,7 +776,7 @@ export class World {
       if (Date.now() >= deadline) throw new Error(`no drop-in at ${name} after ${this.options.bootWaitMs ?? DEFAULTS.bootWaitMs} ms`);
       await delay(this.options.bootPollMs ?? DEFAULTS.bootPollMs);
     }
-    const settings = parseDropin(dropin);
+    const { settings } = parseDropin(dropin);
     // The drop-in names the data dir on the real machine; here every instance gets its own under the sandbox.
     const member = await this.etcd.startMember({ ip: instance.privateIp, settings: { ...settings, ETCD_DATA_DIR: 'data' }, wait: 'none', version: this.versionByInstance.get(instance.id) ?? this.launchVersion });
     this.etcdByInstance.set(instance.id, member);
@@ -925,19 +859,6 @@ export function startWorld(options: WorldOptions = {}): Promise<World> {
 
 export function instanceArn(region: string, account: string, instanceId: string): string {
   return `arn:aws:ec2:${region}:${account}:instance/${instanceId}`;
-}
-
-/** One timeline line per entry on stderr, e.g. `  1.234s lambda   decision launch i-0abc: join: ...`. */
-export function printTimelineEntry(entry: WorldLogEntry): void {
-  const details = entry.details === undefined || Object.keys(entry.details).length === 0 ? '' : ` ${JSON.stringify(entry.details, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
-  process.stderr.write(`${(entry.at / 1000).toFixed(3).padStart(8)}s ${entry.source.padEnd(8)} ${entry.message}${details}\n`);
-}
-
-/** The timeline printer when ELASTIC_ETCD_TIMELINE is 1 (decisions) or all (every handler log line), otherwise nothing. */
-export function timelineFromEnv(): Pick<WorldOptions, 'onLog' | 'handlerLogs'> {
-  const level = process.env.ELASTIC_ETCD_TIMELINE;
-  if (level === 'all') return { onLog: printTimelineEntry, handlerLogs: 'all' };
-  return level === '1' ? { onLog: printTimelineEntry } : {};
 }
 
 /** "launch i-0abc", "terminate i-0abc", "reconcile", or the detail-type / "unknown". */

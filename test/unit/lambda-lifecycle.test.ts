@@ -5,7 +5,8 @@ import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import assert from 'node:assert/strict';
 import { GROUP_TAG, INSTANCE_ARN_TAG } from '../../src/adapters/aws/index.js';
 import { parseBootstrapRecord } from '../../src/lambda/lifecycle.js';
-import { instanceArn, parseDropin, SimulatedCrash, startWorld, type World } from '../sim/world.js';
+import { parseDropin } from '../harness/systemd.js';
+import { instanceArn, SimulatedCrash, startWorld, type World } from '../sim/world.js';
 
 type LifecycleEventShape = { detail: Record<string, unknown> } & Record<string, unknown>;
 
@@ -84,7 +85,7 @@ describe('the first wave without a running cluster', () => {
 
     for (const id of ids) {
       const ip = world.instance(id).privateIp;
-      const env = parseDropin(world.cloud.parameters.value(world.parameters.instanceName(id, 'dropin'))!);
+      const env = parseDropin(world.cloud.parameters.value(world.parameters.instanceName(id, 'dropin'))!).settings;
       assert.equal(env.ETCD_NAME, id);
       assert.equal(env.ETCD_INITIAL_CLUSTER_STATE, 'new');
       assert.equal(env.ETCD_INITIAL_CLUSTER_TOKEN, record.token);

@@ -4,7 +4,7 @@
 // Unlike the original tool, nothing here panics or silently defaults: a malformed answer is an
 // 'invalid-response' error, and a malformed registry entry (no value, no `=`, no URL) is reported in `problems` and skipped;
 // a size that is not a positive integer is an error, never a silent 0.
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseHexMemberId } from '../../core/ids.js';
 import type { MemberId } from '../../core/types.js';
 import { deriveClientURL, parseMemberURL } from '../../core/urls.js';

@@ -1,7 +1,7 @@
 // The v3 JSON gateway's answers, validated. The gateway leaves out zero values (false, 0, "", empty lists),
 // so almost every field is optional and defaults to its zero value. int64/uint64 fields arrive as decimal
 // strings and are kept as bigint. Pure: no I/O here.
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDecimalMemberId } from '../../core/ids.js';
 import type { Member, MemberId } from '../../core/types.js';
 import { EtcdError } from './errors.js';
