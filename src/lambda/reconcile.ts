@@ -6,6 +6,7 @@ import { safeHost, type LifecycleDeps } from './common.js';
 import { candidateEndpoints, loadGroup, liveInstances, type GroupView } from './group.js';
 import { healUnhealthyMembers } from './heal.js';
 import { handleLaunch } from './launch.js';
+import { markFormed } from './formed.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { handleTerminate } from './terminate.js';
 
@@ -59,6 +60,7 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     const gone = await removeGoneMembers(group, deps);
     report.clusterReachable = gone.reachable;
     report.removed.push(...gone.removed);
+    if (gone.reachable) await markFormed(deps);
   });
   await attempt('promote learners', async () => {
     report.promoted.push(...(await promoteReadyLearners(group, deps)));
