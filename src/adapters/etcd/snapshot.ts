@@ -192,12 +192,13 @@ export class SnapshotDigest extends Transform {
   private readonly whole: Hash = createHash('sha256');
   private readonly database: Hash = createHash('sha256');
   private tail = Buffer.alloc(0);
-  private size = 0;
+  // Not `size`: lib-storage reads a body's `size` as its length.
+  private byteCount = 0;
   private done: SnapshotDigestResult | undefined;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.whole.update(chunk);
-    this.size += chunk.length;
+    this.byteCount += chunk.length;
     const joined = this.tail.length === 0 ? chunk : Buffer.concat([this.tail, chunk]);
     const keep = Math.min(SNAPSHOT_TRAILER_BYTES, joined.length);
     this.database.update(joined.subarray(0, joined.length - keep));
@@ -212,9 +213,9 @@ export class SnapshotDigest extends Transform {
 
   override _flush(callback: TransformCallback): void {
     const integrity = this.tail.length === SNAPSHOT_TRAILER_BYTES && this.database.digest().equals(this.tail);
-    this.done = { sha256: this.whole.digest('hex'), size: this.size, integrity };
+    this.done = { sha256: this.whole.digest('hex'), size: this.byteCount, integrity };
     if (this.requireIntegrity && !integrity) {
-      callback(new EtcdError('invalid-response', `the snapshot's checksum does not match its data (${this.size} bytes): it is damaged or not an etcd snapshot`));
+      callback(new EtcdError('invalid-response', `the snapshot's checksum does not match its data (${this.byteCount} bytes): it is damaged or not an etcd snapshot`));
       return;
     }
     callback();
