@@ -31,6 +31,7 @@ import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { requireNamespace } from './namespace.js';
 import { versionSkewRefusal } from './skew.js';
 import { markFormed, recordPastForming } from './formed.js';
+import { backUpWhenDue } from './backup.js';
 
 const bootstrapRecordSchema = z.object({
   version: z.literal(1),
@@ -105,6 +106,10 @@ export async function handleLaunch(
     telemetry.decision({ trigger: adopt ? 'reconcile' : 'launch', instanceId, decision: 'refuse', reason: skew, details: { code: 'version-skew' } });
     return 'abandon';
   }
+
+  // A membership change may follow: a snapshot first when the newest is older than the interval (never throws).
+  // Only once a cluster formed: a first wave has nothing to back up.
+  if (deps.backups !== undefined && (await readBootstrapRecord(deps))?.formedAt !== undefined) await backUpWhenDue(group, deps, 'before-change');
 
   // Members of instances that are gone for good (their terminate events may have been lost) go first: etcd 3.4
   // refuses to add a member while a voter is down, and the planner would keep all but one of them.

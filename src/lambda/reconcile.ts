@@ -7,6 +7,7 @@ import { candidateEndpoints, loadGroup, liveInstances, type GroupView } from './
 import { healUnhealthyMembers } from './heal.js';
 import { handleLaunch } from './launch.js';
 import { markFormed } from './formed.js';
+import { backUpWhenDue, type BackupOutcome } from './backup.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { handleTerminate } from './terminate.js';
 
@@ -23,6 +24,8 @@ export interface ReconcileReport {
   /** Instances reported Unhealthy to the group: their members stayed unhealthy past the threshold (heal.ts). */
   readonly reportedUnhealthy: string[];
   clusterReachable: boolean;
+  /** What the backup step did (backup.ts); absent when the cluster did not answer. */
+  backup?: BackupOutcome;
 }
 
 /**
@@ -98,6 +101,7 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     report.reportedUnhealthy.push(...(await healUnhealthyMembers(group, deps)).reported);
   });
 
+  if (report.clusterReachable && deps.backups !== undefined) report.backup = await backUpWhenDue(group, deps, 'reconcile');
   // Parameters of instances that are gone: only those this deployment wrote (tagged with its group).
   const live = new Set(liveInstances(group).map((i) => i.instanceId));
   for (const id of await deps.parameters.listInstanceIds()) {
