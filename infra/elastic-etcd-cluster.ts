@@ -17,6 +17,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { DEFAULT_ETCD_VERSION, resolveEtcdRelease, type EtcdArchitecture, type EtcdRelease } from './etcd-releases.js';
+import { BackupBucket, type BackupProps } from './backup-bucket.js';
 import { etcdSettingsEnvironment } from './etcd-settings.js';
 import { DEFAULT_RELEASE_BASE_URL, renderBootScript, type EtcdInstall } from './userdata.js';
 
@@ -143,6 +144,12 @@ export interface ElasticEtcdClusterProps {
    * @default 5 minutes
    */
   readonly unhealthyAfter?: Duration;
+  /**
+   * Snapshots to S3 (infra/backup-bucket.ts): a versioned, encrypted, RETAINed bucket the Lambda writes to on its
+   * reconcile schedule; `false` turns backups off.
+   * @default on: every 30 minutes, kept 14 days
+   */
+  readonly backups?: BackupProps | false;
 }
 
 export class InvalidClusterPropsError extends Error {
@@ -174,6 +181,8 @@ export class ElasticEtcdCluster extends Construct {
   readonly instanceRole: iam.Role;
   /** The etcd release the instances install, with its pinned SHA-256. */
   readonly etcdRelease: EtcdRelease;
+  /** Where the snapshots go; undefined when `backups` is false. */
+  readonly backups?: BackupBucket;
   /** The Lambda's logs: every plan, refusal and membership change. */
   readonly logGroup: logs.LogGroup;
 
@@ -449,6 +458,9 @@ export class ElasticEtcdCluster extends Construct {
     this.lambdaSecurityGroup.connections.allowTo(this.memberSecurityGroup, clientPort, 'etcd membership API');
     this.clientSecurityGroup.connections.allowTo(this.memberSecurityGroup, clientPort, 'etcd client API');
     this.grantLambda(this.function.role ?? fail('the function has no role'));
+    if (props.backups !== false) {
+      this.backups = new BackupBucket(this, 'Backups', { ...props.backups, prefix: clusterName, lambdaFunction: this.function, instanceRole: this.instanceRole });
+    }
 
     // --- events: both lifecycle actions and the reconcile schedule, into the queue ----------------------------
     const target = new targets.SqsQueue(this.queue, {

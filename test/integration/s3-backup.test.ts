@@ -3,12 +3,16 @@
 // its bytes matching; a failed upload leaves no object and no manifest. Runs on both versions.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { BackupStore, createS3Client, MANIFEST_SUFFIX, type StoredManifest } from '../../src/adapters/aws/backups.js';
 import { backUp } from '../../src/services/backup.js';
+import { fetchVerifiedSnapshot, RestoreRefusedError } from '../../src/services/restore.js';
 import { silentLogger } from '../../src/services/log.js';
-import { etcdctlOk, startCluster, type EtcdCluster } from '../harness/index.js';
+import { etcdctlOk, restoreSnapshot, startCluster, type EtcdCluster } from '../harness/index.js';
 import { startSimulatedCloud, type SimulatedCloud } from '../sim/index.js';
 
 const BUCKET = 'etcd-backups';
@@ -71,5 +75,57 @@ describe('backups to S3', () => {
     await assert.rejects(backUp(store, { endpoints: cluster.clientURLs, connection: CONNECTION, log: silentLogger }), /failed/);
     assert.deepEqual(cloud.s3.pendingUploads(BUCKET), []);
     assert.deepEqual(await store.latest(), good);
+  });
+});
+
+describe('fetching a snapshot to restore from', () => {
+  let cloud: SimulatedCloud;
+  let cluster: EtcdCluster;
+  let store: BackupStore;
+  let good: Awaited<ReturnType<typeof backUp>>;
+  let dir: string;
+  before(async () => {
+    [cloud, cluster] = await Promise.all([startSimulatedCloud(), startCluster({ size: 1 })]);
+    cloud.s3.createBucket(BUCKET);
+    store = new BackupStore(createS3Client({ region: 'us-east-1', endpoint: cloud.s3Url, credentials: { accessKeyId: 'A', secretAccessKey: 'B' }, maxAttempts: 1 }), { bucket: BUCKET, prefix: 'p' });
+    await etcdctlOk(cluster.clientURLs, ['put', '/restore/me', 'yes']);
+    good = await backUp(store, { endpoints: cluster.clientURLs, connection: CONNECTION, log: silentLogger });
+    dir = mkdtempSync(join(tmpdir(), 'elastic-etcd-fetch-'));
+  });
+  after(async () => {
+    await cluster?.close();
+    await cloud?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('latest: fetched, matching its manifest, for the expected cluster', async () => {
+    const fetched = await fetchVerifiedSnapshot(store, { from: 'latest', to: join(dir, 'ok.db'), clusterId: good.manifest.clusterId });
+    assert.equal(fetched.key, good.key);
+    assert.equal(createHash('sha256').update(readFileSync(join(dir, 'ok.db'))).digest('hex'), good.manifest.sha256);
+    // What the boot script does next: the version's tool restores it into a new data dir.
+    await restoreSnapshot(good.manifest.etcdVersion, join(dir, 'ok.db'), { name: 'r1', peerURL: 'http://127.0.0.1:2380', dataDir: join(dir, 'r1.etcd'), token: 'restored-token' });
+    assert.ok(readdirSync(join(dir, 'r1.etcd', 'member')).includes('snap'));
+  });
+
+  test('a flipped byte is refused, and no file is left', async () => {
+    const body = Buffer.from(cloud.s3.object(BUCKET, good.key)!.body);
+    body[100] = body[100]! ^ 0x01;
+    const key = `${good.key.slice(0, -3)}-flipped.db`;
+    cloud.s3.putRaw(BUCKET, key, body);
+    cloud.s3.putRaw(BUCKET, `${key}${MANIFEST_SUFFIX}`, Buffer.from(JSON.stringify(good.manifest)));
+    await assert.rejects(fetchVerifiedSnapshot(store, { from: key, to: join(dir, 'flipped.db') }), RestoreRefusedError);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('flipped')), []);
+  });
+
+  test("another cluster's snapshot is refused", async () => {
+    await assert.rejects(fetchVerifiedSnapshot(store, { from: good.key, to: join(dir, 'foreign.db'), clusterId: 'abcdef0123456789' }), /belongs to cluster/);
+    assert.throws(() => readFileSync(join(dir, 'foreign.db')));
+  });
+
+  test('a snapshot without a manifest (a half-finished upload) is never used', async () => {
+    const key = `${good.key.slice(0, -3)}-unfinished.db`;
+    cloud.s3.putRaw(BUCKET, key, cloud.s3.object(BUCKET, good.key)!.body);
+    await assert.rejects(fetchVerifiedSnapshot(store, { from: key, to: join(dir, 'unfinished.db') }), /no manifest/);
+    assert.equal((await store.latest())?.key.includes('unfinished'), false);
   });
 });
