@@ -27,6 +27,8 @@ export const SNAPSHOT_TRAILER_BYTES = 32;
 const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
 /** A message holds one 32 KiB chunk (about 44 KiB of base64); anything far larger is not a snapshot answer. */
 const MAX_LINE_CHARS = 8 * 1024 * 1024;
+/** A chunk message with nothing but its blob, as etcd 3.4 and 3.5 write all but the first (no header, no count). */
+const BLOB_PREFIX = '{"result":{"blob":"';
 
 /**
  * Opens the snapshot stream of exactly `endpoint` (no fail-over: the bytes must come from one member).
@@ -88,7 +90,8 @@ class SnapshotDecoder extends Transform {
   readonly header: Promise<SnapshotHeader>;
   private resolveHeader!: (h: SnapshotHeader) => void;
   private rejectHeader!: (err: Error) => void;
-  private pending = '';
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private remaining: bigint | undefined;
 
   constructor(private readonly endpoint: string) {
@@ -101,15 +104,23 @@ class SnapshotDecoder extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.pending += chunk.toString('utf8');
-    let newline: number;
+    // Bytes, not strings: a line is cut only at '\n' (never inside a UTF-8 sequence), and nothing is copied twice.
     try {
-      while ((newline = this.pending.indexOf('\n')) >= 0) {
-        const line = this.pending.slice(0, newline);
-        this.pending = this.pending.slice(newline + 1);
-        this.message(line);
+      let start = 0;
+      let newline: number;
+      while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
+        const piece = chunk.subarray(start, newline);
+        const line = this.pending.length === 0 ? piece : Buffer.concat([...this.pending, piece]);
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.message(line.toString('latin1'));
+        start = newline + 1;
       }
-      if (this.pending.length > MAX_LINE_CHARS) throw this.invalid('a message longer than 8 MiB');
+      if (start < chunk.length) {
+        this.pending.push(chunk.subarray(start));
+        this.pendingBytes += chunk.length - start;
+      }
+      if (this.pendingBytes > MAX_LINE_CHARS) throw this.invalid('a message longer than 8 MiB');
       callback();
     } catch (err) {
       callback(err as Error);
@@ -118,7 +129,7 @@ class SnapshotDecoder extends Transform {
 
   override _flush(callback: TransformCallback): void {
     try {
-      this.message(this.pending);
+      this.message(Buffer.concat(this.pending).toString('latin1'));
       if (this.remaining === undefined) throw this.invalid('no snapshot data');
       if (this.remaining !== 0n) throw new EtcdError('unavailable', `the snapshot stream from ${this.endpoint} ended with ${this.remaining} bytes still to come`, { endpoint: this.endpoint });
       callback();
@@ -134,6 +145,17 @@ class SnapshotDecoder extends Transform {
 
   private message(line: string): void {
     if (line.trim() === '') return;
+    // The common message, a bare chunk: its base64 taken without parsing ~44 KB of JSON (base64 is ASCII, so the
+    // latin1 decoding above is exact for it). Anything else (the first message, errors) is parsed in full.
+    if (this.remaining !== undefined && line.startsWith(BLOB_PREFIX) && line.endsWith('"}}') && line.indexOf('"', BLOB_PREFIX.length) === line.length - 3) {
+      const blob = line.slice(BLOB_PREFIX.length, -3);
+      if (/^[A-Za-z0-9+/=]*$/.test(blob.slice(0, 64)) && /^[A-Za-z0-9+/=]*$/.test(blob.slice(-64))) {
+        this.remaining = 0n;
+        if (blob !== '') this.push(Buffer.from(blob, 'base64'));
+        return;
+      }
+    }
+    line = Buffer.from(line, 'latin1').toString('utf8');
     let parsed: { result?: { header?: Record<string, unknown>; remaining_bytes?: unknown; blob?: unknown }; error?: { message?: unknown; grpc_code?: unknown; code?: unknown } };
     try {
       parsed = JSON.parse(line) as typeof parsed;
