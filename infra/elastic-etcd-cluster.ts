@@ -16,6 +16,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { DEFAULT_ETCD_VERSION, resolveEtcdRelease, type EtcdArchitecture, type EtcdRelease } from './etcd-releases.js';
+import { BackupBucket, type BackupProps } from './backup-bucket.js';
 import { etcdSettingsEnvironment } from './etcd-settings.js';
 import { bundleLambdaSync } from './lambda-bundle.js';
 import { DEFAULT_RELEASE_BASE_URL, renderBootScript, type EtcdInstall } from './userdata.js';
@@ -228,6 +229,12 @@ export interface ElasticEtcdClusterProps {
    * @default Duration.minutes(5)
    */
   readonly unhealthyAfter?: Duration;
+  /**
+   * Snapshots to S3 (infra/backup-bucket.ts): a versioned, encrypted, RETAINed bucket the Lambda writes to on its
+   * reconcile schedule; `false` turns backups off.
+   * @default on: every 30 minutes, kept 14 days
+   */
+  readonly backups?: BackupProps | false;
 }
 
 export class InvalidClusterPropsError extends Error {
@@ -309,6 +316,8 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
   readonly instanceRole: iam.Role;
   /** The etcd release the instances install, with its pinned SHA-256. */
   readonly etcdRelease: EtcdRelease;
+  /** Where the snapshots go; undefined when `backups` is false. */
+  readonly backups?: BackupBucket;
   /** The Lambda's logs: every plan, refusal and membership change. */
   readonly logGroup: logs.LogGroup;
 
@@ -341,6 +350,9 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
     ({ queue: this.queue, queueDeadLetterQueue: this.queueDeadLetterQueue, deadLetterQueue: this.deadLetterQueue } = this.createQueues());
     this.logGroup = new logs.LogGroup(this, 'FunctionLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     this.lifecycleFunction = this.createLifecycleFunction(resolved, props);
+    if (props.backups !== false) {
+      this.backups = new BackupBucket(this, 'Backups', { ...props.backups, prefix: resolved.clusterName, lambdaFunction: this.lifecycleFunction, instanceRole: this.instanceRole });
+    }
     const rules = this.routeEvents(resolved);
 
     // Creation order: everything that must receive the first instances' lifecycle actions exists before the

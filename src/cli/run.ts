@@ -6,6 +6,7 @@ import { runJoinCommand } from './join-command.js';
 import { StderrLogger } from './logger.js';
 import { parseCommandLine, type Environment } from './options.js';
 import { runPromoteCommand } from './promote-command.js';
+import { runSnapshotCommandLine } from './snapshot-command.js';
 import { realDependencies, type CliDependencies, type CliIO } from './context.js';
 
 export type { CliDependencies, CliIO } from './context.js';
@@ -17,6 +18,8 @@ export type { CliDependencies, CliIO } from './context.js';
  */
 export async function main(argv: readonly string[], env: Environment, io: CliIO, deps: CliDependencies = realDependencies): Promise<number> {
   try {
+    // `snapshot` has flags of its own (snapshot-command.ts); every other command goes through options.ts.
+    if (argv[0] === 'snapshot') return await runSnapshotCommandLine(argv.slice(1), env, io, deps);
     const command = await parseCommandLine(argv, env);
     if (command.kind === 'help') {
       // Asked for explicitly, so it is the output: stdout, exit 0.

@@ -3,6 +3,7 @@
 import type { RefusalCode } from '../core/types.js';
 import { hostOf } from '../core/urls.js';
 import type { AutoScalingAdapter, Ec2Adapter, LifecycleActionRef, ParameterStore, QueueAdapter } from '../adapters/aws/index.js';
+import type { BackupStore } from '../adapters/aws/backups.js';
 import type { EtcdConnection } from '../services/connection.js';
 import type { Logger } from '../services/log.js';
 import type { LambdaConfig } from './config.js';
@@ -30,6 +31,8 @@ export interface LifecycleDeps {
   readonly unsafeRecheckMs?: number;
   /** How long a member this launch added is given to start before others may treat it as dead (default 120 s). */
   readonly joinGraceSeconds?: number;
+  /** Where snapshots go (config.backup); none: no backups are taken. */
+  readonly backups?: BackupStore;
   /** Test-only fault injection: throwing here simulates a crash between two steps. */
   readonly faultPoint?: (step: string) => void;
 }

@@ -32,6 +32,8 @@ export interface LambdaConfig {
   readonly joinGraceSeconds: number;
   /** A member unhealthy this long (without a break) counts as dead: replaced through the group, removed by joins. */
   readonly unhealthyAfterMs: number;
+  /** Snapshots to S3 (backup.ts): off when no bucket is configured. */
+  readonly backup?: { readonly bucket: string; readonly prefix: string; readonly intervalMs: number };
 }
 
 export interface ConfigProblem {
@@ -114,10 +116,24 @@ const VARIABLES = {
     expected: 'an etcd release 3.4.x, 3.5.x or 3.6.x such as 3.5.30 (or unset)',
   },
   ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: { schema: integer(1, 86_400), default: '300', expected: 'seconds, an integer 1-86400' },
+  ELASTIC_ETCD_BACKUP_BUCKET: {
+    schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
+    optional: true,
+    expected: 'an S3 bucket name (3-63 characters of a-z 0-9 . -), or unset for no backups',
+  },
+  ELASTIC_ETCD_BACKUP_PREFIX: {
+    schema: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/),
+    default: 'elastic-etcd',
+    expected: 'an S3 key prefix without leading or trailing "/" (segments of A-Z a-z 0-9 _ . -)',
+  },
+  ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: { schema: integer(60, 604_800), default: '1800', expected: 'seconds, an integer 60-604800' },
 } as const satisfies Record<string, { schema: z.ZodType<unknown, string>; default?: string; optional?: true; expected: string }>;
 
 type VariableName = keyof typeof VARIABLES;
-type Parsed = { [K in Exclude<VariableName, 'ELASTIC_ETCD_VERSION'>]: z.output<(typeof VARIABLES)[K]['schema']> } & { ELASTIC_ETCD_VERSION?: EtcdVersionNumber };
+type Parsed = { [K in Exclude<VariableName, 'ELASTIC_ETCD_VERSION' | 'ELASTIC_ETCD_BACKUP_BUCKET'>]: z.output<(typeof VARIABLES)[K]['schema']> } & {
+  ELASTIC_ETCD_VERSION?: EtcdVersionNumber;
+  ELASTIC_ETCD_BACKUP_BUCKET?: string;
+};
 
 /** Reads and validates the configuration; throws one ConfigError listing every problem. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): LambdaConfig {
@@ -157,5 +173,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     joinGraceSeconds: v.ELASTIC_ETCD_JOIN_GRACE_SECONDS,
     ...(v.ELASTIC_ETCD_VERSION !== undefined && { etcdVersion: v.ELASTIC_ETCD_VERSION }),
     unhealthyAfterMs: v.ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS * 1000,
+    ...(v.ELASTIC_ETCD_BACKUP_BUCKET !== undefined && {
+      backup: { bucket: v.ELASTIC_ETCD_BACKUP_BUCKET, prefix: v.ELASTIC_ETCD_BACKUP_PREFIX, intervalMs: v.ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS * 1000 },
+    }),
   };
 }

@@ -32,6 +32,8 @@ import { removeLongUnhealthyMembers } from './heal.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { requireNamespace } from './namespace.js';
 import { versionSkewRefusal } from './skew.js';
+import { markFormed, recordPastForming } from './formed.js';
+import { backUpWhenDue } from './backup.js';
 
 const bootstrapRecordSchema = z.object({
   version: z.literal(1),
@@ -40,6 +42,8 @@ const bootstrapRecordSchema = z.object({
     .array(z.object({ name: z.string().min(1), peerURLs: z.array(z.string().min(1)).min(1) }))
     .min(1),
   createdAt: z.string(),
+  /** Set once the Lambda saw the cluster answer (formed.ts): from then on no answer means cluster-down. */
+  formedAt: z.string().optional(),
 });
 export type BootstrapRecord = z.infer<typeof bootstrapRecordSchema>;
 
@@ -105,6 +109,10 @@ export async function handleLaunch(
     return 'abandon';
   }
 
+  // A membership change may follow: a snapshot first when the newest is older than the interval (never throws).
+  // Only once a cluster formed: a first wave has nothing to back up.
+  if (deps.backups !== undefined && (await readBootstrapRecord(deps))?.formedAt !== undefined) await backUpWhenDue(group, deps, 'before-change');
+
   // Members of instances that are gone for good (their terminate events may have been lost) go first: etcd 3.4
   // refuses to add a member while a voter is down, and the planner would keep all but one of them.
   await removeGoneMembers(group, deps);
@@ -114,18 +122,25 @@ export async function handleLaunch(
   const deadline = Date.now() + Math.min(deps.launchWaitMs ?? 120_000, budget);
   const unsafeDeadline = Date.now() + Math.min(deps.unsafeRecheckMs ?? 30_000, budget);
   let plan: Plan;
+  // A round costs a health timeout per hung member: another round starts only if one as long as the last fits.
+  let roundStarted = Date.now();
+  let roundMs = 0;
   for (;;) {
     plan = await planLaunchPastSuspects(self, group, deps);
+    roundMs = Math.max(roundMs, Date.now() - roundStarted);
     if (plan.kind !== 'refuse') break;
     const waitable = TRANSIENT_REFUSALS.includes(plan.code);
-    if (!waitable && !(HEALTH_REFUSALS.includes(plan.code) && Date.now() < unsafeDeadline)) break;
-    if (waitable && Date.now() >= deadline) throw new RetryLaterError(`launch of ${instanceId} must wait: ${plan.message}`);
+    const nextRoundEnds = Date.now() + roundMs;
+    if (!waitable && !(HEALTH_REFUSALS.includes(plan.code) && nextRoundEnds < unsafeDeadline)) break;
+    if (waitable && nextRoundEnds >= deadline) throw new RetryLaterError(`launch of ${instanceId} must wait: ${plan.message}`);
     telemetry.debug('waiting before joining', { instanceId, code: plan.code, reason: plan.message });
     // A learner that caught up meanwhile frees the way for the next join.
     await promoteReadyLearners(group, deps);
     await heartbeat();
     await (deps.sleep ?? sleep)(3000);
     group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
+    roundMs = Date.now() - roundStarted;
+    roundStarted = Date.now();
   }
 
   if (plan.kind === 'refuse') {
@@ -287,6 +302,7 @@ async function planLaunch(self: { name: string; peerURLs: string[] }, group: Gro
       ...(deps.faultPoint !== undefined && { faultPoint: deps.faultPoint }),
     });
   let result = await join(bootstrap);
+  if (record !== undefined && record.formedAt === undefined && result.plan.kind === 'join') await markFormed(deps);
   let firstWave = result.plan.kind === 'refuse' && result.plan.code === 'no-bootstrap-source' && record === undefined;
   if (result.plan.kind === 'refuse' && result.plan.code === 'bootstrap-in-progress' && record !== undefined) {
     // No member answers and this node is not in the record: is a first wave really still forming?
@@ -343,6 +359,13 @@ async function judgeRecord(
     await requireNamespace(deps);
     await deps.parameters.delete(deps.parameters.bootstrapName());
     return { kind: 'stale' };
+  }
+  if (recordPastForming(record, group, deps.config.joinGraceSeconds)) {
+    return {
+      kind: 'refuse',
+      code: 'cluster-down',
+      message: `the first wave formed its cluster (or had its time to) and no member answers now; a new member cannot join until it is back`,
+    };
   }
   return { kind: 'forming' };
 }

@@ -13,7 +13,9 @@ export type Counter =
   | 'Ignored' // events ignored (test notification, foreign group, warm pool)
   | 'Malformed' // events rejected as malformed
   | 'UnhealthyReported' // instances reported Unhealthy to the group: their members stayed unhealthy too long
-  | 'Failures'; // invocations that failed with an error
+  | 'Failures' // invocations that failed with an error
+  | 'Backups' // snapshots stored in S3 (backup.ts)
+  | 'BackupFailures'; // snapshots that could not be taken or stored
 
 export type Attributes = Readonly<Record<string, unknown>>;
 

@@ -6,6 +6,8 @@ import { safeHost, type LifecycleDeps } from './common.js';
 import { candidateEndpoints, loadGroup, liveInstances, type GroupView } from './group.js';
 import { healUnhealthyMembers } from './heal.js';
 import { handleLaunch } from './launch.js';
+import { markFormed } from './formed.js';
+import { backUpWhenDue, type BackupOutcome } from './backup.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { handleTerminate } from './terminate.js';
 
@@ -22,6 +24,8 @@ export interface ReconcileReport {
   /** Instances reported Unhealthy to the group: their members stayed unhealthy past the threshold (heal.ts). */
   readonly reportedUnhealthy: string[];
   clusterReachable: boolean;
+  /** What the backup step did (backup.ts); absent when the cluster did not answer. */
+  backup?: BackupOutcome;
 }
 
 /**
@@ -59,6 +63,7 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     const gone = await removeGoneMembers(group, deps);
     report.clusterReachable = gone.reachable;
     report.removed.push(...gone.removed);
+    if (gone.reachable) await markFormed(deps);
   });
   await attempt('promote learners', async () => {
     report.promoted.push(...(await promoteReadyLearners(group, deps)));
@@ -96,6 +101,7 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     report.reportedUnhealthy.push(...(await healUnhealthyMembers(group, deps)).reported);
   });
 
+  if (report.clusterReachable && deps.backups !== undefined) report.backup = await backUpWhenDue(group, deps, 'reconcile');
   // Parameters of instances that are gone: only those this deployment wrote (tagged with its group).
   const live = new Set(liveInstances(group).map((i) => i.instanceId));
   for (const id of await deps.parameters.listInstanceIds()) {

@@ -303,13 +303,19 @@ describe('the Lambda', () => {
       ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '2000',
       ELASTIC_ETCD_VERSION: '3.5.30',
       ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: '300',
+      // Backups (infra/backup-bucket.ts; test/infra/backup-bucket.test.ts checks the bucket itself).
+      ELASTIC_ETCD_BACKUP_BUCKET: env.ELASTIC_ETCD_BACKUP_BUCKET,
+      ELASTIC_ETCD_BACKUP_PREFIX: 'etcd',
+      ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: '1800',
     });
+    assert.match(JSON.stringify(env.ELASTIC_ETCD_BACKUP_BUCKET), /^\{"Ref":"ClusterBackupsBucket[0-9A-F]+"\}$/);
   });
 });
 
 describe('least-privilege IAM', () => {
   const lambdaStatements = statementsOfRole(template, 'ClusterLifecycleFunctionServiceRole');
-  const instanceStatements = statementsOfRole(template, 'ClusterInstanceRole');
+  // The backup read (ReadBackupSnapshots) is checked in test/infra/backup-bucket.test.ts.
+  const instanceStatements = statementsOfRole(template, 'ClusterInstanceRole').filter((s) => s.Sid !== 'ReadBackupSnapshots');
 
   test("the Lambda: this deployment's parameters only", () => {
     const ssm = lambdaStatements.filter((s) => asArray(s.Action as string | string[]).some((a) => a.startsWith('ssm:')));

@@ -16,6 +16,7 @@ import type { SimInstance, SimulatedGroupOptions } from './group.js';
 import { SimQueueError, type SimulatedFifoQueue } from './fifo.js';
 import { SimParameterError, SimulatedParameters } from './parameters.js';
 import type { SimParameter } from './parameters.js';
+import { SimulatedS3 } from './s3.js';
 
 type Service = 'autoscaling' | 'ec2' | 'ssm' | 'sqs';
 
@@ -103,6 +104,8 @@ export class SimulatedCloud {
   private readonly queues = new Set<SimulatedFifoQueue>();
   private server: Server | undefined;
   private baseUrl = '';
+  /** S3, path-style under /s3/ (test/sim/s3.ts); buckets are created by the test. */
+  readonly s3 = new SimulatedS3();
 
   constructor(private readonly options: SimulatedCloudOptions = {}) {
     this.group = new SimulatedGroup(options.group);
@@ -121,6 +124,11 @@ export class SimulatedCloud {
     return { autoScaling: this.url, ec2: this.url, ssm: this.url, sqs: this.url };
   }
 
+  /** The S3 endpoint (path-style: the SDK needs forcePathStyle). */
+  get s3Url(): string {
+    return `${this.url}/s3`;
+  }
+
   /** Serves a simulated FIFO queue's GetQueueUrl and ChangeMessageVisibility from this endpoint. */
   attachQueue(queue: SimulatedFifoQueue): void {
     this.queues.add(queue);
@@ -133,6 +141,7 @@ export class SimulatedCloud {
       AWS_ENDPOINT_URL_EC2: this.url,
       AWS_ENDPOINT_URL_SSM: this.url,
       AWS_ENDPOINT_URL_SQS: this.url,
+      AWS_ENDPOINT_URL_S3: this.s3Url,
       AWS_REGION: this.group.region,
       AWS_ACCESS_KEY_ID: 'SIMULATEDACCESSKEY',
       AWS_SECRET_ACCESS_KEY: 'simulated-secret-key',
@@ -189,6 +198,11 @@ export class SimulatedCloud {
   // --- dispatch ---
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // S3 bodies are binary and streamed: routed before the body is read as text.
+    if ((req.url ?? '').startsWith('/s3/')) {
+      const url = new URL(req.url ?? '/', 'http://s3.local');
+      return this.s3.handle(req, res, url.pathname.slice('/s3'.length), url.searchParams);
+    }
     const body = await readBody(req);
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     if (path.startsWith('/imds/')) return this.handleImds(req, res, path);

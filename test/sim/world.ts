@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createAwsClients, GROUP_TAG, INSTANCE_ARN_TAG, type AwsClients, type ParameterStore } from '../../src/adapters/aws/index.js';
+import { createS3Client } from '../../src/adapters/aws/backups.js';
 import { loadConfig, type LambdaConfig } from '../../src/lambda/config.js';
 import { lifecycleDeps } from '../../src/lambda/deps.js';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -95,6 +96,10 @@ export interface WorldOptions {
    * default. The Lambda is told the same version as ELASTIC_ETCD_VERSION, as the stack does. See setLaunchVersion.
    */
   readonly etcdVersion?: EtcdVersionName;
+  /** Backups on: this bucket is created in the simulated S3 and named in ELASTIC_ETCD_BACKUP_BUCKET. */
+  readonly backupBucket?: string;
+  /** ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS (default: the Lambda's). */
+  readonly backupIntervalSeconds?: number;
 }
 
 export interface QueuedEvent {
@@ -145,6 +150,8 @@ interface BootTask {
   cancelled: boolean;
   readonly done: Promise<void>;
 }
+
+const SIM_CREDENTIALS = { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 'simulated-secret-key' };
 
 const DEFAULTS = {
   clusterName: 'sim',
@@ -221,6 +228,7 @@ export class World {
         remainingMs: () => this.remainingMs(),
         instanceArn: (id) => instanceArn(group.region, group.account, id),
         connection: { requestTimeoutMs: 1500, healthTimeoutMs: 1000 },
+        s3: createS3Client({ region: group.region, endpoint: cloud.s3Url, credentials: SIM_CREDENTIALS, maxAttempts: 3 }),
       },
       {
         sleep: (ms) => delay(Math.min(ms, options.handlerPollMs ?? DEFAULTS.handlerPollMs)),
@@ -267,7 +275,10 @@ export class World {
         ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '1000',
         ELASTIC_ETCD_VERSION: etcdServerVersion(options.etcdVersion ?? selectedEtcdVersion()),
         ...(options.unhealthyAfterSeconds !== undefined && { ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: String(options.unhealthyAfterSeconds) }),
+        ...(options.backupBucket !== undefined && { ELASTIC_ETCD_BACKUP_BUCKET: options.backupBucket }),
+        ...(options.backupIntervalSeconds !== undefined && { ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: String(options.backupIntervalSeconds) }),
       };
+      if (options.backupBucket !== undefined) cloud.s3.createBucket(options.backupBucket);
       const config = loadConfig(env);
       const clients = createAwsClients({
         region: group.region,

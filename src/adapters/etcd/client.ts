@@ -13,12 +13,14 @@
 //   answers 'too-many-learners'.
 // - etcd refuses membership changes for about 5 s after a member (re)starts ("unhealthy cluster"), because it
 //   wants every peer connected for that long; callers should retry unhealthy-cluster with a bounded backoff.
+import type { Readable } from 'node:stream';
 import axios, { type AxiosInstance } from 'axios';
 import { memberIdToDecimal } from '../../core/ids.js';
 import { parseMemberURL } from '../../core/urls.js';
 import type { Member, MemberId } from '../../core/types.js';
 import { classifyEtcdError, EtcdError, isEtcdError, isInvalidTokenMessage, isRetryableOnAnotherEndpoint } from './errors.js';
 import { createTransportAgents, type EtcdTlsOptions, type TransportAgents } from './tls.js';
+import { openSnapshotStream, type SnapshotHeader, type SnapshotStreamOptions } from './snapshot.js';
 import {
   authenticateSchema,
   deleteRangeSchema,
@@ -231,6 +233,15 @@ export class EtcdClient {
   async statusAt(endpoint: string, options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): Promise<MaintenanceStatus> {
     const body = await this.requestAt(endpoint, 'POST', '/v3/maintenance/status', {}, options.timeoutMs ?? this.requestTimeoutMs, options.signal);
     return toStatus(parseWire(statusSchema, body, 'status', endpoint));
+  }
+
+  /**
+   * A snapshot of exactly this endpoint, streamed (snapshot.ts): its bytes as they arrive, never the whole
+   * database in memory, and the header (cluster, member, revision) of its first message.
+   */
+  async snapshotAt(endpoint: string, options: SnapshotStreamOptions = {}): Promise<{ readonly bytes: Readable; readonly header: Promise<SnapshotHeader> }> {
+    if (this.auth !== undefined && this.token === undefined) this.token = await this.authenticate(endpoint, this.requestTimeoutMs, options.signal);
+    return openSnapshotStream(this.http, endpoint, this.token, options);
   }
 
   /** etcd's /health: true when the answering member reports itself healthy. */

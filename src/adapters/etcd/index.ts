@@ -27,3 +27,4 @@ export {
 } from './health.js';
 export { createTransportAgents, httpsAgentOptions, readTlsFiles, EtcdTlsConfigError, type EtcdTlsFiles, type EtcdTlsOptions } from './tls.js';
 export { type KeyValue, type MaintenanceStatus } from './wire.js';
+export { SnapshotDigest, SNAPSHOT_TRAILER_BYTES, type SnapshotDigestResult, type SnapshotHeader, type SnapshotStreamOptions } from './snapshot.js';

@@ -99,6 +99,8 @@ export interface MaintenanceStatus {
   readonly isLearner: boolean;
   readonly version: string;
   readonly dbSize: bigint;
+  /** The member's store revision when it answered (always set by toStatus; optional for hand-made values). */
+  readonly revision?: bigint;
   /** Alarms and similar, e.g. "NOSPACE" (3.4+). */
   readonly errors: readonly string[];
 }
@@ -146,6 +148,7 @@ export function toStatus(wire: z.output<typeof statusSchema>): MaintenanceStatus
     isLearner: wire.isLearner ?? false,
     version: wire.version ?? '',
     dbSize: wire.dbSize,
+    revision: wire.header.revision,
     errors: wire.errors ?? [],
   };
 }

@@ -1,0 +1,94 @@
+// The backup bucket of one cluster: etcd snapshots the lifecycle Lambda takes (src/lambda/backup.ts), read by the
+// instances only to restore. Versioned (an overwrite or delete keeps the old version), S3-managed encryption, TLS
+// only, no public access, RETAINed when the stack goes (the backups outlive the cluster they protect), and
+// lifecycle rules that expire old snapshots and stale multipart uploads.
+//
+// Why SSE-S3 and not KMS: the data is protected by who may read the bucket (the Lambda and the instances, on
+// this prefix only), which IAM already decides; a customer-managed key would add a second policy to keep in step
+// with both roles, per-request KMS quotas on every multipart part, and a key whose deletion destroys every backup.
+// A deployment that needs KMS (key-level audit or separation of duties) can pass its own bucket: `bucket`.
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface BackupProps {
+  /**
+   * How often the Lambda stores a snapshot (on its reconcile schedule, and before a membership change when the
+   * newest is older than this). Whole seconds, 1 minute to 7 days.
+   * @default 30 minutes
+   */
+  readonly interval?: Duration;
+  /** Snapshots older than this are deleted (their noncurrent versions 1 day later). @default 14 days */
+  readonly retention?: Duration;
+  /** Use this bucket instead of creating one (e.g. KMS-encrypted, or shared); it is then not changed. */
+  readonly bucket?: s3.IBucket;
+}
+
+export interface BackupBucketProps extends BackupProps {
+  /** Key prefix of this cluster's backups, e.g. "etcd" (snapshots under "<prefix>/snapshots/"). */
+  readonly prefix: string;
+  readonly lambdaFunction: lambda.Function;
+  readonly instanceRole: iam.IRole;
+}
+
+export class BackupBucket extends Construct {
+  readonly bucket: s3.IBucket;
+  readonly prefix: string;
+
+  constructor(scope: Construct, id: string, props: BackupBucketProps) {
+    super(scope, id);
+    const interval = props.interval ?? Duration.minutes(30);
+    const seconds = interval.toSeconds();
+    if (!Number.isInteger(seconds) || seconds < 60 || seconds > 604_800) throw new Error(`backup interval must be whole seconds from 1 minute to 7 days, got ${interval.toHumanString()}`);
+    const retentionDays = (props.retention ?? Duration.days(14)).toDays();
+    this.prefix = props.prefix;
+    this.bucket =
+      props.bucket ??
+      new s3.Bucket(this, 'Bucket', {
+        versioned: true,
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removalPolicy: RemovalPolicy.RETAIN,
+        lifecycleRules: [
+          { id: 'expire-snapshots', prefix: `${this.prefix}/snapshots/`, expiration: Duration.days(retentionDays), noncurrentVersionExpiration: Duration.days(1) },
+          // A Lambda that timed out mid-upload leaves parts that cost money and are never an object.
+          { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        ],
+      });
+
+    const fn = props.lambdaFunction;
+    fn.addEnvironment('ELASTIC_ETCD_BACKUP_BUCKET', this.bucket.bucketName);
+    fn.addEnvironment('ELASTIC_ETCD_BACKUP_PREFIX', this.prefix);
+    fn.addEnvironment('ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS', String(seconds));
+    const objects = this.bucket.arnForObjects(`${this.prefix}/*`);
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'WriteAndReadBackups', actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'], resources: [objects] }));
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ListBackups', actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${this.prefix}/*`] } } }),
+    );
+    // Instances read snapshots (to restore), nothing else, and never write.
+    props.instanceRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ReadBackupSnapshots', actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(`${this.prefix}/snapshots/*`)] }),
+    );
+    this.bucket.encryptionKey?.grantEncryptDecrypt(fn);
+    this.bucket.encryptionKey?.grantDecrypt(props.instanceRole);
+
+    if (this.bucket instanceof s3.Bucket) {
+      Validations.of(this.bucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason: 'Access logs would need a second bucket; every write to this one is made by the lifecycle Lambda, which logs each snapshot it stores.',
+      });
+    }
+    const ref = Stack.of(this).resolve(this.bucket.bucketArn) as unknown;
+    const arnText = typeof ref === 'object' && ref !== null && 'Fn::GetAtt' in ref ? `<${(ref as { 'Fn::GetAtt': string[] })['Fn::GetAtt'].join('.')}>` : String(ref);
+    for (const [role, path, why] of [
+      [fn.role, `${this.prefix}/*`, "the Lambda writes new snapshot keys (time-stamped) and their manifests under this cluster's prefix only"],
+      [props.instanceRole, `${this.prefix}/snapshots/*`, "an instance restores whichever snapshot its parameters name; read only, this cluster's snapshots only"],
+    ] as const) {
+      if (role !== undefined) Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${arnText}/${path}]`, reason: why });
+    }
+  }
+}

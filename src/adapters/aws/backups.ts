@@ -1,0 +1,162 @@
+// The backup store: etcd snapshots in S3 under `<prefix>/snapshots/`. Each snapshot is two objects: the
+// snapshot `<stamp>.db` (streamed, multipart above 5 MiB) and its manifest `<stamp>.db.manifest.json`, written
+// only after the snapshot object is complete AND the stream passed etcd's checksum. A snapshot without a
+// manifest (an upload that failed half way, or a crash between the two) is never listed as one: the manifest is
+// the mark of a good snapshot. Keys begin with a UTC timestamp, so S3's key order is their age.
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+
+export const MANIFEST_SUFFIX = '.manifest.json';
+
+/** What the store keeps about a snapshot (the service's SnapshotManifest, validated when read back). */
+export const snapshotManifestSchema = z.object({
+  format: z.literal(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().positive(),
+  revision: z.string().regex(/^[0-9]+$/),
+  clusterId: z.string().regex(/^[0-9a-f]{1,16}$/),
+  memberId: z.string().regex(/^[0-9a-f]{1,16}$/),
+  memberCount: z.number().int().positive(),
+  etcdVersion: z.string(),
+  takenAt: z.string(),
+});
+export type StoredManifest = z.infer<typeof snapshotManifestSchema>;
+
+export interface StoredSnapshot {
+  /** The snapshot object's key. */
+  readonly key: string;
+  readonly manifest: StoredManifest;
+}
+
+export class BackupStoreError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'BackupStoreError';
+  }
+}
+
+export interface BackupStoreOptions {
+  readonly bucket: string;
+  /** Key prefix without a trailing slash, e.g. "elastic-etcd/my-cluster". */
+  readonly prefix: string;
+  /** Multipart part size (S3's minimum, 5 MiB, by default): memory held is about partSize × queueSize. */
+  readonly partSize?: number;
+}
+
+/** A client for the store's S3 endpoint: path-style when an endpoint is given (the simulated cloud). */
+export function createS3Client(options: { region?: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string }; maxAttempts?: number } = {}): S3Client {
+  const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3;
+  return new S3Client({
+    maxAttempts: options.maxAttempts ?? 5,
+    ...(options.region !== undefined && { region: options.region }),
+    ...(options.credentials !== undefined && { credentials: options.credentials }),
+    ...(endpoint !== undefined && { endpoint, forcePathStyle: true }),
+  });
+}
+
+export class BackupStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly options: BackupStoreOptions,
+  ) {}
+
+  get bucket(): string {
+    return this.options.bucket;
+  }
+
+  snapshotsPrefix(): string {
+    return `${this.options.prefix}/snapshots/`;
+  }
+
+  /** A new snapshot key: `<prefix>/snapshots/<UTC stamp>-<suffix>.db`. */
+  newKey(now: Date, suffix: string): string {
+    return `${this.snapshotsPrefix()}${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${suffix}.db`;
+  }
+
+  /**
+   * Streams `bytes` to `key`, then writes the manifest once `manifest` resolves (after the stream ended and was
+   * verified). A failed stream aborts the multipart upload (no object); a failure after it leaves a snapshot
+   * object without a manifest, which is never listed.
+   */
+  async put(key: string, bytes: Readable, manifest: Promise<StoredManifest>): Promise<StoredSnapshot> {
+    const upload = new Upload({
+      client: this.s3,
+      params: { Bucket: this.options.bucket, Key: key, Body: bytes, ContentType: 'application/octet-stream' },
+      partSize: this.options.partSize ?? 5 * 1024 * 1024,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (err) {
+      bytes.destroy();
+      throw new BackupStoreError(`uploading the snapshot to s3://${this.options.bucket}/${key} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    const verified = snapshotManifestSchema.parse(await manifest);
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.options.bucket,
+        Key: `${key}${MANIFEST_SUFFIX}`,
+        Body: JSON.stringify(verified),
+        ContentType: 'application/json',
+        Metadata: { sha256: verified.sha256, revision: verified.revision, 'cluster-id': verified.clusterId },
+      }),
+    );
+    return { key, manifest: verified };
+  }
+
+  /** Every snapshot with a manifest, oldest first (by key). */
+  async list(): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.snapshotsPrefix(), ...(token !== undefined && { ContinuationToken: token }) }));
+      for (const o of page.Contents ?? []) if (o.Key?.endsWith(MANIFEST_SUFFIX) === true) keys.push(o.Key.slice(0, -MANIFEST_SUFFIX.length));
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return keys.sort();
+  }
+
+  /** The newest snapshot with a valid manifest, or undefined when there is none. */
+  async latest(): Promise<StoredSnapshot | undefined> {
+    const keys = await this.list();
+    for (const key of keys.reverse()) {
+      try {
+        return { key, manifest: await this.manifest(key) };
+      } catch (err) {
+        if (!(err instanceof BackupStoreError)) throw err;
+      }
+    }
+    return undefined;
+  }
+
+  /** The manifest of the snapshot at `key`; BackupStoreError when it is missing or malformed. */
+  async manifest(key: string): Promise<StoredManifest> {
+    let text: string;
+    try {
+      const answer = await this.s3.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: `${key}${MANIFEST_SUFFIX}` }));
+      text = (await answer.Body?.transformToString()) ?? '';
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchKey') throw new BackupStoreError(`s3://${this.options.bucket}/${key} has no manifest: it is not a complete snapshot`, { cause: err });
+      throw err;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new BackupStoreError(`the manifest of s3://${this.options.bucket}/${key} is not JSON`, { cause: err });
+    }
+    const parsed = snapshotManifestSchema.safeParse(json);
+    if (!parsed.success) throw new BackupStoreError(`the manifest of s3://${this.options.bucket}/${key} is malformed (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+    return parsed.data;
+  }
+
+  /** The snapshot's bytes, streamed. */
+  async open(key: string): Promise<Readable> {
+    const answer = await this.s3.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+    if (answer.Body === undefined) throw new BackupStoreError(`s3://${this.options.bucket}/${key} has no body`);
+    return answer.Body as Readable;
+  }
+}

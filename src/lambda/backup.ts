@@ -1,0 +1,40 @@
+// Scheduled and pre-change backups: the Lambda snapshots the cluster into S3 (no daemon on the nodes) when the
+// newest stored snapshot is older than the interval: on each reconcile pass, and before a launch changes the
+// membership. A backup never blocks a lifecycle decision: a failure is logged (and counted), and the next
+// pass tries again.
+import { backUp } from '../services/backup.js';
+import { loggerFor, type LifecycleDeps } from './common.js';
+import { candidateEndpoints, type GroupView } from './group.js';
+
+export type BackupOutcome = 'off' | 'fresh' | 'stored' | 'failed';
+
+/**
+ * Takes a snapshot when the newest one is older than `config.backup.intervalMs` (or there is none). `trigger`
+ * says why, for the log. Never throws.
+ */
+export async function backUpWhenDue(group: GroupView, deps: LifecycleDeps, trigger: 'reconcile' | 'before-change'): Promise<BackupOutcome> {
+  const { config, telemetry } = deps;
+  const store = deps.backups;
+  if (store === undefined || config.backup === undefined) return 'off';
+  try {
+    const latest = await store.latest();
+    const ageMs = latest === undefined ? undefined : Date.now() - Date.parse(latest.manifest.takenAt);
+    if (ageMs !== undefined && ageMs < config.backup.intervalMs) {
+      telemetry.debug('the newest snapshot is fresh', { key: latest?.key, ageSeconds: Math.round(ageMs / 1000), trigger });
+      return 'fresh';
+    }
+    const stored = await backUp(store, {
+      endpoints: [...candidateEndpoints(group, config.clientPort)],
+      connection: deps.connection,
+      log: loggerFor(telemetry),
+    });
+    telemetry.count('Backups');
+    telemetry.latency('Backup', stored.ms);
+    telemetry.info('backup taken', { trigger, key: stored.key, revision: stored.manifest.revision, size: stored.manifest.size, previousAgeSeconds: ageMs === undefined ? null : Math.round(ageMs / 1000) });
+    return 'stored';
+  } catch (err) {
+    telemetry.count('BackupFailures');
+    telemetry.warn('backup failed; the next pass tries again', { trigger, reason: err instanceof Error ? err.message : String(err) });
+    return 'failed';
+  }
+}

@@ -1,0 +1,131 @@
+// Backups into S3 (the simulated cloud's S3, reached by the real @aws-sdk/client-s3 and lib-storage) from real
+// etcd: a multipart upload of a snapshot larger than one part, its manifest, the newest snapshot found again and
+// its bytes matching; a failed upload leaves no object and no manifest. Runs on both versions.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { BackupStore, createS3Client, MANIFEST_SUFFIX, type StoredManifest } from '../../src/adapters/aws/backups.js';
+import { backUp } from '../../src/services/backup.js';
+import { fetchVerifiedSnapshot, RestoreRefusedError } from '../../src/services/restore.js';
+import { silentLogger } from '../../src/services/log.js';
+import { etcdctlOk, restoreSnapshot, startCluster, type EtcdCluster } from '../harness/index.js';
+import { startSimulatedCloud, type SimulatedCloud } from '../sim/index.js';
+
+const BUCKET = 'etcd-backups';
+const CONNECTION = { requestTimeoutMs: 3000, healthTimeoutMs: 1000 };
+
+describe('backups to S3', () => {
+  let cloud: SimulatedCloud;
+  let cluster: EtcdCluster;
+  let store: BackupStore;
+  before(async () => {
+    [cloud, cluster] = await Promise.all([startSimulatedCloud(), startCluster({ size: 3 })]);
+    cloud.s3.createBucket(BUCKET);
+    const s3 = createS3Client({ region: 'us-east-1', endpoint: cloud.s3Url, credentials: { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 'simulated-secret-key' }, maxAttempts: 2 });
+    store = new BackupStore(s3, { bucket: BUCKET, prefix: 'elastic-etcd/test' });
+    // About 7 MiB of values: the snapshot needs two parts.
+    const value = 'v'.repeat(100 * 1024);
+    for (let i = 0; i < 70; i++) await etcdctlOk([cluster.clientURLs[i % 3]!], ['put', `/big/${i}`, value]);
+  });
+  after(async () => {
+    await cluster?.close();
+    await cloud?.close();
+  });
+
+  test('a snapshot larger than a part is stored by multipart upload, with its manifest written last', async () => {
+    const stored = await backUp(store, { endpoints: cluster.clientURLs, connection: CONNECTION, log: silentLogger });
+    const object = cloud.s3.object(BUCKET, stored.key);
+    assert.ok(object !== undefined);
+    assert.ok(object.body.length > 5 * 1024 * 1024, `size ${object.body.length}`);
+    assert.equal(createHash('sha256').update(object.body).digest('hex'), stored.manifest.sha256);
+    assert.equal(object.body.length, stored.manifest.size);
+    const operations = cloud.s3.calls.filter((c) => c.error === undefined).map((c) => c.operation);
+    assert.ok(operations.includes('CreateMultipartUpload') && operations.includes('CompleteMultipartUpload'));
+    assert.equal(operations.at(-1), 'PutObject', 'the manifest comes after the upload completed');
+    assert.equal(cloud.s3.calls.at(-1)?.key, `${stored.key}${MANIFEST_SUFFIX}`);
+
+    const latest = await store.latest();
+    assert.deepEqual(latest, { key: stored.key, manifest: stored.manifest });
+    const hash = createHash('sha256');
+    for await (const chunk of await store.open(stored.key)) hash.update(chunk as Buffer);
+    assert.equal(hash.digest('hex'), stored.manifest.sha256);
+  });
+
+  test('an upload that fails half way leaves no object, no pending upload and no manifest', async () => {
+    const before = await store.list();
+    const bytes = new Readable({ read() {} });
+    bytes.push(Buffer.alloc(6 * 1024 * 1024, 1));
+    setImmediate(() => bytes.destroy(new Error('the snapshot stream broke')));
+    const manifest = new Promise<StoredManifest>((_resolve, reject) => bytes.on('error', reject));
+    manifest.catch(() => undefined);
+    const key = store.newKey(new Date(), 'broken');
+    await assert.rejects(store.put(key, bytes, manifest), /failed/);
+    assert.equal(cloud.s3.object(BUCKET, key), undefined);
+    assert.deepEqual(cloud.s3.pendingUploads(BUCKET), []);
+    assert.deepEqual(await store.list(), before);
+  });
+
+  test('S3 failing every part: the snapshot is not stored, and the newest good one is still the latest', async () => {
+    const good = await store.latest();
+    cloud.s3.failNext('UploadPart', 20);
+    await assert.rejects(backUp(store, { endpoints: cluster.clientURLs, connection: CONNECTION, log: silentLogger }), /failed/);
+    assert.deepEqual(cloud.s3.pendingUploads(BUCKET), []);
+    assert.deepEqual(await store.latest(), good);
+  });
+});
+
+describe('fetching a snapshot to restore from', () => {
+  let cloud: SimulatedCloud;
+  let cluster: EtcdCluster;
+  let store: BackupStore;
+  let good: Awaited<ReturnType<typeof backUp>>;
+  let dir: string;
+  before(async () => {
+    [cloud, cluster] = await Promise.all([startSimulatedCloud(), startCluster({ size: 1 })]);
+    cloud.s3.createBucket(BUCKET);
+    store = new BackupStore(createS3Client({ region: 'us-east-1', endpoint: cloud.s3Url, credentials: { accessKeyId: 'A', secretAccessKey: 'B' }, maxAttempts: 1 }), { bucket: BUCKET, prefix: 'p' });
+    await etcdctlOk(cluster.clientURLs, ['put', '/restore/me', 'yes']);
+    good = await backUp(store, { endpoints: cluster.clientURLs, connection: CONNECTION, log: silentLogger });
+    dir = mkdtempSync(join(tmpdir(), 'elastic-etcd-fetch-'));
+  });
+  after(async () => {
+    await cluster?.close();
+    await cloud?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('latest: fetched, matching its manifest, for the expected cluster', async () => {
+    const fetched = await fetchVerifiedSnapshot(store, { from: 'latest', to: join(dir, 'ok.db'), clusterId: good.manifest.clusterId });
+    assert.equal(fetched.key, good.key);
+    assert.equal(createHash('sha256').update(readFileSync(join(dir, 'ok.db'))).digest('hex'), good.manifest.sha256);
+    // What the boot script does next: the version's tool restores it into a new data dir.
+    await restoreSnapshot(good.manifest.etcdVersion, join(dir, 'ok.db'), { name: 'r1', peerURL: 'http://127.0.0.1:2380', dataDir: join(dir, 'r1.etcd'), token: 'restored-token' });
+    assert.ok(readdirSync(join(dir, 'r1.etcd', 'member')).includes('snap'));
+  });
+
+  test('a flipped byte is refused, and no file is left', async () => {
+    const body = Buffer.from(cloud.s3.object(BUCKET, good.key)!.body);
+    body[100] = body[100]! ^ 0x01;
+    const key = `${good.key.slice(0, -3)}-flipped.db`;
+    cloud.s3.putRaw(BUCKET, key, body);
+    cloud.s3.putRaw(BUCKET, `${key}${MANIFEST_SUFFIX}`, Buffer.from(JSON.stringify(good.manifest)));
+    await assert.rejects(fetchVerifiedSnapshot(store, { from: key, to: join(dir, 'flipped.db') }), RestoreRefusedError);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('flipped')), []);
+  });
+
+  test("another cluster's snapshot is refused", async () => {
+    await assert.rejects(fetchVerifiedSnapshot(store, { from: good.key, to: join(dir, 'foreign.db'), clusterId: 'abcdef0123456789' }), /belongs to cluster/);
+    assert.throws(() => readFileSync(join(dir, 'foreign.db')));
+  });
+
+  test('a snapshot without a manifest (a half-finished upload) is never used', async () => {
+    const key = `${good.key.slice(0, -3)}-unfinished.db`;
+    cloud.s3.putRaw(BUCKET, key, cloud.s3.object(BUCKET, good.key)!.body);
+    await assert.rejects(fetchVerifiedSnapshot(store, { from: key, to: join(dir, 'unfinished.db') }), /no manifest/);
+    assert.equal((await store.latest())?.key.includes('unfinished'), false);
+  });
+});
