@@ -6,7 +6,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
 
