@@ -78,6 +78,7 @@ export async function handleEvent(event: unknown, deps: LifecycleDeps): Promise<
     });
     throw err;
   } finally {
+    telemetry.resetKeys();
     telemetry.flush();
   }
 }

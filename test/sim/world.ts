@@ -908,7 +908,9 @@ export class World {
       },
       count: (c, v) => inner.count(c, v),
       latency: (n, ms) => inner.latency(n, ms),
+      addContext: (c) => inner.addContext(c),
       appendKeys: (a) => inner.appendKeys(a),
+      resetKeys: () => inner.resetKeys(),
       flush: () => inner.flush(),
     };
   }
