@@ -42,7 +42,7 @@ async function logsOf(run: () => Promise<unknown>): Promise<Record<string, unkno
   process.stdout.write = ((chunk: string | Uint8Array) => {
     writes.push(String(chunk));
     return true;
-  }) as typeof process.stdout.write;
+  });
   try {
     await run();
   } finally {
