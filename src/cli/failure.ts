@@ -2,6 +2,7 @@
 import { DataDirError } from '../adapters/datadir.js';
 import { DiscoveryError } from '../adapters/discovery/index.js';
 import { EtcdError, EtcdTlsConfigError } from '../adapters/etcd/index.js';
+import { errorMessage } from '../core/errors.js';
 import { RenderError } from '../core/render.js';
 import type { RefusalCode } from '../core/types.js';
 import { LockTimeoutError } from '../services/lock.js';
@@ -43,7 +44,7 @@ export function describeFailure(err: unknown): Failure {
   if (err instanceof RenderError) return { exitCode: EXIT_FAILED, message: err.message, hint: '' };
   if (err instanceof DiscoveryError) return { exitCode: EXIT_FAILED, message: `discovery: ${err.message}`, hint: discoveryHint(err) };
   if (err instanceof EtcdError) return { exitCode: EXIT_FAILED, message: `etcd: ${err.message}`, hint: etcdHint(err) };
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return { exitCode: EXIT_FAILED, message: `unexpected error: ${message}`, hint: 'run again with -v=6 and report the log if it persists' };
 }
 

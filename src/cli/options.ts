@@ -6,6 +6,7 @@
 // option groups are off: `-name` is the option `name`, not `-n -a -m -e`.
 import yargs, { type Argv } from 'yargs';
 import { parseDiscoveryURL } from '../adapters/discovery/index.js';
+import { errorMessage } from '../core/errors.js';
 import type { OutputFormat } from '../core/render.js';
 import { OUTPUT_FORMATS } from '../core/render.js';
 import type { ClusterSize, JoinStrategy, SelfIdentity } from '../core/types.js';
@@ -181,7 +182,7 @@ async function parseWithYargs(argv: readonly string[]): Promise<RawArgs & { _com
   try {
     parsed = await parser.parseAsync();
   } catch (err) {
-    throw new UsageError(describeYargsFailure(failure ?? (err instanceof Error ? err.message : String(err)), argv));
+    throw new UsageError(describeYargsFailure(failure ?? (errorMessage(err)), argv));
   }
   if (failure !== undefined) throw new UsageError(describeYargsFailure(failure, argv));
   const positionals = Array.isArray(parsed._) ? parsed._.map(String) : [];
@@ -275,7 +276,7 @@ function commonOptions(values: ValueSource): CommonOptions {
   try {
     peerURLs = parseMemberURLList(peers.value);
   } catch (err) {
-    throw invalid(peers.origin, peers.value, `${messageOf(err)} (expected http(s)://host:port[,...])`);
+    throw invalid(peers.origin, peers.value, `${errorMessage(err)} (expected http(s)://host:port[,...])`);
   }
 
   const discovery = values.string('discovery');
@@ -284,7 +285,7 @@ function commonOptions(values: ValueSource): CommonOptions {
     try {
       discoveryURL = parseDiscoveryURL(discovery.value);
     } catch (err) {
-      throw new UsageError(`${messageOf(err)} (from ${discovery.origin})`);
+      throw new UsageError(`${errorMessage(err)} (from ${discovery.origin})`);
     }
   }
 
@@ -299,7 +300,7 @@ function connectionOptions(values: ValueSource): ConnectionOptions {
     try {
       endpoints = parseMemberURLList(endpointsGiven.value).map(parseMemberURL);
     } catch (err) {
-      throw invalid(endpointsGiven.origin, endpointsGiven.value, `${messageOf(err)} (expected http(s)://host:port[,...])`);
+      throw invalid(endpointsGiven.origin, endpointsGiven.value, `${errorMessage(err)} (expected http(s)://host:port[,...])`);
     }
   }
   const file = (name: string): string | undefined => {
@@ -389,8 +390,4 @@ function promoteOptions(values: ValueSource): PromoteOptions {
     throw new UsageError('promote needs --discovery or --endpoints to find the cluster', 'pass the same --discovery URL the node joined with');
   }
   return { ...common, timeoutMs: duration(values, 'timeout', DEFAULTS.promoteTimeoutMs) };
-}
-
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

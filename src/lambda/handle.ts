@@ -1,6 +1,7 @@
 // One invocation: classify the event, run the matching decision, flush metrics. Malformed events are
 // rejected with a log line and change nothing; they are not thrown, because delivering them again cannot help.
 // Transient failures are thrown so the event source delivers the event again.
+import { errorMessage } from '../core/errors.js';
 import { AwsCallError } from '../adapters/aws/index.js';
 import { classifyEvent, MalformedEventError } from './events.js';
 import { handleLaunch, handleTerminate, reconcile, RetryLaterError, type LifecycleDeps } from './lifecycle.js';
@@ -74,7 +75,7 @@ export async function handleEvent(event: unknown, deps: LifecycleDeps): Promise<
     telemetry.count('Failures');
     const retry = err instanceof RetryLaterError || (err instanceof AwsCallError && err.transient);
     telemetry.error(retry ? 'invocation failed; the event will be delivered again' : 'invocation failed', {
-      error: err instanceof Error ? err.message : String(err),
+      error: errorMessage(err),
     });
     throw err;
   } finally {

@@ -1,4 +1,5 @@
 // The scheduled reconcile pass: converges the cluster to the group, the safety net for lost, late and failed events.
+import { errorMessage } from '../core/errors.js';
 import type { Member } from '../core/types.js';
 import { isEtcdError } from '../adapters/etcd/index.js';
 import { clientFor } from '../services/connection.js';
@@ -49,7 +50,7 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     try {
       await step();
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = errorMessage(err);
       report.deferred.push(`${what}: ${reason}`);
       telemetry.warn(`reconcile: ${what} must wait for a later pass`, { reason });
     }

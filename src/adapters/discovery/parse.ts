@@ -4,6 +4,7 @@
 // Unlike the original tool, nothing here panics or silently defaults: a malformed answer is an
 // 'invalid-response' error, and a malformed registry entry is reported in `problems` and skipped (B4, B5, B7).
 import { z } from 'zod';
+import { errorMessage } from '../../core/errors.js';
 import { parseHexMemberId } from '../../core/ids.js';
 import type { MemberId } from '../../core/types.js';
 import { deriveClientURL, parseMemberURL } from '../../core/urls.js';
@@ -162,7 +163,7 @@ export function parseRegistryValue(value: string): ParsedRegistryValue {
     try {
       peerURL = parseMemberURL(piece.slice(eq + 1));
     } catch (err) {
-      return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+      return { ok: false, reason: errorMessage(err) };
     }
     if (!peerURLs.includes(peerURL)) peerURLs.push(peerURL);
   }
