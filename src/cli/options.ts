@@ -6,6 +6,7 @@
 // option groups are off: `-name` is the option `name`, not `-n -a -m -e`.
 import yargs, { type Argv } from 'yargs';
 import { parseDiscoveryURL } from '../adapters/discovery/index.js';
+import { CLUSTER_DEFAULTS } from '../core/defaults.js';
 import { errorMessage } from '../core/errors.js';
 import type { OutputFormat } from '../core/render.js';
 import { OUTPUT_FORMATS } from '../core/render.js';
@@ -37,12 +38,12 @@ const PROMOTE: readonly CommandName[] = ['promote'];
 
 export const DEFAULTS = {
   format: 'env' as OutputFormat,
-  strategy: 'replace' as JoinStrategy,
-  clientPort: 2379,
+  strategy: CLUSTER_DEFAULTS.joinStrategy,
+  clientPort: CLUSTER_DEFAULTS.clientPort,
   clusterSize: -1,
-  peerURLs: 'http://localhost:2380',
-  joinAs: 'learner' as const,
-  healthTimeoutMs: 2_000,
+  peerURLs: `http://localhost:${CLUSTER_DEFAULTS.peerPort}`,
+  joinAs: CLUSTER_DEFAULTS.joinAs,
+  healthTimeoutMs: CLUSTER_DEFAULTS.healthTimeoutMs,
   commandTimeoutMs: 5_000,
   lockTimeoutMs: 60_000,
   promoteTimeoutMs: 5 * 60_000,

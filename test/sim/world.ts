@@ -12,8 +12,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { CLUSTER_DEFAULTS } from '../../src/core/defaults.js';
+import { parseEtcdVersion } from '../../src/core/version.js';
 import { createAwsClients, GROUP_TAG, INSTANCE_ARN_TAG, type AwsClients, type ParameterStore } from '../../src/adapters/aws/index.js';
-import { loadConfig, type LambdaConfig } from '../../src/lambda/config.js';
+import { loadConfig, toEnvironment, type LambdaConfig } from '../../src/lambda/config.js';
 import { lifecycleDeps } from '../../src/lambda/deps.js';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handleEvent, handleInvocation, type InvocationResult } from '../../src/lambda/handle.js';
@@ -329,17 +331,19 @@ export class World {
       const group = cloud.group;
       const env: Record<string, string> = {
         ...cloud.env,
-        ELASTIC_ETCD_CLUSTER_NAME: options.clusterName ?? DEFAULTS.clusterName,
-        ELASTIC_ETCD_PARAMETER_PREFIX: options.parameterPrefix ?? DEFAULTS.parameterPrefix,
-        ELASTIC_ETCD_AUTO_SCALING_GROUP: group.name,
-        ELASTIC_ETCD_CLUSTER_SIZE: String(options.clusterSize ?? 3),
-        ELASTIC_ETCD_JOIN_STRATEGY: options.joinStrategy ?? 'replace',
-        ELASTIC_ETCD_JOIN_AS: options.joinAs ?? 'learner',
-        ELASTIC_ETCD_LAUNCH_HOOK: group.launchHook ?? DEFAULTS.launchHook,
-        ELASTIC_ETCD_TERMINATE_HOOK: group.terminateHook ?? DEFAULTS.terminateHook,
-        ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '1000',
-        ELASTIC_ETCD_VERSION: etcdServerVersion(options.etcdVersion ?? selectedEtcdVersion()),
-        ...(options.unhealthyAfterSeconds !== undefined && { ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: String(options.unhealthyAfterSeconds) }),
+        ...toEnvironment({
+          clusterName: options.clusterName ?? DEFAULTS.clusterName,
+          parameterPrefix: options.parameterPrefix ?? DEFAULTS.parameterPrefix,
+          autoScalingGroup: group.name,
+          clusterSize: options.clusterSize ?? 3,
+          joinStrategy: options.joinStrategy ?? CLUSTER_DEFAULTS.joinStrategy,
+          joinAs: options.joinAs ?? CLUSTER_DEFAULTS.joinAs,
+          launchHook: group.launchHook ?? DEFAULTS.launchHook,
+          terminateHook: group.terminateHook ?? DEFAULTS.terminateHook,
+          healthTimeoutMs: 1000,
+          etcdVersion: parseEtcdVersion(etcdServerVersion(options.etcdVersion ?? selectedEtcdVersion())),
+          unhealthyAfterMs: options.unhealthyAfterSeconds === undefined ? undefined : options.unhealthyAfterSeconds * 1000,
+        }),
       };
       const config = loadConfig(env);
       const clients = createAwsClients({
