@@ -3,6 +3,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import type { Logger as ServiceLogger } from '../services/log.js';
 
 /** What the Lambda counts. One metric each, unit Count. */
 export type Counter =
@@ -113,6 +114,16 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry & { r
     },
   };
   return telemetry;
+}
+
+/** The telemetry as the services' logger: what the services log goes into the same JSON lines. */
+export function loggerFor(telemetry: Telemetry): ServiceLogger {
+  return {
+    debug: (_level, message, fields) => telemetry.debug(message, fields),
+    info: (message, fields) => telemetry.info(message, fields),
+    warn: (message, fields) => telemetry.warn(message, fields),
+    error: (message, fields) => telemetry.error(message, fields),
+  };
 }
 
 export interface CapturedLog {

@@ -19,7 +19,7 @@ import { loadConfig, toEnvironment, type LambdaConfig } from '../../src/lambda/c
 import { lifecycleDeps } from '../../src/lambda/deps.js';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handleEvent, handleInvocation, type InvocationResult } from '../../src/lambda/handle.js';
-import type { LifecycleDeps } from '../../src/lambda/lifecycle.js';
+import type { FaultPoint, LifecycleDeps } from '../../src/lambda/deps.js';
 import { createCapturingTelemetry, type Attributes, type CapturingTelemetry, type Telemetry } from '../../src/lambda/log.js';
 import { allocateAddresses, releaseAddresses } from '../harness/addresses.js';
 import { clientURLOf, createCluster, readStatus, type EtcdCluster, type EtcdMember } from '../harness/etcd.js';
@@ -649,7 +649,7 @@ export class World {
   }
 
   /** Crashes the handler at `step` (a LifecycleDeps/runJoin fault point name, or a pattern) the next `times` times. */
-  crashAt(step: string | RegExp, times = 1): void {
+  crashAt(step: FaultPoint | RegExp, times = 1): void {
     this.armedFaults.push({ step, remaining: times });
   }
 
