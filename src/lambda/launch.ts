@@ -206,12 +206,12 @@ async function promoteAfterLaunch(self: SelfIdentity, group: GroupView, deps: Li
     });
     if (result.outcome === 'promoted') {
       deps.telemetry.count('Promotions');
-      deps.telemetry.decision({ trigger: 'launch', instanceId: self.name, decision: 'promote', reason: `learner ${describe(result.member)} caught up` });
+      deps.telemetry.decision({ trigger: 'launch', instanceId: self.name, decision: 'promote', reason: 'the learner caught up', details: { member: describe(result.member) } });
     }
     return true;
   } catch (err) {
     if (!(err instanceof PromotionError) && !isEtcdError(err)) throw err;
-    deps.telemetry.info('the new learner is not promoted yet; the reconcile pass will', { instanceId: self.name, reason: (err).message });
+    deps.telemetry.info('the new learner is not promoted yet; the reconcile pass will', { instanceId: self.name, reason: err.message });
     return false;
   }
 }
@@ -302,6 +302,6 @@ function planDetails(plan: Plan): Record<string, unknown> {
   return {
     removals: plan.removals.map((r) => ({ member: describe(r.member), reason: r.reason })),
     admission: plan.admission.kind === 'add' ? `add as ${plan.admission.asLearner ? 'learner' : 'voter'}` : `reuse ${describe(plan.admission.member)}`,
-    checks: plan.checks.map((c) => `${c.step}: ${c.healthyVoters}/${c.voters} healthy, quorum ${c.quorum}`),
+    checks: plan.checks,
   };
 }

@@ -69,7 +69,7 @@ export async function removeMember(group: GroupView, request: RemovalRequest, de
         return 'absent';
       }
       telemetry.count('Removals');
-      telemetry.decision({ trigger: 'terminate', decision: 'remove', reason: `${why}: removed ${describe(decision.member)}` });
+      telemetry.decision({ trigger: 'terminate', decision: 'remove', reason: `${why}: removed ${describe(decision.member)}`, details: { member: describe(decision.member) } });
       return 'removed';
     });
   } finally {
@@ -122,11 +122,11 @@ export async function promoteReadyLearners(group: GroupView, deps: LifecycleDeps
     for (const learner of learners) {
       if (health.get(learner.id) !== 'healthy') continue;
       const attempt = await promoteOnce(client, list.members, health, learner);
-      if (attempt.kind === 'not-yet') log.info(`not promoting ${describe(learner)} now: ${attempt.reason}`);
+      if (attempt.kind === 'not-yet') log.info('learner not promoted yet', { member: describe(learner), reason: attempt.reason });
       if (attempt.kind === 'promoted') {
         promoted.push(learner.name);
         deps.telemetry.count('Promotions');
-        deps.telemetry.decision({ trigger: 'reconcile', instanceId: learner.name, decision: 'promote', reason: `learner ${describe(learner)} caught up` });
+        deps.telemetry.decision({ trigger: 'reconcile', instanceId: learner.name, decision: 'promote', reason: 'the learner caught up', details: { member: describe(learner) } });
       }
     }
   } finally {

@@ -52,7 +52,7 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     } catch (err) {
       const reason = errorMessage(err);
       report.deferred.push(`${what}: ${reason}`);
-      telemetry.warn(`reconcile: ${what} must wait for a later pass`, { reason });
+      telemetry.warn('a reconcile step must wait for a later pass', { step: what, reason });
     }
   };
   let group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
