@@ -34,11 +34,18 @@ export async function handleInvocation(event: unknown, deps: LifecycleDeps): Pro
   return handleEvent(event, deps);
 }
 
+/** What an event was taken for (launch, terminate, reconcile, ignore, malformed, ...) and what was decided. */
 export interface InvocationResult {
   readonly kind: string;
   readonly outcome: string;
 }
 
+/**
+ * One EventBridge event: a lifecycle action of this function's group, the scheduled reconcile pass, or anything
+ * else (ignored, or rejected as malformed; both change nothing and are answered, not thrown). Throws when the
+ * event must be delivered again (RetryLaterError, a transient AWS failure, any other failure). Safe to run twice
+ * for the same event. Resets the event's log keys and flushes the metrics however it ends.
+ */
 export async function handleEvent(event: unknown, deps: LifecycleDeps): Promise<InvocationResult> {
   const { telemetry, config } = deps;
   try {
