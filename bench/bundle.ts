@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { bundleLambda } from '../infra/lambda-bundle.js';
+import { toEnvironment } from '../src/lambda/config.js';
 
 export const REPO_ROOT = new URL('../', import.meta.url);
 
@@ -39,12 +40,14 @@ export async function buildLambdaBundle(): Promise<Bundle> {
 
 /** The configuration the construct gives the function; the values only have to be valid. */
 export const LAMBDA_ENV: Readonly<Record<string, string>> = {
-  ELASTIC_ETCD_CLUSTER_NAME: 'bench',
-  ELASTIC_ETCD_PARAMETER_PREFIX: '/elastic-etcd',
-  ELASTIC_ETCD_AUTO_SCALING_GROUP: 'bench-asg',
-  ELASTIC_ETCD_CLUSTER_SIZE: '3',
-  ELASTIC_ETCD_LAUNCH_HOOK: 'etcd-launch',
-  ELASTIC_ETCD_TERMINATE_HOOK: 'etcd-terminate',
+  ...toEnvironment({
+    clusterName: 'bench',
+    parameterPrefix: '/elastic-etcd',
+    autoScalingGroup: 'bench-asg',
+    clusterSize: 3,
+    launchHook: 'etcd-launch',
+    terminateHook: 'etcd-terminate',
+  }),
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'BENCHACCESSKEY',
   AWS_SECRET_ACCESS_KEY: 'bench-secret',

@@ -8,7 +8,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { memberIdToHex } from '../src/core/ids.js';
 import { handleEvent } from '../src/lambda/handle.js';
-import type { LifecycleDeps } from '../src/lambda/lifecycle.js';
+import type { LifecycleDeps } from '../src/lambda/deps.js';
+import { sleep } from '../src/lambda/timing.js';
 import { HEALTH_PREFIX } from '../src/services/health-history.js';
 import { etcdctl, etcdctlMemberList } from '../test/harness/index.js';
 import { startWorld, type World } from '../test/sim/world.js';
@@ -90,7 +91,7 @@ export class HealBench {
   }
 
   private productionDeps(): LifecycleDeps {
-    return { ...this.world.deps, connection: PRODUCTION_CONNECTION, remainingMs: () => 300_000, sleep: undefined, launchWaitMs: 120_000 };
+    return { ...this.world.deps, connection: PRODUCTION_CONNECTION, remainingMs: () => 300_000, sleep, launchWaitMs: 120_000 };
   }
 
   async close(): Promise<void> {

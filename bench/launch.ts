@@ -3,7 +3,8 @@
 // the production timeouts (3 s per request, 2 s health checks), and its instance boots etcd from the drop-in.
 // Hung = SIGSTOP: the member accepts connections and never answers, as an unreachable EC2 host does.
 import { handleEvent } from '../src/lambda/handle.js';
-import type { LifecycleDeps } from '../src/lambda/lifecycle.js';
+import type { LifecycleDeps } from '../src/lambda/deps.js';
+import { sleep } from '../src/lambda/timing.js';
 import { runJoin } from '../src/services/join.js';
 import { silentLogger } from '../src/services/log.js';
 import { peerURLOf, pollUntil, readStatus, type EtcdMember } from '../test/harness/index.js';
@@ -48,7 +49,7 @@ export class LaunchBench {
       ...this.world.deps,
       connection: PRODUCTION_CONNECTION,
       remainingMs: () => 300_000,
-      sleep: undefined,
+      sleep,
       launchWaitMs: LAUNCH_WAIT_MS,
     };
   }

@@ -15,6 +15,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
+import { CLUSTER_DEFAULTS } from '../src/core/defaults.js';
+import { parseEtcdVersion } from '../src/core/version.js';
+import { toEnvironment } from '../src/lambda/config.js';
 import { DEFAULT_ETCD_VERSION, resolveEtcdRelease, type EtcdArchitecture, type EtcdRelease } from './etcd-releases.js';
 import { BackupBucket, type BackupProps } from './backup-bucket.js';
 import { etcdSettingsEnvironment } from './etcd-settings.js';
@@ -624,20 +627,24 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
   private lambdaEnvironment(resolved: ResolvedProps, props: ElasticEtcdClusterProps): Record<string, string> {
     return {
       NODE_OPTIONS: '--enable-source-maps',
-      ELASTIC_ETCD_CLUSTER_NAME: resolved.clusterName,
-      ELASTIC_ETCD_PARAMETER_PREFIX: resolved.prefix,
-      ELASTIC_ETCD_AUTO_SCALING_GROUP: this.autoScalingGroupName,
-      ELASTIC_ETCD_CLIENT_PORT: String(CLIENT_PORT),
-      ELASTIC_ETCD_PEER_PORT: String(PEER_PORT),
-      ELASTIC_ETCD_CLUSTER_SIZE: String(resolved.clusterSize),
-      ELASTIC_ETCD_JOIN_STRATEGY: props.joinStrategy ?? 'replace',
-      ELASTIC_ETCD_JOIN_AS: props.joinAs ?? 'learner',
-      ELASTIC_ETCD_DATA_DIR: DATA_DIR,
-      ELASTIC_ETCD_LAUNCH_HOOK: LAUNCH_HOOK_NAME,
-      ELASTIC_ETCD_TERMINATE_HOOK: TERMINATE_HOOK_NAME,
-      ELASTIC_ETCD_HEALTH_TIMEOUT_MS: String((props.healthTimeout ?? Duration.seconds(2)).toMilliseconds()),
-      // The version every member installs, for the Lambda's version-skew check.
-      ELASTIC_ETCD_VERSION: this.etcdRelease.version,
+      ...toEnvironment({
+        clusterName: resolved.clusterName,
+        parameterPrefix: resolved.prefix,
+        autoScalingGroup: this.autoScalingGroupName,
+        clientPort: CLIENT_PORT,
+        peerPort: PEER_PORT,
+        clusterSize: resolved.clusterSize,
+        joinStrategy: props.joinStrategy ?? CLUSTER_DEFAULTS.joinStrategy,
+        joinAs: props.joinAs ?? CLUSTER_DEFAULTS.joinAs,
+        dataDir: DATA_DIR,
+        launchHook: LAUNCH_HOOK_NAME,
+        terminateHook: TERMINATE_HOOK_NAME,
+        healthTimeoutMs: (props.healthTimeout ?? Duration.millis(CLUSTER_DEFAULTS.healthTimeoutMs)).toMilliseconds(),
+        // The version every member installs, for the Lambda's version-skew check.
+        etcdVersion: parseEtcdVersion(this.etcdRelease.version),
+      }),
+      // Written as whole seconds as given: `unhealthyAfter` may be a CloudFormation parameter, whose token
+      // cannot go through the writer's milliseconds-to-seconds arithmetic.
       ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: resolved.unhealthyAfterSeconds,
     };
   }

@@ -7,7 +7,7 @@ import { sharedAwsClients } from '../src/adapters/aws/index.js';
 import { loadConfig, type LambdaConfig } from '../src/lambda/config.js';
 import { lifecycleDeps } from '../src/lambda/deps.js';
 import { handleInvocation, type InvocationResult } from '../src/lambda/handle.js';
-import { createTelemetry } from '../src/lambda/log.js';
+import { createTelemetry, type InvocationContext } from '../src/lambda/log.js';
 
 let config: LambdaConfig | undefined;
 let configError: Error | undefined;
@@ -25,14 +25,15 @@ const telemetry = createTelemetry(config === undefined ? {} : { clusterName: con
  */
 export async function handler(
   event: unknown,
-  context?: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId' | 'invokedFunctionArn'>,
+  context?: Pick<Context, 'getRemainingTimeInMillis'> & InvocationContext,
 ): Promise<InvocationResult | SQSBatchResponse> {
   if (config === undefined) {
     telemetry.error('invalid configuration; fix the function environment', { error: configError?.message });
     throw configError ?? new Error('invalid configuration');
   }
   const clients = sharedAwsClients();
-  telemetry.appendKeys({ requestId: context?.awsRequestId });
+  // The request ID and cold start on every line of this invocation; the event's own keys are reset per event.
+  if (context !== undefined) telemetry.addContext(context);
   return handleInvocation(
     event,
     lifecycleDeps({

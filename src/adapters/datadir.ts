@@ -15,6 +15,7 @@
 //
 // A separate `--wal-dir` is not looked at: etcd's snapshot db still lives in `member/snap`, so a node with data
 // is still detected.
+import { errorMessage } from '../core/errors.js';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -110,7 +111,7 @@ async function readdirOrThrow(path: string): Promise<string[]> {
 }
 
 function unreadable(path: string, err: unknown): DataDirError {
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = errorMessage(err);
   const code = errnoOf(err) === 'ENOTDIR' ? 'not-a-directory' : 'unreadable';
   return new DataDirError(code, path, `cannot read data dir ${path}: ${reason}`, { cause: err });
 }

@@ -2,6 +2,7 @@
 import { DataDirError } from '../adapters/datadir.js';
 import { DiscoveryError } from '../adapters/discovery/index.js';
 import { EtcdError, EtcdTlsConfigError } from '../adapters/etcd/index.js';
+import { errorMessage } from '../core/errors.js';
 import { RenderError } from '../core/render.js';
 import type { RefusalCode } from '../core/types.js';
 import { LockTimeoutError } from '../services/lock.js';
@@ -37,13 +38,13 @@ export function describeFailure(err: unknown): Failure {
   if (err instanceof UsageError) return { exitCode: EXIT_USAGE, message: err.message, hint: err.hint };
   if (err instanceof EtcdTlsConfigError) return { exitCode: EXIT_USAGE, message: err.message, hint: 'check --cacert, --cert and --key' };
   if (err instanceof CommandFailedError) return { exitCode: EXIT_FAILED, message: err.message, hint: err.hint };
-  if (err instanceof LockTimeoutError) return { exitCode: EXIT_FAILED, message: err.message, hint: '' };
+  if (err instanceof LockTimeoutError) return { exitCode: EXIT_FAILED, message: err.message, hint: 'retry later, or raise --lock-timeout' };
   if (err instanceof PromotionError) return { exitCode: EXIT_FAILED, message: err.message, hint: "check this member's etcd log, then run elastic-etcd promote again" };
   if (err instanceof DataDirError) return { exitCode: EXIT_FAILED, message: err.message, hint: 'check --data-dir and its permissions' };
   if (err instanceof RenderError) return { exitCode: EXIT_FAILED, message: err.message, hint: '' };
   if (err instanceof DiscoveryError) return { exitCode: EXIT_FAILED, message: `discovery: ${err.message}`, hint: discoveryHint(err) };
   if (err instanceof EtcdError) return { exitCode: EXIT_FAILED, message: `etcd: ${err.message}`, hint: etcdHint(err) };
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return { exitCode: EXIT_FAILED, message: `unexpected error: ${message}`, hint: 'run again with -v=6 and report the log if it persists' };
 }
 

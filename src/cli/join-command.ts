@@ -2,6 +2,7 @@
 // in step, and print etcd's configuration.
 import { setTimeout as delay } from 'node:timers/promises';
 import { deriveClientEndpoints, type Registry } from '../adapters/discovery/index.js';
+import { errorMessage } from '../core/errors.js';
 import { memberIdToHex } from '../core/ids.js';
 import { memberLabel } from '../core/members.js';
 import { render, renderJson, type DropinOptions } from '../core/render.js';
@@ -154,7 +155,7 @@ async function keepRegistryInStep(
       registered.add(id);
       log.info(`discovery: ${outcome === 'created' ? 'registered' : 'already registered'} ${options.self.name} as ${memberIdToHex(id)}`);
     } catch (err) {
-      log.warn(`discovery: could not register ${options.self.name} as ${memberIdToHex(id)}: ${errorText(err)}; the next run retries`);
+      log.warn(`discovery: could not register ${options.self.name} as ${memberIdToHex(id)}: ${errorMessage(err)}; the next run retries`);
     }
   }
   for (const member of result.removed) await deregisterRemoved(options, member, registered, size, deps, discoveryOptions, log);
@@ -179,10 +180,6 @@ async function deregisterRemoved(
     registered.delete(member.id);
     log.info(`discovery: deregistered removed member ${memberLabel(member)}`);
   } catch (err) {
-    log.warn(`discovery: could not deregister removed member ${memberLabel(member)}: ${errorText(err)}`);
+    log.warn(`discovery: could not deregister removed member ${memberLabel(member)}: ${errorMessage(err)}`);
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

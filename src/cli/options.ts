@@ -6,6 +6,8 @@
 // option groups are off: `-name` is the option `name`, not `-n -a -m -e`.
 import yargs, { type Argv } from 'yargs';
 import { parseDiscoveryURL } from '../adapters/discovery/index.js';
+import { CLUSTER_DEFAULTS } from '../core/defaults.js';
+import { errorMessage } from '../core/errors.js';
 import type { OutputFormat } from '../core/render.js';
 import { OUTPUT_FORMATS } from '../core/render.js';
 import type { ClusterSize, JoinStrategy, SelfIdentity } from '../core/types.js';
@@ -36,12 +38,12 @@ const PROMOTE: readonly CommandName[] = ['promote'];
 
 export const DEFAULTS = {
   format: 'env' as OutputFormat,
-  strategy: 'replace' as JoinStrategy,
-  clientPort: 2379,
+  strategy: CLUSTER_DEFAULTS.joinStrategy,
+  clientPort: CLUSTER_DEFAULTS.clientPort,
   clusterSize: -1,
-  peerURLs: 'http://localhost:2380',
-  joinAs: 'learner' as const,
-  healthTimeoutMs: 2_000,
+  peerURLs: `http://localhost:${CLUSTER_DEFAULTS.peerPort}`,
+  joinAs: CLUSTER_DEFAULTS.joinAs,
+  healthTimeoutMs: CLUSTER_DEFAULTS.healthTimeoutMs,
   commandTimeoutMs: 5_000,
   lockTimeoutMs: 60_000,
   promoteTimeoutMs: 5 * 60_000,
@@ -181,7 +183,7 @@ async function parseWithYargs(argv: readonly string[]): Promise<RawArgs & { _com
   try {
     parsed = await parser.parseAsync();
   } catch (err) {
-    throw new UsageError(describeYargsFailure(failure ?? (err instanceof Error ? err.message : String(err)), argv));
+    throw new UsageError(describeYargsFailure(failure ?? (errorMessage(err)), argv));
   }
   if (failure !== undefined) throw new UsageError(describeYargsFailure(failure, argv));
   const positionals = Array.isArray(parsed._) ? parsed._.map(String) : [];
@@ -275,7 +277,7 @@ function commonOptions(values: ValueSource): CommonOptions {
   try {
     peerURLs = parseMemberURLList(peers.value);
   } catch (err) {
-    throw invalid(peers.origin, peers.value, `${messageOf(err)} (expected http(s)://host:port[,...])`);
+    throw invalid(peers.origin, peers.value, `${errorMessage(err)} (expected http(s)://host:port[,...])`);
   }
 
   const discovery = values.string('discovery');
@@ -284,7 +286,7 @@ function commonOptions(values: ValueSource): CommonOptions {
     try {
       discoveryURL = parseDiscoveryURL(discovery.value);
     } catch (err) {
-      throw new UsageError(`${messageOf(err)} (from ${discovery.origin})`);
+      throw new UsageError(`${errorMessage(err)} (from ${discovery.origin})`);
     }
   }
 
@@ -299,7 +301,7 @@ function connectionOptions(values: ValueSource): ConnectionOptions {
     try {
       endpoints = parseMemberURLList(endpointsGiven.value).map(parseMemberURL);
     } catch (err) {
-      throw invalid(endpointsGiven.origin, endpointsGiven.value, `${messageOf(err)} (expected http(s)://host:port[,...])`);
+      throw invalid(endpointsGiven.origin, endpointsGiven.value, `${errorMessage(err)} (expected http(s)://host:port[,...])`);
     }
   }
   const file = (name: string): string | undefined => {
@@ -389,8 +391,4 @@ function promoteOptions(values: ValueSource): PromoteOptions {
     throw new UsageError('promote needs --discovery or --endpoints to find the cluster', 'pass the same --discovery URL the node joined with');
   }
   return { ...common, timeoutMs: duration(values, 'timeout', DEFAULTS.promoteTimeoutMs) };
-}
-
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

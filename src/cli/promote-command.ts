@@ -1,5 +1,6 @@
 // `elastic-etcd promote`: waits until this node's learner is in sync and promotes it.
 import { deriveClientEndpoints } from '../adapters/discovery/index.js';
+import { errorMessage } from '../core/errors.js';
 import { deriveClientURL } from '../core/urls.js';
 import { memberLabel } from '../core/members.js';
 import type { Logger } from '../services/log.js';
@@ -23,7 +24,7 @@ export async function runPromoteCommand(options: PromoteOptions, deps: CliDepend
     } catch (err) {
       // The cluster itself is what matters here; with --endpoints we can still reach it.
       if (options.connection.endpoints.length === 0) throw err;
-      log.warn(`discovery: ${err instanceof Error ? err.message : String(err)}; using --endpoints only`);
+      log.warn(`discovery: ${errorMessage(err)}; using --endpoints only`);
     }
   }
   // Our own member last: a learner cannot answer the member list, but once promoted it can.

@@ -3,7 +3,8 @@
 // membership. A backup never blocks a lifecycle decision: a failure is logged (and counted), and the next
 // pass tries again.
 import { backUp } from '../services/backup.js';
-import { loggerFor, type LifecycleDeps } from './common.js';
+import type { LifecycleDeps } from './deps.js';
+import { loggerFor } from './log.js';
 import { candidateEndpoints, type GroupView } from './group.js';
 
 export type BackupOutcome = 'off' | 'fresh' | 'stored' | 'failed';

@@ -1,6 +1,8 @@
-// The Lambda's configuration, read once from environment variables and validated at start. Every bad or
-// missing variable is reported in one error that names the variable and what it expects.
+// The Lambda's configuration contract: the ELASTIC_ETCD_* environment, written by `toEnvironment` (the construct,
+// the simulated world and the bench) and read once at start by `loadConfig`. Every bad or missing variable is
+// reported in one error that names the variable and what it expects.
 import * as z from 'zod';
+import { CLUSTER_DEFAULTS } from '../core/defaults.js';
 import type { ClusterSize, JoinStrategy } from '../core/types.js';
 import { parseEtcdVersion, type EtcdVersionNumber } from '../core/version.js';
 import {
@@ -88,23 +90,23 @@ const VARIABLES = {
   ELASTIC_ETCD_CLUSTER_NAME: { schema: identifier(validateClusterName), expected: '1-64 characters of A-Z a-z 0-9 _ . -' },
   ELASTIC_ETCD_PARAMETER_PREFIX: {
     schema: identifier(validateParameterPrefix),
-    default: '/elastic-etcd',
+    default: CLUSTER_DEFAULTS.parameterPrefix,
     expected: 'an SSM path like /elastic-etcd ("/"-separated segments of A-Z a-z 0-9 _ . -)',
   },
   ELASTIC_ETCD_AUTO_SCALING_GROUP: { schema: identifier(validateGroupName), expected: 'the Auto Scaling group name' },
-  ELASTIC_ETCD_CLIENT_PORT: { schema: port, default: '2379', expected: 'a port number 1-65535' },
-  ELASTIC_ETCD_PEER_PORT: { schema: port, default: '2380', expected: 'a port number 1-65535' },
+  ELASTIC_ETCD_CLIENT_PORT: { schema: port, default: String(CLUSTER_DEFAULTS.clientPort), expected: 'a port number 1-65535' },
+  ELASTIC_ETCD_PEER_PORT: { schema: port, default: String(CLUSTER_DEFAULTS.peerPort), expected: 'a port number 1-65535' },
   ELASTIC_ETCD_CLUSTER_SIZE: { schema: clusterSize, expected: 'a positive integer (e.g. 3) or "unlimited"' },
-  ELASTIC_ETCD_JOIN_STRATEGY: { schema: joinStrategy, default: 'replace', expected: 'one of prepare, prepared, add, replace, prune' },
-  ELASTIC_ETCD_JOIN_AS: { schema: z.enum(['learner', 'voter']), default: 'learner', expected: 'learner or voter' },
+  ELASTIC_ETCD_JOIN_STRATEGY: { schema: joinStrategy, default: CLUSTER_DEFAULTS.joinStrategy, expected: 'one of prepare, prepared, add, replace, prune' },
+  ELASTIC_ETCD_JOIN_AS: { schema: z.enum(['learner', 'voter']), default: CLUSTER_DEFAULTS.joinAs, expected: 'learner or voter' },
   ELASTIC_ETCD_DATA_DIR: {
     schema: z.string().regex(/^\/[^\0\n]*$/),
-    default: '/var/lib/etcd',
+    default: CLUSTER_DEFAULTS.dataDir,
     expected: 'an absolute path such as /var/lib/etcd',
   },
   ELASTIC_ETCD_LAUNCH_HOOK: { schema: identifier(validateHookName), expected: 'the launch lifecycle hook name' },
   ELASTIC_ETCD_TERMINATE_HOOK: { schema: identifier(validateHookName), expected: 'the terminate lifecycle hook name' },
-  ELASTIC_ETCD_HEALTH_TIMEOUT_MS: { schema: integer(1, 60_000), default: '2000', expected: 'milliseconds, an integer 1-60000' },
+  ELASTIC_ETCD_HEALTH_TIMEOUT_MS: { schema: integer(1, 60_000), default: String(CLUSTER_DEFAULTS.healthTimeoutMs), expected: 'milliseconds, an integer 1-60000' },
   // The construct's default launch heartbeat timeout (10 min): a slow boot or snapshot is not taken for dead.
   ELASTIC_ETCD_JOIN_GRACE_SECONDS: { schema: integer(10, 7200), default: '600', expected: 'seconds, an integer 10-7200' },
   ELASTIC_ETCD_VERSION: {
@@ -115,7 +117,7 @@ const VARIABLES = {
     optional: true,
     expected: 'an etcd release 3.4.x, 3.5.x or 3.6.x such as 3.5.30 (or unset)',
   },
-  ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: { schema: integer(1, 86_400), default: '300', expected: 'seconds, an integer 1-86400' },
+  ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: { schema: integer(1, 86_400), default: String(CLUSTER_DEFAULTS.unhealthyAfterSeconds), expected: 'seconds, an integer 1-86400' },
   ELASTIC_ETCD_BACKUP_BUCKET: {
     schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
     optional: true,
@@ -123,10 +125,10 @@ const VARIABLES = {
   },
   ELASTIC_ETCD_BACKUP_PREFIX: {
     schema: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/),
-    default: 'elastic-etcd',
+    default: CLUSTER_DEFAULTS.backupPrefix,
     expected: 'an S3 key prefix without leading or trailing "/" (segments of A-Z a-z 0-9 _ . -)',
   },
-  ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: { schema: integer(60, 604_800), default: '1800', expected: 'seconds, an integer 60-604800' },
+  ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: { schema: integer(60, 604_800), default: String(CLUSTER_DEFAULTS.backupIntervalSeconds), expected: 'seconds, an integer 60-604800' },
 } as const satisfies Record<string, { schema: z.ZodType<unknown, string>; default?: string; optional?: true; expected: string }>;
 
 type VariableName = keyof typeof VARIABLES;
@@ -153,7 +155,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   }
   if (problems.length === 0 && parsed.ELASTIC_ETCD_CLIENT_PORT === parsed.ELASTIC_ETCD_PEER_PORT) {
     // etcd cannot serve clients and peers on the same port of one address.
-    problems.push({ variable: 'ELASTIC_ETCD_PEER_PORT', expected: 'a port different from ELASTIC_ETCD_CLIENT_PORT', received: env.ELASTIC_ETCD_PEER_PORT ?? '2380' });
+    problems.push({ variable: 'ELASTIC_ETCD_PEER_PORT', expected: 'a port different from ELASTIC_ETCD_CLIENT_PORT', received: env.ELASTIC_ETCD_PEER_PORT ?? String(CLUSTER_DEFAULTS.peerPort) });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const v = parsed as Parsed;
@@ -177,4 +179,43 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       backup: { bucket: v.ELASTIC_ETCD_BACKUP_BUCKET, prefix: v.ELASTIC_ETCD_BACKUP_PREFIX, intervalMs: v.ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS * 1000 },
     }),
   };
+}
+
+/** The variables `loadConfig` reads, each written by `toEnvironment`. */
+export const ENVIRONMENT_VARIABLES = Object.keys(VARIABLES) as readonly VariableName[];
+
+/** Settings that have a default may be left out: their variable is then not written, and `loadConfig` uses the default. */
+type Defaulted = 'parameterPrefix' | 'clientPort' | 'peerPort' | 'joinStrategy' | 'joinAs' | 'dataDir' | 'healthTimeoutMs' | 'joinGraceSeconds' | 'unhealthyAfterMs';
+export type EnvironmentInput = Omit<LambdaConfig, Defaulted> & Partial<Pick<LambdaConfig, Defaulted>>;
+
+/**
+ * The ELASTIC_ETCD_* environment that `loadConfig` reads back as `config`: `loadConfig(toEnvironment(c))` equals
+ * `c` for every valid configuration. Writes values as they are, without validating them (the construct passes
+ * CloudFormation tokens); `loadConfig` validates. A setting left out is not written, so its default applies.
+ */
+export function toEnvironment(config: EnvironmentInput): Record<string, string> {
+  const env: Record<string, string> = {};
+  const write = (variable: VariableName, value: string | number | undefined): void => {
+    if (value !== undefined) env[variable] = String(value);
+  };
+  write('ELASTIC_ETCD_CLUSTER_NAME', config.clusterName);
+  write('ELASTIC_ETCD_PARAMETER_PREFIX', config.parameterPrefix);
+  write('ELASTIC_ETCD_AUTO_SCALING_GROUP', config.autoScalingGroup);
+  write('ELASTIC_ETCD_CLIENT_PORT', config.clientPort);
+  write('ELASTIC_ETCD_PEER_PORT', config.peerPort);
+  write('ELASTIC_ETCD_CLUSTER_SIZE', config.clusterSize);
+  write('ELASTIC_ETCD_JOIN_STRATEGY', config.joinStrategy);
+  write('ELASTIC_ETCD_JOIN_AS', config.joinAs);
+  write('ELASTIC_ETCD_DATA_DIR', config.dataDir);
+  write('ELASTIC_ETCD_LAUNCH_HOOK', config.launchHook);
+  write('ELASTIC_ETCD_TERMINATE_HOOK', config.terminateHook);
+  write('ELASTIC_ETCD_HEALTH_TIMEOUT_MS', config.healthTimeoutMs);
+  write('ELASTIC_ETCD_JOIN_GRACE_SECONDS', config.joinGraceSeconds);
+  const version = config.etcdVersion;
+  write('ELASTIC_ETCD_VERSION', version === undefined ? undefined : `${version.major}.${version.minor}.${version.patch}`);
+  write('ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS', config.unhealthyAfterMs === undefined ? undefined : config.unhealthyAfterMs / 1000);
+  write('ELASTIC_ETCD_BACKUP_BUCKET', config.backup?.bucket);
+  write('ELASTIC_ETCD_BACKUP_PREFIX', config.backup?.prefix);
+  write('ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS', config.backup === undefined ? undefined : config.backup.intervalMs / 1000);
+  return env;
 }

@@ -1,12 +1,48 @@
-// Wires the lifecycle handler's dependencies from the SDK clients: one place for the Lambda entry point and
-// the simulated group used by the tests and the demo, so both run exactly the same adapters.
+// What every lifecycle decision depends on, and how it is wired from the SDK clients: one place for the Lambda
+// entry point and the simulated group used by the tests and the demo, so both run exactly the same adapters.
 import { AutoScalingAdapter, Ec2Adapter, ParameterStore, QueueAdapter, type AwsClients } from '../adapters/aws/index.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { BackupStore, createS3Client } from '../adapters/aws/backups.js';
 import type { EtcdConnection } from '../services/connection.js';
+import type { JoinFaultPoint } from '../services/execute.js';
 import type { LambdaConfig } from './config.js';
-import type { LifecycleDeps } from './lifecycle.js';
 import type { Telemetry } from './log.js';
+import { LAUNCH_WAIT_MS, LOCK_TIMEOUT_MS, POLL_MS, REQUEST_TIMEOUT_MS, sleep, UNSAFE_RECHECK_MS } from './timing.js';
+
+/**
+ * Where a test may make the handler "crash" between two steps: the join executor's steps, then the Lambda's own
+ * (before storing an instance's parameters, before completing a launch, before removing a member, before
+ * deleting a leaving instance's parameters).
+ */
+export type FaultPoint = JoinFaultPoint | 'store-parameters' | 'complete' | 'remove-member' | 'delete-parameters';
+
+export interface LifecycleDeps {
+  readonly config: LambdaConfig;
+  readonly autoScaling: AutoScalingAdapter;
+  readonly ec2: Ec2Adapter;
+  readonly parameters: ParameterStore;
+  /** The serialising queue: a failed record is given back to it after a short delay. None: SQS decides. */
+  readonly queue?: QueueAdapter;
+  readonly telemetry: Telemetry;
+  readonly connection: EtcdConnection;
+  /** Milliseconds left in this invocation. */
+  readonly remainingMs: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** How long a launch waits for another join to finish, or for its learner to be promoted (LAUNCH_WAIT_MS). */
+  readonly launchWaitMs: number;
+  /** How long a launch or termination looks again before giving up on an unsafe change (UNSAFE_RECHECK_MS). */
+  readonly unsafeRecheckMs: number;
+  /** The pause between two looks while waiting (POLL_MS). */
+  readonly pollMs: number;
+  /** How long a membership change waits for the cluster lock (LOCK_TIMEOUT_MS). */
+  readonly lockTimeoutMs: number;
+  /** How long a member this launch added is given to start before others may treat it as dead (default: the config's). */
+  readonly joinGraceSeconds?: number;
+  /** Where snapshots go (config.backup); none: no backups are taken. */
+  readonly backups?: BackupStore;
+  /** Test-only fault injection: throwing here simulates a crash between two steps. */
+  readonly faultPoint?: (step: FaultPoint) => void;
+}
 
 export interface LifecycleWiring {
   readonly config: LambdaConfig;
@@ -22,9 +58,13 @@ export interface LifecycleWiring {
 
 /** Request and health-check bounds for etcd in a VPC: a hung member costs at most the health timeout. */
 export function defaultConnection(config: LambdaConfig): EtcdConnection {
-  return { requestTimeoutMs: 3000, healthTimeoutMs: config.healthTimeoutMs };
+  return { requestTimeoutMs: REQUEST_TIMEOUT_MS, healthTimeoutMs: config.healthTimeoutMs };
 }
 
+/**
+ * The dependencies of every lifecycle decision: the AWS adapters over `wiring.clients`, and the production
+ * timing (timing.ts) unless `extra` overrides it. Creates no connection and makes no call.
+ */
 export function lifecycleDeps(wiring: LifecycleWiring, extra: Partial<LifecycleDeps> = {}): LifecycleDeps {
   const { config, clients } = wiring;
   return {
@@ -41,6 +81,11 @@ export function lifecycleDeps(wiring: LifecycleWiring, extra: Partial<LifecycleD
     telemetry: wiring.telemetry,
     connection: wiring.connection ?? defaultConnection(config),
     remainingMs: wiring.remainingMs,
+    sleep,
+    launchWaitMs: LAUNCH_WAIT_MS,
+    unsafeRecheckMs: UNSAFE_RECHECK_MS,
+    pollMs: POLL_MS,
+    lockTimeoutMs: LOCK_TIMEOUT_MS,
     ...(config.backup !== undefined && { backups: new BackupStore(wiring.s3 ?? createS3Client(), config.backup) }),
     ...extra,
   };

@@ -1,7 +1,7 @@
 // Whether the recorded first wave formed a cluster. Without this a formed cluster that stops answering looks
 // exactly like a first wave still forming (no member answers, the record names live instances), and a launch
 // would wait for ever on `bootstrap-in-progress` instead of being refused as `cluster-down`.
-import type { LifecycleDeps } from './common.js';
+import type { LifecycleDeps } from './deps.js';
 import { isLaunching, type GroupView } from './group.js';
 
 /** The part of the first-wave record this module reads and writes. */

@@ -60,6 +60,15 @@ export function candidateEndpoints(group: GroupView, clientPort: number): string
     .map((i) => clientURL(i.privateIp!, clientPort));
 }
 
+/** The host of a member's URL, or undefined when etcd reported one that does not parse. */
+export function safeHost(url: string): string | undefined {
+  try {
+    return hostOf(url);
+  } catch {
+    return undefined;
+  }
+}
+
 export function peerURL(ip: string, port: number): string {
   return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
 }

@@ -1,9 +1,21 @@
-// One invocation: classify the event, run the matching decision, flush metrics. Malformed events are
-// rejected with a log line and change nothing; they are not thrown, because delivering them again cannot help.
-// Transient failures are thrown so the event source delivers the event again.
+// One invocation: classify the event, run the matching decision (launch.ts, terminate.ts, reconcile.ts), flush
+// metrics. Malformed events are rejected with a log line and change nothing; they are not thrown, because
+// delivering them again cannot help. Transient failures are thrown so the event source delivers the event again.
+//
+// Every decision is safe to run twice for the same event and tolerates events that come late or out of order:
+// it looks at the group and the cluster as they are now, not at what the event claims. Membership changes happen
+// under the cluster lock in etcd (shared with the CLI), and the serialising FIFO queue (one message group) hands
+// the Lambda one event at a time. Transient trouble (a join still in progress, etcd briefly unhealthy, AWS
+// throttling) ends in a thrown error, so the event is delivered again and the reconcile pass catches whatever
+// is left over. The modules of src/lambda are imported directly; there is no barrel.
+import { errorMessage } from '../core/errors.js';
 import { AwsCallError } from '../adapters/aws/index.js';
 import { classifyEvent, MalformedEventError } from './events.js';
-import { handleLaunch, handleTerminate, reconcile, RetryLaterError, type LifecycleDeps } from './lifecycle.js';
+import type { LifecycleDeps } from './deps.js';
+import { RetryLaterError } from './errors.js';
+import { handleLaunch } from './launch.js';
+import { reconcile } from './reconcile.js';
+import { handleTerminate } from './terminate.js';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { checkNamespace } from './namespace.js';
 import { handleSqsEvent, isSqsEvent } from './sqs.js';
@@ -22,11 +34,18 @@ export async function handleInvocation(event: unknown, deps: LifecycleDeps): Pro
   return handleEvent(event, deps);
 }
 
+/** What an event was taken for (launch, terminate, reconcile, ignore, malformed, ...) and what was decided. */
 export interface InvocationResult {
   readonly kind: string;
   readonly outcome: string;
 }
 
+/**
+ * One EventBridge event: a lifecycle action of this function's group, the scheduled reconcile pass, or anything
+ * else (ignored, or rejected as malformed; both change nothing and are answered, not thrown). Throws when the
+ * event must be delivered again (RetryLaterError, a transient AWS failure, any other failure). Safe to run twice
+ * for the same event. Resets the event's log keys and flushes the metrics however it ends.
+ */
 export async function handleEvent(event: unknown, deps: LifecycleDeps): Promise<InvocationResult> {
   const { telemetry, config } = deps;
   try {
@@ -74,10 +93,11 @@ export async function handleEvent(event: unknown, deps: LifecycleDeps): Promise<
     telemetry.count('Failures');
     const retry = err instanceof RetryLaterError || (err instanceof AwsCallError && err.transient);
     telemetry.error(retry ? 'invocation failed; the event will be delivered again' : 'invocation failed', {
-      error: err instanceof Error ? err.message : String(err),
+      error: errorMessage(err),
     });
     throw err;
   } finally {
+    telemetry.resetKeys();
     telemetry.flush();
   }
 }

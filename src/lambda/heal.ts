@@ -10,8 +10,9 @@ import { isInstanceId } from '../adapters/aws/index.js';
 import { clientFor } from '../services/connection.js';
 import { updateHealthHistory } from '../services/health-history.js';
 import { observeForPlanning } from '../services/observe.js';
-import { loggerFor, safeHost, type LifecycleDeps } from './common.js';
-import { candidateEndpoints, type GroupInstanceView, type GroupView } from './group.js';
+import type { LifecycleDeps } from './deps.js';
+import { candidateEndpoints, safeHost, type GroupInstanceView, type GroupView } from './group.js';
+import { loggerFor } from './log.js';
 import { removeMember } from './members.js';
 
 export interface HealReport {
@@ -135,7 +136,7 @@ export async function removeLongUnhealthyMembers(group: GroupView, deps: Lifecyc
     for (const member of dead) {
       const seconds = Math.round((now() - history.get(member.id)!) / 1000);
       const why = `member ${memberLabel(member)} has been unhealthy for ${seconds} s, past the threshold of ${config.unhealthyAfterMs / 1000} s, and a join must get past it`;
-      const outcome = await removeMember(group, (m) => m.id === member.id, why, deps);
+      const outcome = await removeMember(group, { isTarget: (m) => m.id === member.id, why }, deps);
       if (outcome !== 'removed') continue;
       removed.push(memberLabel(member));
     }

@@ -1,51 +1,30 @@
 // The launch lifecycle action: admit a new instance to the cluster (or form the cluster from the first wave),
 // store its configuration for its boot script, and complete the action: CONTINUE, or ABANDON when joining is
 // unsafe. Safe to run twice for the same instance.
-import { randomUUID } from 'node:crypto';
-import * as z from 'zod';
 import { memberLabel } from '../core/members.js';
-import { planJoin } from '../core/planner.js';
-import { formatQuorumCheck } from '../core/quorum.js';
 import { renderDropin } from '../core/render.js';
-import type { BootstrapSource, EtcdSettings, Member, Plan } from '../core/types.js';
+import type { BootstrapSource, EtcdSettings, Member, Plan, SelfIdentity } from '../core/types.js';
 import { hostOf, sameURLSet } from '../core/urls.js';
 import { clientFor } from '../services/connection.js';
 import { isEtcdError } from '../adapters/etcd/index.js';
 import { readHealthHistory } from '../services/health-history.js';
 import { runJoin } from '../services/join.js';
 import { PromotionError, promoteWhenReady } from '../services/promote.js';
-import {
-  actionRef,
-  heartbeater,
-  HEALTH_REFUSALS,
-  loggerFor,
-  RESERVE_MS,
-  RetryLaterError,
-  sleep,
-  TRANSIENT_REFUSALS,
-  type LifecycleDeps,
-} from './common.js';
+import { actionRef, heartbeater } from './action.js';
 import type { LambdaConfig } from './config.js';
+import type { LifecycleDeps } from './deps.js';
+import { HEALTH_REFUSALS, RetryLaterError, TRANSIENT_REFUSALS } from './errors.js';
 import type { LifecycleEvent } from './events.js';
-import { candidateEndpoints, clientURL, isLaunching, liveInstances, loadGroup, peerURL, platformKnowledge, type GroupView } from './group.js';
+import { decideFirstWave, judgeRecord, planStaticBootstrap, readBootstrapRecord, staticBootstrap } from './first-wave.js';
+import { candidateEndpoints, clientURL, isLaunching, loadGroup, peerURL, platformKnowledge, type GroupView } from './group.js';
 import { removeLongUnhealthyMembers } from './heal.js';
+import { loggerFor } from './log.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { requireNamespace } from './namespace.js';
 import { versionSkewRefusal } from './skew.js';
-import { markFormed, recordPastForming } from './formed.js';
+import { markFormed } from './formed.js';
 import { backUpWhenDue } from './backup.js';
-
-const bootstrapRecordSchema = z.object({
-  version: z.literal(1),
-  token: z.string().min(8).max(128),
-  members: z
-    .array(z.object({ name: z.string().min(1), peerURLs: z.array(z.string().min(1)).min(1) }))
-    .min(1),
-  createdAt: z.string(),
-  /** Set once the Lambda saw the cluster answer (formed.ts): from then on no answer means cluster-down. */
-  formedAt: z.string().optional(),
-});
-export type BootstrapRecord = z.infer<typeof bootstrapRecordSchema>;
+import { waitBudgetMs } from './timing.js';
 
 export type LaunchOutcome = 'continue' | 'abandon' | 'duplicate' | 'not-launching';
 
@@ -118,15 +97,15 @@ export async function handleLaunch(
   await removeGoneMembers(group, deps);
 
   const heartbeat = adopt ? () => Promise.resolve() : heartbeater(deps, ref);
-  const budget = Math.max(0, deps.remainingMs() - RESERVE_MS);
-  const deadline = Date.now() + Math.min(deps.launchWaitMs ?? 120_000, budget);
-  const unsafeDeadline = Date.now() + Math.min(deps.unsafeRecheckMs ?? 30_000, budget);
+  const budget = waitBudgetMs(deps.remainingMs());
+  const deadline = Date.now() + Math.min(deps.launchWaitMs, budget);
+  const unsafeDeadline = Date.now() + Math.min(deps.unsafeRecheckMs, budget);
   let plan: Plan;
   // A round costs a health timeout per hung member: another round starts only if one as long as the last fits.
   let roundStarted = Date.now();
   let roundMs = 0;
   for (;;) {
-    plan = await planLaunchPastSuspects(self, group, deps);
+    plan = await joinOrBootstrapPastSuspects(self, group, deps);
     roundMs = Math.max(roundMs, Date.now() - roundStarted);
     if (plan.kind !== 'refuse') break;
     const waitable = TRANSIENT_REFUSALS.includes(plan.code);
@@ -137,7 +116,7 @@ export async function handleLaunch(
     // A learner that caught up meanwhile frees the way for the next join.
     await promoteReadyLearners(group, deps);
     await heartbeat();
-    await (deps.sleep ?? sleep)(3000);
+    await deps.sleep(deps.pollMs);
     group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
     roundMs = Date.now() - roundStarted;
     roundStarted = Date.now();
@@ -188,7 +167,7 @@ async function holdLaunch(ref: ReturnType<typeof actionRef>, instanceId: string,
  * answered (never started, or stopped) for longer than the unhealthy threshold, per the health history in etcd.
  * A learner that answers but is still catching up (a large snapshot) has no such record and is waited for.
  */
-async function learnerSilentPastThreshold(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<string | undefined> {
+async function learnerSilentPastThreshold(self: SelfIdentity, group: GroupView, deps: LifecycleDeps): Promise<string | undefined> {
   const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
   try {
     const { members } = await client.memberList();
@@ -208,12 +187,12 @@ async function learnerSilentPastThreshold(self: { name: string; peerURLs: string
 }
 
 /** This launch's member: by name, or by peer URLs when it was added but never started (etcd names it then). */
-function ownMember(members: readonly Member[], self: { name: string; peerURLs: string[] }): Member | undefined {
+function ownMember(members: readonly Member[], self: SelfIdentity): Member | undefined {
   return members.find((m) => m.name === self.name) ?? members.find((m) => sameURLSet(m.peerURLs, self.peerURLs));
 }
 
 /** Whether `self` is a learner, a voter, or not (visibly) a member: the cluster may not answer. */
-async function memberState(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<'learner' | 'voter' | 'unknown'> {
+async function memberState(self: SelfIdentity, group: GroupView, deps: LifecycleDeps): Promise<'learner' | 'voter' | 'unknown'> {
   const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
   try {
     const { members } = await client.memberList();
@@ -228,8 +207,8 @@ async function memberState(self: { name: string; peerURLs: string[] }, group: Gr
 }
 
 /** Promotes the new learner once it caught up, within this invocation's budget; true once it votes. */
-async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<boolean> {
-  const timeoutMs = Math.min(deps.launchWaitMs ?? 120_000, Math.max(0, deps.remainingMs() - RESERVE_MS));
+async function promoteAfterLaunch(self: SelfIdentity, group: GroupView, deps: LifecycleDeps): Promise<boolean> {
+  const timeoutMs = Math.min(deps.launchWaitMs, waitBudgetMs(deps.remainingMs()));
   try {
     const result = await promoteWhenReady({
       self,
@@ -240,44 +219,43 @@ async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, gr
     });
     if (result.outcome === 'promoted') {
       deps.telemetry.count('Promotions');
-      deps.telemetry.decision({ trigger: 'launch', instanceId: self.name, decision: 'promote', reason: `learner ${memberLabel(result.member)} caught up` });
+      deps.telemetry.decision({ trigger: 'launch', instanceId: self.name, decision: 'promote', reason: 'the learner caught up', details: { member: memberLabel(result.member) } });
     }
     return true;
   } catch (err) {
     if (!(err instanceof PromotionError) && !isEtcdError(err)) throw err;
-    deps.telemetry.info('the new learner is not promoted yet; the reconcile pass will', { instanceId: self.name, reason: (err).message });
+    deps.telemetry.info('the new learner is not promoted yet; the reconcile pass will', { instanceId: self.name, reason: err.message });
     return false;
   }
 }
 
 /**
- * planLaunch past members unhealthy for longer than the threshold: they are removed first (heal.ts; etcd refuses
+ * joinOrBootstrap past members unhealthy for longer than the threshold: they are removed first (heal.ts; etcd refuses
  * every add while a voter does not answer, and they cost the quorum a growing cluster needs). etcd's own refusal
  * ("unhealthy cluster") is turned into a refusal to wait on: the member may answer again, or pass the threshold.
  */
-async function planLaunchPastSuspects(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<Plan> {
+async function joinOrBootstrapPastSuspects(self: SelfIdentity, group: GroupView, deps: LifecycleDeps): Promise<Plan> {
   await removeLongUnhealthyMembers(group, deps);
   try {
-    return await planLaunch(self, group, deps);
+    return await joinOrBootstrap(self, group, deps);
   } catch (err) {
     if (!isEtcdError(err, 'unhealthy-cluster')) throw err;
     return { kind: 'refuse', code: 'member-suspect', message: `etcd refuses to add a member while one does not answer: ${(err as Error).message}` };
   }
 }
 
-/** Plans (and, for a join, executes) the launch of `self`. */
-async function planLaunch(self: { name: string; peerURLs: string[] }, group: GroupView, deps: LifecycleDeps): Promise<Plan> {
+/**
+ * Admits `self`: a join is planned and executed (runJoin: the members it removes and adds change under the
+ * lock); a bootstrap of the first wave is only planned (the instance forms the cluster when it starts). Returns
+ * the plan, a refusal included.
+ */
+async function joinOrBootstrap(self: SelfIdentity, group: GroupView, deps: LifecycleDeps): Promise<Plan> {
   const { config } = deps;
   const log = loggerFor(deps.telemetry);
   const record = await readBootstrapRecord(deps);
   // A member of the recorded first wave always starts from the record: etcd accepts a late bootstrap member
   // with the same initial cluster and token, whether or not the others formed the cluster already.
-  if (record?.members.some((m) => m.name === self.name) === true) {
-    return planJoin(
-      { self, dataDirFresh: true, targetSize: config.clusterSize, cluster: { kind: 'unreachable' }, bootstrap: staticBootstrap(record) },
-      { strategy: config.joinStrategy, joinAs: config.joinAs, dataDir: config.dataDir },
-    );
-  }
+  if (record?.members.some((m) => m.name === self.name) === true) return planStaticBootstrap(self, record, config);
   const endpoints = candidateEndpoints(group, config.clientPort).filter((u) => u !== clientURL(hostOf(self.peerURLs[0]!), config.clientPort));
   let bootstrap: BootstrapSource = record === undefined ? { kind: 'none' } : staticBootstrap(record);
   const join = (source: BootstrapSource) =>
@@ -293,7 +271,7 @@ async function planLaunch(self: { name: string; peerURLs: string[] }, group: Gro
       platform: (members) => platformKnowledge(group, members),
       dryRun: false,
       connection: deps.connection,
-      lockTimeoutMs: 30_000,
+      lockTimeoutMs: deps.lockTimeoutMs,
       holder: `lambda:${self.name}`,
       joinGraceSeconds: config.joinGraceSeconds,
       log,
@@ -317,106 +295,10 @@ async function planLaunch(self: { name: string; peerURLs: string[] }, group: Gro
       return { kind: 'refuse', code: 'bootstrap-in-progress', message: 'the first wave of instances is not complete yet' };
     }
     bootstrap = staticBootstrap(decided);
-    if (decided.members.some((m) => m.name === self.name)) {
-      return planJoin(
-        { self, dataDirFresh: true, targetSize: config.clusterSize, cluster: { kind: 'unreachable' }, bootstrap },
-        { strategy: config.joinStrategy, joinAs: config.joinAs, dataDir: config.dataDir },
-      );
-    }
+    if (decided.members.some((m) => m.name === self.name)) return planStaticBootstrap(self, decided, config);
     result = await join(bootstrap);
   }
   return result.plan;
-}
-
-/**
- * A first-wave record nobody answers for. Stale when none of its instances is live and no live instance was
- * ever configured (no cluster can exist among them): it is deleted, and a new first wave is decided. When a
- * live instance outside the record was configured, a cluster formed and is down now: `cluster-down`, never
- * `bootstrap-in-progress`, which would wait for ever. Otherwise the recorded wave is still forming.
- */
-async function judgeRecord(
-  record: BootstrapRecord,
-  selfName: string,
-  group: GroupView,
-  deps: LifecycleDeps,
-): Promise<{ kind: 'forming' } | { kind: 'stale' } | Extract<Plan, { kind: 'refuse' }>> {
-  const live = new Set(liveInstances(group).map((i) => i.instanceId));
-  const recorded = new Set(record.members.map((m) => m.name));
-  const configured = (await deps.parameters.listInstanceIds()).filter((id) => live.has(id) && id !== selfName);
-  const outside = configured.filter((id) => !recorded.has(id));
-  if (outside.length > 0) {
-    return {
-      kind: 'refuse',
-      code: 'cluster-down',
-      message: `the cluster formed (instances ${outside.join(', ')} joined it) and no member answers now; a new member cannot join until it is back`,
-    };
-  }
-  if (configured.length === 0 && ![...recorded].some((name) => live.has(name))) {
-    deps.telemetry.warn('the recorded first wave is stale: none of its instances is live and no live instance was configured; deciding a new one', {
-      members: [...recorded],
-      createdAt: record.createdAt,
-    });
-    await requireNamespace(deps);
-    await deps.parameters.delete(deps.parameters.bootstrapName());
-    return { kind: 'stale' };
-  }
-  if (recordPastForming(record, group, deps.config.joinGraceSeconds)) {
-    return {
-      kind: 'refuse',
-      code: 'cluster-down',
-      message: `the first wave formed its cluster (or had its time to) and no member answers now; a new member cannot join until it is back`,
-    };
-  }
-  return { kind: 'forming' };
-}
-
-function staticBootstrap(record: BootstrapRecord): BootstrapSource {
-  return { kind: 'static', token: record.token, members: record.members };
-}
-
-async function readBootstrapRecord(deps: LifecycleDeps): Promise<BootstrapRecord | undefined> {
-  const raw = await deps.parameters.get(deps.parameters.bootstrapName());
-  return raw === undefined ? undefined : parseBootstrapRecord(raw, deps.parameters.bootstrapName());
-}
-
-export function parseBootstrapRecord(raw: string, where: string): BootstrapRecord {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new Error(`the bootstrap record ${where} is not JSON; fix or delete it`);
-  }
-  const parsed = bootstrapRecordSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`the bootstrap record ${where} is malformed (${parsed.error.issues[0]?.message ?? 'invalid'}); fix or delete it`);
-  return parsed.data;
-}
-
-/**
- * The first wave: the group's live instances, as many as the cluster size (or the desired capacity when the
- * size is unlimited), by instance ID. Recorded create-only, so concurrent or later invocations all read the
- * same decision. Undefined while fewer instances than that exist.
- */
-async function decideFirstWave(group: GroupView, deps: LifecycleDeps): Promise<BootstrapRecord | undefined> {
-  const { config } = deps;
-  const wanted = Math.max(1, Math.min(config.clusterSize === 'unlimited' ? Infinity : config.clusterSize, group.desiredCapacity ?? Infinity));
-  const candidates = liveInstances(group).filter((i) => i.privateIp !== undefined);
-  if (!Number.isFinite(wanted) || candidates.length < wanted) {
-    deps.telemetry.info('first wave incomplete', { wanted, visible: candidates.length });
-    return undefined;
-  }
-  const record: BootstrapRecord = {
-    version: 1,
-    token: `${config.clusterName}-${randomUUID()}`,
-    members: candidates.slice(0, wanted).map((i) => ({ name: i.instanceId, peerURLs: [peerURL(i.privateIp!, config.peerPort)] })),
-    createdAt: new Date().toISOString(),
-  };
-  await requireNamespace(deps);
-  const written = await deps.parameters.createOnly(deps.parameters.bootstrapName(), JSON.stringify(record));
-  const decided = written.created ? record : parseBootstrapRecord(written.value, deps.parameters.bootstrapName());
-  deps.telemetry.info(written.created ? 'recorded the first wave' : 'read the first wave recorded by another invocation', {
-    members: decided.members.map((m) => m.name),
-  });
-  return decided;
 }
 
 function withListenURLs(settings: EtcdSettings, ip: string, config: LambdaConfig): EtcdSettings {
@@ -434,6 +316,6 @@ function planDetails(plan: Plan): Record<string, unknown> {
   return {
     removals: plan.removals.map((r) => ({ member: memberLabel(r.member), reason: r.reason })),
     admission: plan.admission.kind === 'add' ? `add as ${plan.admission.asLearner ? 'learner' : 'voter'}` : `reuse ${memberLabel(plan.admission.member)}`,
-    checks: plan.checks.map(formatQuorumCheck),
+    checks: plan.checks,
   };
 }

@@ -2,6 +2,8 @@
 // line per decision and counts what it did without knowing about Powertools, and tests can capture both.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import type { Logger as ServiceLogger } from '../services/log.js';
 
 /** What the Lambda counts. One metric each, unit Count. */
 export type Counter =
@@ -18,6 +20,10 @@ export type Counter =
   | 'BackupFailures'; // snapshots that could not be taken or stored
 
 export type Attributes = Readonly<Record<string, unknown>>;
+
+/** The parts of the Lambda context that go on every log line (Powertools' `function_request_id`, `function_arn`, ...). */
+export type InvocationContext = Pick<Context, 'awsRequestId' | 'invokedFunctionArn'> &
+  Partial<Pick<Context, 'functionName' | 'functionVersion' | 'memoryLimitInMB'>>;
 
 /** The one log line written per decision. */
 export interface DecisionRecord {
@@ -39,8 +45,18 @@ export interface Telemetry {
   count(counter: Counter, value?: number): void;
   /** Records a duration in milliseconds as metric `<name>Latency`. */
   latency(name: string, milliseconds: number): void;
-  /** Keys added to every later log line of this invocation (request ID, event ID, ...). */
+  /**
+   * The invocation's Lambda context, on every log line until the next invocation's: its request ID, function
+   * ARN and whether this is the container's cold start.
+   */
+  addContext(context: InvocationContext): void;
+  /** Keys added to every later log line of this event (event ID, instance ID), until `resetKeys`. */
   appendKeys(attributes: Attributes): void;
+  /**
+   * Forgets every key `appendKeys` added. Called once each event is handled: a warm container handles the next
+   * event with the same logger, which must not log this event's IDs.
+   */
+  resetKeys(): void;
   /** Publishes the buffered metrics; call once at the end of each invocation. */
   flush(): void;
 }
@@ -90,13 +106,26 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry & { r
     decision: (record: DecisionRecord) => recordDecision(telemetry, record),
     count: (counter: Counter, value = 1) => metrics.addMetric(counter, MetricUnit.Count, value),
     latency: (name: string, milliseconds: number) => metrics.addMetric(`${name}Latency`, MetricUnit.Milliseconds, milliseconds),
+    // Powertools reads only these data fields of the context (and works out the cold start itself).
+    addContext: (context: InvocationContext) => logger.addContext(context as Context),
     appendKeys: (attributes: Attributes) => logger.appendKeys({ ...attributes }),
+    resetKeys: () => logger.resetKeys(),
     flush: () => {
       if (options.silent === true) metrics.clearMetrics();
       else metrics.publishStoredMetrics();
     },
   };
   return telemetry;
+}
+
+/** The telemetry as the services' logger: what the services log goes into the same JSON lines. */
+export function loggerFor(telemetry: Telemetry): ServiceLogger {
+  return {
+    debug: (_level, message, fields) => telemetry.debug(message, fields),
+    info: (message, fields) => telemetry.info(message, fields),
+    warn: (message, fields) => telemetry.warn(message, fields),
+    error: (message, fields) => telemetry.error(message, fields),
+  };
 }
 
 export interface CapturedLog {
@@ -119,10 +148,12 @@ export interface CapturingTelemetry extends Telemetry {
 export function createCapturingTelemetry(): CapturingTelemetry {
   const logs: CapturedLog[] = [];
   const metrics = new Map<string, number[]>();
+  let context: Attributes = {};
   let keys: Attributes = {};
+  let coldStart = true;
   let flushes = 0;
   const log = (level: CapturedLog['level']) => (message: string, attributes?: Attributes) => {
-    logs.push({ level, message, attributes: { ...keys, ...attributes } });
+    logs.push({ level, message, attributes: { ...context, ...keys, ...attributes } });
   };
   const add = (name: string, value: number) => metrics.set(name, [...(metrics.get(name) ?? []), value]);
   const telemetry: CapturingTelemetry = {
@@ -138,8 +169,16 @@ export function createCapturingTelemetry(): CapturingTelemetry {
     decision: (record) => recordDecision(telemetry, record),
     count: (counter, value = 1) => add(counter, value),
     latency: (name, milliseconds) => add(`${name}Latency`, milliseconds),
+    // The keys Powertools writes for the context (function_request_id, cold_start), kept apart from appended keys.
+    addContext: (c) => {
+      context = { function_request_id: c.awsRequestId, function_arn: c.invokedFunctionArn, cold_start: coldStart };
+      coldStart = false;
+    },
     appendKeys: (attributes) => {
       keys = { ...keys, ...attributes };
+    },
+    resetKeys: () => {
+      keys = {};
     },
     flush: () => {
       flushes++;

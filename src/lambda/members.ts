@@ -9,24 +9,28 @@ import { withClusterLock } from '../services/lock.js';
 import { observeForPlanning, type Observed } from '../services/observe.js';
 import { promoteOnce } from '../services/promote.js';
 import { retryTransient } from '../services/retry.js';
-import { loggerFor, type LifecycleDeps } from './common.js';
+import type { LifecycleDeps } from './deps.js';
 import { candidateEndpoints, platformKnowledge, type GroupView } from './group.js';
+import { loggerFor } from './log.js';
 
 /**
  * removed: this run removed the member; absent: it was not (or no longer) a member; kept: no member answers,
  * so nothing can be removed or protected; unsafe: removing it would leave the others without a quorum.
  */
-export type TerminateOutcome = 'removed' | 'absent' | 'kept' | 'unsafe';
+export type RemovalOutcome = 'removed' | 'absent' | 'kept' | 'unsafe';
 
-/** Removes the member `isTarget` picks, under the lock, if the quorum allows. */
-export async function removeMember(
-  group: GroupView,
-  isTarget: (m: Member) => boolean,
-  why: string,
-  deps: LifecycleDeps,
+export interface RemovalRequest {
+  /** Picks the member to remove. */
+  readonly isTarget: (m: Member) => boolean;
+  /** Why it is removed, for the decision's log line. */
+  readonly why: string;
   /** An observation the caller just made, to decide on without asking the cluster again before the lock. */
-  justObserved?: Observed,
-): Promise<TerminateOutcome> {
+  readonly justObserved?: Observed;
+}
+
+/** Removes the member `isTarget` picks, under the lock, if the quorum allows. Safe to run twice. */
+export async function removeMember(group: GroupView, request: RemovalRequest, deps: LifecycleDeps): Promise<RemovalOutcome> {
+  const { isTarget, why, justObserved } = request;
   const { telemetry } = deps;
   const log = loggerFor(telemetry);
   const endpoints = candidateEndpoints(group, deps.config.clientPort);
@@ -48,7 +52,7 @@ export async function removeMember(
       telemetry.decision({ trigger: 'terminate', decision: 'keep', reason: `${why}, but ${first.reason}` });
       return 'unsafe';
     }
-    return await withClusterLock(client, { holder: `lambda:remove`, timeoutMs: 30_000, log }, async () => {
+    return await withClusterLock(client, { holder: `lambda:remove`, timeoutMs: deps.lockTimeoutMs, log }, async () => {
       const now = await observeForPlanning(client, deps.connection, log, undefined, { forChange: true });
       if (now.kind === 'unreachable') return 'kept';
       const decision = planRemoval(now, isTarget, rules);
@@ -65,7 +69,7 @@ export async function removeMember(
         return 'absent';
       }
       telemetry.count('Removals');
-      telemetry.decision({ trigger: 'terminate', decision: 'remove', reason: `${why}: removed ${memberLabel(decision.member)}` });
+      telemetry.decision({ trigger: 'terminate', decision: 'remove', reason: `${why}: removed ${memberLabel(decision.member)}`, details: { member: memberLabel(decision.member) } });
       return 'removed';
     });
   } finally {
@@ -84,7 +88,11 @@ export async function removeGoneMembers(group: GroupView, deps: LifecycleDeps): 
     const gone = observed.members.filter((m) => isGoneOnPlatform(m, known));
     for (const [i, member] of gone.entries()) {
       // The first decision can use the observation above; after a removal the cluster must be looked at again.
-      const outcome = await removeMember(group, (m) => m.id === member.id, `the instance behind ${memberLabel(member)} is gone`, deps, i === 0 ? observed : undefined);
+      const outcome = await removeMember(
+        group,
+        { isTarget: (m) => m.id === member.id, why: `the instance behind ${memberLabel(member)} is gone`, ...(i === 0 && { justObserved: observed }) },
+        deps,
+      );
       if (outcome === 'removed') removed.push(memberLabel(member));
     }
     return { reachable: true, removed };
@@ -112,11 +120,11 @@ export async function promoteReadyLearners(group: GroupView, deps: LifecycleDeps
     for (const learner of learners) {
       if (health.get(learner.id) !== 'healthy') continue;
       const attempt = await promoteOnce(client, list.members, health, learner);
-      if (attempt.kind === 'not-yet') log.info(`not promoting ${memberLabel(learner)} now: ${attempt.reason}`);
+      if (attempt.kind === 'not-yet') log.info('learner not promoted yet', { member: memberLabel(learner), reason: attempt.reason });
       if (attempt.kind === 'promoted') {
         promoted.push(learner.name);
         deps.telemetry.count('Promotions');
-        deps.telemetry.decision({ trigger: 'reconcile', instanceId: learner.name, decision: 'promote', reason: `learner ${memberLabel(learner)} caught up` });
+        deps.telemetry.decision({ trigger: 'reconcile', instanceId: learner.name, decision: 'promote', reason: 'the learner caught up', details: { member: memberLabel(learner) } });
       }
     }
   } finally {

@@ -3,7 +3,7 @@
 // rather than overwrite or delete the first one's parameters (e.g. two stacks deployed with one cluster name).
 import * as z from 'zod';
 import { GroupNotFoundError } from '../adapters/aws/index.js';
-import type { LifecycleDeps } from './common.js';
+import type { LifecycleDeps } from './deps.js';
 
 const ownerRecordSchema = z.object({ version: z.literal(1), group: z.string().min(1), createdAt: z.string() });
 

@@ -1,9 +1,10 @@
 // The scheduled reconcile pass: converges the cluster to the group, the safety net for lost, late and failed events.
+import { errorMessage } from '../core/errors.js';
 import type { Member } from '../core/types.js';
 import { isEtcdError } from '../adapters/etcd/index.js';
 import { clientFor } from '../services/connection.js';
-import { safeHost, type LifecycleDeps } from './common.js';
-import { candidateEndpoints, loadGroup, liveInstances, type GroupView } from './group.js';
+import type { LifecycleDeps } from './deps.js';
+import { candidateEndpoints, loadGroup, liveInstances, safeHost, type GroupView } from './group.js';
 import { healUnhealthyMembers } from './heal.js';
 import { handleLaunch } from './launch.js';
 import { markFormed } from './formed.js';
@@ -53,9 +54,9 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     try {
       await step();
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = errorMessage(err);
       report.deferred.push(`${what}: ${reason}`);
-      telemetry.warn(`reconcile: ${what} must wait for a later pass`, { reason });
+      telemetry.warn('a reconcile step must wait for a later pass', { step: what, reason });
     }
   };
   let group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);

@@ -3,7 +3,7 @@
 import { checkVersionSkew } from '../core/version.js';
 import { isEtcdError } from '../adapters/etcd/index.js';
 import { clientFor } from '../services/connection.js';
-import type { LifecycleDeps } from './common.js';
+import type { LifecycleDeps } from './deps.js';
 import { candidateEndpoints, type GroupView } from './group.js';
 
 /**

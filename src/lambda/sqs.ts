@@ -1,6 +1,7 @@
 // The serialising queue's side of an invocation (one event handled at a time, in order): EventBridge delivers lifecycle and schedule events
 // into one SQS FIFO queue with a single message group, and the Lambda consumes it through an event source
 // mapping. Each record's body is the EventBridge event, handled exactly as a directly delivered one.
+import { errorMessage } from '../core/errors.js';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Telemetry } from './log.js';
 
@@ -93,7 +94,7 @@ async function retrySoon(record: SQSRecord, changeVisibility: ChangeVisibility, 
   } catch (err) {
     telemetry.error('could not shorten a failed queue message\'s visibility; it is delivered again after the queue\'s visibility timeout', {
       messageId: record.messageId,
-      error: err instanceof Error ? err.message : String(err),
+      error: errorMessage(err),
     });
   }
 }

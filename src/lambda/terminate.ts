@@ -2,12 +2,20 @@
 // termination while it does not, delete the instance's parameters, and complete with CONTINUE.
 import { isUnstarted } from '../core/members.js';
 import type { Member } from '../core/types.js';
-import { actionRef, heartbeater, RESERVE_MS, RetryLaterError, safeHost, sleep, type LifecycleDeps } from './common.js';
+import { actionRef, heartbeater } from './action.js';
+import type { LifecycleDeps } from './deps.js';
+import { RetryLaterError } from './errors.js';
 import type { LifecycleEvent } from './events.js';
-import { loadGroup } from './group.js';
-import { removeMember, type TerminateOutcome } from './members.js';
+import { loadGroup, safeHost } from './group.js';
+import { removeMember, type RemovalOutcome } from './members.js';
+import { waitBudgetMs } from './timing.js';
 
-export async function handleTerminate(event: Pick<LifecycleEvent, 'instanceId' | 'token'>, deps: LifecycleDeps): Promise<TerminateOutcome> {
+/**
+ * The termination of `event.instanceId`: its member is removed when the quorum allows, the action is held
+ * (heartbeats, then a retry) while it does not, then its parameters are deleted and the action completed with
+ * CONTINUE. A reconcile pass passes no token and completes by instance ID. Safe to run twice for one instance.
+ */
+export async function handleTerminate(event: Pick<LifecycleEvent, 'instanceId' | 'token'>, deps: LifecycleDeps): Promise<RemovalOutcome> {
   const { config, telemetry } = deps;
   const started = Date.now();
   const { instanceId } = event;
@@ -17,16 +25,16 @@ export async function handleTerminate(event: Pick<LifecycleEvent, 'instanceId' |
   const isTarget = (m: Member): boolean =>
     m.name === instanceId || (ip !== undefined && m.peerURLs.some((u) => safeHost(u) === ip) && (isUnstarted(m) || m.name === instanceId));
   const why = `instance ${instanceId} is terminating`;
-  let outcome = await removeMember(group, isTarget, why, deps);
+  let outcome = await removeMember(group, { isTarget, why }, deps);
   if (outcome === 'unsafe') {
     // The machine still runs and still counts for the quorum: hold its termination (the hook waits, kept alive
     // by heartbeats) until removing it is safe, rather than let the group take a voter the quorum needs.
     const heartbeat = heartbeater(deps, ref);
-    const deadline = Date.now() + Math.min(deps.unsafeRecheckMs ?? 30_000, Math.max(0, deps.remainingMs() - RESERVE_MS));
+    const deadline = Date.now() + Math.min(deps.unsafeRecheckMs, waitBudgetMs(deps.remainingMs()));
     while (outcome === 'unsafe' && Date.now() < deadline) {
       await heartbeat();
-      await (deps.sleep ?? sleep)(3000);
-      outcome = await removeMember(group, isTarget, why, deps);
+      await deps.sleep(deps.pollMs);
+      outcome = await removeMember(group, { isTarget, why }, deps);
     }
     if (outcome === 'unsafe') {
       await deps.autoScaling.recordHeartbeat(ref);

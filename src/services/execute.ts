@@ -16,12 +16,15 @@ export interface Executed {
   readonly updated?: Member;
 }
 
+/** The executor's steps a test may crash before: updating, removing a member (by hex ID), admitting, marking. */
+export type JoinFaultPoint = 'update' | `remove:${string}` | 'admit' | 'mark';
+
 export interface ExecuteOptions {
   readonly log: Logger;
   readonly joinGraceSeconds: number;
   readonly signal?: AbortSignal;
   /** Test-only fault injection: called before each step with its name; throwing simulates a crash there. */
-  readonly faultPoint?: (step: string) => void;
+  readonly faultPoint?: (step: JoinFaultPoint) => void;
   /** How long to retry etcd's transient refusals of one step. */
   readonly transientRetryMs?: number;
 }

@@ -14,7 +14,7 @@ import type {
 } from '../core/types.js';
 import type { EtcdClient } from '../adapters/etcd/index.js';
 import { clientFor, type EtcdConnection } from './connection.js';
-import { executePlan } from './execute.js';
+import { executePlan, type JoinFaultPoint } from './execute.js';
 import { withClusterLock } from './lock.js';
 import type { Logger } from './log.js';
 import { healthPastThreshold } from '../core/health-history.js';
@@ -50,7 +50,7 @@ export interface JoinInput {
   readonly log: Logger;
   readonly signal?: AbortSignal;
   /** Test-only: see ExecuteOptions.faultPoint. */
-  readonly faultPoint?: (step: string) => void;
+  readonly faultPoint?: (step: JoinFaultPoint) => void;
 }
 
 export interface JoinResult {

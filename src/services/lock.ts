@@ -17,8 +17,7 @@ export class LockTimeoutError extends Error {
   ) {
     super(
       `could not take the cluster lock ${LOCK_KEY} within ${Math.round(waitedMs / 1000)} s` +
-        (holder === undefined ? '' : `; it is held by ${holder}`) +
-        '; retry later, or raise --lock-timeout',
+        (holder === undefined ? '' : `; it is held by ${holder}`),
     );
     this.name = 'LockTimeoutError';
   }

@@ -4,7 +4,7 @@
 // them exactly as for a launch, so the cluster forms; a terminated zombie's replacement does not deadlock it.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBootstrapRecord } from '../../src/lambda/lifecycle.js';
+import { parseBootstrapRecord } from '../../src/lambda/first-wave.js';
 import { startWorld, type World } from '../sim/world.js';
 import { timelineFromEnv } from '../sim/timeline.js';
 

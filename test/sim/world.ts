@@ -13,13 +13,15 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { CLUSTER_DEFAULTS } from '../../src/core/defaults.js';
+import { parseEtcdVersion } from '../../src/core/version.js';
 import { createAwsClients, GROUP_TAG, INSTANCE_ARN_TAG, type AwsClients, type ParameterStore } from '../../src/adapters/aws/index.js';
 import { createS3Client } from '../../src/adapters/aws/backups.js';
-import { loadConfig, type LambdaConfig } from '../../src/lambda/config.js';
+import { loadConfig, toEnvironment, type LambdaConfig } from '../../src/lambda/config.js';
 import { lifecycleDeps } from '../../src/lambda/deps.js';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handleEvent, handleInvocation, type InvocationResult } from '../../src/lambda/handle.js';
-import type { LifecycleDeps } from '../../src/lambda/lifecycle.js';
+import type { FaultPoint, LifecycleDeps } from '../../src/lambda/deps.js';
 import { createCapturingTelemetry, type Attributes, type CapturingTelemetry, type Telemetry } from '../../src/lambda/log.js';
 import { allocateAddresses, releaseAddresses } from '../harness/addresses.js';
 import { clientURLOf, createCluster, readStatus, type EtcdCluster, type EtcdMember } from '../harness/etcd.js';
@@ -264,19 +266,26 @@ export class World {
       const group = cloud.group;
       const env: Record<string, string> = {
         ...cloud.env,
-        ELASTIC_ETCD_CLUSTER_NAME: options.clusterName ?? DEFAULTS.clusterName,
-        ELASTIC_ETCD_PARAMETER_PREFIX: options.parameterPrefix ?? DEFAULTS.parameterPrefix,
-        ELASTIC_ETCD_AUTO_SCALING_GROUP: group.name,
-        ELASTIC_ETCD_CLUSTER_SIZE: String(options.clusterSize ?? 3),
-        ELASTIC_ETCD_JOIN_STRATEGY: options.joinStrategy ?? 'replace',
-        ELASTIC_ETCD_JOIN_AS: options.joinAs ?? 'learner',
-        ELASTIC_ETCD_LAUNCH_HOOK: group.launchHook ?? DEFAULTS.launchHook,
-        ELASTIC_ETCD_TERMINATE_HOOK: group.terminateHook ?? DEFAULTS.terminateHook,
-        ELASTIC_ETCD_HEALTH_TIMEOUT_MS: '1000',
-        ELASTIC_ETCD_VERSION: etcdServerVersion(options.etcdVersion ?? selectedEtcdVersion()),
-        ...(options.unhealthyAfterSeconds !== undefined && { ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: String(options.unhealthyAfterSeconds) }),
-        ...(options.backupBucket !== undefined && { ELASTIC_ETCD_BACKUP_BUCKET: options.backupBucket }),
-        ...(options.backupIntervalSeconds !== undefined && { ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: String(options.backupIntervalSeconds) }),
+        ...toEnvironment({
+          clusterName: options.clusterName ?? DEFAULTS.clusterName,
+          parameterPrefix: options.parameterPrefix ?? DEFAULTS.parameterPrefix,
+          autoScalingGroup: group.name,
+          clusterSize: options.clusterSize ?? 3,
+          joinStrategy: options.joinStrategy ?? CLUSTER_DEFAULTS.joinStrategy,
+          joinAs: options.joinAs ?? CLUSTER_DEFAULTS.joinAs,
+          launchHook: group.launchHook ?? DEFAULTS.launchHook,
+          terminateHook: group.terminateHook ?? DEFAULTS.terminateHook,
+          healthTimeoutMs: 1000,
+          etcdVersion: parseEtcdVersion(etcdServerVersion(options.etcdVersion ?? selectedEtcdVersion())),
+          unhealthyAfterMs: options.unhealthyAfterSeconds === undefined ? undefined : options.unhealthyAfterSeconds * 1000,
+          ...(options.backupBucket !== undefined && {
+            backup: {
+              bucket: options.backupBucket,
+              prefix: CLUSTER_DEFAULTS.backupPrefix,
+              intervalMs: (options.backupIntervalSeconds ?? CLUSTER_DEFAULTS.backupIntervalSeconds) * 1000,
+            },
+          }),
+        }),
       };
       if (options.backupBucket !== undefined) cloud.s3.createBucket(options.backupBucket);
       const config = loadConfig(env);
@@ -590,7 +599,7 @@ export class World {
   }
 
   /** Crashes the handler at `step` (a LifecycleDeps/runJoin fault point name, or a pattern) the next `times` times. */
-  crashAt(step: string | RegExp, times = 1): void {
+  crashAt(step: FaultPoint | RegExp, times = 1): void {
     this.armedFaults.push({ step, remaining: times });
   }
 
@@ -853,7 +862,9 @@ export class World {
       },
       count: (c, v) => inner.count(c, v),
       latency: (n, ms) => inner.latency(n, ms),
+      addContext: (c) => inner.addContext(c),
       appendKeys: (a) => inner.appendKeys(a),
+      resetKeys: () => inner.resetKeys(),
       flush: () => inner.flush(),
     };
   }

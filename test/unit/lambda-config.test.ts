@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from '../../src/lambda/config.js';
+import { CLUSTER_DEFAULTS } from '../../src/core/defaults.js';
+import { ConfigError, ENVIRONMENT_VARIABLES, loadConfig, toEnvironment, type LambdaConfig } from '../../src/lambda/config.js';
 
 const minimal = {
   ELASTIC_ETCD_CLUSTER_NAME: 'prod',
@@ -128,5 +129,47 @@ describe('loadConfig: ELASTIC_ETCD_VERSION', () => {
         bad,
       );
     }
+  });
+});
+
+describe('toEnvironment', () => {
+  const full: LambdaConfig = {
+    clusterName: 'prod',
+    parameterPrefix: '/teams/storage',
+    autoScalingGroup: 'etcd-asg',
+    clientPort: 12379,
+    peerPort: 12380,
+    clusterSize: 'unlimited',
+    joinStrategy: 'prune',
+    joinAs: 'voter',
+    dataDir: '/data/etcd',
+    launchHook: 'etcd-launch',
+    terminateHook: 'etcd-terminate',
+    healthTimeoutMs: 1500,
+    etcdVersion: { major: 3, minor: 5, patch: 30 },
+    joinGraceSeconds: 900,
+    unhealthyAfterMs: 120_000,
+  };
+
+  it('writes what loadConfig reads back: every setting round-trips', () => {
+    assert.deepEqual(loadConfig(toEnvironment(full)), full);
+    const { etcdVersion: _none, ...withoutVersion } = full;
+    assert.deepEqual(loadConfig(toEnvironment(withoutVersion)), withoutVersion);
+    assert.deepEqual(loadConfig(toEnvironment({ ...full, clusterSize: 5, joinStrategy: 'replace' })), { ...full, clusterSize: 5, joinStrategy: 'replace' });
+  });
+
+  it('writes every variable loadConfig reads, and only those', () => {
+    assert.deepEqual(Object.keys(toEnvironment(full)).sort(), [...ENVIRONMENT_VARIABLES].sort());
+  });
+
+  it('leaves out the settings not given, so loadConfig applies the shared defaults', () => {
+    const env = toEnvironment({ clusterName: 'prod', autoScalingGroup: 'etcd-asg', clusterSize: 3, launchHook: 'etcd-launch', terminateHook: 'etcd-terminate' });
+    assert.deepEqual(env, minimal);
+    const config = loadConfig(env);
+    assert.equal(config.parameterPrefix, CLUSTER_DEFAULTS.parameterPrefix);
+    assert.deepEqual([config.clientPort, config.peerPort], [CLUSTER_DEFAULTS.clientPort, CLUSTER_DEFAULTS.peerPort]);
+    assert.deepEqual([config.joinStrategy, config.joinAs, config.dataDir], [CLUSTER_DEFAULTS.joinStrategy, CLUSTER_DEFAULTS.joinAs, CLUSTER_DEFAULTS.dataDir]);
+    assert.equal(config.healthTimeoutMs, CLUSTER_DEFAULTS.healthTimeoutMs);
+    assert.equal(config.unhealthyAfterMs, CLUSTER_DEFAULTS.unhealthyAfterSeconds * 1000);
   });
 });

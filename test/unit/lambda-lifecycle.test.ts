@@ -4,7 +4,7 @@
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GROUP_TAG, INSTANCE_ARN_TAG } from '../../src/adapters/aws/index.js';
-import { parseBootstrapRecord } from '../../src/lambda/lifecycle.js';
+import { parseBootstrapRecord } from '../../src/lambda/first-wave.js';
 import { parseDropin } from '../harness/systemd.js';
 import { instanceArn, SimulatedCrash, startWorld, type World } from '../sim/world.js';
 

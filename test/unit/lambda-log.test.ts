@@ -26,6 +26,22 @@ describe('telemetry', () => {
     assert.equal(telemetry.flushes, 1);
   });
 
+  it('forgets appended keys on reset and keeps the invocation context until the next one', () => {
+    const telemetry = createCapturingTelemetry();
+    telemetry.addContext({ awsRequestId: 'req-1', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:f' });
+    telemetry.appendKeys({ eventId: 'event-1', instanceId: 'i-0123456789abcdef0' });
+    telemetry.info('first');
+    telemetry.resetKeys();
+    telemetry.info('second');
+    telemetry.addContext({ awsRequestId: 'req-2', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:f' });
+    telemetry.info('third');
+    const [first, second, third] = telemetry.logs.map((l) => l.attributes);
+    assert.equal(first?.eventId, 'event-1');
+    assert.equal(first?.cold_start, true);
+    assert.deepEqual([second?.function_request_id, second?.eventId, second?.instanceId], ['req-1', undefined, undefined]);
+    assert.deepEqual([third?.function_request_id, third?.cold_start], ['req-2', false]);
+  });
+
   it('buffers Powertools metrics as EMF with the cluster dimension, and stays silent when asked', () => {
     const writes: string[] = [];
     const original = process.stdout.write.bind(process.stdout);

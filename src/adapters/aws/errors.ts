@@ -1,6 +1,7 @@
 // Typed errors of the AWS adapters. Conditions a caller must act on (a group that does not exist, a call
 // that failed after the SDK's retries) get their own class; expected "already done" answers
 // (ParameterNotFound on delete, no active lifecycle action) are not errors at all but return values.
+import { errorMessage } from '../../core/errors.js';
 
 /** An AWS call failed after the SDK's own retries. `code` is the AWS error code when there is one. */
 export class AwsCallError extends Error {
@@ -80,8 +81,4 @@ export function toAwsCallError(operation: string, err: unknown): AwsCallError {
 function isNetworkError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code);
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -2,6 +2,7 @@
 // Thin on purpose: one request per call (plus one read-back when a registration already exists), a bounded
 // timeout, no retries (callers decide), and every outcome mapped to a DiscoveryError code.
 import axios, { type AxiosInstance, type Method } from 'axios';
+import { errorMessage } from '../../core/errors.js';
 import { memberIdToHex } from '../../core/ids.js';
 import type { MemberId } from '../../core/types.js';
 import { parseMemberURL, sameURLSet } from '../../core/urls.js';
@@ -199,7 +200,7 @@ function checkedPeerURLs(peerURLs: readonly string[]): string[] {
     try {
       url = parseMemberURL(raw);
     } catch (err) {
-      throw new DiscoveryError('invalid-argument', err instanceof Error ? err.message : String(err), { cause: err });
+      throw new DiscoveryError('invalid-argument', errorMessage(err), { cause: err });
     }
     if (!canonical.includes(url)) canonical.push(url);
   }

@@ -5,6 +5,7 @@
 // 'invalid-response' error, and a malformed registry entry (no value, no `=`, no URL) is reported in `problems` and skipped;
 // a size that is not a positive integer is an error, never a silent 0.
 import * as z from 'zod';
+import { errorMessage } from '../../core/errors.js';
 import { parseHexMemberId } from '../../core/ids.js';
 import type { MemberId } from '../../core/types.js';
 import { deriveClientURL, parseMemberURL } from '../../core/urls.js';
@@ -163,7 +164,7 @@ export function parseRegistryValue(value: string): ParsedRegistryValue {
     try {
       peerURL = parseMemberURL(piece.slice(eq + 1));
     } catch (err) {
-      return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+      return { ok: false, reason: errorMessage(err) };
     }
     if (!peerURLs.includes(peerURL)) peerURLs.push(peerURL);
   }

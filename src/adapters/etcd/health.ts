@@ -2,13 +2,14 @@
 // endpoints. A member is healthy only if it answers on one of its own client URLs, as itself (same member
 // ID), for the same cluster (same cluster ID), and knows a leader: a stale node of a foreign cluster, or a
 // new member that now sits on a dead member's address, is not mistaken for that member.
+import { CLUSTER_DEFAULTS } from '../../core/defaults.js';
 import type { ClusterView, Health, Member, MemberId } from '../../core/types.js';
 import { canonicalURL } from '../../core/urls.js';
 import type { EtcdClient, MemberList } from './client.js';
 import { EtcdError, isEtcdError } from './errors.js';
 import type { MaintenanceStatus } from './wire.js';
 
-export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000;
+export const DEFAULT_HEALTH_TIMEOUT_MS = CLUSTER_DEFAULTS.healthTimeoutMs;
 /** Clusters have 1 to 7 voters, so this checks all of them at once while bounding a pathological list. */
 export const DEFAULT_HEALTH_CONCURRENCY = 16;
 

@@ -1,0 +1,28 @@
+// The defaults of an elastic-etcd deployment, in one place: the CLI's flags, the Lambda's environment, the
+// construct's props and the etcd adapter all fall back to these, so a default changes everywhere at once.
+import type { JoinStrategy } from './types.js';
+
+export const CLUSTER_DEFAULTS = {
+  /** The cluster's name: the last segment of its parameter namespace `<prefix>/<cluster>`. */
+  clusterName: 'etcd',
+  /** Where the parameter namespaces start in SSM Parameter Store. */
+  parameterPrefix: '/elastic-etcd',
+  /** How a node joins: replace a dead member if there is one, else add itself. */
+  joinStrategy: 'replace' as JoinStrategy,
+  /** A new member joins as a learner and is promoted once it caught up; the quorum never counts on it early. */
+  joinAs: 'learner' as 'learner' | 'voter',
+  /** etcd's own client port. */
+  clientPort: 2379,
+  /** etcd's own peer port. */
+  peerPort: 2380,
+  /** Bound for one member's health check: a hung member costs at most this. */
+  healthTimeoutMs: 2_000,
+  /** etcd's data dir on an instance (the boot script's and the drop-in's). */
+  dataDir: '/var/lib/etcd',
+  /** A member unhealthy this long without a break counts as dead: replaced through the group. */
+  unhealthyAfterSeconds: 300,
+  /** Where in the backup bucket snapshots go (the construct uses the cluster's name). */
+  backupPrefix: 'elastic-etcd',
+  /** A snapshot is taken when the newest is older than this (on the reconcile schedule, and before a change). */
+  backupIntervalSeconds: 1800,
+} as const;
