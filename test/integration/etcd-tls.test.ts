@@ -1,10 +1,11 @@
 // Mutual TLS against real etcd (ETCD_VERSION selects 3.4 or 3.5), certificates from our own CA code: a member
 // joins as a learner and is promoted through the join service; clients without a certificate, with one from
 // another CA, or with an expired one are refused; renewed certificate files are served on new connections
-// without restarting etcd, on the client and on the peer listener.
+// without restarting etcd, on the client and on the peer listener; a CA added to the trusted CA file only
+// after a restart.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -181,5 +182,17 @@ describe('etcd over mutual TLS', () => {
     assert.match(outcome.ok ? '' : outcome.error.message, /expired/i);
     await cluster.renewMemberCertificate(m2); // put a good one back
     assert.equal((await httpsJson(`${m2.clientURL}/v3/maintenance/status`, client, { body: {} })).ok, true);
+  });
+  test('the trusted CA file is read at start only: a CA added to it is trusted after a restart, not before', async () => {
+    const m1 = cluster.members[0]!;
+    const second = await otherPki.issueClient('second-ca-client');
+    const url = `${m1.clientURL}/v3/maintenance/status`;
+    const asSecond = { ca: client.ca, cert: second.cert, key: second.key };
+    assert.equal((await httpsJson(url, asSecond, { body: {} })).ok, false);
+    appendFileSync(m1.tls!.files.caFile, otherPki.ca.certificate);
+    assert.equal((await httpsJson(url, asSecond, { body: {} })).ok, false, 'not picked up while etcd runs');
+    await m1.restart();
+    assert.equal((await httpsJson(url, asSecond, { body: {} })).ok, true, 'trusted after a restart');
+    assert.equal((await httpsJson(url, client, { body: {} })).ok, true, 'the first CA is still trusted');
   });
 });

@@ -80,6 +80,10 @@ describe('creating and issuing', async () => {
     );
   });
 
+  test('PEM output ends in a newline, so certificates concatenate into a bundle', () => {
+    for (const pem of [ca.certificate, ca.privateKey, member.certificate, member.privateKey, client.certificate]) assert.ok(pem.endsWith('-----\n'), pem.slice(-40));
+  });
+
   test('serial numbers differ between certificates', async () => {
     const again = await issueClientCertificate(caInput(ca), { commonName: 'app', now });
     assert.notEqual(new X509Certificate(again.certificate).serialNumber, new X509Certificate(client.certificate).serialNumber);

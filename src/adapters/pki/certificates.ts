@@ -84,7 +84,7 @@ export async function createCertificateAuthority(options: CreateCaOptions): Prom
       ],
     },
   );
-  return { certificate: cert.toString('pem'), privateKey: await exportKey(keys.privateKey) };
+  return { certificate: pemText(cert.toString('pem')), privateKey: await exportKey(keys.privateKey) };
 }
 
 /**
@@ -142,7 +142,7 @@ async function issue(
       ],
     },
   );
-  return { certificate: cert.toString('pem'), privateKey: await exportKey(keys.privateKey) };
+  return { certificate: pemText(cert.toString('pem')), privateKey: await exportKey(keys.privateKey) };
 }
 
 /** A CA checked for use: its certificate is a CA, valid at `now`, and the key is its ECDSA P-256 key. */
@@ -282,6 +282,11 @@ function serialNumber(): string {
   const bytes = randomBytes(16);
   bytes[0] = (bytes[0] ?? 0) & 0x7f | 0x01;
   return bytes.toString('hex');
+}
+
+/** PEM ending in a newline: files concatenated into a CA bundle stay parseable (Go's PEM reader needs it). */
+function pemText(pem: string): string {
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
 }
 
 async function exportKey(key: webcrypto.CryptoKey): Promise<string> {
