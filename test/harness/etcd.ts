@@ -8,15 +8,27 @@ import { allocateAddresses, releaseAddresses, CLIENT_PORT, PEER_PORT } from './a
 import { LoggedProcess, registerDir, removeDir } from './processes.js';
 import { pollUntil, tryJson } from './wait.js';
 import { discoveryBinary, etcdBinaries, selectedEtcdVersion, type EtcdVersionName } from './versions.js';
+import { memberTlsSettings, TestPki, tryHttpsJson, type TlsClientIdentity, type TlsFiles, type TlsPems } from './tls.js';
 export const DISCOVERY_PORT = 8087;
 const DEFAULT_READY_TIMEOUT_MS = 20_000;
 
-export function clientURLOf(ip: string): string {
-  return `http://${ip}:${CLIENT_PORT}`;
+export function clientURLOf(ip: string, scheme: 'http' | 'https' = 'http'): string {
+  return `${scheme}://${ip}:${CLIENT_PORT}`;
 }
 
-export function peerURLOf(ip: string): string {
-  return `http://${ip}:${PEER_PORT}`;
+export function peerURLOf(ip: string, scheme: 'http' | 'https' = 'http'): string {
+  return `${scheme}://${ip}:${PEER_PORT}`;
+}
+
+/** A TLS member's files, and the client identity the harness probes it with. */
+export interface MemberTls {
+  readonly files: TlsFiles;
+  readonly client: TlsPems;
+}
+
+/** A JSON probe over http, or over https presenting `client`. */
+function probeJson(url: string, client: TlsPems | undefined, init: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number }): Promise<unknown> {
+  return url.startsWith('https:') ? tryHttpsJson(url, client ?? {}, init) : tryJson(url, init);
 }
 
 export interface StartMemberOptions {
@@ -34,6 +46,11 @@ export interface StartMemberOptions {
   readonly readyTimeoutMs?: number;
   /** Which etcd runs this member; ETCD_VERSION's (see versions.ts) when left out. */
   readonly version?: EtcdVersionName;
+  /**
+   * Mutual TLS on both listeners (https:// URLs, client certificates required), with a certificate from the
+   * cluster's test CA. Defaults to whether the cluster has TLS enabled (see EtcdCluster.enableTls).
+   */
+  readonly tls?: boolean;
 }
 
 interface MaintenanceStatus {
@@ -47,8 +64,8 @@ interface MaintenanceStatus {
 }
 
 /** Reads /v3/maintenance/status with a short timeout; undefined if the member does not answer. */
-export async function readStatus(clientURL: string, timeoutMs = 1000): Promise<MaintenanceStatus | undefined> {
-  const body = await tryJson(`${clientURL}/v3/maintenance/status`, { method: 'POST', body: {}, timeoutMs });
+export async function readStatus(clientURL: string, timeoutMs = 1000, client?: TlsPems): Promise<MaintenanceStatus | undefined> {
+  const body = await probeJson(`${clientURL}/v3/maintenance/status`, client, { method: 'POST', body: {}, timeoutMs });
   if (typeof body !== 'object' || body === null) return undefined;
   const record = body as { header?: { member_id?: string; cluster_id?: string }; leader?: string; isLearner?: boolean; raftIndex?: string; version?: string };
   // The JSON gateway leaves out zero values: no leader field means leader 0 (none known).
@@ -70,8 +87,9 @@ export async function readStatus(clientURL: string, timeoutMs = 1000): Promise<M
 export async function readLocalMemberList(
   clientURL: string,
   timeoutMs = 2000,
+  client?: TlsPems,
 ): Promise<{ clusterId: bigint; members: { id: bigint; name: string; peerURLs: string[]; clientURLs: string[]; isLearner: boolean }[] }> {
-  const body = await tryJson(`${clientURL}/v3/cluster/member/list`, { method: 'POST', body: {}, timeoutMs });
+  const body = await probeJson(`${clientURL}/v3/cluster/member/list`, client, { method: 'POST', body: {}, timeoutMs });
   const record = body as { header?: { cluster_id?: string }; members?: { ID?: string; name?: string; peerURLs?: string[]; clientURLs?: string[]; isLearner?: boolean }[] } | undefined;
   if (typeof record?.header?.cluster_id !== 'string') throw new Error(`${clientURL} answered no member list: ${JSON.stringify(body)}`);
   return {
@@ -116,10 +134,13 @@ export class EtcdMember {
     readonly settings: Readonly<Record<string, string>>,
     readonly flags: readonly string[],
     readonly version: EtcdVersionName,
+    /** Set for a member with mutual TLS on both listeners. */
+    readonly tls?: MemberTls,
   ) {
     this.etcdBin = etcdBinaries(version).etcd;
-    this.clientURL = clientURLOf(ip);
-    this.peerURL = peerURLOf(ip);
+    const scheme = tls === undefined ? 'http' : 'https';
+    this.clientURL = clientURLOf(ip, scheme);
+    this.peerURL = peerURLOf(ip, scheme);
     this.name = flagValue(flags, 'name') ?? settings.ETCD_NAME ?? 'default';
     const dataDir = flagValue(flags, 'data-dir') ?? settings.ETCD_DATA_DIR ?? `${this.name}.etcd`;
     this.dataDir = isAbsolute(dataDir) ? dataDir : join(workDir, dataDir);
@@ -131,6 +152,7 @@ export class EtcdMember {
       ETCD_ADVERTISE_CLIENT_URLS: this.clientURL,
       ETCD_LISTEN_PEER_URLS: this.peerURL,
       ETCD_INITIAL_ADVERTISE_PEER_URLS: this.peerURL,
+      ...(tls !== undefined && memberTlsSettings(tls.files)),
     };
     // etcd 3.4 refuses to start when a flag and an ETCD_* variable set the same thing: a default that the
     // flags already give is left out of the environment.
@@ -164,7 +186,7 @@ export class EtcdMember {
       const status = await pollUntil(
         async () => {
           if (!proc.running) throw new Error(`etcd ${this.name} at ${this.ip} ${proc.exitDescription}`);
-          const s = await readStatus(this.clientURL, 1000);
+          const s = await readStatus(this.clientURL, 1000, this.tls?.client);
           return s !== undefined && s.leader !== 0n ? s : undefined;
         },
         { timeoutMs, what: `etcd ${this.name} at ${this.ip} to be ready` },
@@ -246,6 +268,8 @@ export interface StartClusterOptions {
   /** Extra flags for every member. */
   readonly flags?: readonly string[];
   readonly wait?: 'ready' | 'none';
+  /** Mutual TLS on every member's client and peer listener, certificates from a per-cluster test CA. */
+  readonly tls?: boolean;
 }
 
 /**
@@ -256,6 +280,10 @@ export class EtcdCluster {
   readonly members: EtcdMember[] = [];
   readonly all: EtcdMember[] = [];
   token = '';
+  /** The cluster's test CA once enableTls() ran; members started after that use mutual TLS by default. */
+  pki: TestPki | undefined;
+  /** A client identity from the test CA ("harness"), for tests and etcdctl; set by enableTls(). */
+  tlsClient: TlsClientIdentity | undefined;
   private readonly ips: string[] = [];
   private readonly discoveries: DiscoveryService[] = [];
   private closed = false;
@@ -271,6 +299,22 @@ export class EtcdCluster {
   /** Client URLs of the initial members, in order. */
   get clientURLs(): string[] {
     return this.members.map((m) => m.clientURL);
+  }
+
+  /** Makes the cluster's test CA (our own PKI code) and a client identity; idempotent. */
+  async enableTls(): Promise<TestPki> {
+    if (this.pki === undefined) {
+      const pki = await TestPki.create(join(this.dir, 'pki'));
+      this.tlsClient = await pki.issueClient('harness');
+      this.pki = pki;
+    }
+    return this.pki;
+  }
+
+  /** Re-issues a TLS member's certificate into the same files (what a renewal timer does on an instance). */
+  async renewMemberCertificate(member: EtcdMember, options: { now?: Date; validityDays?: number } = {}): Promise<TlsFiles> {
+    if (this.pki === undefined || member.tls === undefined) throw new Error(`member ${member.name} does not use TLS`);
+    return this.pki.issueMember(member.name, member.ip, options);
   }
 
   member(name: string): EtcdMember {
@@ -293,7 +337,13 @@ export class EtcdCluster {
     const ip = options.ip ?? (await this.allocateIp());
     const workDir = join(this.dir, `${ip}-${this.all.length}`);
     mkdirSync(workDir, { recursive: true });
-    const member = new EtcdMember(ip, workDir, options.settings ?? {}, options.flags ?? [], options.version ?? selectedEtcdVersion());
+    let tls: MemberTls | undefined;
+    if (options.tls ?? (this.pki !== undefined)) {
+      const pki = await this.enableTls();
+      const name = flagValue(options.flags ?? [], 'name') ?? options.settings?.ETCD_NAME ?? 'default';
+      tls = { files: await pki.issueMember(name, ip), client: this.tlsClient! };
+    }
+    const member = new EtcdMember(ip, workDir, options.settings ?? {}, options.flags ?? [], options.version ?? selectedEtcdVersion(), tls);
     this.all.push(member);
     member.spawn();
     if ((options.wait ?? 'ready') === 'ready') await member.waitReady(options.readyTimeoutMs);
@@ -306,6 +356,7 @@ export class EtcdCluster {
     const backing = await this.startMember({
       ip,
       settings: { ETCD_NAME: 'disc', ETCD_INITIAL_CLUSTER: `disc=${peerURLOf(ip)}`, ETCD_ENABLE_V2: 'true' },
+      tls: false, // discovery.etcd.io talks plain HTTP to its backing etcd
     });
     const baseURL = `http://${ip}:${DISCOVERY_PORT}`;
     const proc = new LoggedProcess(discoveryBinary(), ['--addr', `${ip}:${DISCOVERY_PORT}`, '--etcd', backing.clientURL, '--host', baseURL], {
@@ -359,8 +410,10 @@ export async function startCluster(options: StartClusterOptions): Promise<EtcdCl
   try {
     const ips: string[] = [];
     for (let i = 0; i < size; i++) ips.push(await cluster.allocateIp());
+    if (options.tls === true) await cluster.enableTls();
+    const scheme = options.tls === true ? 'https' : 'http';
     cluster.token = options.token ?? `test-${randomBytes(6).toString('hex')}`;
-    const initialCluster = names.map((name, i) => `${name}=${peerURLOf(ips[i] ?? '')}`).join(',');
+    const initialCluster = names.map((name, i) => `${name}=${peerURLOf(ips[i] ?? '', scheme)}`).join(',');
     for (const [i, name] of names.entries()) {
       const member = await cluster.startMember({
         ip: ips[i] ?? '',

@@ -1,5 +1,6 @@
 // etcdctl (API v3) for assertions from outside our own code.
 import { execFile } from 'node:child_process';
+import { etcdctlTlsFlags, type TlsFiles } from './tls.js';
 import { etcdBinaries, type EtcdVersionName } from './versions.js';
 
 export interface EtcdctlResult {
@@ -12,14 +13,14 @@ export interface EtcdctlResult {
 export function etcdctl(
   endpoints: readonly string[],
   args: readonly string[],
-  options: { timeoutMs?: number; version?: EtcdVersionName } = {},
+  options: { timeoutMs?: number; version?: EtcdVersionName; tls?: TlsFiles } = {},
 ): Promise<EtcdctlResult> {
   const bin = etcdBinaries(options.version).etcdctl;
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ETCDCTL')));
   return new Promise((resolve) => {
     execFile(
       bin,
-      [`--endpoints=${endpoints.join(',')}`, '--dial-timeout=2s', '--command-timeout=5s', ...args],
+      [`--endpoints=${endpoints.join(',')}`, '--dial-timeout=2s', '--command-timeout=5s', ...(options.tls === undefined ? [] : etcdctlTlsFlags(options.tls)), ...args],
       { env: { ...inherited, ETCDCTL_API: '3' }, timeout: options.timeoutMs ?? 15_000, killSignal: 'SIGKILL' },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
@@ -30,8 +31,8 @@ export function etcdctl(
 }
 
 /** Like etcdctl(), but throws with etcdctl's stderr when it fails. */
-export async function etcdctlOk(endpoints: readonly string[], args: readonly string[]): Promise<string> {
-  const result = await etcdctl(endpoints, args);
+export async function etcdctlOk(endpoints: readonly string[], args: readonly string[], options: { tls?: TlsFiles } = {}): Promise<string> {
+  const result = await etcdctl(endpoints, args, options);
   if (result.exitCode !== 0) throw new Error(`etcdctl ${args.join(' ')} failed (${result.exitCode}): ${result.stderr.trim()}`);
   return result.stdout;
 }
@@ -59,8 +60,8 @@ function toBigInt(value: unknown): bigint {
 }
 
 /** `etcdctl member list -w json`, IDs as bigint; also the cluster ID from the header. */
-export async function etcdctlMemberList(endpoints: readonly string[]): Promise<{ clusterId: bigint; members: EtcdctlMember[] }> {
-  const parsed = parseEtcdctlJson(await etcdctlOk(endpoints, ['member', 'list', '-w', 'json'])) as {
+export async function etcdctlMemberList(endpoints: readonly string[], options: { tls?: TlsFiles } = {}): Promise<{ clusterId: bigint; members: EtcdctlMember[] }> {
+  const parsed = parseEtcdctlJson(await etcdctlOk(endpoints, ['member', 'list', '-w', 'json'], options)) as {
     header?: { cluster_id?: unknown };
     members?: { ID?: unknown; name?: string; peerURLs?: string[]; clientURLs?: string[]; isLearner?: boolean }[];
   };
