@@ -149,12 +149,15 @@ describe('toEnvironment', () => {
     etcdVersion: { major: 3, minor: 5, patch: 30 },
     joinGraceSeconds: 900,
     unhealthyAfterMs: 120_000,
+    backup: { bucket: 'prod-etcd-backups', prefix: 'teams/storage/prod', intervalMs: 600_000 },
   };
 
   it('writes what loadConfig reads back: every setting round-trips', () => {
     assert.deepEqual(loadConfig(toEnvironment(full)), full);
     const { etcdVersion: _none, ...withoutVersion } = full;
     assert.deepEqual(loadConfig(toEnvironment(withoutVersion)), withoutVersion);
+    const { backup: _off, ...withoutBackups } = full;
+    assert.deepEqual(loadConfig(toEnvironment(withoutBackups)), withoutBackups);
     assert.deepEqual(loadConfig(toEnvironment({ ...full, clusterSize: 5, joinStrategy: 'replace' })), { ...full, clusterSize: 5, joinStrategy: 'replace' });
   });
 
