@@ -22,7 +22,12 @@ export const CORE_TESTS = [
   'test/unit/render.test.ts',
   'test/unit/planner-properties.test.ts',
 ];
-export const DECISION_TESTS = ['test/unit/observe-markers.test.ts', 'test/unit/lambda-terminate-fast.test.ts'];
+export const DECISION_TESTS = [
+  'test/unit/removal-decisions.test.ts',
+  'test/unit/observe-decisions.test.ts',
+  'test/unit/observe-markers.test.ts',
+  'test/unit/lambda-terminate-fast.test.ts',
+];
 
 /**
  * MUTATION_SCOPE=core (CI): the pure core against its own pure tests only. MUTATION_SCOPE=decisions: the

@@ -36,6 +36,12 @@ export class EtcdGatewayDouble {
   onRemove: ((id: bigint) => void) | undefined;
   /** Paths answered with etcd's "request timed out" (Unavailable), e.g. to make the join markers unreadable. */
   readonly refusing = new Set<string>();
+  /** Counted failures: the next `times` requests on the path (on any member) get this etcd error, then it answers again. */
+  readonly failNext = new Map<string, { status: number; message: string; code: number; times: number }>();
+  /** Called with each operation as it arrives, before it is served (to change the cluster at a chosen step). */
+  onOperation: ((operation: DoubleOperation) => void) | undefined;
+  /** The cluster ID every member answers with (a second double with another ID is a second cluster). */
+  clusterId = CLUSTER_ID;
   private readonly keys = new Map<string, StoredKey>();
   private readonly leases = new Set<bigint>();
   private revision = 1n;
@@ -101,7 +107,7 @@ export class EtcdGatewayDouble {
   }
 
   private header(self: bigint): Record<string, string> {
-    return { cluster_id: CLUSTER_ID.toString(), member_id: self.toString(), revision: this.revision.toString(), raft_term: '2' };
+    return { cluster_id: this.clusterId.toString(), member_id: self.toString(), revision: this.revision.toString(), raft_term: '2' };
   }
 
   private wireMember(m: DoubleMember): Record<string, unknown> {
@@ -142,9 +148,16 @@ export class EtcdGatewayDouble {
     };
     const refuse = (status: number, message: string, code: number): void => answer(status, { error: message, message, code });
     const decode = (b64: unknown): string => Buffer.from(typeof b64 === 'string' ? b64 : '', 'base64').toString('utf8');
-    const header = this.header(self);
     this.operations.push(path.replace(/^\/v3\//, ''));
+    this.onOperation?.(path.replace(/^\/v3\//, ''));
+    const header = this.header(self);
     if (this.refusing.has(path)) return refuse(503, 'etcdserver: request timed out', 14);
+    const failure = this.failNext.get(path);
+    if (failure !== undefined) {
+      if (failure.times <= 1) this.failNext.delete(path);
+      else this.failNext.set(path, { ...failure, times: failure.times - 1 });
+      return refuse(failure.status, failure.message, failure.code);
+    }
     switch (path) {
       case '/version':
         return answer(200, { etcdserver: '3.4.23', etcdcluster: '3.4.0' });
