@@ -22,10 +22,11 @@ export const CORE_TESTS = [
   'test/unit/render.test.ts',
   'test/unit/planner-properties.test.ts',
 ];
+/** The decision code's tests, quickest first. */
 export const DECISION_TESTS = [
-  'test/unit/removal-decisions.test.ts',
   'test/unit/observe-decisions.test.ts',
   'test/unit/observe-markers.test.ts',
+  'test/unit/removal-decisions.test.ts',
   'test/unit/lambda-terminate-fast.test.ts',
 ];
 

@@ -2,7 +2,7 @@
 // (removeGoneMembers), fast: the simulated cloud and the etcd gateway double, no etcd processes. Each test pins
 // one decision by what it did to the cluster (which member/remove and lock calls reached etcd), what it returned,
 // and the decision record it logged, so a branch that is skipped or taken wrongly fails a test here.
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Health, Member, MemberId } from '../../src/core/types.js';
 import type { LifecycleDeps } from '../../src/lambda/common.js';
@@ -18,31 +18,36 @@ describe('removal decisions against a live cluster of three', () => {
   let double: EtcdGatewayDouble;
   let ids: string[];
   let group: GroupView;
-  let setupDecisions: number;
+  let earlierDecisions: number;
+  let earlierRemovals: number;
   const memberId = (instanceId: string): bigint => BASE_ID + BigInt(ids.indexOf(instanceId) + 1);
   const byId = (instanceId: string) => (m: Member) => m.id === memberId(instanceId);
 
-  beforeEach(async () => {
+  // One group for all (the tests call the decisions directly and change only the etcd double, made anew each time);
+  // the one test that terminates an instance through the handler runs last.
+  before(async () => {
     world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 600, handlerPollMs: 50 });
     await world.scaleTo(3);
     await world.runUntilQuiet({ reconcile: 'never' });
     ids = world.inService().sort();
     assert.equal(ids.length, 3);
+    group = await loadGroup(world.config.autoScalingGroup, world.deps.autoScaling, world.deps.ec2);
+  });
+  after(async () => world.close());
+  beforeEach(() => {
     const members: DoubleMember[] = ids.map((id) => {
       const ip = world.instance(id).privateIp;
       return { id: memberId(id), name: id, peerURLs: [`http://${ip}:2380`], clientURLs: [`http://${ip}:${world.config.clientPort}`], isLearner: false };
     });
     double = new EtcdGatewayDouble(members);
-    group = await loadGroup(world.config.autoScalingGroup, world.deps.autoScaling, world.deps.ec2);
-    setupDecisions = world.telemetry!.decisions().length;
+    earlierDecisions = world.telemetry!.decisions().length;
+    earlierRemovals = world.telemetry!.total('Removals');
   });
-  afterEach(async () => {
-    await double.close();
-    await world.close();
-  });
+  afterEach(async () => double.close());
 
-  /** The decisions logged since the group was set up (its launches logged theirs). */
-  const decisions = () => world.telemetry!.decisions().slice(setupDecisions);
+  /** The decisions logged by this test (the launches and earlier tests logged theirs). */
+  const decisions = () => world.telemetry!.decisions().slice(earlierDecisions);
+  const removalCount = () => world.telemetry!.total('Removals') - earlierRemovals;
   const removals = () => double.operations.filter((op) => op.startsWith('cluster/member/remove'));
   const lockCalls = (from = 0) => double.operations.slice(from).filter((op) => op === 'lease/grant' || op === 'kv/txn');
   /** What an observer would have seen a moment ago: every member of the double, all healthy. */
@@ -51,24 +56,13 @@ describe('removal decisions against a live cluster of three', () => {
     return { kind: 'reachable', members, health: new Map<MemberId, Health>(members.map((m) => [m.id, 'healthy'])) };
   };
 
-  test('no member answers: kept (nothing to remove or protect), the termination completes, and the decision says why', async () => {
-    // The double is never started: every client URL refuses.
-    await world.terminate(ids[0]!);
-    const delivery = await world.deliver();
-    assert.deepEqual(delivery?.result, { kind: 'terminate', outcome: 'kept' });
-    assert.deepEqual(
-      decisions().map((d) => [d.decision, d.reason]),
-      [['keep', `instance ${ids[0]!} is terminating, but no member answers; the reconcile pass removes it later`]],
-    );
-  });
-
   test('a removal: the member goes under the lock, counted, with a decision naming it', async () => {
     await double.start();
     const outcome = await removeMember(group, byId(ids[2]!), 'because', world.deps);
     assert.equal(outcome, 'removed');
     assert.deepEqual(removals(), [`cluster/member/remove ${memberId(ids[2]!).toString()}`]);
     assert.deepEqual(lockCalls().slice(0, 2), ['lease/grant', 'kv/txn'], 'the lock was taken first');
-    assert.equal(world.telemetry!.total('Removals'), 1);
+    assert.equal(removalCount(), 1);
     const [record] = decisions();
     assert.equal(record?.decision, 'remove');
     assert.match(String(record?.reason), new RegExp(`^because: removed .*${ids[2]!}`));
@@ -138,7 +132,7 @@ describe('removal decisions against a live cluster of three', () => {
       },
     };
     assert.equal(await removeMember(group, byId(ids[2]!), 'leaving', deps), 'absent');
-    assert.equal(world.telemetry!.total('Removals'), 0);
+    assert.equal(removalCount(), 0);
   });
 
   test('any other etcd error on the removal fails the removal (no outcome is made up)', async () => {
@@ -151,10 +145,11 @@ describe('removal decisions against a live cluster of three', () => {
   test('a transient refusal of the removal is retried (and logged), then the member goes', async () => {
     await double.start();
     // On every member once: the client's own fail-over does not help, so the retry must.
+    const logsBefore = world.telemetry!.logs.length;
     double.failNext.set('/v3/cluster/member/remove', { status: 503, message: 'etcdserver: unhealthy cluster', code: 14, times: 3 });
     assert.equal(await removeMember(group, byId(ids[2]!), 'leaving', world.deps), 'removed');
     assert.equal(double.members.length, 2);
-    assert.ok(world.telemetry!.logs.some((l) => /etcd is not ready .*; retrying/.test(l.message)));
+    assert.ok(world.telemetry!.logs.slice(logsBefore).some((l) => /etcd is not ready .*; retrying/.test(l.message)));
   });
 
   test('without a fault-injection hook (as in production) the removal runs', async () => {
@@ -198,5 +193,16 @@ describe('removal decisions against a live cluster of three', () => {
       assert.deepEqual(await removeGoneMembers(group, world.deps), { reachable: true, removed: [] });
       assert.deepEqual(lockCalls(), []);
     });
+  });
+
+  test('(last: changes the group) through the handler, no member answers: kept (nothing to remove or protect), the termination completes, and the decision says why', async () => {
+    // The double is never started: every client URL refuses.
+    await world.terminate(ids[0]!);
+    const delivery = await world.deliver();
+    assert.deepEqual(delivery?.result, { kind: 'terminate', outcome: 'kept' });
+    assert.deepEqual(
+      decisions().map((d) => [d.decision, d.reason]),
+      [['keep', `instance ${ids[0]!} is terminating, but no member answers; the reconcile pass removes it later`]],
+    );
   });
 });
