@@ -44,6 +44,11 @@ describe('removal decisions against a live cluster of three', () => {
     earlierRemovals = world.telemetry!.total('Removals');
   });
   afterEach(async () => double.close());
+  /**
+   * The handler's dependencies with generous etcd timeouts: a member that is down refuses at once, so nothing
+   * waits for them, and a loaded machine must not turn a slow answer into "unhealthy".
+   */
+  const deps = (): LifecycleDeps => ({ ...world.deps, connection: { requestTimeoutMs: 5000, healthTimeoutMs: 5000 } });
 
   /** The decisions logged by this test (the launches and earlier tests logged theirs). */
   const decisions = () => world.telemetry!.decisions().slice(earlierDecisions);
@@ -58,7 +63,7 @@ describe('removal decisions against a live cluster of three', () => {
 
   test('a removal: the member goes under the lock, counted, with a decision naming it', async () => {
     await double.start();
-    const outcome = await removeMember(group, byId(ids[2]!), 'because', world.deps);
+    const outcome = await removeMember(group, byId(ids[2]!), 'because', deps());
     assert.equal(outcome, 'removed');
     assert.deepEqual(removals(), [`cluster/member/remove ${memberId(ids[2]!).toString()}`]);
     assert.deepEqual(lockCalls().slice(0, 2), ['lease/grant', 'kv/txn'], 'the lock was taken first');
@@ -70,9 +75,9 @@ describe('removal decisions against a live cluster of three', () => {
 
   test('a duplicate: the member is already gone, so absent, decided without the lock and without a removal', async () => {
     await double.start();
-    assert.equal(await removeMember(group, byId(ids[1]!), 'first', world.deps), 'removed');
+    assert.equal(await removeMember(group, byId(ids[1]!), 'first', deps()), 'removed');
     const before = double.operations.length;
-    assert.equal(await removeMember(group, byId(ids[1]!), 'again', world.deps), 'absent');
+    assert.equal(await removeMember(group, byId(ids[1]!), 'again', deps()), 'absent');
     assert.deepEqual(lockCalls(before), [], 'no lock taken for a member that is not there');
     assert.equal(removals().length, 1);
     const record = decisions().at(-1);
@@ -81,7 +86,7 @@ describe('removal decisions against a live cluster of three', () => {
 
   test('a removal that would cost the quorum: unsafe, decided before the lock (which could not be had), nothing removed', async () => {
     await double.start([memberId(ids[1]!)]);
-    assert.equal(await removeMember(group, byId(ids[0]!), 'leaving', world.deps), 'unsafe');
+    assert.equal(await removeMember(group, byId(ids[0]!), 'leaving', deps()), 'unsafe');
     assert.deepEqual(lockCalls(), []);
     assert.deepEqual(removals(), []);
     const [record] = decisions();
@@ -92,7 +97,7 @@ describe('removal decisions against a live cluster of three', () => {
   test('the locked re-check decides: a member gone by the time the lock is held is absent, not removed', async () => {
     await double.start();
     const ghost: Member = { id: BASE_ID + 99n, name: 'i-0123456789abcdef0', peerURLs: ['http://10.9.9.9:2380'], clientURLs: [], isLearner: true };
-    const outcome = await removeMember(group, (m) => m.id === ghost.id, 'ghost', world.deps, allHealthy([ghost]));
+    const outcome = await removeMember(group, (m) => m.id === ghost.id, 'ghost', deps(), allHealthy([ghost]));
     assert.equal(outcome, 'absent');
     assert.deepEqual(lockCalls().slice(0, 2), ['lease/grant', 'kv/txn'], 'decided under the lock');
     assert.deepEqual(removals(), []);
@@ -101,7 +106,7 @@ describe('removal decisions against a live cluster of three', () => {
   test('the locked re-check decides: a voter that went down meanwhile makes the removal unsafe', async () => {
     // The caller's observation says all three are healthy; the cluster has lost one since.
     await double.start([memberId(ids[1]!)]);
-    const outcome = await removeMember(group, byId(ids[0]!), 'leaving', world.deps, allHealthy());
+    const outcome = await removeMember(group, byId(ids[0]!), 'leaving', deps(), allHealthy());
     assert.equal(outcome, 'unsafe');
     assert.deepEqual(removals(), []);
     assert.deepEqual(lockCalls().slice(0, 2), ['lease/grant', 'kv/txn']);
@@ -117,7 +122,7 @@ describe('removal decisions against a live cluster of three', () => {
         double.refusing.add('/v3/maintenance/status');
       }
     };
-    const outcome = await removeMember(group, byId(ids[0]!), 'leaving', world.deps, allHealthy());
+    const outcome = await removeMember(group, byId(ids[0]!), 'leaving', deps(), allHealthy());
     assert.equal(outcome, 'kept');
     assert.deepEqual(removals(), []);
   });
@@ -125,20 +130,20 @@ describe('removal decisions against a live cluster of three', () => {
   test('a member removed by someone else between the re-check and the removal: absent (member not found is not an error)', async () => {
     await double.start();
     const target = memberId(ids[2]!);
-    const deps: LifecycleDeps = {
-      ...world.deps,
+    const racing: LifecycleDeps = {
+      ...deps(),
       faultPoint: (step) => {
         if (step === 'remove-member') double.members = double.members.filter((m) => m.id !== target);
       },
     };
-    assert.equal(await removeMember(group, byId(ids[2]!), 'leaving', deps), 'absent');
+    assert.equal(await removeMember(group, byId(ids[2]!), 'leaving', racing), 'absent');
     assert.equal(removalCount(), 0);
   });
 
   test('any other etcd error on the removal fails the removal (no outcome is made up)', async () => {
     await double.start();
     double.failNext.set('/v3/cluster/member/remove', { status: 403, message: 'etcdserver: permission denied', code: 7, times: 1 });
-    await assert.rejects(removeMember(group, byId(ids[2]!), 'leaving', world.deps), /permission denied/);
+    await assert.rejects(removeMember(group, byId(ids[2]!), 'leaving', deps()), /permission denied/);
     assert.equal(double.members.length, 3);
   });
 
@@ -147,15 +152,15 @@ describe('removal decisions against a live cluster of three', () => {
     // On every member once: the client's own fail-over does not help, so the retry must.
     const logsBefore = world.telemetry!.logs.length;
     double.failNext.set('/v3/cluster/member/remove', { status: 503, message: 'etcdserver: unhealthy cluster', code: 14, times: 3 });
-    assert.equal(await removeMember(group, byId(ids[2]!), 'leaving', world.deps), 'removed');
+    assert.equal(await removeMember(group, byId(ids[2]!), 'leaving', deps()), 'removed');
     assert.equal(double.members.length, 2);
     assert.ok(world.telemetry!.logs.slice(logsBefore).some((l) => /etcd is not ready .*; retrying/.test(l.message)));
   });
 
   test('without a fault-injection hook (as in production) the removal runs', async () => {
     await double.start();
-    const deps = Object.fromEntries(Object.entries(world.deps).filter(([key]) => key !== 'faultPoint')) as unknown as LifecycleDeps;
-    assert.equal(await removeMember(group, byId(ids[2]!), 'leaving', deps), 'removed');
+    const production = Object.fromEntries(Object.entries(deps()).filter(([key]) => key !== 'faultPoint')) as unknown as LifecycleDeps;
+    assert.equal(await removeMember(group, byId(ids[2]!), 'leaving', production), 'removed');
   });
 
   describe('the reconcile pass: members whose instances are gone', () => {
@@ -166,7 +171,7 @@ describe('removal decisions against a live cluster of three', () => {
       const foreign: DoubleMember = { id: BASE_ID + 9n, name: 'etcd-admin', peerURLs: ['http://10.9.9.9:2380'], clientURLs: ['http://10.9.9.9:2379'], isLearner: true };
       double.members.push(goneNamed, goneUnstarted, foreign);
       await double.start([goneNamed.id, foreign.id]);
-      const result = await removeGoneMembers(group, world.deps);
+      const result = await removeGoneMembers(group, deps());
       assert.equal(result.reachable, true);
       assert.equal(result.removed.length, 2);
       assert.match(result.removed[0]!, /i-0000000000000dead/);
@@ -179,18 +184,18 @@ describe('removal decisions against a live cluster of three', () => {
       double.members.push(gone);
       // 4 voters, 2 answer: removing the dead one leaves 2 healthy of 3, enough; with a second dead it is not.
       await double.start([memberId(ids[0]!), memberId(ids[1]!), gone.id]);
-      const result = await removeGoneMembers(group, world.deps);
+      const result = await removeGoneMembers(group, deps());
       assert.deepEqual(result, { reachable: true, removed: [] });
       assert.deepEqual(removals(), []);
     });
 
     test('no member answers: not reachable, nothing removed', async () => {
-      assert.deepEqual(await removeGoneMembers(group, world.deps), { reachable: false, removed: [] });
+      assert.deepEqual(await removeGoneMembers(group, deps()), { reachable: false, removed: [] });
     });
 
     test('nothing gone: nothing removed, no lock taken', async () => {
       await double.start();
-      assert.deepEqual(await removeGoneMembers(group, world.deps), { reachable: true, removed: [] });
+      assert.deepEqual(await removeGoneMembers(group, deps()), { reachable: true, removed: [] });
       assert.deepEqual(lockCalls(), []);
     });
   });
