@@ -15,11 +15,14 @@ export const DECISION_CODE = ['src/services/observe.ts', 'src/lambda/members.ts'
 
 /** Fast test files, the pure core's own first (a mutant stops at the first file that kills it). */
 export const CORE_TESTS = [
+  'test/unit/core-mutants.test.ts',
   'test/unit/planner-holes.test.ts',
   'test/unit/planner.test.ts',
   'test/unit/membership.test.ts',
   'test/unit/core-urls-ids.test.ts',
   'test/unit/render.test.ts',
+  'test/unit/health-history.test.ts',
+  'test/unit/version-skew.test.ts',
   'test/unit/planner-properties.test.ts',
 ];
 /** The decision code's tests, quickest first. */
