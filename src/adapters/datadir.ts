@@ -1,6 +1,6 @@
 // Is this node's etcd data dir fresh, i.e. free of etcd member data?
 //
-// The original tool called a dir fresh only when it was completely empty (B13), so `lost+found` on a new
+// The original tool called a dir fresh only when it was completely empty, so `lost+found` on a new
 // volume made a brand-new node "existing" and etcd then failed as a non-member. Here only member data counts:
 //
 // - missing dir, empty dir, `lost+found`, dotfiles: fresh.
@@ -46,6 +46,13 @@ const MEMBER_DIR = 'member';
 /** Left by mkfs on ext* volumes; never etcd data. */
 const LOST_AND_FOUND = 'lost+found';
 
+/**
+ * isDataDirFresh tells whether `path` holds etcd member data: it does when a `member` entry exists with any file
+ * below it (or is not a plain directory). A missing path is fresh. `lost+found` and dotfiles are ignored; any
+ * other entry, and an empty `member` dir, is listed in `unexpectedEntries` for a warning. Reads only.
+ *
+ * @throws DataDirError for an empty path, a path that is not a directory, or one that cannot be read.
+ */
 export async function isDataDirFresh(path: string): Promise<DataDirFreshness> {
   if (path.trim() === '') throw new DataDirError('invalid-path', path, 'the data dir path is empty');
 

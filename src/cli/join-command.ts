@@ -3,7 +3,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { deriveClientEndpoints, type Registry } from '../adapters/discovery/index.js';
 import { memberIdToHex } from '../core/ids.js';
-import { describe } from '../core/planner.js';
+import { memberLabel } from '../core/members.js';
 import { render, renderJson, type DropinOptions } from '../core/render.js';
 import type { ClusterSize, Member, Plan } from '../core/types.js';
 import type { JoinResult } from '../services/join.js';
@@ -18,6 +18,12 @@ import { promoteCommandLine } from './promote-command-line.js';
 /** The unit the drop-in ties etcd to, as the original's (a oneshot that writes the drop-in). */
 export const ELASTIC_ETCD_UNIT = 'elastic-etcd.service';
 
+/**
+ * runJoinCommand is `elastic-etcd join`: checks the data dir, reads the discovery registry, runs the join
+ * (see runJoin), keeps the registry in step with the members it added and removed, and prints etcd's
+ * configuration in the chosen format on stdout. Returns EXIT_OK, or EXIT_FAILED for a refusal (its message
+ * and hint on stderr; with `-o json` the refusal document on stdout too). Other failures are thrown to main.
+ */
 export async function runJoinCommand(options: JoinOptions, deps: CliDependencies, io: CliIO, log: Logger): Promise<number> {
   const connection = await toEtcdConnection(options.connection, deps);
   const freshness = await deps.isDataDirFresh(options.dataDir);
@@ -98,15 +104,15 @@ const RECHECK_MS = 5_000;
 /** The steps a dry run skipped, so the operator sees exactly what a real run would change. */
 function logDryRunSteps(plan: Exclude<Plan, { kind: 'refuse' }>, log: Logger): void {
   if (plan.kind === 'resume' && plan.updatePeerURLs !== undefined) {
-    log.info(`dry run: would update the peer URLs of ${describe(plan.updatePeerURLs.member)} to ${plan.updatePeerURLs.peerURLs.join(',')}`);
+    log.info(`dry run: would update the peer URLs of ${memberLabel(plan.updatePeerURLs.member)} to ${plan.updatePeerURLs.peerURLs.join(',')}`);
   }
   if (plan.kind !== 'join') return;
-  for (const removal of plan.removals) log.info(`dry run: would remove member ${describe(removal.member)} (${removal.reason})`);
+  for (const removal of plan.removals) log.info(`dry run: would remove member ${memberLabel(removal.member)} (${removal.reason})`);
   const { admission } = plan;
   log.info(
     admission.kind === 'add'
       ? `dry run: would add this node as a ${admission.asLearner ? 'learner' : 'voter'} with peer URLs ${admission.peerURLs.join(',')}`
-      : `dry run: would start as the existing unstarted member ${describe(admission.member)}`,
+      : `dry run: would start as the existing unstarted member ${memberLabel(admission.member)}`,
   );
   if (plan.promote) log.info('dry run: would promote this node once its learner is in sync (elastic-etcd promote)');
 }
@@ -122,9 +128,10 @@ function renderOutput(options: JoinOptions, plan: Exclude<Plan, { kind: 'refuse'
 }
 
 /**
- * Registers an admitted member (idempotent, also for a reused one, fixing R4/B14) and deregisters removed
- * ones, but only while the registry keeps at least `size` entries: that count tells a later fresh node the
- * cluster has formed, and dropping below it would let that node bootstrap a second cluster (R6).
+ * Registers an admitted member, also a reused one (idempotent: a re-run finds its own entry and is fine, where the
+ * original tool failed on it), and deregisters removed ones, but only while the registry keeps at least `size`
+ * entries: that count tells a later fresh node the cluster has formed, and dropping below it would let that node
+ * bootstrap a second cluster.
  * Registry trouble is logged, not fatal: membership already changed, etcd must start now, and the next run
  * registers again.
  */
@@ -164,15 +171,15 @@ async function deregisterRemoved(
 ): Promise<void> {
   if (!registered.has(member.id)) return;
   if (registered.size - 1 < size) {
-    log.info(`discovery: kept the entry of removed member ${describe(member)}, so the registry still shows ${size} members and no fresh node bootstraps a second cluster`);
+    log.info(`discovery: kept the entry of removed member ${memberLabel(member)}, so the registry still shows ${size} members and no fresh node bootstraps a second cluster`);
     return;
   }
   try {
     await deps.deregister(options.discoveryURL, member.id, discoveryOptions);
     registered.delete(member.id);
-    log.info(`discovery: deregistered removed member ${describe(member)}`);
+    log.info(`discovery: deregistered removed member ${memberLabel(member)}`);
   } catch (err) {
-    log.warn(`discovery: could not deregister removed member ${describe(member)}: ${errorText(err)}`);
+    log.warn(`discovery: could not deregister removed member ${memberLabel(member)}: ${errorText(err)}`);
   }
 }
 

@@ -1,13 +1,18 @@
 // `elastic-etcd promote`: waits until this node's learner is in sync and promotes it.
 import { deriveClientEndpoints } from '../adapters/discovery/index.js';
 import { deriveClientURL } from '../core/urls.js';
-import { describe } from '../core/planner.js';
+import { memberLabel } from '../core/members.js';
 import type { Logger } from '../services/log.js';
 import { toEtcdConnection } from './connection.js';
 import type { CliDependencies, CliIO } from './context.js';
 import { EXIT_OK } from './errors.js';
 import type { PromoteOptions } from './options.js';
 
+/**
+ * runPromoteCommand is `elastic-etcd promote`: finds the cluster (endpoints and the discovery registry) and
+ * waits until this node's learner is promoted (see promoteWhenReady). Returns EXIT_OK when it is promoted or
+ * already votes; a PromotionError or EtcdError is thrown to main.
+ */
 export async function runPromoteCommand(options: PromoteOptions, deps: CliDependencies, io: CliIO, log: Logger): Promise<number> {
   const connection = await toEtcdConnection(options.connection, deps);
   const endpoints = [...options.connection.endpoints];
@@ -31,6 +36,6 @@ export async function runPromoteCommand(options: PromoteOptions, deps: CliDepend
     log,
     ...(io.signal !== undefined && { signal: io.signal }),
   });
-  log.info(result.outcome === 'promoted' ? `${describe(result.member)} is now a voting member` : `${describe(result.member)} already is a voting member`);
+  log.info(result.outcome === 'promoted' ? `${memberLabel(result.member)} is now a voting member` : `${memberLabel(result.member)} already is a voting member`);
   return EXIT_OK;
 }

@@ -10,6 +10,11 @@ import { realDependencies, type CliDependencies, type CliIO } from './context.js
 
 export type { CliDependencies, CliIO } from './context.js';
 
+/**
+ * main runs one CLI invocation: parses `argv` and `env`, runs the command, and returns the process exit code
+ * (0 success, 1 a refused or failed run, 2 a usage error). Writes only through `io`; every failure, input
+ * errors included, becomes a one-line message with a hint on stderr, never a stack trace.
+ */
 export async function main(argv: readonly string[], env: Environment, io: CliIO, deps: CliDependencies = realDependencies): Promise<number> {
   try {
     const command = await parseCommandLine(argv, env);

@@ -5,8 +5,8 @@
 // observation that looked at it, for longer than a threshold. Below it the member is "unknown" (neither
 // counted as healthy nor removed); an answer clears its record, so a member that comes back starts again
 // from zero (no flapping).
-import { describe } from './planner.js';
-import { quorumOf } from './quorum.js';
+import { countHealthy, memberLabel, votersOf } from './members.js';
+import { hasQuorum } from './quorum.js';
 import type { Health, Member, MemberId } from './types.js';
 
 /** Member ID -> since when (epoch milliseconds) it has been unhealthy without a break. */
@@ -116,9 +116,9 @@ export interface MemberlessDecision {
  */
 export function planHeal(input: HealInput): HealDecision[] {
   const { members, health, history, now, unhealthyAfterMs } = input;
-  const voters = members.filter((m) => !m.isLearner);
-  const healthyVoters = voters.filter((m) => health.get(m.id) === 'healthy').length;
-  const hasQuorum = voters.length > 0 && healthyVoters >= quorumOf(voters.length);
+  const voters = votersOf(members);
+  const healthyVoters = countHealthy(voters, health);
+  const quorate = hasQuorum(voters.length, healthyVoters);
   const unhealthy = members
     .filter((m) => health.get(m.id) !== 'healthy' && history.has(m.id))
     .map((m) => ({ member: m, forMs: unhealthyFor(history, m.id, now) }))
@@ -128,7 +128,7 @@ export function planHeal(input: HealInput): HealDecision[] {
   let chosen = false;
   for (const { member, forMs } of unhealthy) {
     const base = { member, unhealthyForMs: forMs };
-    const what = describe(member);
+    const what = memberLabel(member);
     if (forMs < unhealthyAfterMs) {
       decisions.push({ ...base, action: 'wait', reason: `${what} has been unhealthy for ${seconds(forMs)}, less than the threshold of ${seconds(unhealthyAfterMs)}` });
       continue;
@@ -138,13 +138,13 @@ export function planHeal(input: HealInput): HealDecision[] {
       decisions.push({ ...base, action: 'skip', reason: `${what} is past the threshold but no in-service instance of the group runs it; a join or prune removes it` });
       continue;
     }
-    if (!hasQuorum) {
+    if (!quorate) {
       decisions.push({ ...base, action: 'wait', reason: `${what} is past the threshold, but only ${healthyVoters} of ${voters.length} voters are healthy, no quorum: nothing is replaced until the cluster has one` });
       continue;
     }
     const votersAfter = voters.filter((m) => m.id !== member.id);
-    const healthyAfter = votersAfter.filter((m) => health.get(m.id) === 'healthy').length;
-    if (votersAfter.length === 0 || healthyAfter < quorumOf(votersAfter.length)) {
+    const healthyAfter = countHealthy(votersAfter, health);
+    if (!hasQuorum(votersAfter.length, healthyAfter)) {
       decisions.push({ ...base, action: 'wait', reason: `replacing ${what} would leave ${healthyAfter} healthy of ${votersAfter.length} voters, below their quorum` });
       continue;
     }
@@ -168,13 +168,13 @@ export function planHeal(input: HealInput): HealDecision[] {
  */
 export function planMemberless(input: HealInput, memberDecisions: readonly HealDecision[]): MemberlessDecision[] {
   const { members, health } = input;
-  const voters = members.filter((m) => !m.isLearner);
-  const healthyVoters = voters.filter((m) => health.get(m.id) === 'healthy').length;
-  const hasQuorum = voters.length > 0 && healthyVoters >= quorumOf(voters.length);
+  const voters = votersOf(members);
+  const healthyVoters = countHealthy(voters, health);
+  const quorate = hasQuorum(voters.length, healthyVoters);
   let chosen = memberDecisions.some((d) => d.action === 'report');
   return (input.memberless ?? []).map((instanceId): MemberlessDecision => {
     const what = `instance ${instanceId} runs no member (a join removed it after it stayed unhealthy)`;
-    if (!hasQuorum) return { instanceId, action: 'wait', reason: `${what}, but the cluster has no quorum` };
+    if (!quorate) return { instanceId, action: 'wait', reason: `${what}, but the cluster has no quorum` };
     if (chosen) return { instanceId, action: 'wait', reason: `${what}; another instance is being replaced first, one at a time` };
     if (input.busy !== undefined) return { instanceId, action: 'wait', reason: `${what}; a replacement is already under way (${input.busy})` };
     chosen = true;

@@ -1,7 +1,7 @@
 // Quorum-guarded plans for single membership changes outside a join: removing a member whose machine is
 // going away (terminate hook, reconcile) and promoting a learner. Pure, like the planner.
-import { describe } from './planner.js';
-import { quorumOf } from './quorum.js';
+import { countHealthy, memberLabel, votersOf } from './members.js';
+import { quorumCheck } from './quorum.js';
 import type { ClusterSize, Health, Member, MemberId, QuorumCheck } from './types.js';
 
 export interface MembershipView {
@@ -25,7 +25,7 @@ export interface RemovalOptions {
  *
  * A healthy voter is also held (refused) while removing it would strand the cluster, even with a quorum left:
  * - while a learner is pending: the learner is promoted only if the voters left could survive losing it,
- *   so it must become a voter first (a rolling update's replacement, review D2);
+ *   so it must become a voter first (a rolling update's replacement, still a learner when the next voter goes);
  * - while it would leave a single voter of a cluster meant to be larger: etcd grows one learner at a time,
  *   and neither a join nor a promotion into a one-voter cluster is ever safe (see planPromotion).
  * A dead or unhealthy voter, or a learner, is never held by these rules: it no longer helps anyone.
@@ -34,31 +34,24 @@ export function planRemoval(view: MembershipView, target: (m: Member) => boolean
   const member = view.members.find(target);
   if (member === undefined) return { kind: 'absent', reason: 'no such member: nothing to remove' };
   const isHealthy = (m: Member): boolean => view.health.get(m.id) === 'healthy';
-  const votersAfter = view.members.filter((m) => !m.isLearner && m.id !== member.id);
-  const healthyAfter = votersAfter.filter(isHealthy).length;
-  const quorum = quorumOf(votersAfter.length);
-  const check: QuorumCheck = {
-    step: `remove ${describe(member)}`,
-    voters: votersAfter.length,
-    healthyVoters: healthyAfter,
-    quorum,
-    ok: votersAfter.length > 0 && healthyAfter >= quorum,
-  };
+  const votersAfter = votersOf(view.members).filter((m) => m.id !== member.id);
+  const healthyAfter = countHealthy(votersAfter, view.health);
+  const check = quorumCheck(`remove ${memberLabel(member)}`, votersAfter.length, healthyAfter);
   if (!check.ok) {
     const reason =
       votersAfter.length === 0
-        ? `${describe(member)} is the last voting member; removing it would destroy the cluster`
-        : `removing ${describe(member)} would leave ${healthyAfter} healthy of ${votersAfter.length} voting members, below the quorum of ${quorum}`;
+        ? `${memberLabel(member)} is the last voting member; removing it would destroy the cluster`
+        : `removing ${memberLabel(member)} would leave ${healthyAfter} healthy of ${votersAfter.length} voting members, below the quorum of ${check.quorum}`;
     return { kind: 'refuse', member, reason, check };
   }
   if (!member.isLearner && isHealthy(member)) {
     const learner = view.members.find((m) => m.isLearner && m.id !== member.id);
     if (learner !== undefined) {
-      const reason = `${describe(member)} is a healthy voter and learner ${describe(learner)} is not promoted yet; removing it first could leave the learner unpromotable, so it waits until the learner is a voter or gone`;
+      const reason = `${memberLabel(member)} is a healthy voter and learner ${memberLabel(learner)} is not promoted yet; removing it first could leave the learner unpromotable, so it waits until the learner is a voter or gone`;
       return { kind: 'refuse', member, reason, check: { ...check, ok: false } };
     }
     if (votersAfter.length === 1 && options.targetSize !== 1) {
-      const reason = `removing healthy voter ${describe(member)} would leave a single voter, and a one-voter cluster can never safely grow again; it waits until a replacement is a voter`;
+      const reason = `removing healthy voter ${memberLabel(member)} would leave a single voter, and a one-voter cluster can never safely grow again; it waits until a replacement is a voter`;
       return { kind: 'refuse', member, reason, check: { ...check, ok: false } };
     }
   }
@@ -77,22 +70,15 @@ export type PromotionDecision =
 export function planPromotion(view: MembershipView, id: MemberId): PromotionDecision {
   const member = view.members.find((m) => m.id === id);
   if (member === undefined) return { kind: 'not-learner', reason: 'no such member' };
-  if (!member.isLearner) return { kind: 'not-learner', reason: `${describe(member)} is already a voting member` };
-  const voters = view.members.filter((m) => !m.isLearner);
-  const healthy = voters.filter((m) => view.health.get(m.id) === 'healthy').length;
-  const quorum = quorumOf(voters.length + 1);
-  const check: QuorumCheck = {
-    step: `promote ${describe(member)}`,
-    voters: voters.length + 1,
-    healthyVoters: healthy,
-    quorum,
-    ok: healthy >= quorum,
-  };
+  if (!member.isLearner) return { kind: 'not-learner', reason: `${memberLabel(member)} is already a voting member` };
+  const voters = votersOf(view.members);
+  const healthy = countHealthy(voters, view.health);
+  const check = quorumCheck(`promote ${memberLabel(member)}`, voters.length + 1, healthy);
   if (!check.ok) {
     return {
       kind: 'refuse',
       member,
-      reason: `promoting ${describe(member)} would need ${quorum} healthy voters should it fail, only ${healthy} are healthy`,
+      reason: `promoting ${memberLabel(member)} would need ${check.quorum} healthy voters should it fail, only ${healthy} are healthy`,
       check,
     };
   }

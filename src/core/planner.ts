@@ -15,7 +15,8 @@
 //      V=3 (one dead, H=2), strategy add, no removal: promote needs 2 >= q(4)=3: refused.
 //      V=1 (H=1): promote needs 1 >= q(2)=2: refused; growing a one-member cluster always risks it.
 import { memberIdToHex } from './ids.js';
-import { quorumOf } from './quorum.js';
+import { isGoneOnPlatform, isReusableBy, isUnstarted, memberLabel, votersOf } from './members.js';
+import { hasQuorum, quorumCheck, quorumOf } from './quorum.js';
 import type {
   Admission,
   BootstrapSource,
@@ -32,7 +33,7 @@ import type {
   Removal,
   RemovalReason,
 } from './types.js';
-import { canonicalURL, sameURLSet, urlsOverlap } from './urls.js';
+import { sameURLSet, urlsOverlap } from './urls.js';
 
 /** A programming error in the caller: the planner is only called with validated input. */
 export class InvalidPlanInputError extends Error {
@@ -45,6 +46,17 @@ export class InvalidPlanInputError extends Error {
 /** The etcd default learner limit (3.4 to 3.6 allow one learner at a time). */
 export const DEFAULT_MAX_LEARNERS = 1;
 
+/**
+ * planJoin decides how this node starts etcd: bootstrap a new cluster, resume from its data dir, join the
+ * running cluster (with the removals that make room first), or refuse with a {@link RefusalCode} and a message.
+ *
+ * Pure and deterministic: the same observation and options always give the same plan, so running it again for
+ * the same event does no harm. Every join it returns passes the quorum guard above for each of its steps (the
+ * checks are in the plan), and it never removes a member that answers healthily.
+ *
+ * @throws InvalidPlanInputError only for input the caller should have validated (no name, no peer URLs, a
+ *   target size below 1, a negative learner limit, a member listed twice); every cluster state is a plan.
+ */
 export function planJoin(observation: Observation, options: PlanOptions): Plan {
   validateInput(observation, options);
   const { self, cluster } = observation;
@@ -83,7 +95,8 @@ function planBootstrap(
   switch (bootstrap.kind) {
     case 'discovery':
       // Discovery forms the cluster from its first `size` registrants; once that many registered and nobody
-      // answers, the cluster formed and is down now. Bootstrapping again would make a second cluster (R6, B12).
+      // answers, the cluster formed and is down now. Bootstrapping again would make a second cluster
+      // (the original tool did so as soon as the registry held more entries than the size).
       if (bootstrap.registered >= bootstrap.size) {
         return refuse(
           'cluster-down',
@@ -128,7 +141,7 @@ function planBootstrap(
   }
 }
 
-/** A node with member data never changes membership, except to follow its own new address (R5). */
+/** A node with member data never changes membership, except to update its own peer URLs when its address changed. */
 function planResume(
   name: string,
   peerURLs: readonly string[],
@@ -137,12 +150,12 @@ function planResume(
 ): Plan {
   const byName = members.find((m) => m.name === name);
   const byURL = members.filter((m) => urlsOverlap(m.peerURLs, peerURLs));
-  const own = byName ?? byURL.find((m) => m.name === '');
+  const own = byName ?? byURL.find(isUnstarted);
   if (own === undefined) {
     if (byURL.length > 0) {
       return refuse(
         'peer-url-in-use',
-        `member ${describe(byURL[0]!)} already uses this node's peer URLs under another name; refusing to start ${name} there`,
+        `member ${memberLabel(byURL[0]!)} already uses this node's peer URLs under another name; refusing to start ${name} there`,
       );
     }
     return refuse(
@@ -152,7 +165,7 @@ function planResume(
   }
   const others = byURL.filter((m) => m.id !== own.id);
   if (others.length > 0) {
-    return refuse('peer-url-in-use', `member ${describe(others[0]!)} already uses one of this node's peer URLs`);
+    return refuse('peer-url-in-use', `member ${memberLabel(others[0]!)} already uses one of this node's peer URLs`);
   }
   if (!sameURLSet(own.peerURLs, peerURLs)) {
     return {
@@ -160,14 +173,14 @@ function planResume(
       settings: base,
       updatePeerURLs: { member: own, peerURLs: [...peerURLs] },
       promote: own.isLearner,
-      reason: `this node is member ${describe(own)} and its address changed: update its peer URLs, then resume from the data dir`,
+      reason: `this node is member ${memberLabel(own)} and its address changed: update its peer URLs, then resume from the data dir`,
     };
   }
   return {
     kind: 'resume',
     settings: base,
     promote: own.isLearner,
-    reason: `this node is member ${describe(own)}: resume from the data dir`,
+    reason: `this node is member ${memberLabel(own)}: resume from the data dir`,
   };
 }
 
@@ -187,19 +200,18 @@ function planFreshJoin(
 ): Plan {
   const { self } = observation;
   const classified = members.map((m) => classify(m, healthOf(m), observation.platform));
-  const voters = members.filter((m) => !m.isLearner);
+  const voters = votersOf(members);
   const healthyVoters = classified.filter((c) => !c.member.isLearner && c.health === 'healthy').length;
-  const currentQuorum = quorumOf(voters.length);
-  if (healthyVoters < currentQuorum) {
+  if (!hasQuorum(voters.length, healthyVoters)) {
     return refuse(
       'no-quorum',
-      `only ${healthyVoters} of ${voters.length} voting members are healthy, fewer than the quorum of ${currentQuorum}: the cluster cannot accept a new member now`,
+      `only ${healthyVoters} of ${voters.length} voting members are healthy, fewer than the quorum of ${quorumOf(voters.length)}: the cluster cannot accept a new member now`,
     );
   }
 
   // This node's own traces: an unstarted member with exactly its peer URLs can be reused (crashed earlier run
   // or pre-added by an admin); any other member with its name or peer URLs is a previous incarnation.
-  const reusable = classified.find((c) => c.member.name === '' && sameURLSet(c.member.peerURLs, self.peerURLs));
+  const reusable = classified.find((c) => isReusableBy(c.member, self.peerURLs));
   const incarnations = classified.filter(
     (c) => c !== reusable && (c.member.name === self.name || urlsOverlap(c.member.peerURLs, self.peerURLs)),
   );
@@ -207,7 +219,7 @@ function planFreshJoin(
   if (liveIncarnation !== undefined) {
     return refuse(
       'peer-url-in-use',
-      `healthy member ${describe(liveIncarnation.member)} already uses this node's name or peer URLs; is etcd running with another data dir?`,
+      `healthy member ${memberLabel(liveIncarnation.member)} already uses this node's name or peer URLs; is etcd running with another data dir?`,
     );
   }
   const removeIncarnation = (c: Classified): Removal => ({ member: c.member, reason: 'previous-incarnation' });
@@ -216,7 +228,7 @@ function planFreshJoin(
     if (incarnations.length > 0) {
       return refuse(
         'peer-url-in-use',
-        `member ${describe(incarnations[0]!.member)} is an earlier incarnation of this node and must be removed first; strategy ${options.strategy} never removes members (use replace or prune, or remove it with etcdctl member remove)`,
+        `member ${memberLabel(incarnations[0]!.member)} is an earlier incarnation of this node and must be removed first; strategy ${options.strategy} never removes members (use replace or prune, or remove it with etcdctl member remove)`,
       );
     }
   }
@@ -229,12 +241,12 @@ function planFreshJoin(
 
   const others = classified.filter((c) => c !== reusable && !incarnations.includes(c));
   // Another node was added but has not started (and is not known dead): its initial cluster lists the members
-  // as they were when it was added. Adding this node now would make that list wrong and its start fail (R1).
-  const startingJoiner = others.find((c) => c.member.name === '' && !c.dead);
+  // as they were when it was added. Adding this node now would make that list wrong and its start fail: one join at a time.
+  const startingJoiner = others.find((c) => isUnstarted(c.member) && !c.dead);
   if (startingJoiner !== undefined) {
     return refuse(
       'join-in-progress',
-      `member ${describe(startingJoiner.member)} was added and has not started yet; retry once it has started or is known dead`,
+      `member ${memberLabel(startingJoiner.member)} was added and has not started yet; retry once it has started or is known dead`,
     );
   }
   const deadOthers = orderForRemoval(others.filter((c) => c.dead));
@@ -282,7 +294,7 @@ function planFreshJoin(
   if (reusable === undefined && joinsAsLearner && remainingLearners.length >= maxLearners) {
     return refuse(
       'learner-pending',
-      `learner ${describe(remainingLearners[0]!)} is still joining and etcd allows ${maxLearners} learner(s) at a time; retry once it is promoted or removed`,
+      `learner ${memberLabel(remainingLearners[0]!)} is still joining and etcd allows ${maxLearners} learner(s) at a time; retry once it is promoted or removed`,
     );
   }
 
@@ -314,9 +326,7 @@ function planFreshJoin(
 }
 
 function classify(member: Member, health: Health, platform: PlatformKnowledge | undefined): Classified {
-  const gone =
-    (member.name !== '' && (platform?.goneNames ?? []).includes(member.name)) ||
-    urlsOverlap(member.peerURLs, platform?.gonePeerURLs ?? []);
+  const gone = isGoneOnPlatform(member, platform);
   // A member that answers healthily is never dead, whatever else is believed about it.
   if (health === 'healthy') return { member, health, dead: false, deadReason: 'unreachable' };
   if (gone) return { member, health, dead: true, deadReason: 'platform-gone' };
@@ -328,7 +338,7 @@ function classify(member: Member, health: Health, platform: PlatformKnowledge | 
 
 /** Dead learners first (they cost no quorum), then unstarted, then started voters; by ID within each group. */
 function orderForRemoval(dead: readonly Classified[]): Classified[] {
-  const rank = (c: Classified): number => (c.member.isLearner ? 0 : c.member.name === '' ? 1 : 2);
+  const rank = (c: Classified): number => (c.member.isLearner ? 0 : isUnstarted(c.member) ? 1 : 2);
   return [...dead].sort((a, b) => rank(a) - rank(b) || compareIds(a.member.id, b.member.id));
 }
 
@@ -343,12 +353,11 @@ function guardSteps(
   let voters = classified.filter((c) => !c.member.isLearner).length;
   const checks: QuorumCheck[] = [];
   const check = (step: string, votersAfter: number): void => {
-    const quorum = quorumOf(votersAfter);
-    checks.push({ step, voters: votersAfter, healthyVoters: healthy, quorum, ok: votersAfter > 0 && healthy >= quorum });
+    checks.push(quorumCheck(step, votersAfter, healthy));
   };
   for (const r of removals) {
     if (!r.member.isLearner) voters -= 1;
-    check(`remove ${describe(r.member)}`, voters);
+    check(`remove ${memberLabel(r.member)}`, voters);
   }
   if (reusable === undefined) {
     if (joinsAsLearner) {
@@ -374,7 +383,7 @@ function guardSteps(
 function initialClusterOf(name: string, peerURLs: readonly string[], remaining: readonly Member[]): NamedPeerURL[] {
   const own = peerURLs.map((peerURL) => ({ name, peerURL }));
   const rest = remaining.flatMap((m) =>
-    m.peerURLs.map((peerURL) => ({ name: m.name === '' ? `unstarted-${memberIdToHex(m.id)}` : m.name, peerURL })),
+    m.peerURLs.map((peerURL) => ({ name: isUnstarted(m) ? `unstarted-${memberIdToHex(m.id)}` : m.name, peerURL })),
   );
   return [...own, ...rest];
 }
@@ -392,7 +401,7 @@ function sortedNamedPeers(
 }
 
 function joinReason(strategy: string, removals: readonly Removal[], admission: Admission): string {
-  const removed = removals.map((r) => `${describe(r.member)} (${r.reason})`).join(', ');
+  const removed = removals.map((r) => `${memberLabel(r.member)} (${r.reason})`).join(', ');
   const admit =
     admission.kind === 'add'
       ? `add this node as a ${admission.asLearner ? 'learner' : 'voter'}`
@@ -429,10 +438,4 @@ function sortById(members: readonly Member[]): Member[] {
 
 function compareIds(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** `name(hexid)` for messages; unstarted members show their peer URLs instead of a name. */
-export function describe(member: Member): string {
-  const label = member.name === '' ? `unstarted ${member.peerURLs.map(canonicalURL).join(',')}` : member.name;
-  return `${label} [${memberIdToHex(member.id)}]`;
 }

@@ -6,6 +6,7 @@ import type { EtcdSettings, Member, Plan } from './types.js';
 export type OutputFormat = 'env' | 'dropin' | 'flags' | 'json';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['env', 'dropin', 'flags', 'json'];
 
+/** The settings cannot be written in the asked format (a value no format can carry, a bad unit name). */
 export class RenderError extends Error {
   constructor(message: string) {
     super(message);
@@ -122,6 +123,14 @@ export function renderJson(plan: Plan): string {
   return `${JSON.stringify(body, null, 2)}\n`;
 }
 
+/**
+ * render writes `settings` as etcd reads them: `env` (an EnvironmentFile), `dropin` (a systemd drop-in for the
+ * etcd unit, with the unit dependency and ExecStartPost commands `dropin` asks for) or `flags` (one line of
+ * flags for command substitution). Pure and deterministic: the same settings give the same bytes.
+ *
+ * @throws RenderError when a value cannot be carried by the format (a control character anywhere, shell
+ *   metacharacters in `flags`, an invalid unit name).
+ */
 export function render(format: Exclude<OutputFormat, 'json'>, settings: EtcdSettings, dropin?: DropinOptions): string {
   switch (format) {
     case 'env':

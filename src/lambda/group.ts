@@ -1,6 +1,7 @@
 // What the cloud says about the Auto Scaling group: its instances, their addresses and whether they will
 // ever serve again. Members are named after instance IDs, so this is how the Lambda tells a dead member
 // (its instance is gone) from one that is merely booting.
+import { isUnstarted } from '../core/members.js';
 import type { Member, PlatformKnowledge } from '../core/types.js';
 import { hostOf } from '../core/urls.js';
 import { isGoneState, isInstanceId, type AutoScalingAdapter, type Ec2Adapter } from '../adapters/aws/index.js';
@@ -89,7 +90,7 @@ export function platformKnowledge(group: GroupView, members: readonly Member[]):
         continue;
       }
       if (launchingIps.has(host)) bootingPeerURLs.push(url);
-      else if (m.name === '' && !liveIps.has(host)) gonePeerURLs.push(url);
+      else if (isUnstarted(m) && !liveIps.has(host)) gonePeerURLs.push(url);
     }
   }
   return { goneNames, gonePeerURLs, bootingPeerURLs };

@@ -4,7 +4,7 @@
 // terminate hook (the member is removed there, or the termination held while that would cost the quorum)
 // and launches a replacement through the launch hook. One at a time, only with a quorum.
 import { planHeal, planMemberless, type HealDecision } from '../core/health-history.js';
-import { describe } from '../core/planner.js';
+import { isUnstarted, memberLabel } from '../core/members.js';
 import type { Member } from '../core/types.js';
 import { isInstanceId } from '../adapters/aws/index.js';
 import { clientFor } from '../services/connection.js';
@@ -41,7 +41,7 @@ export async function healUnhealthyMembers(group: GroupView, deps: LifecycleDeps
     const inService = [...group.instances.values()].filter((i) => i.lifecycleState === 'InService' && !unhealthyInstances.has(i.instanceId));
     const instanceOf = (m: Member): string | undefined => {
       if (isInstanceId(m.name)) return inService.find((i) => i.instanceId === m.name)?.instanceId;
-      if (m.name !== '') return undefined; // added by hand: not the group's to replace
+      if (!isUnstarted(m)) return undefined; // added by hand: not the group's to replace
       const hosts = m.peerURLs.map(safeHost);
       return inService.find((i) => i.privateIp !== undefined && hosts.includes(i.privateIp))?.instanceId;
     };
@@ -107,7 +107,7 @@ function busyReason(group: GroupView, unhealthyInstances: ReadonlySet<string>, m
     if (unhealthyInstances.has(i.instanceId)) return `instance ${i.instanceId} is already reported unhealthy`;
     if (i.lifecycleState !== 'InService' && i.lifecycleState !== 'Standby') return `instance ${i.instanceId} is ${i.lifecycleState}`;
   }
-  const joining = members.find((m) => m.isLearner || m.name === '');
+  const joining = members.find((m) => m.isLearner || isUnstarted(m));
   if (joining !== undefined) return `member ${joining.name || joining.peerURLs.join(',')} is still joining`;
   return undefined;
 }
@@ -134,10 +134,10 @@ export async function removeLongUnhealthyMembers(group: GroupView, deps: Lifecyc
     );
     for (const member of dead) {
       const seconds = Math.round((now() - history.get(member.id)!) / 1000);
-      const why = `member ${describe(member)} has been unhealthy for ${seconds} s, past the threshold of ${config.unhealthyAfterMs / 1000} s, and a join must get past it`;
+      const why = `member ${memberLabel(member)} has been unhealthy for ${seconds} s, past the threshold of ${config.unhealthyAfterMs / 1000} s, and a join must get past it`;
       const outcome = await removeMember(group, (m) => m.id === member.id, why, deps);
       if (outcome !== 'removed') continue;
-      removed.push(describe(member));
+      removed.push(memberLabel(member));
     }
     return removed;
   } finally {

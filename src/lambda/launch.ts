@@ -3,7 +3,9 @@
 // unsafe. Safe to run twice for the same instance.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { describe, planJoin } from '../core/planner.js';
+import { memberLabel } from '../core/members.js';
+import { planJoin } from '../core/planner.js';
+import { formatQuorumCheck } from '../core/quorum.js';
 import { renderDropin } from '../core/render.js';
 import type { BootstrapSource, EtcdSettings, Member, Plan } from '../core/types.js';
 import { hostOf, sameURLSet } from '../core/urls.js';
@@ -223,7 +225,7 @@ async function promoteAfterLaunch(self: { name: string; peerURLs: string[] }, gr
     });
     if (result.outcome === 'promoted') {
       deps.telemetry.count('Promotions');
-      deps.telemetry.decision({ trigger: 'launch', instanceId: self.name, decision: 'promote', reason: `learner ${describe(result.member)} caught up` });
+      deps.telemetry.decision({ trigger: 'launch', instanceId: self.name, decision: 'promote', reason: `learner ${memberLabel(result.member)} caught up` });
     }
     return true;
   } catch (err) {
@@ -407,8 +409,8 @@ function withListenURLs(settings: EtcdSettings, ip: string, config: LambdaConfig
 function planDetails(plan: Plan): Record<string, unknown> {
   if (plan.kind !== 'join') return { state: plan.kind === 'refuse' ? undefined : plan.settings.initialClusterState };
   return {
-    removals: plan.removals.map((r) => ({ member: describe(r.member), reason: r.reason })),
-    admission: plan.admission.kind === 'add' ? `add as ${plan.admission.asLearner ? 'learner' : 'voter'}` : `reuse ${describe(plan.admission.member)}`,
-    checks: plan.checks.map((c) => `${c.step}: ${c.healthyVoters}/${c.voters} healthy, quorum ${c.quorum}`),
+    removals: plan.removals.map((r) => ({ member: memberLabel(r.member), reason: r.reason })),
+    admission: plan.admission.kind === 'add' ? `add as ${plan.admission.asLearner ? 'learner' : 'voter'}` : `reuse ${memberLabel(plan.admission.member)}`,
+    checks: plan.checks.map(formatQuorumCheck),
   };
 }

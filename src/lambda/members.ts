@@ -1,7 +1,7 @@
 // Membership changes outside a join, each under the quorum guard and the cluster lock: removing the member of
 // a terminating or vanished instance, and promoting learners that caught up.
 import { planRemoval } from '../core/membership.js';
-import { describe } from '../core/planner.js';
+import { isGoneOnPlatform, isUnstarted, memberLabel } from '../core/members.js';
 import type { Member } from '../core/types.js';
 import { checkMembersHealth, isEtcdError } from '../adapters/etcd/index.js';
 import { clientFor } from '../services/connection.js';
@@ -59,13 +59,13 @@ export async function removeMember(
       }
       deps.faultPoint?.('remove-member');
       try {
-        await retryTransient(`remove ${describe(decision.member)}`, () => client.memberRemove(decision.member.id), { log });
+        await retryTransient(`remove ${memberLabel(decision.member)}`, () => client.memberRemove(decision.member.id), { log });
       } catch (err) {
         if (!isEtcdError(err, 'member-not-found')) throw err;
         return 'absent';
       }
       telemetry.count('Removals');
-      telemetry.decision({ trigger: 'terminate', decision: 'remove', reason: `${why}: removed ${describe(decision.member)}` });
+      telemetry.decision({ trigger: 'terminate', decision: 'remove', reason: `${why}: removed ${memberLabel(decision.member)}` });
       return 'removed';
     });
   } finally {
@@ -81,13 +81,11 @@ export async function removeGoneMembers(group: GroupView, deps: LifecycleDeps): 
     const observed = await observeForPlanning(client, deps.connection, loggerFor(deps.telemetry));
     if (observed.kind === 'unreachable') return { reachable: false, removed };
     const known = platformKnowledge(group, observed.members);
-    const gone = observed.members.filter(
-      (m) => (known.goneNames ?? []).includes(m.name) || m.peerURLs.some((u) => (known.gonePeerURLs ?? []).includes(u)),
-    );
+    const gone = observed.members.filter((m) => isGoneOnPlatform(m, known));
     for (const [i, member] of gone.entries()) {
       // The first decision can use the observation above; after a removal the cluster must be looked at again.
-      const outcome = await removeMember(group, (m) => m.id === member.id, `the instance behind ${describe(member)} is gone`, deps, i === 0 ? observed : undefined);
-      if (outcome === 'removed') removed.push(describe(member));
+      const outcome = await removeMember(group, (m) => m.id === member.id, `the instance behind ${memberLabel(member)} is gone`, deps, i === 0 ? observed : undefined);
+      if (outcome === 'removed') removed.push(memberLabel(member));
     }
     return { reachable: true, removed };
   } finally {
@@ -108,17 +106,17 @@ export async function promoteReadyLearners(group: GroupView, deps: LifecycleDeps
       if (isEtcdError(err, 'unavailable') || isEtcdError(err, 'timeout')) return promoted;
       throw err;
     }
-    const learners = list.members.filter((m) => m.isLearner && m.name !== '');
+    const learners = list.members.filter((m) => m.isLearner && !isUnstarted(m));
     if (learners.length === 0) return promoted;
     const health = await checkMembersHealth(client, list.members, list.clusterId, { timeoutMs: deps.connection.healthTimeoutMs });
     for (const learner of learners) {
       if (health.get(learner.id) !== 'healthy') continue;
       const attempt = await promoteOnce(client, list.members, health, learner);
-      if (attempt.kind === 'not-yet') log.info(`not promoting ${describe(learner)} now: ${attempt.reason}`);
+      if (attempt.kind === 'not-yet') log.info(`not promoting ${memberLabel(learner)} now: ${attempt.reason}`);
       if (attempt.kind === 'promoted') {
         promoted.push(learner.name);
         deps.telemetry.count('Promotions');
-        deps.telemetry.decision({ trigger: 'reconcile', instanceId: learner.name, decision: 'promote', reason: `learner ${describe(learner)} caught up` });
+        deps.telemetry.decision({ trigger: 'reconcile', instanceId: learner.name, decision: 'promote', reason: `learner ${memberLabel(learner)} caught up` });
       }
     }
   } finally {

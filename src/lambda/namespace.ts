@@ -1,6 +1,6 @@
 // The parameter namespace `<prefix>/<cluster>` belongs to one Auto Scaling group: the first group's Lambda to
 // act records itself there, create-only, and a second group configured with the same namespace refuses to act
-// rather than overwrite or delete the first one's parameters (two stacks with one cluster name, review D6).
+// rather than overwrite or delete the first one's parameters (e.g. two stacks deployed with one cluster name).
 import { z } from 'zod';
 import { GroupNotFoundError } from '../adapters/aws/index.js';
 import type { LifecycleDeps } from './common.js';

@@ -28,7 +28,7 @@ export interface ReconcileReport {
  * Converges the cluster to the group; the safety net for lost, late and failed events. Order matters:
  * members of instances that are gone first (etcd 3.4 refuses any add while a voter is down, and a dead voter
  * blocks promotions), then learners are promoted BEFORE pending terminations are handled (a healthy voter's
- * termination is held while a learner is pending: promoting first lets a rolling update move on, review D2),
+ * termination is held while a learner is pending: promoting first lets a rolling update move on),
  * then pending launches and missed launches (InService instances never configured), then promotions again, then orphaned parameters. One step
  * failing does not stop the others.
  */

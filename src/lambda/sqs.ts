@@ -1,4 +1,4 @@
-// The serialising queue's side of an invocation (contract 1): EventBridge delivers lifecycle and schedule events
+// The serialising queue's side of an invocation (one event handled at a time, in order): EventBridge delivers lifecycle and schedule events
 // into one SQS FIFO queue with a single message group, and the Lambda consumes it through an event source
 // mapping. Each record's body is the EventBridge event, handled exactly as a directly delivered one.
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';

@@ -1,5 +1,6 @@
 // The terminate lifecycle action: remove the leaving instance's member when the quorum allows, hold the
 // termination while it does not, delete the instance's parameters, and complete with CONTINUE.
+import { isUnstarted } from '../core/members.js';
 import type { Member } from '../core/types.js';
 import { actionRef, heartbeater, RESERVE_MS, RetryLaterError, safeHost, sleep, type LifecycleDeps } from './common.js';
 import type { LifecycleEvent } from './events.js';
@@ -14,7 +15,7 @@ export async function handleTerminate(event: Pick<LifecycleEvent, 'instanceId' |
   const group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
   const ip = group.instances.get(instanceId)?.privateIp;
   const isTarget = (m: Member): boolean =>
-    m.name === instanceId || (ip !== undefined && m.peerURLs.some((u) => safeHost(u) === ip) && (m.name === '' || m.name === instanceId));
+    m.name === instanceId || (ip !== undefined && m.peerURLs.some((u) => safeHost(u) === ip) && (isUnstarted(m) || m.name === instanceId));
   const why = `instance ${instanceId} is terminating`;
   let outcome = await removeMember(group, isTarget, why, deps);
   if (outcome === 'unsafe') {

@@ -10,6 +10,10 @@ export interface EtcdConnection {
   readonly healthTimeoutMs: number;
 }
 
+/**
+ * clientFor builds a client for `endpoints` (duplicates dropped) with the connection's TLS, auth and timeouts.
+ * One call fails over across up to five endpoints, each bounded by the request timeout. The caller closes it.
+ */
 export function clientFor(endpoints: readonly string[], connection: EtcdConnection): EtcdClient {
   return new EtcdClient({
     endpoints: [...new Set(endpoints)],

@@ -1,9 +1,8 @@
 // Carries out a plan's membership steps against etcd, in the plan's order: removals, then the admission.
 // Every step is safe to repeat: a member someone else already removed is fine, and a member that already
 // exists with this node's peer URLs (an earlier run of ours added it) is taken over instead of added twice.
-import { describe } from '../core/planner.js';
+import { isReusableBy, memberLabel } from '../core/members.js';
 import type { Member, Plan } from '../core/types.js';
-import { sameURLSet } from '../core/urls.js';
 import { isEtcdError, type EtcdClient } from '../adapters/etcd/index.js';
 import type { Logger } from './log.js';
 import { markJoining } from './observe.js';
@@ -27,6 +26,17 @@ export interface ExecuteOptions {
   readonly transientRetryMs?: number;
 }
 
+/**
+ * executePlan carries out the membership steps of `plan` against etcd in order: a resume's peer URL update, or
+ * a join's removals, then its admission (add, or reuse of an unstarted member), then the join marker. Bootstrap,
+ * plain resume and refusal plans change nothing. The caller holds the cluster lock and has just re-planned.
+ *
+ * Each step is safe to repeat: a member already removed counts as removed by someone else (not in `removed`),
+ * and an add whose answer was lost takes over the unstarted member it created instead of adding a second one.
+ *
+ * @throws EtcdError from the first step that fails for good (transient refusals are retried first); the
+ *   steps before it stay done, and running the re-planned join again finishes the rest.
+ */
 export async function executePlan(client: EtcdClient, plan: Plan, options: ExecuteOptions): Promise<Executed> {
   const { log } = options;
   const call = options.signal === undefined ? {} : { signal: options.signal };
@@ -40,7 +50,7 @@ export async function executePlan(client: EtcdClient, plan: Plan, options: Execu
     const { member, peerURLs } = plan.updatePeerURLs;
     options.faultPoint?.('update');
     await retry('update peer URLs', () => client.memberUpdate(member.id, peerURLs, call));
-    log.info(`updated the peer URLs of ${describe(member)} to ${peerURLs.join(',')}`);
+    log.info(`updated the peer URLs of ${memberLabel(member)} to ${peerURLs.join(',')}`);
     return { removed: [], updated: { ...member, peerURLs } };
   }
   if (plan.kind !== 'join') return { removed: [] };
@@ -49,12 +59,12 @@ export async function executePlan(client: EtcdClient, plan: Plan, options: Execu
   for (const { member, reason } of plan.removals) {
     options.faultPoint?.(`remove:${member.id.toString(16)}`);
     try {
-      await retry(`remove ${describe(member)}`, () => client.memberRemove(member.id, call));
+      await retry(`remove ${memberLabel(member)}`, () => client.memberRemove(member.id, call));
       removed.push(member);
-      log.info(`removed member ${describe(member)} (${reason})`);
+      log.info(`removed member ${memberLabel(member)} (${reason})`);
     } catch (err) {
       if (!isEtcdError(err, 'member-not-found')) throw err;
-      log.info(`member ${describe(member)} was already removed`);
+      log.info(`member ${memberLabel(member)} was already removed`);
     }
   }
 
@@ -63,19 +73,19 @@ export async function executePlan(client: EtcdClient, plan: Plan, options: Execu
   let admitted: Member;
   if (admission.kind === 'reuse') {
     admitted = admission.member;
-    log.info(`starting as the existing unstarted member ${describe(admitted)}`);
+    log.info(`starting as the existing unstarted member ${memberLabel(admitted)}`);
   } else {
     try {
       admitted = (await retry('add this node', () => client.memberAdd(admission.peerURLs, { asLearner: admission.asLearner }, call))).member;
-      log.info(`added this node as ${admission.asLearner ? 'learner' : 'voter'} ${describe(admitted)}`);
+      log.info(`added this node as ${admission.asLearner ? 'learner' : 'voter'} ${memberLabel(admitted)}`);
     } catch (err) {
       if (!isEtcdError(err, 'peer-url-exists')) throw err;
       // Our own earlier add went through although its answer was lost: take that member over.
       const list = await client.memberList(call);
-      const own = list.members.find((m) => m.name === '' && sameURLSet(m.peerURLs, admission.peerURLs));
+      const own = list.members.find((m) => isReusableBy(m, admission.peerURLs));
       if (own === undefined) throw err;
       admitted = own;
-      log.info(`this node's member ${describe(own)} already exists; starting as it`);
+      log.info(`this node's member ${memberLabel(own)} already exists; starting as it`);
     }
   }
   options.faultPoint?.('mark');

@@ -18,7 +18,8 @@ import { executePlan } from './execute.js';
 import { withClusterLock } from './lock.js';
 import type { Logger } from './log.js';
 import { healthPastThreshold } from '../core/health-history.js';
-import { describe } from '../core/planner.js';
+import { memberLabel } from '../core/members.js';
+import { formatQuorumCheck } from '../core/quorum.js';
 import { updateHealthHistory } from './health-history.js';
 import { DEFAULT_JOIN_GRACE_SECONDS, observeForPlanning, type Observed } from './observe.js';
 
@@ -59,6 +60,17 @@ export interface JoinResult {
   readonly admitted?: Member;
 }
 
+/**
+ * runJoin makes one join attempt of this node: observe the cluster, plan, and (unless a dry run) carry out the
+ * plan's membership changes under the cluster lock, re-observing and re-planning once the lock is held.
+ *
+ * Safe to run again after a crash or for the same event: every step is idempotent (see executePlan), and a
+ * plan that no longer holds under the lock changes nothing. A refusal is returned as the plan, not thrown;
+ * `executed` is true only when membership was changed under the lock.
+ *
+ * @throws EtcdError when the cluster answers but the view a change needs cannot be had (no leader), or a
+ *   membership call fails for good; LockTimeoutError when the lock is not had within `lockTimeoutMs`.
+ */
 export async function runJoin(input: JoinInput): Promise<JoinResult> {
   const { log } = input;
   const first = clientFor(input.endpoints, input.connection);
@@ -128,12 +140,12 @@ function logPlan(log: Logger, plan: Plan, dryRun: boolean): void {
   const prefix = dryRun ? 'dry run, would ' : '';
   if (plan.kind === 'refuse') {
     log.info(`${dryRun ? 'dry run: ' : ''}join refused (${plan.code}): ${plan.message}`);
-    for (const c of plan.checks ?? []) log.debug(4, `quorum check ${c.step}: ${c.healthyVoters} healthy of ${c.voters} voters, quorum ${c.quorum}: ${c.ok ? 'ok' : 'at risk'}`);
+    for (const c of plan.checks ?? []) log.debug(4, `quorum check ${formatQuorumCheck(c)}`);
     return;
   }
   log.info(`${prefix}${plan.kind}: ${plan.reason}`);
   if (plan.kind === 'join') {
-    for (const c of plan.checks) log.debug(4, `quorum check ${c.step}: ${c.healthyVoters} healthy of ${c.voters} voters, quorum ${c.quorum}: ok`);
+    for (const c of plan.checks) log.debug(4, `quorum check ${formatQuorumCheck(c)}`);
   }
 }
 
@@ -160,6 +172,6 @@ function suspectRefusal(plan: Plan, observed: Observed & { suspects?: readonly M
   return {
     kind: 'refuse',
     code: 'member-suspect',
-    message: `${plan.message}; member ${describe(suspect)} does not answer, but not yet for ${Math.round((input.unhealthyAfterMs ?? 0) / 1000)} s: retry until it answers or counts as dead`,
+    message: `${plan.message}; member ${memberLabel(suspect)} does not answer, but not yet for ${Math.round((input.unhealthyAfterMs ?? 0) / 1000)} s: retry until it answers or counts as dead`,
   };
 }

@@ -40,7 +40,13 @@ export interface LockOptions {
   readonly keepAliveMs?: number;
 }
 
-/** Runs `fn` while holding the cluster lock; waits (with backoff) at most `timeoutMs` for it. */
+/**
+ * withClusterLock runs `fn` while holding the cluster lock (a key under a lease that is kept alive while `fn`
+ * runs), and releases it afterwards whether `fn` succeeds or throws. Waits, with backoff, at most `timeoutMs`.
+ * A lock that cannot be released, or whose holder crashed, frees itself when its lease expires.
+ *
+ * @throws LockTimeoutError when another holder keeps the lock for longer than `timeoutMs`.
+ */
 export async function withClusterLock<T>(client: EtcdClient, options: LockOptions, fn: () => Promise<T>): Promise<T> {
   const started = Date.now();
   const ttl = options.ttlSeconds ?? DEFAULT_LOCK_TTL_SECONDS;

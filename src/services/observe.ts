@@ -1,8 +1,9 @@
 // Observing a cluster for the planner: the member list, every member's health, and join markers.
 //
 // A join marker is a key with a lease that a joiner writes right after adding its member. While it lives, that
-// member is "starting", not dead: nobody removes a member that is still booting (R3 of the behaviour doc).
+// member is "starting", not dead: a member that was added and is still booting is never removed as dead.
 import { memberIdToHex, parseHexMemberId } from '../core/ids.js';
+import { isUnstarted } from '../core/members.js';
 import type { ClusterView, MemberId } from '../core/types.js';
 import { sameURLSet } from '../core/urls.js';
 import { checkMembersHealth, EtcdError, isEtcdError, observeCluster, type EtcdClient, type ObservedCluster } from '../adapters/etcd/index.js';
@@ -15,6 +16,7 @@ export const DEFAULT_JOIN_GRACE_SECONDS = 120;
 
 type ObservedReachable = Extract<ObservedCluster, { kind: 'reachable' }>;
 
+/** What observeForPlanning saw: the planner's ClusterView, plus the ID of the cluster that answered. */
 export type Observed = ClusterView & { readonly clusterId?: bigint };
 
 export interface ObserveOptions {
@@ -27,6 +29,15 @@ export interface ObserveOptions {
   readonly forChange?: boolean;
 }
 
+/**
+ * observeForPlanning takes the view of the cluster a plan is made from: the member list, each member's health,
+ * and, for unstarted members, whether a live join marker says they are still starting (then their health is
+ * `unknown`, so no plan removes them; also when the markers cannot be read).
+ *
+ * Never throws because the cluster is down: no endpoint answering is `{ kind: 'unreachable' }`. With
+ * `forChange`, the list is confirmed through the leader and an EtcdError ('unavailable') is thrown when that
+ * cannot be had (see ObserveOptions). Changes nothing in etcd.
+ */
 export async function observeForPlanning(
   client: EtcdClient,
   connection: EtcdConnection,
@@ -46,7 +57,7 @@ export async function observeForPlanning(
     });
   }
   const health = new Map(observed.health);
-  const unstarted = observed.members.filter((m) => m.name === '' && health.get(m.id) !== 'healthy');
+  const unstarted = observed.members.filter((m) => isUnstarted(m) && health.get(m.id) !== 'healthy');
   if (unstarted.length > 0) {
     const starting = await readJoinMarkers(client, log, signal);
     for (const m of unstarted) {
@@ -55,7 +66,7 @@ export async function observeForPlanning(
     }
   }
   for (const m of observed.members) {
-    log.debug(4, `member ${m.name || '(unstarted)'} ${memberIdToHex(m.id)}: ${health.get(m.id) ?? 'unknown'}`, {
+    log.debug(4, `member ${isUnstarted(m) ? '(unstarted)' : m.name} ${memberIdToHex(m.id)}: ${health.get(m.id) ?? 'unknown'}`, {
       peerURLs: m.peerURLs,
       learner: m.isLearner,
     });

@@ -3,13 +3,14 @@
 // not in sync yet, or while promoting would put the quorum at risk; gives up after `timeoutMs`.
 import pRetry, { AbortError } from 'p-retry';
 import { planPromotion } from '../core/membership.js';
-import { describe } from '../core/planner.js';
+import { memberLabel } from '../core/members.js';
 import type { Health, Member, MemberId, SelfIdentity } from '../core/types.js';
 import { sameURLSet } from '../core/urls.js';
 import { checkMembersHealth, isEtcdError, type EtcdClient } from '../adapters/etcd/index.js';
 import { clientFor, type EtcdConnection } from './connection.js';
 import type { Logger } from './log.js';
 
+/** Promotion gave up: this node is no member, or it was not promotable within the timeout. */
 export class PromotionError extends Error {
   constructor(message: string) {
     super(message);
@@ -33,6 +34,14 @@ export interface PromoteResult {
   readonly member: Member;
 }
 
+/**
+ * promoteWhenReady promotes this node's learner (found by name, else by peer URLs) to a voter once etcd accepts
+ * it, retrying with backoff while it is not in sync, while promoting would put the quorum at risk (planPromotion)
+ * or while etcd is unavailable. A member that already votes is success ('already-voter'), so it is safe to run
+ * again.
+ *
+ * @throws PromotionError when this node is not a member, or is still not promotable after `timeoutMs`.
+ */
 export async function promoteWhenReady(input: PromoteInput): Promise<PromoteResult> {
   const { log } = input;
   const client = clientFor(input.endpoints, input.connection);
@@ -55,7 +64,7 @@ export async function promoteWhenReady(input: PromoteInput): Promise<PromoteResu
         const attempt = await promoteOnce(client, list.members, health, own, input.signal);
         if (attempt.kind === 'not-yet') throw new NotYet(attempt.reason);
         if (attempt.kind === 'already-voter') return { outcome: 'already-voter', member: own };
-        log.info(`promoted learner ${describe(own)} to a voting member`);
+        log.info(`promoted learner ${memberLabel(own)} to a voting member`);
         return { outcome: 'promoted', member: { ...own, isLearner: false } };
       },
       {
@@ -101,7 +110,7 @@ export async function promoteOnce(
     return { kind: 'promoted' };
   } catch (err) {
     if (isEtcdError(err, 'member-not-learner')) return { kind: 'already-voter' };
-    if (isEtcdError(err, 'learner-not-ready')) return { kind: 'not-yet', reason: `learner ${describe(learner)} is not in sync with the leader yet` };
+    if (isEtcdError(err, 'learner-not-ready')) return { kind: 'not-yet', reason: `learner ${memberLabel(learner)} is not in sync with the leader yet` };
     if (isEtcdError(err, 'unhealthy-cluster')) return { kind: 'not-yet', reason: `etcd refuses reconfiguration for now: ${err.message}` };
     throw err;
   }

@@ -7,10 +7,16 @@ import type { Logger } from './log.js';
 
 export const DEFAULT_TRANSIENT_RETRY_MS = 20_000;
 
+/** etcd's refusals that pass on their own: reconfiguration back-off ('unhealthy-cluster'), no answer, timeout. */
 export function isTransientEtcdError(err: unknown): boolean {
   return isEtcdError(err) && (err.code === 'unhealthy-cluster' || err.code === 'unavailable' || err.code === 'timeout');
 }
 
+/**
+ * retryTransient runs `fn`, retrying with backoff while it fails with a transient etcd error, for at most
+ * `maxRetryTimeMs` (default {@link DEFAULT_TRANSIENT_RETRY_MS}) or until `signal` aborts. Any other error, and
+ * the last transient one once the time is up, is thrown as is. `fn` must be safe to repeat.
+ */
 export async function retryTransient<T>(
   what: string,
   fn: () => Promise<T>,

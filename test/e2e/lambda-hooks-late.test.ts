@@ -1,4 +1,4 @@
-// The first deploy in CloudFormation's order (review D4): the group launches its first instances before the
+// The first deploy in CloudFormation's order: the group launches its first instances before the
 // separate lifecycle hook resources exist, so they go straight to InService with no launch action and no
 // event. The reconcile pass adopts such missed launches (InService, no parameters, no member) and plans for
 // them exactly as for a launch, so the cluster forms; a terminated zombie's replacement does not deadlock it.

@@ -1,4 +1,4 @@
-// Two deployments side by side in one simulated account (review D6, contract 2): the same cluster name under
+// Two deployments side by side in one simulated account: the same cluster name under
 // different parameter prefixes never touch each other's parameters, and a third deployment configured with a
 // namespace another live group owns refuses to act and changes nothing.
 import { after, before, describe, test } from 'node:test';

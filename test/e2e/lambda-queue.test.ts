@@ -1,4 +1,4 @@
-// The serialising queue (contract 1, review D13): EventBridge events go into one SQS FIFO queue with a single
+// The serialising queue: EventBridge events go into one SQS FIFO queue with a single
 // message group, polled by the Lambda event source mapping. With several pollers running at once, no two
 // invocations (so no two membership changes) ever overlap; a failed record comes back after the handler's short
 // retry delay (ChangeMessageVisibility through the simulated SQS endpoint), not after the queue's 30-min

@@ -1,5 +1,5 @@
-// A rolling replacement of every member of a three-member cluster with slow-booting replacements (review D2,
-// contract 6): the group replaces one instance, and terminates the next one while the replacement is still a
+// A rolling replacement of every member of a three-member cluster with slow-booting replacements:
+// the group replaces one instance, and terminates the next one while the replacement is still a
 // learner (it boots longer than the launch waits for its promotion, as with a slow AMI or a large snapshot).
 // The next voter's termination is held until the learner is a voter, the launch completes only once its
 // member votes, and the cluster ends with three healthy voters: quorum never lost, keys intact.

@@ -15,27 +15,35 @@ interface Outcome {
   readonly signal: NodeJS.Signals | null;
   readonly ms: number;
   readonly summary: string[];
+  /** The titles of failed tests, so the closing summary names them even when the log above is cut. */
+  readonly failures: string[];
 }
 
 function runOnce(version: EtcdVersionName, files: readonly string[], concurrency: number): Promise<Outcome> {
   const started = Date.now();
   const label = `[etcd ${version}] `;
   const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
-    env: { ...process.env, ETCD_VERSION: version },
+    // The SDK warns once per process that Node 20 support ends in 2027; the Lambda runs on Node 22, and the
+    // warning, repeated by every test process, would bury the test output.
+    env: { ...process.env, ETCD_VERSION: version, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const summary: string[] = [];
+  const failures = new Set<string>();
   const relay = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
     createInterface({ input: stream }).on('line', (line) => {
       out.write(`${label}${line}\n`);
       // The spec reporter's closing counts: "ℹ tests 69", "ℹ pass 67", "ℹ fail 2", ...
       if (/^ℹ (tests|pass|fail|cancelled|skipped) \d+/.test(line)) summary.push(line.slice(2));
+      // "✖ title (12ms)" for each failed test and suite; the reporter's own "✖ failing tests:" header is not one.
+      const failed = /^\s*✖ (.+?)(?: \([\d.]+ms\))?$/.exec(line);
+      if (failed !== null && failed[1] !== 'failing tests:') failures.add(failed[1]!);
     });
   };
   relay(child.stdout, process.stdout);
   relay(child.stderr, process.stderr);
   return new Promise((resolve) => {
-    child.on('close', (code, signal) => resolve({ version, code, signal, ms: Date.now() - started, summary }));
+    child.on('close', (code, signal) => resolve({ version, code, signal, ms: Date.now() - started, summary, failures: [...failures] }));
   });
 }
 
@@ -66,6 +74,7 @@ async function main(): Promise<number> {
   for (const o of outcomes) {
     const verdict = o.code === 0 ? 'passed' : `FAILED (${o.signal ?? `exit ${String(o.code)}`})`;
     process.stdout.write(`  etcd ${o.version}: ${verdict} in ${(o.ms / 1000).toFixed(0)} s; ${o.summary.join(', ')}\n`);
+    for (const title of o.failures) process.stdout.write(`    failed: ${title}\n`);
   }
   const failed = outcomes.filter((o) => o.code !== 0);
   if (failed.length > 0) process.stdout.write(`failing on etcd ${failed.map((o) => o.version).join(' and ')}: see the lines labelled [etcd ${failed[0]!.version}] above\n`);

@@ -1,4 +1,4 @@
-// The cluster lock's lease is kept alive while a change runs longer than its TTL (review D15), and the
+// The cluster lock's lease is kept alive while a change runs longer than its TTL, and the
 // keep-alive stops with the release.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

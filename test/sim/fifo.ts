@@ -1,5 +1,5 @@
-// A simulated SQS FIFO queue and the Lambda event source mapping that polls it: the serialising queue of
-// contract 1. Modelled on the documented FIFO behaviour:
+// A simulated SQS FIFO queue and the Lambda event source mapping that polls it: the serialising queue
+// (one event handled at a time, in order). Modelled on the documented FIFO behaviour:
 // - within one message group, messages are received in order, and while one is in flight (received, not yet
 //   deleted, its visibility timeout running) no later message of that group is handed out;
 // - a message not deleted within its visibility timeout becomes visible again and is received again (the

@@ -698,7 +698,7 @@ export class World {
       } else if (store.tags(name)?.[GROUP_TAG] !== this.group.name) {
         problems.push(`${name} is not tagged with the group ${this.group.name}`);
       }
-      // The env file is no longer written (contract 3): the drop-in is the instance's only configuration.
+      // The env file is no longer written (nothing read it): the drop-in is the instance's only configuration.
       if (store.value(this.parameters.instanceName(id, 'env')) !== undefined) problems.push(`an env parameter was written for ${id}`);
     }
     const orphans = (await this.parameters.listInstanceIds()).filter((id) => !inService.includes(id));

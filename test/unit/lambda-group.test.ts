@@ -1,4 +1,4 @@
-// Slow boots (review D16): while an instance's launch is pending (and it stays pending until its member votes),
+// Slow boots: while an instance's launch is pending (and it stays pending until its member votes),
 // the platform says its member is booting, so a `replace` join never takes it for dead, however long its boot or
 // snapshot takes and whether or not its join marker (the join grace) has expired.
 import { describe, it } from 'node:test';

@@ -92,7 +92,7 @@ describe('the first wave without a running cluster', () => {
       assert.equal(env.ETCD_LISTEN_CLIENT_URLS, `http://${ip}:2379`);
       assert.equal(env.ETCD_INITIAL_ADVERTISE_PEER_URLS, `http://${ip}:2380`);
       assert.equal(env.ETCD_DATA_DIR, world.config.dataDir);
-      // The drop-in is the only file (contract 3: nothing read the env file); it is tagged for the instance's
+      // The drop-in is the only file (nothing read the env file, so it is no longer written); it is tagged for the instance's
       // own role and with the group that wrote it.
       assert.equal(world.cloud.parameters.value(world.parameters.instanceName(id, 'env')), undefined);
       const tags = world.cloud.parameters.tags(world.parameters.instanceName(id, 'dropin'));

@@ -39,7 +39,7 @@ test('promotion needs the existing healthy voters to be a quorum of the larger s
   assert.equal(planPromotion(view([member(1), member(2)]), member(2).id).kind, 'not-learner');
 });
 
-// Review D2: a rolling update terminates voters one after another while each replacement is still a learner.
+// A rolling update terminates voters one after another while each replacement is still a learner.
 // Before the hold rule, step 1 removed B (2 voters keep a quorum, learners not counted) and left one voter and
 // a learner that could never be promoted. Each step below is what the planner decides at that moment.
 test('D2: terminating B while replacement D is still a learner is held; the rolling update continues once D is a voter', () => {

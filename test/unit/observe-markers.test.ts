@@ -1,4 +1,4 @@
-// Join markers (R3): a member that was added and has not started yet is "starting", not dead, while its marker
+// Join markers: a member that was added and has not started yet is "starting", not dead, while its marker
 // lives, so the next joiner waits instead of removing it. Against the gateway double (no etcd), through the real
 // client, health checks and join service.
 import { after, before, beforeEach, describe, test } from 'node:test';

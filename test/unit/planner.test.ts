@@ -1,5 +1,7 @@
-// Table-driven tests of the join planner against the behaviour document, sections 3.3 to 3.9, and the
-// original's bugs B1-B13 (each case would fail on the original's behaviour; the comment says how).
+// Table-driven tests of the join planner, rule by rule. Each suite and case name states its rule in words; the
+// tags in front are labels only: B1-B13 number the original tool's bugs, one per case that would fail on the
+// original's behaviour (the comment says how), and 3.x/R1-R6 are the section and rule numbers of the written
+// specification the planner was built from.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planJoin } from '../../src/core/planner.js';

@@ -56,7 +56,7 @@ export async function readSize(discoveryURL: string, options: DiscoveryRequestOp
 }
 
 /**
- * Registers a member as `name=u1,name=u2` under its hex ID, never overwriting (`prevExist=false`, fixing B14).
+ * Registers a member as `name=u1,name=u2` under its hex ID, never overwriting (`prevExist=false`).
  * An existing key with the same name and peer URLs is success ('already-registered'), so a re-run is safe;
  * with anything else it is a 'conflict' error.
  *

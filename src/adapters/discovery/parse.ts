@@ -2,7 +2,8 @@
 // and the `name=peerURL[,name=peerURL...]` registry values. No I/O here, so every path is unit-testable.
 //
 // Unlike the original tool, nothing here panics or silently defaults: a malformed answer is an
-// 'invalid-response' error, and a malformed registry entry is reported in `problems` and skipped (B4, B5, B7).
+// 'invalid-response' error, and a malformed registry entry (no value, no `=`, no URL) is reported in `problems` and skipped;
+// a size that is not a positive integer is an error, never a silent 0.
 import { z } from 'zod';
 import { parseHexMemberId } from '../../core/ids.js';
 import type { MemberId } from '../../core/types.js';
@@ -171,14 +172,14 @@ export function parseRegistryValue(value: string): ParsedRegistryValue {
   return { ok: true, name, peerURLs };
 }
 
-/** Renders the value `register` stores: `name=u1,name=u2` (every URL, fixing B9's partial lists). */
+/** Renders the value `register` stores: `name=u1,name=u2` (every URL; the original registered only the first). */
 export function formatRegistryValue(name: string, peerURLs: readonly string[]): string {
   return peerURLs.map((u) => `${name}=${u}`).join(',');
 }
 
 const sizeResponseSchema = z.object({ node: z.object({ value: z.string() }) });
 
-/** Parses the body of `GET <discovery URL>/_config/size`: a positive integer, never a silent 0 (B7). */
+/** Parses the body of `GET <discovery URL>/_config/size`: a positive integer, never a silent 0. */
 export function parseSizeResponse(body: string, url: string): number {
   const parsed = sizeResponseSchema.safeParse(parseJSON(body));
   if (!parsed.success) throw invalidResponse(url, body, z.prettifyError(parsed.error));
@@ -197,7 +198,7 @@ export function bootstrapEntries(registry: Registry, size: number): readonly Reg
 
 /**
  * Client endpoints for registry entries: each peer URL's host with `clientPort` (see deriveClientURL;
- * IPv6 works, fixing B6). Duplicates are dropped, order follows the entries.
+ * IPv6 literals work). Duplicates are dropped, order follows the entries.
  */
 export function deriveClientEndpoints(entries: readonly RegistryEntry[], clientPort: number): string[] {
   const endpoints: string[] = [];

@@ -120,6 +120,16 @@ export function supportsLinearizableMemberList(version: string | undefined): boo
   return mm !== undefined && (mm[0] > 3 || (mm[0] === 3 && mm[1] >= 5));
 }
 
+/**
+ * EtcdClient talks to one cluster through etcd's v3 JSON gateway at `endpoints`. A call starts at the endpoint
+ * that answered last and fails over to the next one when an endpoint is unavailable, times out or refuses with
+ * 'unhealthy-cluster', each try bounded by the request timeout and the whole call by the deadline; the `*At`
+ * calls ask one endpoint only. With auth, it authenticates on first use and again when the token is rejected.
+ *
+ * Failures are always an {@link EtcdError} with a code (e.g. 'member-not-found', 'unhealthy-cluster',
+ * 'unavailable', 'timeout', 'aborted'), so callers decide by code, never by message text. It holds no
+ * membership logic. Call `close()` when done to free pooled connections.
+ */
 export class EtcdClient {
   readonly endpoints: readonly string[];
   private readonly requestTimeoutMs: number;
