@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { memberIdToHex } from '../../src/core/ids.js';
 import { planPromotion, planRemoval } from '../../src/core/membership.js';
-import { describe as describeMember, InvalidPlanInputError, planJoin } from '../../src/core/planner.js';
+import { memberLabel } from '../../src/core/members.js';
+import { InvalidPlanInputError, planJoin } from '../../src/core/planner.js';
 import { OUTPUT_FORMATS, render, renderDropin, renderEnv, renderFlags, renderJson, RenderError } from '../../src/core/render.js';
 import type { EtcdSettings, Health, Member, Plan, QuorumCheck } from '../../src/core/types.js';
 import { parseMemberURL } from '../../src/core/urls.js';
@@ -116,9 +117,9 @@ test('cluster-full says when replace would have needed to remove more than one m
   assert.match(expectRefusal(planJoin(full, options('add')), 'cluster-full'), /more than the target size 4$/);
 });
 
-test('describe names a member, or an unstarted one by its peer URLs', () => {
-  assert.equal(describeMember(member(1)), `n1 [${hex(1)}]`);
-  assert.equal(describeMember(unstarted(4, { peerURLs: ['HTTP://10.0.0.4:2380', peer(5)] })), `unstarted http://10.0.0.4:2380,${peer(5)} [${hex(4)}]`);
+test('memberLabel names a member, or an unstarted one by its peer URLs', () => {
+  assert.equal(memberLabel(member(1)), `n1 [${hex(1)}]`);
+  assert.equal(memberLabel(unstarted(4, { peerURLs: ['HTTP://10.0.0.4:2380', peer(5)] })), `unstarted http://10.0.0.4:2380,${peer(5)} [${hex(4)}]`);
 });
 
 test('static bootstrap: the initial cluster is this node first, then the others by name', () => {
