@@ -1,9 +1,18 @@
-// A stand-in for etcd's v3 JSON gateway, for the fast tests of decisions that talk to etcd (join markers, the
-// terminate hook's removal, hold and duplicates) where starting real etcd would cost seconds per run and make
-// mutation testing impractical. It answers only what those decisions ask, in the shapes real etcd 3.4 answers
-// (decimal-string IDs, zero values left out, the gateway's error body), and every member listens on its own
-// client URL, so the real EtcdClient, health checks and fail-over run unchanged. The same decisions are also
-// tested against real etcd in test/integration and test/e2e; this double does not replace those.
+// A stand-in for etcd's v3 JSON gateway, and the one deliberate exception to "tests run real etcd". It exists for
+// what real etcd cannot do on demand, deterministically, in the middle of one decision:
+// - answer one request type with Unavailable while answering the rest (join markers unreadable, the leader's
+//   member list refused after the local lists answered);
+// - change the cluster between two requests of one decision (every member stops answering once the lock is held;
+//   a member removed by someone else between the locked re-check and the removal; the leader answering for
+//   another cluster);
+// - refuse a removal with "unhealthy cluster" exactly once on every member, or with any other error.
+// With real etcd these are races that a test could hit only some of the time. The double also keeps those
+// decisions' tests fast enough for mutation testing, which runs each test file once per mutant (about 350 for the
+// decision code; a real 3-member cluster costs seconds to start each time).
+// It answers only what those decisions ask, in the shapes real etcd 3.4 answers (decimal-string IDs, zero values
+// left out, the gateway's error body), and every member listens on its own client URL, so the real EtcdClient,
+// health checks and fail-over run unchanged. Every decision it serves is also tested against real etcd, in
+// test/integration (join markers, the lock) and test/e2e (the terminate hold, duplicate events, removals).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
