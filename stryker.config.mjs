@@ -79,9 +79,8 @@ export default {
   incrementalFile: chosen.baseline,
   concurrency: 3,
   timeoutMS: 20000,
-  // CI fails below `break`: just under the first full run's core score (87.4 %); raise it as the survivors
-  // listed in mutation/README.md are killed or shown equivalent (the goal: all of them).
-  thresholds: { high: 95, low: 90, break: 85 },
+  // CI fails below `break`: just under the core score of this round's full run (93.8 %, mutation/README.md).
+  thresholds: { high: 95, low: 90, break: 92 },
   tempDirName: '.tmp/stryker',
   cleanTempDir: true,
 };
