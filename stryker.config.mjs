@@ -9,20 +9,32 @@
 
 // One property seed instead of six: the table tests are meant to kill the mutants; the properties back them up.
 process.env.PROPERTY_SEEDS ??= '1';
+// The sandbox copy leaves out the fetched etcd 3.5 (.etcd, see ignorePatterns); the simulated worlds of the decision
+// tests read their etcd version from a binary, so under Stryker they use the distribution's etcd 3.4.
+process.env.ETCD_VERSION ??= '3.4';
 
 /** The scoped decision code of services and Lambda: join markers, quorum-guarded removal, the hold, duplicates. */
 export const DECISION_CODE = ['src/services/observe.ts', 'src/lambda/members.ts', 'src/lambda/terminate.ts'];
 
 /** Fast test files, the pure core's own first (a mutant stops at the first file that kills it). */
 export const CORE_TESTS = [
+  'test/unit/core-mutants.test.ts',
   'test/unit/planner-holes.test.ts',
   'test/unit/planner.test.ts',
   'test/unit/membership.test.ts',
   'test/unit/core-urls-ids.test.ts',
   'test/unit/render.test.ts',
+  'test/unit/health-history.test.ts',
+  'test/unit/version-skew.test.ts',
   'test/unit/planner-properties.test.ts',
 ];
-export const DECISION_TESTS = ['test/unit/observe-markers.test.ts', 'test/unit/lambda-terminate-fast.test.ts'];
+/** The decision code's tests, quickest first. */
+export const DECISION_TESTS = [
+  'test/unit/observe-decisions.test.ts',
+  'test/unit/observe-markers.test.ts',
+  'test/unit/removal-decisions.test.ts',
+  'test/unit/lambda-terminate-fast.test.ts',
+];
 
 /**
  * MUTATION_SCOPE=core (CI): the pure core against its own pure tests only. MUTATION_SCOPE=decisions: the
@@ -67,9 +79,8 @@ export default {
   incrementalFile: chosen.baseline,
   concurrency: 3,
   timeoutMS: 20000,
-  // CI fails below `break`: just under the first full run's core score (87.4 %); raise it as the survivors
-  // listed in mutation/README.md are killed or shown equivalent (the goal: all of them).
-  thresholds: { high: 95, low: 90, break: 85 },
+  // CI fails below `break`: just under the core score of this round's full run (93.8 %, mutation/README.md).
+  thresholds: { high: 95, low: 90, break: 92 },
   tempDirName: '.tmp/stryker',
   cleanTempDir: true,
 };

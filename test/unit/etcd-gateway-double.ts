@@ -1,9 +1,18 @@
-// A stand-in for etcd's v3 JSON gateway, for the fast tests of decisions that talk to etcd (join markers, the
-// terminate hook's removal, hold and duplicates) where starting real etcd would cost seconds per run and make
-// mutation testing impractical. It answers only what those decisions ask, in the shapes real etcd 3.4 answers
-// (decimal-string IDs, zero values left out, the gateway's error body), and every member listens on its own
-// client URL, so the real EtcdClient, health checks and fail-over run unchanged. The same decisions are also
-// tested against real etcd in test/integration and test/e2e; this double does not replace those.
+// A stand-in for etcd's v3 JSON gateway, and the one deliberate exception to "tests run real etcd". It exists for
+// what real etcd cannot do on demand, deterministically, in the middle of one decision:
+// - answer one request type with Unavailable while answering the rest (join markers unreadable, the leader's
+//   member list refused after the local lists answered);
+// - change the cluster between two requests of one decision (every member stops answering once the lock is held;
+//   a member removed by someone else between the locked re-check and the removal; the leader answering for
+//   another cluster);
+// - refuse a removal with "unhealthy cluster" exactly once on every member, or with any other error.
+// With real etcd these are races that a test could hit only some of the time. The double also keeps those
+// decisions' tests fast enough for mutation testing, which runs each test file once per mutant (about 350 for the
+// decision code; a real 3-member cluster costs seconds to start each time).
+// It answers only what those decisions ask, in the shapes real etcd 3.4 answers (decimal-string IDs, zero values
+// left out, the gateway's error body), and every member listens on its own client URL, so the real EtcdClient,
+// health checks and fail-over run unchanged. Every decision it serves is also tested against real etcd, in
+// test/integration (join markers, the lock) and test/e2e (the terminate hold, duplicate events, removals).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -36,6 +45,12 @@ export class EtcdGatewayDouble {
   onRemove: ((id: bigint) => void) | undefined;
   /** Paths answered with etcd's "request timed out" (Unavailable), e.g. to make the join markers unreadable. */
   readonly refusing = new Set<string>();
+  /** Counted failures: the next `times` requests on the path (on any member) get this etcd error, then it answers again. */
+  readonly failNext = new Map<string, { status: number; message: string; code: number; times: number }>();
+  /** Called with each operation as it arrives, before it is served (to change the cluster at a chosen step). */
+  onOperation: ((operation: DoubleOperation) => void) | undefined;
+  /** The cluster ID every member answers with (a second double with another ID is a second cluster). */
+  clusterId = CLUSTER_ID;
   private readonly keys = new Map<string, StoredKey>();
   private readonly leases = new Set<bigint>();
   private revision = 1n;
@@ -101,7 +116,7 @@ export class EtcdGatewayDouble {
   }
 
   private header(self: bigint): Record<string, string> {
-    return { cluster_id: CLUSTER_ID.toString(), member_id: self.toString(), revision: this.revision.toString(), raft_term: '2' };
+    return { cluster_id: this.clusterId.toString(), member_id: self.toString(), revision: this.revision.toString(), raft_term: '2' };
   }
 
   private wireMember(m: DoubleMember): Record<string, unknown> {
@@ -142,9 +157,16 @@ export class EtcdGatewayDouble {
     };
     const refuse = (status: number, message: string, code: number): void => answer(status, { error: message, message, code });
     const decode = (b64: unknown): string => Buffer.from(typeof b64 === 'string' ? b64 : '', 'base64').toString('utf8');
-    const header = this.header(self);
     this.operations.push(path.replace(/^\/v3\//, ''));
+    this.onOperation?.(path.replace(/^\/v3\//, ''));
+    const header = this.header(self);
     if (this.refusing.has(path)) return refuse(503, 'etcdserver: request timed out', 14);
+    const failure = this.failNext.get(path);
+    if (failure !== undefined) {
+      if (failure.times <= 1) this.failNext.delete(path);
+      else this.failNext.set(path, { ...failure, times: failure.times - 1 });
+      return refuse(failure.status, failure.message, failure.code);
+    }
     switch (path) {
       case '/version':
         return answer(200, { etcdserver: '3.4.23', etcdcluster: '3.4.0' });
