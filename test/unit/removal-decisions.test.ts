@@ -5,7 +5,7 @@
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Health, Member, MemberId } from '../../src/core/types.js';
-import type { LifecycleDeps } from '../../src/lambda/common.js';
+import type { LifecycleDeps } from '../../src/lambda/deps.js';
 import { loadGroup, type GroupView } from '../../src/lambda/group.js';
 import { removeGoneMembers, removeMember } from '../../src/lambda/members.js';
 import type { Observed } from '../../src/services/observe.js';
@@ -63,7 +63,7 @@ describe('removal decisions against a live cluster of three', () => {
 
   test('a removal: the member goes under the lock, counted, with a decision naming it', async () => {
     await double.start();
-    const outcome = await removeMember(group, byId(ids[2]!), 'because', deps());
+    const outcome = await removeMember(group, { isTarget: byId(ids[2]!), why: 'because' }, deps());
     assert.equal(outcome, 'removed');
     assert.deepEqual(removals(), [`cluster/member/remove ${memberId(ids[2]!).toString()}`]);
     assert.deepEqual(lockCalls().slice(0, 2), ['lease/grant', 'kv/txn'], 'the lock was taken first');
@@ -75,9 +75,9 @@ describe('removal decisions against a live cluster of three', () => {
 
   test('a duplicate: the member is already gone, so absent, decided without the lock and without a removal', async () => {
     await double.start();
-    assert.equal(await removeMember(group, byId(ids[1]!), 'first', deps()), 'removed');
+    assert.equal(await removeMember(group, { isTarget: byId(ids[1]!), why: 'first' }, deps()), 'removed');
     const before = double.operations.length;
-    assert.equal(await removeMember(group, byId(ids[1]!), 'again', deps()), 'absent');
+    assert.equal(await removeMember(group, { isTarget: byId(ids[1]!), why: 'again' }, deps()), 'absent');
     assert.deepEqual(lockCalls(before), [], 'no lock taken for a member that is not there');
     assert.equal(removals().length, 1);
     const record = decisions().at(-1);
@@ -86,7 +86,7 @@ describe('removal decisions against a live cluster of three', () => {
 
   test('a removal that would cost the quorum: unsafe, decided before the lock (which could not be had), nothing removed', async () => {
     await double.start([memberId(ids[1]!)]);
-    assert.equal(await removeMember(group, byId(ids[0]!), 'leaving', deps()), 'unsafe');
+    assert.equal(await removeMember(group, { isTarget: byId(ids[0]!), why: 'leaving' }, deps()), 'unsafe');
     assert.deepEqual(lockCalls(), []);
     assert.deepEqual(removals(), []);
     const [record] = decisions();
@@ -97,7 +97,7 @@ describe('removal decisions against a live cluster of three', () => {
   test('the locked re-check decides: a member gone by the time the lock is held is absent, not removed', async () => {
     await double.start();
     const ghost: Member = { id: BASE_ID + 99n, name: 'i-0123456789abcdef0', peerURLs: ['http://10.9.9.9:2380'], clientURLs: [], isLearner: true };
-    const outcome = await removeMember(group, (m) => m.id === ghost.id, 'ghost', deps(), allHealthy([ghost]));
+    const outcome = await removeMember(group, { isTarget: (m) => m.id === ghost.id, why: 'ghost', justObserved: allHealthy([ghost]) }, deps());
     assert.equal(outcome, 'absent');
     assert.deepEqual(lockCalls().slice(0, 2), ['lease/grant', 'kv/txn'], 'decided under the lock');
     assert.deepEqual(removals(), []);
@@ -106,7 +106,7 @@ describe('removal decisions against a live cluster of three', () => {
   test('the locked re-check decides: a voter that went down meanwhile makes the removal unsafe', async () => {
     // The caller's observation says all three are healthy; the cluster has lost one since.
     await double.start([memberId(ids[1]!)]);
-    const outcome = await removeMember(group, byId(ids[0]!), 'leaving', deps(), allHealthy());
+    const outcome = await removeMember(group, { isTarget: byId(ids[0]!), why: 'leaving', justObserved: allHealthy() }, deps());
     assert.equal(outcome, 'unsafe');
     assert.deepEqual(removals(), []);
     assert.deepEqual(lockCalls().slice(0, 2), ['lease/grant', 'kv/txn']);
@@ -122,7 +122,7 @@ describe('removal decisions against a live cluster of three', () => {
         double.refusing.add('/v3/maintenance/status');
       }
     };
-    const outcome = await removeMember(group, byId(ids[0]!), 'leaving', deps(), allHealthy());
+    const outcome = await removeMember(group, { isTarget: byId(ids[0]!), why: 'leaving', justObserved: allHealthy() }, deps());
     assert.equal(outcome, 'kept');
     assert.deepEqual(removals(), []);
   });
@@ -136,14 +136,14 @@ describe('removal decisions against a live cluster of three', () => {
         if (step === 'remove-member') double.members = double.members.filter((m) => m.id !== target);
       },
     };
-    assert.equal(await removeMember(group, byId(ids[2]!), 'leaving', racing), 'absent');
+    assert.equal(await removeMember(group, { isTarget: byId(ids[2]!), why: 'leaving' }, racing), 'absent');
     assert.equal(removalCount(), 0);
   });
 
   test('any other etcd error on the removal fails the removal (no outcome is made up)', async () => {
     await double.start();
     double.failNext.set('/v3/cluster/member/remove', { status: 403, message: 'etcdserver: permission denied', code: 7, times: 1 });
-    await assert.rejects(removeMember(group, byId(ids[2]!), 'leaving', deps()), /permission denied/);
+    await assert.rejects(removeMember(group, { isTarget: byId(ids[2]!), why: 'leaving' }, deps()), /permission denied/);
     assert.equal(double.members.length, 3);
   });
 
@@ -152,7 +152,7 @@ describe('removal decisions against a live cluster of three', () => {
     // On every member once: the client's own fail-over does not help, so the retry must.
     const logsBefore = world.telemetry!.logs.length;
     double.failNext.set('/v3/cluster/member/remove', { status: 503, message: 'etcdserver: unhealthy cluster', code: 14, times: 3 });
-    assert.equal(await removeMember(group, byId(ids[2]!), 'leaving', deps()), 'removed');
+    assert.equal(await removeMember(group, { isTarget: byId(ids[2]!), why: 'leaving' }, deps()), 'removed');
     assert.equal(double.members.length, 2);
     assert.ok(world.telemetry!.logs.slice(logsBefore).some((l) => /etcd is not ready .*; retrying/.test(l.message)));
   });
@@ -160,7 +160,7 @@ describe('removal decisions against a live cluster of three', () => {
   test('without a fault-injection hook (as in production) the removal runs', async () => {
     await double.start();
     const production = Object.fromEntries(Object.entries(deps()).filter(([key]) => key !== 'faultPoint')) as unknown as LifecycleDeps;
-    assert.equal(await removeMember(group, byId(ids[2]!), 'leaving', production), 'removed');
+    assert.equal(await removeMember(group, { isTarget: byId(ids[2]!), why: 'leaving' }, production), 'removed');
   });
 
   describe('the reconcile pass: members whose instances are gone', () => {
