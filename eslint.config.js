@@ -23,9 +23,15 @@ export default tseslint.config(
       // import lets esbuild keep only what is used (test/infra/bundle.test.ts holds the bundle under 1 MiB).
       'no-restricted-syntax': [
         'error',
-        { selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier[imported.name='z']", message: "use `import * as z from 'zod'`: the z object defeats tree-shaking" },
+        {
+          selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier[imported.name='z']",
+          message: "use `import * as z from 'zod'`: the z object defeats tree-shaking",
+        },
       ],
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: false, allowAny: false }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: false, allowAny: false },
+      ],
     },
   },
 );

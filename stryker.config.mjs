@@ -42,9 +42,19 @@ export const DECISION_TESTS = [
  */
 const scope = process.env.MUTATION_SCOPE ?? 'all';
 const SCOPES = {
-  all: { mutate: ['src/core/**/*.ts', ...DECISION_CODE], tests: [...CORE_TESTS, ...DECISION_TESTS], reports: 'reports/mutation', baseline: 'mutation/incremental.json' },
+  all: {
+    mutate: ['src/core/**/*.ts', ...DECISION_CODE],
+    tests: [...CORE_TESTS, ...DECISION_TESTS],
+    reports: 'reports/mutation',
+    baseline: 'mutation/incremental.json',
+  },
   core: { mutate: ['src/core/**/*.ts'], tests: CORE_TESTS, reports: 'reports/mutation', baseline: 'mutation/incremental.json' },
-  decisions: { mutate: DECISION_CODE, tests: DECISION_TESTS, reports: 'reports/mutation-decisions', baseline: 'mutation/incremental-decisions.json' },
+  decisions: {
+    mutate: DECISION_CODE,
+    tests: DECISION_TESTS,
+    reports: 'reports/mutation-decisions',
+    baseline: 'mutation/incremental-decisions.json',
+  },
 };
 const chosen = SCOPES[scope];
 if (chosen === undefined) throw new Error(`MUTATION_SCOPE must be one of ${Object.keys(SCOPES).join(', ')}, got ${scope}`);

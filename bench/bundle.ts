@@ -89,7 +89,13 @@ export async function coldStart(bundle: Bundle): Promise<ColdStart> {
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
   if (code !== 0 || line === undefined) throw new Error(`cold start failed (exit ${String(code)}):\n${stdout}\n${stderr}`);
-  const parsed = JSON.parse(line.slice(MARKER.length)) as { importMs: number; firstCallMs: number; processMs: number; result: { kind?: unknown } };
-  if (parsed.result.kind !== 'ignore') throw new Error(`the handler answered ${JSON.stringify(parsed.result)}, expected the test notification to be ignored`);
+  const parsed = JSON.parse(line.slice(MARKER.length)) as {
+    importMs: number;
+    firstCallMs: number;
+    processMs: number;
+    result: { kind?: unknown };
+  };
+  if (parsed.result.kind !== 'ignore')
+    throw new Error(`the handler answered ${JSON.stringify(parsed.result)}, expected the test notification to be ignored`);
   return { importMs: parsed.importMs, firstCallMs: parsed.firstCallMs, totalMs: parsed.processMs };
 }

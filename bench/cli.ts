@@ -13,7 +13,10 @@ const BUILD_DIR = join(ROOT, '.tmp', 'bench-build');
 export async function buildCli(): Promise<{ command: readonly string[] } | { error: string }> {
   rmSync(BUILD_DIR, { recursive: true, force: true });
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const run = await runProcess([process.execPath, tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD_DIR], { timeoutMs: 180_000, env: process.env });
+  const run = await runProcess([process.execPath, tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD_DIR], {
+    timeoutMs: 180_000,
+    env: process.env,
+  });
   const entry = join(BUILD_DIR, 'src', 'cli', 'main.js');
   // tsc emits even with type errors elsewhere; the build counts if the entry point exists.
   if (!existsSync(entry)) return { error: `tsc produced no ${entry}: ${run.stdout}${run.stderr}`.slice(0, 2000) };
@@ -44,7 +47,16 @@ export async function startDryRunTarget(): Promise<DryRunTarget> {
     mkdirSync(dataDir, { recursive: true });
     return {
       sandbox,
-      args: ['--dry-run', '-o', 'json', `--discovery=${url}`, '--name=n4', `--initial-advertise-peer-urls=${peerURLOf(ip)}`, `--data-dir=${dataDir}`, '--cluster-size=5'],
+      args: [
+        '--dry-run',
+        '-o',
+        'json',
+        `--discovery=${url}`,
+        '--name=n4',
+        `--initial-advertise-peer-urls=${peerURLOf(ip)}`,
+        `--data-dir=${dataDir}`,
+        '--cluster-size=5',
+      ],
     };
   } catch (err) {
     await sandbox.close();

@@ -66,7 +66,11 @@ export class HealBench {
     if (member === undefined) throw new Error(`no member for ${hung}`);
     // What earlier reconcile passes would have recorded: unhealthy since well before the threshold.
     const since = new Date(Date.now() - 2 * THRESHOLD_SECONDS * 1000).toISOString();
-    const put = await etcdctl(world.endpoints(), ['put', `${HEALTH_PREFIX}${memberIdToHex(member.id)}`, JSON.stringify({ since, name: hung })]);
+    const put = await etcdctl(world.endpoints(), [
+      'put',
+      `${HEALTH_PREFIX}${memberIdToHex(member.id)}`,
+      JSON.stringify({ since, name: hung }),
+    ]);
     if (put.exitCode !== 0) throw new Error(`could not seed the health record: ${put.stderr}`);
     world.etcdOf(hung)!.stop();
     const before = new Set(world.group.instances().map((i) => i.id));
@@ -112,11 +116,26 @@ export async function benchHeal(runs: number, figures: Figure[], progress: (mess
       launch.push(await bench.launchPastLongHung());
       progress(`launch past a long-hung member ${i + 1}/${runs}: ${launch[i]?.ms.toFixed(0) ?? ''} ms, ${launch[i]?.outcome ?? ''}`);
     }
-    const note = (samples: readonly HealSample[]) => [...new Set(samples.map((s) => s.outcome))].map((o) => `${samples.filter((s) => s.outcome === o).length}x ${o}`).join(', ');
+    const note = (samples: readonly HealSample[]) =>
+      [...new Set(samples.map((s) => s.outcome))].map((o) => `${samples.filter((s) => s.outcome === o).length}x ${o}`).join(', ');
     figures.push(
-      figure('heal.hangToVoter', `member hung -> healthy replacement voter (threshold ${THRESHOLD_SECONDS} s, reconcile every ${RECONCILE_EVERY_MS / 1000} s)`, 'ms', hang.map((s) => s.ms), note(hang)),
+      figure(
+        'heal.hangToVoter',
+        `member hung -> healthy replacement voter (threshold ${THRESHOLD_SECONDS} s, reconcile every ${RECONCILE_EVERY_MS / 1000} s)`,
+        'ms',
+        hang.map((s) => s.ms),
+        note(hang),
+      ),
     );
-    figures.push(figure('heal.launchPastHung', `launch into ${MEMBERS} members, 1 hung past the threshold, instance InService`, 'ms', launch.map((s) => s.ms), note(launch)));
+    figures.push(
+      figure(
+        'heal.launchPastHung',
+        `launch into ${MEMBERS} members, 1 hung past the threshold, instance InService`,
+        'ms',
+        launch.map((s) => s.ms),
+        note(launch),
+      ),
+    );
   } finally {
     await bench.close();
   }

@@ -33,7 +33,8 @@ function parseOptions(argv: readonly string[]) {
     strict: true,
   });
   const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new UsageError(`--runs must be an integer 1-100, got ${JSON.stringify(values.runs)}`);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100)
+    throw new UsageError(`--runs must be an integer 1-100, got ${JSON.stringify(values.runs)}`);
   const only = values.only === undefined ? [...SECTIONS] : values.only.split(',').map((s) => s.trim());
   const unknown = only.filter((s) => !(SECTIONS as readonly string[]).includes(s));
   if (unknown.length > 0) throw new UsageError(`unknown section(s) ${unknown.join(', ')}; known: ${SECTIONS.join(', ')}`);
@@ -69,9 +70,30 @@ async function benchBundle(runs: number, figures: Figure[]): Promise<void> {
     figures.push(figure('bundle.gzipBytes', 'Lambda bundle size, gzipped', 'bytes', [bundle.gzipBytes]));
     const samples = [];
     for (let i = 0; i < runs; i++) samples.push(await coldStart(bundle));
-    figures.push(figure('coldStart.importMs', 'Lambda cold start: import the bundle', 'ms', samples.map((s) => s.importMs)));
-    figures.push(figure('coldStart.firstCallMs', 'Lambda cold start: first call (test notification)', 'ms', samples.map((s) => s.firstCallMs)));
-    figures.push(figure('coldStart.totalMs', 'Lambda cold start: process start to end of first call', 'ms', samples.map((s) => s.totalMs)));
+    figures.push(
+      figure(
+        'coldStart.importMs',
+        'Lambda cold start: import the bundle',
+        'ms',
+        samples.map((s) => s.importMs),
+      ),
+    );
+    figures.push(
+      figure(
+        'coldStart.firstCallMs',
+        'Lambda cold start: first call (test notification)',
+        'ms',
+        samples.map((s) => s.firstCallMs),
+      ),
+    );
+    figures.push(
+      figure(
+        'coldStart.totalMs',
+        'Lambda cold start: process start to end of first call',
+        'ms',
+        samples.map((s) => s.totalMs),
+      ),
+    );
   } finally {
     bundle.dispose();
   }
@@ -88,9 +110,21 @@ async function benchCli(runs: number, figures: Figure[]): Promise<void> {
   try {
     for (const [how, command] of commands) {
       const id = how === 'built' ? 'built' : 'source';
-      figures.push(figure(`cli.${id}.help`, `CLI --help, ${how}`, 'ms', await times(runs, `cli ${id} --help`, () => timeCli(command, ['--help'], false))));
       figures.push(
-        figure(`cli.${id}.dryRun`, `CLI --dry-run join, 3 healthy members, ${how}`, 'ms', await times(runs, `cli ${id} --dry-run`, () => timeCli(command, target.args, true))),
+        figure(
+          `cli.${id}.help`,
+          `CLI --help, ${how}`,
+          'ms',
+          await times(runs, `cli ${id} --help`, () => timeCli(command, ['--help'], false)),
+        ),
+      );
+      figures.push(
+        figure(
+          `cli.${id}.dryRun`,
+          `CLI --dry-run join, 3 healthy members, ${how}`,
+          'ms',
+          await times(runs, `cli ${id} --dry-run`, () => timeCli(command, target.args, true)),
+        ),
       );
     }
   } finally {
@@ -123,15 +157,33 @@ async function benchHung(runs: number, sections: Set<Section>, worstCase: boolea
             samples.push(await bench.measureDecision(hung, placement));
             progress(`decision, ${hung} hung${suffix} ${i + 1}/${runs}: ${samples[i]?.ms.toFixed(0) ?? ''} ms`);
           }
-          figures.push(figure(`decision.${placement}.hung${hung}`, `launch decision (observe + plan), ${hung}/5 hung${suffix}`, 'ms', samples.map((s) => s.ms), outcomeNote(samples)));
+          figures.push(
+            figure(
+              `decision.${placement}.hung${hung}`,
+              `launch decision (observe + plan), ${hung}/5 hung${suffix}`,
+              'ms',
+              samples.map((s) => s.ms),
+              outcomeNote(samples),
+            ),
+          );
         }
         if (sections.has('launch')) {
           const samples: LaunchSample[] = [];
           for (let i = 0; i < runs; i++) {
             samples.push(await bench.measure(hung, placement));
-            progress(`launch handled, ${hung} hung${suffix} ${i + 1}/${runs}: ${samples[i]?.ms.toFixed(0) ?? ''} ms, ${samples[i]?.decision ?? ''}`);
+            progress(
+              `launch handled, ${hung} hung${suffix} ${i + 1}/${runs}: ${samples[i]?.ms.toFixed(0) ?? ''} ms, ${samples[i]?.decision ?? ''}`,
+            );
           }
-          figures.push(figure(`launch.${placement}.hung${hung}`, `launch event handled (decide + act), ${hung}/5 hung${suffix}`, 'ms', samples.map((s) => s.ms), outcomeNote(samples)));
+          figures.push(
+            figure(
+              `launch.${placement}.hung${hung}`,
+              `launch event handled (decide + act), ${hung}/5 hung${suffix}`,
+              'ms',
+              samples.map((s) => s.ms),
+              outcomeNote(samples),
+            ),
+          );
         }
       }
     }
@@ -146,7 +198,14 @@ async function benchVoter(runs: number, figures: Figure[]): Promise<void> {
   try {
     progress('warm-up join (not counted)');
     await bench.measure();
-    figures.push(figure('voter.ms', 'launch event to healthy voter (join, boot, catch up, promote)', 'ms', await times(runs, 'launch to voter', () => bench.measure())));
+    figures.push(
+      figure(
+        'voter.ms',
+        'launch event to healthy voter (join, boot, catch up, promote)',
+        'ms',
+        await times(runs, 'launch to voter', () => bench.measure()),
+      ),
+    );
   } finally {
     await bench.close();
   }
@@ -211,7 +270,9 @@ async function main(): Promise<number> {
   if (sections.has('snapshot')) await benchSnapshot(runs, Number(process.env.ELASTIC_ETCD_BENCH_SNAPSHOT_MB ?? '100'), figures, progress);
 
   const verdict = hungVerdict(figures);
-  process.stdout.write(`\nelastic-etcd benchmarks: median of ${runs} run(s) each, etcd ${needsEtcd ? etcdServerVersion(etcdVersion) : '(none)'} on loopback, node ${process.version}\n\n`);
+  process.stdout.write(
+    `\nelastic-etcd benchmarks: median of ${runs} run(s) each, etcd ${needsEtcd ? etcdServerVersion(etcdVersion) : '(none)'} on loopback, node ${process.version}\n\n`,
+  );
   process.stdout.write(`${renderTable(figures)}\n`);
   const notes = figures.filter((f) => f.note !== undefined);
   if (notes.length > 0) process.stdout.write(`\nOutcomes:\n${notes.map((f) => `  ${f.label}: ${f.note ?? ''}`).join('\n')}\n`);

@@ -35,7 +35,12 @@ export async function benchSnapshot(runs: number, mb: number, figures: Figure[],
     for (let r = 0; r < runs; r++) {
       const file = join(dir, `ours-${r}.db`);
       let started = performance.now();
-      const snapshot = await openSnapshot({ endpoints: [url], connection: { requestTimeoutMs: 30_000, healthTimeoutMs: 2000 }, log: silentLogger, idleTimeoutMs: 30_000 });
+      const snapshot = await openSnapshot({
+        endpoints: [url],
+        connection: { requestTimeoutMs: 30_000, healthTimeoutMs: 2000 },
+        log: silentLogger,
+        idleTimeoutMs: 30_000,
+      });
       await pipeline(snapshot.bytes, createWriteStream(file));
       size = (await snapshot.manifest).size;
       ours.push(performance.now() - started);
@@ -44,7 +49,9 @@ export async function benchSnapshot(runs: number, mb: number, figures: Figure[],
       const result = await etcdctl([url], ['snapshot', 'save', reference], { timeoutMs: 300_000 });
       if (result.exitCode !== 0) throw new Error(`etcdctl snapshot save failed: ${result.stderr}`);
       theirs.push(performance.now() - started);
-      progress(`snapshot ${r + 1}/${runs}: ours ${ours.at(-1)!.toFixed(0)} ms, etcdctl ${theirs.at(-1)!.toFixed(0)} ms (${statSync(reference).size} bytes)`);
+      progress(
+        `snapshot ${r + 1}/${runs}: ours ${ours.at(-1)!.toFixed(0)} ms, etcdctl ${theirs.at(-1)!.toFixed(0)} ms (${statSync(reference).size} bytes)`,
+      );
       rmSync(file);
       rmSync(reference);
     }

@@ -41,7 +41,8 @@ export class BackupBucket extends Construct {
     super(scope, id);
     const interval = props.interval ?? Duration.minutes(30);
     const seconds = interval.toSeconds();
-    if (!Number.isInteger(seconds) || seconds < 60 || seconds > 604_800) throw new Error(`backup interval must be whole seconds from 1 minute to 7 days, got ${interval.toHumanString()}`);
+    if (!Number.isInteger(seconds) || seconds < 60 || seconds > 604_800)
+      throw new Error(`backup interval must be whole seconds from 1 minute to 7 days, got ${interval.toHumanString()}`);
     const retentionDays = (props.retention ?? Duration.days(14)).toDays();
     this.prefix = props.prefix;
     this.bucket =
@@ -54,7 +55,12 @@ export class BackupBucket extends Construct {
         objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         removalPolicy: RemovalPolicy.RETAIN,
         lifecycleRules: [
-          { id: 'expire-snapshots', prefix: `${this.prefix}/snapshots/`, expiration: Duration.days(retentionDays), noncurrentVersionExpiration: Duration.days(1) },
+          {
+            id: 'expire-snapshots',
+            prefix: `${this.prefix}/snapshots/`,
+            expiration: Duration.days(retentionDays),
+            noncurrentVersionExpiration: Duration.days(1),
+          },
           // A Lambda that timed out mid-upload leaves parts that cost money and are never an object.
           { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
         ],
@@ -65,13 +71,28 @@ export class BackupBucket extends Construct {
     fn.addEnvironment('ELASTIC_ETCD_BACKUP_PREFIX', this.prefix);
     fn.addEnvironment('ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS', String(seconds));
     const objects = this.bucket.arnForObjects(`${this.prefix}/*`);
-    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'WriteAndReadBackups', actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'], resources: [objects] }));
     fn.addToRolePolicy(
-      new iam.PolicyStatement({ sid: 'ListBackups', actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${this.prefix}/*`] } } }),
+      new iam.PolicyStatement({
+        sid: 'WriteAndReadBackups',
+        actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+        resources: [objects],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ListBackups',
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${this.prefix}/*`] } },
+      }),
     );
     // Instances read snapshots (to restore), nothing else, and never write.
     props.instanceRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'ReadBackupSnapshots', actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(`${this.prefix}/snapshots/*`)] }),
+      new iam.PolicyStatement({
+        sid: 'ReadBackupSnapshots',
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects(`${this.prefix}/snapshots/*`)],
+      }),
     );
     this.bucket.encryptionKey?.grantEncryptDecrypt(fn);
     this.bucket.encryptionKey?.grantDecrypt(props.instanceRole);
@@ -79,14 +100,26 @@ export class BackupBucket extends Construct {
     if (this.bucket instanceof s3.Bucket) {
       Validations.of(this.bucket).acknowledge({
         id: 'AwsSolutions-S1',
-        reason: 'Access logs would need a second bucket; every write to this one is made by the lifecycle Lambda, which logs each snapshot it stores.',
+        reason:
+          'Access logs would need a second bucket; every write to this one is made by the lifecycle Lambda, which logs each snapshot it stores.',
       });
     }
     const ref = Stack.of(this).resolve(this.bucket.bucketArn) as unknown;
-    const arnText = typeof ref === 'object' && ref !== null && 'Fn::GetAtt' in ref ? `<${(ref as { 'Fn::GetAtt': string[] })['Fn::GetAtt'].join('.')}>` : String(ref);
+    const arnText =
+      typeof ref === 'object' && ref !== null && 'Fn::GetAtt' in ref
+        ? `<${(ref as { 'Fn::GetAtt': string[] })['Fn::GetAtt'].join('.')}>`
+        : String(ref);
     for (const [role, path, why] of [
-      [fn.role, `${this.prefix}/*`, "the Lambda writes new snapshot keys (time-stamped) and their manifests under this cluster's prefix only"],
-      [props.instanceRole, `${this.prefix}/snapshots/*`, "an instance restores whichever snapshot its parameters name; read only, this cluster's snapshots only"],
+      [
+        fn.role,
+        `${this.prefix}/*`,
+        "the Lambda writes new snapshot keys (time-stamped) and their manifests under this cluster's prefix only",
+      ],
+      [
+        props.instanceRole,
+        `${this.prefix}/snapshots/*`,
+        "an instance restores whichever snapshot its parameters name; read only, this cluster's snapshots only",
+      ],
     ] as const) {
       if (role !== undefined) Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${arnText}/${path}]`, reason: why });
     }

@@ -59,8 +59,7 @@ const AVAILABILITY_ZONES = 3;
 
 /** How the instances get etcd; `s3` reads the release tarball from a bucket (e.g. a CDK asset's). */
 export type EtcdInstallProp =
-  | Exclude<EtcdInstall, { method: 's3' }>
-  | { readonly method: 's3'; readonly bucket: s3.IBucket; readonly key: string };
+  Exclude<EtcdInstall, { method: 's3' }> | { readonly method: 's3'; readonly bucket: s3.IBucket; readonly key: string };
 
 /** The props of {@link ElasticEtcdCluster}; every one is optional. */
 export interface ElasticEtcdClusterProps {
@@ -333,7 +332,11 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
     super(scope, id);
     const resolved = this.resolveProps(props);
     this.parameterPath = `${resolved.prefix}/${resolved.clusterName}`;
-    this.etcdRelease = resolveEtcdRelease(props.etcdVersion ?? DEFAULT_ETCD_VERSION, resolved.architecture, props.etcdSha256?.[resolved.architecture]);
+    this.etcdRelease = resolveEtcdRelease(
+      props.etcdVersion ?? DEFAULT_ETCD_VERSION,
+      resolved.architecture,
+      props.etcdSha256?.[resolved.architecture],
+    );
     this.vpc = props.vpc ?? this.createVpc(resolved.internetAccess);
     // An explicit name breaks the cycle group -> Lambda env/IAM -> group, and lets the rules match on it.
     this.autoScalingGroupName = props.autoScalingGroupName ?? defaultGroupName(this, resolved.clusterName);
@@ -351,10 +354,18 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
     this.autoScalingGroup = this.createGroup(resolved);
 
     ({ queue: this.queue, queueDeadLetterQueue: this.queueDeadLetterQueue, deadLetterQueue: this.deadLetterQueue } = this.createQueues());
-    this.logGroup = new logs.LogGroup(this, 'FunctionLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.logGroup = new logs.LogGroup(this, 'FunctionLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.lifecycleFunction = this.createLifecycleFunction(resolved, props);
     if (props.backups !== false) {
-      this.backups = new BackupBucket(this, 'Backups', { ...props.backups, prefix: resolved.clusterName, lambdaFunction: this.lifecycleFunction, instanceRole: this.instanceRole });
+      this.backups = new BackupBucket(this, 'Backups', {
+        ...props.backups,
+        prefix: resolved.clusterName,
+        lambdaFunction: this.lifecycleFunction,
+        instanceRole: this.instanceRole,
+      });
     }
     const rules = this.routeEvents(resolved);
 
@@ -392,7 +403,9 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
     }
     const instanceType = props.instanceType ?? defaultInstanceType();
     const architecture: EtcdArchitecture = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'amd64';
-    const subnets = props.vpcSubnets ?? { subnetType: internetAccess ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED };
+    const subnets = props.vpcSubnets ?? {
+      subnetType: internetAccess ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED,
+    };
     return {
       clusterName,
       prefix,
@@ -412,7 +425,8 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
 
   /** The members', the clients' and the Lambda's security groups, all without default egress. */
   private createSecurityGroups(clusterName: string): SecurityGroups {
-    const group = (id: string, description: string) => new ec2.SecurityGroup(this, id, { vpc: this.vpc, description, allowAllOutbound: false });
+    const group = (id: string, description: string) =>
+      new ec2.SecurityGroup(this, id, { vpc: this.vpc, description, allowAllOutbound: false });
     return {
       members: group('MemberSecurityGroup', `etcd members of ${clusterName}`),
       clients: group('ClientSecurityGroup', `etcd clients of ${clusterName}`),
@@ -461,7 +475,13 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
     const install = resolved.install;
     if (install.method === 's3') {
       // Exactly the one object, nothing else in the bucket.
-      role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadEtcdTarball', actions: ['s3:GetObject'], resources: [install.bucket.arnForObjects(install.key)] }));
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadEtcdTarball',
+          actions: ['s3:GetObject'],
+          resources: [install.bucket.arnForObjects(install.key)],
+        }),
+      );
       install.bucket.encryptionKey?.grantDecrypt(role);
     }
     return role;
@@ -815,27 +835,56 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
     const env = `${pseudo(stack.partition, 'Partition')}:%s:${pseudo(stack.region, 'Region')}:${pseudo(stack.account, 'AccountId')}`;
     const arnPrefix = (service: string): string => `arn:${env.replace('%s', service)}`;
     const ssmArn = (path: string): string => `${arnPrefix('ssm')}:parameter${path}`;
-    acknowledge(lambdaRole, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      'AWS managed basic-execution policy: the function writes its logs, nothing more.');
-    acknowledge(lambdaRole, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      'AWS managed VPC-access policy: the network interfaces a function in a VPC needs, nothing more.');
-    acknowledge(lambdaRole, 'AwsSolutions-IAM5[Resource::*]',
-      'autoscaling:Describe* and ec2:DescribeInstances support no resource-level permissions; "*" is the only resource they accept.');
-    acknowledge(lambdaRole, `AwsSolutions-IAM5[Resource::${ssmArn(`${this.parameterPath}/*`)}]`,
-      "The Lambda manages this deployment's parameters, which all live under <prefix>/<cluster>/ and nowhere else.");
-    acknowledge(lambdaRole,
+    acknowledge(
+      lambdaRole,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'AWS managed basic-execution policy: the function writes its logs, nothing more.',
+    );
+    acknowledge(
+      lambdaRole,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      'AWS managed VPC-access policy: the network interfaces a function in a VPC needs, nothing more.',
+    );
+    acknowledge(
+      lambdaRole,
+      'AwsSolutions-IAM5[Resource::*]',
+      'autoscaling:Describe* and ec2:DescribeInstances support no resource-level permissions; "*" is the only resource they accept.',
+    );
+    acknowledge(
+      lambdaRole,
+      `AwsSolutions-IAM5[Resource::${ssmArn(`${this.parameterPath}/*`)}]`,
+      "The Lambda manages this deployment's parameters, which all live under <prefix>/<cluster>/ and nowhere else.",
+    );
+    acknowledge(
+      lambdaRole,
       `AwsSolutions-IAM5[Resource::${arnPrefix('autoscaling')}:autoScalingGroup:*:autoScalingGroupName/${this.autoScalingGroupName}]`,
-      "Lifecycle actions of this group only: its ARN holds a generated UUID, so the group is matched by its fixed name.");
-    acknowledge(this.instanceRole, `AwsSolutions-IAM5[Resource::${ssmArn(`${this.parameterPath}/instances/*`)}]`,
-      "Instance IDs are not known in advance; the ec2:SourceInstanceARN tag condition narrows the wildcard to the caller's own parameters.");
-    acknowledge(this.lifecycleFunction, 'AwsSolutions-L1',
-      'nodejs22.x is the runtime this project targets and tests (its code also runs on Node.js 20); upgrades are deliberate.');
-    acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3',
-      'This queue is itself the dead-letter queue of the three EventBridge rule targets (EventBridge accepts only standard queues there).');
-    acknowledge(this.queueDeadLetterQueue, 'AwsSolutions-SQS3',
-      'This queue is itself the dead-letter queue (redrive target) of the serialising FIFO queue.');
-    acknowledge(this.autoScalingGroup, 'AwsSolutions-AS3',
-      'Scaling events reach EventBridge as lifecycle actions and are handled by the Lambda; failures land in the dead-letter queues.');
+      'Lifecycle actions of this group only: its ARN holds a generated UUID, so the group is matched by its fixed name.',
+    );
+    acknowledge(
+      this.instanceRole,
+      `AwsSolutions-IAM5[Resource::${ssmArn(`${this.parameterPath}/instances/*`)}]`,
+      "Instance IDs are not known in advance; the ec2:SourceInstanceARN tag condition narrows the wildcard to the caller's own parameters.",
+    );
+    acknowledge(
+      this.lifecycleFunction,
+      'AwsSolutions-L1',
+      'nodejs22.x is the runtime this project targets and tests (its code also runs on Node.js 20); upgrades are deliberate.',
+    );
+    acknowledge(
+      this.deadLetterQueue,
+      'AwsSolutions-SQS3',
+      'This queue is itself the dead-letter queue of the three EventBridge rule targets (EventBridge accepts only standard queues there).',
+    );
+    acknowledge(
+      this.queueDeadLetterQueue,
+      'AwsSolutions-SQS3',
+      'This queue is itself the dead-letter queue (redrive target) of the serialising FIFO queue.',
+    );
+    acknowledge(
+      this.autoScalingGroup,
+      'AwsSolutions-AS3',
+      'Scaling events reach EventBridge as lifecycle actions and are handled by the Lambda; failures land in the dead-letter queues.',
+    );
   }
 }
 
@@ -882,13 +931,18 @@ function validateProps(clusterName: string, prefix: string, clusterSize: number,
     ['parameterPrefix', prefix],
     ['etcdVersion', props.etcdVersion ?? DEFAULT_ETCD_VERSION],
   ] as const) {
-    if (Token.isUnresolved(value)) throw new InvalidClusterPropsError(`${name} must be known at synth time (a literal), not a deploy-time token`);
+    if (Token.isUnresolved(value))
+      throw new InvalidClusterPropsError(`${name} must be known at synth time (a literal), not a deploy-time token`);
   }
   if (props.launchHeartbeatTimeout?.isUnresolved() === true) {
-    throw new InvalidClusterPropsError('launchHeartbeatTimeout must be known at synth time (a literal), not a deploy-time token: the boot script waits that long for its drop-in');
+    throw new InvalidClusterPropsError(
+      'launchHeartbeatTimeout must be known at synth time (a literal), not a deploy-time token: the boot script waits that long for its drop-in',
+    );
   }
   if (Token.isUnresolved(clusterSize)) {
-    throw new InvalidClusterPropsError('clusterSize must be known at synth time (a literal), not a deploy-time token: the rollout policy and quorum depend on it');
+    throw new InvalidClusterPropsError(
+      'clusterSize must be known at synth time (a literal), not a deploy-time token: the rollout policy and quorum depend on it',
+    );
   }
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(clusterName) || clusterName === '.' || clusterName === '..') {
     throw new InvalidClusterPropsError(`clusterName ${JSON.stringify(clusterName)}: use 1-64 letters, digits, _ . -`);
@@ -899,7 +953,9 @@ function validateProps(clusterName: string, prefix: string, clusterSize: number,
     prefix.toLowerCase().startsWith('/aws') ||
     prefix.toLowerCase().startsWith('/ssm')
   ) {
-    throw new InvalidClusterPropsError(`parameterPrefix ${JSON.stringify(prefix)}: expected /segment[/segment...] not starting with /aws or /ssm`);
+    throw new InvalidClusterPropsError(
+      `parameterPrefix ${JSON.stringify(prefix)}: expected /segment[/segment...] not starting with /aws or /ssm`,
+    );
   }
   if (!Number.isInteger(clusterSize) || clusterSize < 1 || clusterSize > 9) {
     throw new InvalidClusterPropsError(`clusterSize ${clusterSize}: expected a whole number from 1 to 9`);
@@ -922,7 +978,9 @@ function unhealthyAfterSeconds(value: Duration | undefined): string {
   if (value?.isUnresolved() === true) return Token.asString(value.toSeconds());
   const seconds = (value ?? Duration.minutes(5)).toSeconds({ integral: false });
   if (!Number.isInteger(seconds) || seconds < 30 || seconds > 86_400) {
-    throw new InvalidClusterPropsError(`unhealthyAfter ${value?.toHumanString() ?? ''}: expected whole seconds from 30 seconds to 24 hours`);
+    throw new InvalidClusterPropsError(
+      `unhealthyAfter ${value?.toHumanString() ?? ''}: expected whole seconds from 30 seconds to 24 hours`,
+    );
   }
   return String(seconds);
 }

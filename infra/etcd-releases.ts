@@ -118,7 +118,9 @@ export function resolveEtcdRelease(version: string, architecture: EtcdArchitectu
   }
   if (sha256 !== undefined) {
     if (!SHA256.test(sha256)) {
-      throw new InvalidEtcdReleaseError(`etcdSha256 for ${architecture} ${JSON.stringify(sha256)}: expected 64 lowercase hexadecimal digits`);
+      throw new InvalidEtcdReleaseError(
+        `etcdSha256 for ${architecture} ${JSON.stringify(sha256)}: expected 64 lowercase hexadecimal digits`,
+      );
     }
     return { version, architecture, sha256 };
   }

@@ -49,7 +49,9 @@ export function etcdSettingsEnvironment(settings: Readonly<Record<string, string
       );
     }
     if (OWNED_ETCD_FLAGS.includes(flag) || OWNED_PREFIXES.some((prefix) => flag.startsWith(prefix))) {
-      throw new InvalidEtcdSettingError(`etcdSettings key ${flag}: elastic-etcd sets this itself for every member; it cannot be overridden`);
+      throw new InvalidEtcdSettingError(
+        `etcdSettings key ${flag}: elastic-etcd sets this itself for every member; it cannot be overridden`,
+      );
     }
     if (typeof value !== 'string' || !FLAG_VALUE.test(value)) {
       throw new InvalidEtcdSettingError(

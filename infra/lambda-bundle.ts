@@ -81,7 +81,10 @@ export async function bundleLambda(entry: string, outdir: string): Promise<Lambd
 export function bundleLambdaSync(entry: string, outdir: string): void {
   // Under tsx this module is TypeScript and the child needs tsx too; compiled, it is plain JavaScript.
   const loader = THIS_FILE.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const child = spawnSync(process.execPath, [...loader, THIS_FILE, entry, outdir], { cwd: PROJECT_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawnSync(process.execPath, [...loader, THIS_FILE, entry, outdir], {
+    cwd: PROJECT_ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   if (child.error !== undefined) throw child.error;
   if (child.status !== 0) throw new Error(`bundling ${entry} failed (exit ${String(child.status ?? child.signal)})`);
 }

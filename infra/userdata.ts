@@ -72,7 +72,11 @@ function tokenOr(pattern: RegExp, value: string): boolean {
 export function renderBootScript(options: BootScriptOptions, template = readFileSync(BOOT_SCRIPT_PATH, 'utf8')): string {
   const { release, install } = options;
   if (!PARAMETER_PATH.test(options.parameterPath)) {
-    throw new InvalidBootScriptOptionError('parameter path', options.parameterPath, 'expected /segment/segment with letters, digits, _ . -');
+    throw new InvalidBootScriptOptionError(
+      'parameter path',
+      options.parameterPath,
+      'expected /segment/segment with letters, digits, _ . -',
+    );
   }
   if (!ETCD_VERSION.test(release.version)) {
     throw new InvalidBootScriptOptionError('etcd version', release.version, 'expected a release version such as 3.5.30');
@@ -84,7 +88,11 @@ export function renderBootScript(options: BootScriptOptions, template = readFile
     throw new InvalidBootScriptOptionError('etcd SHA-256', release.sha256, 'expected 64 lowercase hexadecimal digits');
   }
   if (!Number.isInteger(options.dropinWaitSeconds) || options.dropinWaitSeconds < 1) {
-    throw new InvalidBootScriptOptionError('drop-in wait', String(options.dropinWaitSeconds), 'expected a positive whole number of seconds');
+    throw new InvalidBootScriptOptionError(
+      'drop-in wait',
+      String(options.dropinWaitSeconds),
+      'expected a positive whole number of seconds',
+    );
   }
   const downloadTimeout = options.downloadTimeoutSeconds ?? DEFAULT_DOWNLOAD_TIMEOUT_SECONDS;
   if (!Number.isInteger(downloadTimeout) || downloadTimeout < 1 || downloadTimeout > 3600) {
@@ -96,7 +104,8 @@ export function renderBootScript(options: BootScriptOptions, template = readFile
   const key = install.method === 's3' ? install.key : '';
   if (install.method === 's3') {
     if (!tokenOr(BUCKET, bucket)) throw new InvalidBootScriptOptionError('S3 bucket', bucket, 'expected an S3 bucket name');
-    if (!tokenOr(OBJECT_KEY, key)) throw new InvalidBootScriptOptionError('S3 key', key, 'expected an object key of letters, digits and ! _ . * ( ) / -');
+    if (!tokenOr(OBJECT_KEY, key))
+      throw new InvalidBootScriptOptionError('S3 key', key, 'expected an object key of letters, digits and ! _ . * ( ) / -');
   }
 
   const commands = install.method === 'commands' ? install.commands : [];
@@ -143,7 +152,11 @@ export function renderBootScript(options: BootScriptOptions, template = readFile
   if (leftover) throw new Error(`boot script template has an unfilled placeholder ${leftover[0]}`);
   const size = Buffer.byteLength(script, 'utf8');
   if (size > MAX_USER_DATA_BYTES) {
-    throw new InvalidBootScriptOptionError('boot script size', `${size} bytes`, `EC2 accepts at most ${MAX_USER_DATA_BYTES} bytes of user data; shorten the install commands or settings`);
+    throw new InvalidBootScriptOptionError(
+      'boot script size',
+      `${size} bytes`,
+      `EC2 accepts at most ${MAX_USER_DATA_BYTES} bytes of user data; shorten the install commands or settings`,
+    );
   }
   return script;
 }

@@ -20,7 +20,8 @@ const USAGE = `usage: npm run chaos -- [--seed N] [--runs N] [--steps N] [--size
 function integer(raw: string | undefined, name: string, min: number, max: number, fallback: number): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) throw new Error(`--${name} must be an integer ${min}-${max}, got ${JSON.stringify(raw)}`);
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max)
+    throw new Error(`--${name} must be an integer ${min}-${max}, got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -53,7 +54,8 @@ async function main(): Promise<number> {
     }
     const size = integer(values.size, 'size', 3, 5, 3);
     if (size !== 3 && size !== 5) throw new Error('--size must be 3 or 5');
-    if (values.mixed && values['etcd-version'] !== undefined) throw new Error('--mixed always forms on etcd 3.4 and launches 3.5: leave out --etcd-version');
+    if (values.mixed && values['etcd-version'] !== undefined)
+      throw new Error('--mixed always forms on etcd 3.4 and launches 3.5: leave out --etcd-version');
     const etcdVersion: EtcdVersionName = values.mixed ? '3.4' : scriptEtcdVersion(values['etcd-version']);
     options = {
       seed: integer(values.seed, 'seed', 0, 2 ** 32 - 1, Math.floor(Math.random() * 2 ** 31)),
@@ -106,7 +108,10 @@ async function main(): Promise<number> {
     }
   }
   process.stdout.write(`\n${options.runs - failed.length}/${options.runs} runs passed`);
-  if (failed.length > 0) process.stdout.write(`; failing seeds: ${failed.map((r) => r.seed).join(', ')} (replay: ${replay(failed[0]!, options.size, versions)})`);
+  if (failed.length > 0)
+    process.stdout.write(
+      `; failing seeds: ${failed.map((r) => r.seed).join(', ')} (replay: ${replay(failed[0]!, options.size, versions)})`,
+    );
   process.stdout.write('\n');
   return failed.length === 0 ? 0 : 1;
 }

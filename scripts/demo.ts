@@ -38,7 +38,9 @@ async function run(world: World, upgrade: boolean): Promise<{ keysOk: number; de
   process.stdout.write(`wrote /demo/key-001 .. /demo/key-${String(KEYS).padStart(3, '0')}\n`);
 
   if (upgrade) {
-    process.stdout.write(`\n=== Rolling upgrade to etcd 3.5 under continuous writes: one old member out, then its replacement in, as the stack's rolling update does ===\n`);
+    process.stdout.write(
+      `\n=== Rolling upgrade to etcd 3.5 under continuous writes: one old member out, then its replacement in, as the stack's rolling update does ===\n`,
+    );
     const result = await rollingUpgrade(world, '3.5', (line) => process.stdout.write(`--- ${line}\n`));
     process.stdout.write(
       `--- upgrade done in ${(result.durationMs / 1000).toFixed(1)} s: cluster version ${result.clusterVersion ?? '(no answer)'}, ` +
@@ -87,7 +89,8 @@ async function main(): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    if (values.upgrade && values['etcd-version'] !== undefined) throw new Error('--upgrade always goes from etcd 3.4 to 3.5: leave out --etcd-version');
+    if (values.upgrade && values['etcd-version'] !== undefined)
+      throw new Error('--upgrade always goes from etcd 3.4 to 3.5: leave out --etcd-version');
     upgrade = values.upgrade;
     verbose = values.verbose;
     version = upgrade ? '3.4' : scriptEtcdVersion(values['etcd-version']);
@@ -102,8 +105,15 @@ async function main(): Promise<number> {
   }
   const started = Date.now();
   const timeline: TimelineOptions = { verbose };
-  process.stdout.write(`elastic-etcd demo: a simulated Auto Scaling group of real etcd ${upgrade ? '3.4 (then 3.5)' : version} members, managed by the real Lambda handler\n`);
-  const world = await startWorld({ clusterSize: 5, seed: 2024, etcdVersion: version, onLog: (entry) => printTimelineEntry(entry, timeline) });
+  process.stdout.write(
+    `elastic-etcd demo: a simulated Auto Scaling group of real etcd ${upgrade ? '3.4 (then 3.5)' : version} members, managed by the real Lambda handler\n`,
+  );
+  const world = await startWorld({
+    clusterSize: 5,
+    seed: 2024,
+    etcdVersion: version,
+    onLog: (entry) => printTimelineEntry(entry, timeline),
+  });
   let exitCode = 1;
   try {
     const { keysOk, deliveries, failures, problems } = await run(world, upgrade);
@@ -120,7 +130,9 @@ async function main(): Promise<number> {
     );
     exitCode = healthy && keysOk === KEYS ? 0 : 1;
   } catch (err) {
-    process.stderr.write(`\ndemo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n${world.describeTimeline(20)}\n`);
+    process.stderr.write(
+      `\ndemo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n${world.describeTimeline(20)}\n`,
+    );
   } finally {
     process.stdout.write('cleaning up: stopping every etcd and the simulated cloud\n');
     await world.close();

@@ -39,7 +39,8 @@ export function describeFailure(err: unknown): Failure {
   if (err instanceof EtcdTlsConfigError) return { exitCode: EXIT_USAGE, message: err.message, hint: 'check --cacert, --cert and --key' };
   if (err instanceof CommandFailedError) return { exitCode: EXIT_FAILED, message: err.message, hint: err.hint };
   if (err instanceof LockTimeoutError) return { exitCode: EXIT_FAILED, message: err.message, hint: 'retry later, or raise --lock-timeout' };
-  if (err instanceof PromotionError) return { exitCode: EXIT_FAILED, message: err.message, hint: "check this member's etcd log, then run elastic-etcd promote again" };
+  if (err instanceof PromotionError)
+    return { exitCode: EXIT_FAILED, message: err.message, hint: "check this member's etcd log, then run elastic-etcd promote again" };
   if (err instanceof DataDirError) return { exitCode: EXIT_FAILED, message: err.message, hint: 'check --data-dir and its permissions' };
   if (err instanceof RenderError) return { exitCode: EXIT_FAILED, message: err.message, hint: '' };
   if (err instanceof DiscoveryError) return { exitCode: EXIT_FAILED, message: `discovery: ${err.message}`, hint: discoveryHint(err) };

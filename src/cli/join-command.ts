@@ -42,26 +42,29 @@ export async function runJoinCommand(options: JoinOptions, deps: CliDependencies
   log.debug(2, `discovery: ${registry.entries.length} of ${discoverySize} members registered`);
 
   const targetSize: ClusterSize = options.clusterSize === 'from-discovery' ? discoverySize : options.clusterSize;
-  const endpoints = [...new Set([...options.connection.endpoints, ...deriveClientEndpoints(registry.entries, options.connection.clientPort)])];
+  const endpoints = [
+    ...new Set([...options.connection.endpoints, ...deriveClientEndpoints(registry.entries, options.connection.clientPort)]),
+  ];
   log.debug(4, `looking for the cluster at ${endpoints.length === 0 ? '(no endpoints)' : endpoints.join(',')}`);
 
-  const join = () => deps.runJoin({
-    self: options.self,
-    dataDir: options.dataDir,
-    dataDirFresh: freshness.fresh,
-    strategy: options.strategy,
-    joinAs: options.joinAs,
-    targetSize,
-    bootstrap: { kind: 'discovery', url: options.discoveryURL, size: discoverySize, registered: registry.entries.length },
-    endpoints,
-    dryRun: options.dryRun,
-    connection,
-    lockTimeoutMs: options.lockTimeoutMs,
-    holder: options.self.name,
-    log,
-    ...(io.signal !== undefined && { signal: io.signal }),
-    ...(options.unhealthyAfterMs !== undefined && { unhealthyAfterMs: options.unhealthyAfterMs }),
-  });
+  const join = () =>
+    deps.runJoin({
+      self: options.self,
+      dataDir: options.dataDir,
+      dataDirFresh: freshness.fresh,
+      strategy: options.strategy,
+      joinAs: options.joinAs,
+      targetSize,
+      bootstrap: { kind: 'discovery', url: options.discoveryURL, size: discoverySize, registered: registry.entries.length },
+      endpoints,
+      dryRun: options.dryRun,
+      connection,
+      lockTimeoutMs: options.lockTimeoutMs,
+      holder: options.self.name,
+      log,
+      ...(io.signal !== undefined && { signal: io.signal }),
+      ...(options.unhealthyAfterMs !== undefined && { unhealthyAfterMs: options.unhealthyAfterMs }),
+    });
   const result = await joinPastSuspects(join, options, io, log);
   const { plan } = result;
 
@@ -105,7 +108,9 @@ const RECHECK_MS = 5_000;
 /** The steps a dry run skipped, so the operator sees exactly what a real run would change. */
 function logDryRunSteps(plan: Exclude<Plan, { kind: 'refuse' }>, log: Logger): void {
   if (plan.kind === 'resume' && plan.updatePeerURLs !== undefined) {
-    log.info(`dry run: would update the peer URLs of ${memberLabel(plan.updatePeerURLs.member)} to ${plan.updatePeerURLs.peerURLs.join(',')}`);
+    log.info(
+      `dry run: would update the peer URLs of ${memberLabel(plan.updatePeerURLs.member)} to ${plan.updatePeerURLs.peerURLs.join(',')}`,
+    );
   }
   if (plan.kind !== 'join') return;
   for (const removal of plan.removals) log.info(`dry run: would remove member ${memberLabel(removal.member)} (${removal.reason})`);
@@ -172,7 +177,9 @@ async function deregisterRemoved(
 ): Promise<void> {
   if (!registered.has(member.id)) return;
   if (registered.size - 1 < size) {
-    log.info(`discovery: kept the entry of removed member ${memberLabel(member)}, so the registry still shows ${size} members and no fresh node bootstraps a second cluster`);
+    log.info(
+      `discovery: kept the entry of removed member ${memberLabel(member)}, so the registry still shows ${size} members and no fresh node bootstraps a second cluster`,
+    );
     return;
   }
   try {

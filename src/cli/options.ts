@@ -50,30 +50,191 @@ export const DEFAULTS = {
 };
 
 export const OPTION_SPECS: readonly OptionSpec[] = [
-  { name: 'o', type: 'string', commands: JOIN, env: false, placeholder: 'FORMAT', defaultText: DEFAULTS.format, description: 'output format: env, dropin, flags or json' },
-  { name: 'discovery', type: 'string', commands: BOTH, env: true, placeholder: 'URL', description: 'etcd discovery URL, e.g. https://discovery.etcd.io/<token> (required to join; promote needs it or --endpoints)' },
-  { name: 'name', type: 'string', commands: BOTH, env: true, placeholder: 'NAME', description: 'the cluster-unique etcd member name (required)' },
-  { name: 'initial-advertise-peer-urls', type: 'string', commands: BOTH, env: true, placeholder: 'URLS', defaultText: DEFAULTS.peerURLs, description: "this node's peer URLs, comma-separated" },
-  { name: 'data-dir', type: 'string', commands: JOIN, env: true, placeholder: 'DIR', defaultText: '<name>.etcd', description: 'the etcd data dir: decides whether this node is fresh, and is passed on to etcd' },
-  { name: 'join-strategy', type: 'string', commands: JOIN, env: true, placeholder: 'STRATEGY', defaultText: DEFAULTS.strategy, description: 'prepare (alias prepared): never change membership, use a pre-added member; add: add only, never remove; replace: remove one dead member when the cluster is full, then add; prune: remove every dead member, then add' },
-  { name: 'cluster-size', type: 'string', commands: JOIN, env: true, placeholder: 'N', defaultText: String(DEFAULTS.clusterSize), description: "target cluster size: -1 = the discovery URL's size, 0 = unlimited, N > 0 = N (e.g. to grow a cluster)" },
-  { name: 'client-port', type: 'string', commands: BOTH, env: true, placeholder: 'PORT', defaultText: String(DEFAULTS.clientPort), description: 'the client port of every member, used to reach members found in the discovery registry' },
-  { name: 'join-as', type: 'string', commands: JOIN, env: true, placeholder: 'ROLE', defaultText: DEFAULTS.joinAs, description: 'learner (promoted by "elastic-etcd promote" once in sync) or voter' },
-  { name: 'dry-run', type: 'boolean', commands: JOIN, env: false, description: 'observe and plan, change nothing; prints the would-be configuration (-o json: the plan) and logs the plan' },
-  { name: 'endpoints', type: 'string', commands: BOTH, env: true, placeholder: 'URLS', description: 'extra client URLs of existing members, comma-separated, to find the cluster' },
-  { name: 'health-timeout', type: 'string', commands: BOTH, env: true, placeholder: 'DURATION', defaultText: formatDuration(DEFAULTS.healthTimeoutMs), description: 'a member that does not answer its health check within this time counts as unreachable' },
-  { name: 'command-timeout', type: 'string', commands: BOTH, env: true, placeholder: 'DURATION', defaultText: formatDuration(DEFAULTS.commandTimeoutMs), description: 'timeout of one request to etcd' },
-  { name: 'lock-timeout', type: 'string', commands: JOIN, env: true, placeholder: 'DURATION', defaultText: formatDuration(DEFAULTS.lockTimeoutMs), description: 'how long to wait for the membership lock another joining node holds' },
-  { name: 'unhealthy-after', type: 'string', commands: JOIN, env: true, placeholder: 'DURATION', defaultText: 'one failed health check', description: 'replace and prune: a member counts as dead only once it has been unreachable this long, watched by this run (re-checking until then) or recorded by earlier runs in etcd' },
-  { name: 'promote-command', type: 'string', commands: JOIN, env: true, placeholder: 'COMMAND', description: 'ExecStartPost command that promotes the learner (-o dropin); default: this program\'s "promote" with the same connection flags' },
-  { name: 'timeout', type: 'string', commands: PROMOTE, env: false, placeholder: 'DURATION', defaultText: formatDuration(DEFAULTS.promoteTimeoutMs), description: 'how long to wait for the learner to catch up' },
-  { name: 'cacert', type: 'string', commands: BOTH, env: true, placeholder: 'FILE', description: 'verify etcd servers with this CA bundle (as etcdctl)' },
+  {
+    name: 'o',
+    type: 'string',
+    commands: JOIN,
+    env: false,
+    placeholder: 'FORMAT',
+    defaultText: DEFAULTS.format,
+    description: 'output format: env, dropin, flags or json',
+  },
+  {
+    name: 'discovery',
+    type: 'string',
+    commands: BOTH,
+    env: true,
+    placeholder: 'URL',
+    description: 'etcd discovery URL, e.g. https://discovery.etcd.io/<token> (required to join; promote needs it or --endpoints)',
+  },
+  {
+    name: 'name',
+    type: 'string',
+    commands: BOTH,
+    env: true,
+    placeholder: 'NAME',
+    description: 'the cluster-unique etcd member name (required)',
+  },
+  {
+    name: 'initial-advertise-peer-urls',
+    type: 'string',
+    commands: BOTH,
+    env: true,
+    placeholder: 'URLS',
+    defaultText: DEFAULTS.peerURLs,
+    description: "this node's peer URLs, comma-separated",
+  },
+  {
+    name: 'data-dir',
+    type: 'string',
+    commands: JOIN,
+    env: true,
+    placeholder: 'DIR',
+    defaultText: '<name>.etcd',
+    description: 'the etcd data dir: decides whether this node is fresh, and is passed on to etcd',
+  },
+  {
+    name: 'join-strategy',
+    type: 'string',
+    commands: JOIN,
+    env: true,
+    placeholder: 'STRATEGY',
+    defaultText: DEFAULTS.strategy,
+    description:
+      'prepare (alias prepared): never change membership, use a pre-added member; add: add only, never remove; replace: remove one dead member when the cluster is full, then add; prune: remove every dead member, then add',
+  },
+  {
+    name: 'cluster-size',
+    type: 'string',
+    commands: JOIN,
+    env: true,
+    placeholder: 'N',
+    defaultText: String(DEFAULTS.clusterSize),
+    description: "target cluster size: -1 = the discovery URL's size, 0 = unlimited, N > 0 = N (e.g. to grow a cluster)",
+  },
+  {
+    name: 'client-port',
+    type: 'string',
+    commands: BOTH,
+    env: true,
+    placeholder: 'PORT',
+    defaultText: String(DEFAULTS.clientPort),
+    description: 'the client port of every member, used to reach members found in the discovery registry',
+  },
+  {
+    name: 'join-as',
+    type: 'string',
+    commands: JOIN,
+    env: true,
+    placeholder: 'ROLE',
+    defaultText: DEFAULTS.joinAs,
+    description: 'learner (promoted by "elastic-etcd promote" once in sync) or voter',
+  },
+  {
+    name: 'dry-run',
+    type: 'boolean',
+    commands: JOIN,
+    env: false,
+    description: 'observe and plan, change nothing; prints the would-be configuration (-o json: the plan) and logs the plan',
+  },
+  {
+    name: 'endpoints',
+    type: 'string',
+    commands: BOTH,
+    env: true,
+    placeholder: 'URLS',
+    description: 'extra client URLs of existing members, comma-separated, to find the cluster',
+  },
+  {
+    name: 'health-timeout',
+    type: 'string',
+    commands: BOTH,
+    env: true,
+    placeholder: 'DURATION',
+    defaultText: formatDuration(DEFAULTS.healthTimeoutMs),
+    description: 'a member that does not answer its health check within this time counts as unreachable',
+  },
+  {
+    name: 'command-timeout',
+    type: 'string',
+    commands: BOTH,
+    env: true,
+    placeholder: 'DURATION',
+    defaultText: formatDuration(DEFAULTS.commandTimeoutMs),
+    description: 'timeout of one request to etcd',
+  },
+  {
+    name: 'lock-timeout',
+    type: 'string',
+    commands: JOIN,
+    env: true,
+    placeholder: 'DURATION',
+    defaultText: formatDuration(DEFAULTS.lockTimeoutMs),
+    description: 'how long to wait for the membership lock another joining node holds',
+  },
+  {
+    name: 'unhealthy-after',
+    type: 'string',
+    commands: JOIN,
+    env: true,
+    placeholder: 'DURATION',
+    defaultText: 'one failed health check',
+    description:
+      'replace and prune: a member counts as dead only once it has been unreachable this long, watched by this run (re-checking until then) or recorded by earlier runs in etcd',
+  },
+  {
+    name: 'promote-command',
+    type: 'string',
+    commands: JOIN,
+    env: true,
+    placeholder: 'COMMAND',
+    description:
+      'ExecStartPost command that promotes the learner (-o dropin); default: this program\'s "promote" with the same connection flags',
+  },
+  {
+    name: 'timeout',
+    type: 'string',
+    commands: PROMOTE,
+    env: false,
+    placeholder: 'DURATION',
+    defaultText: formatDuration(DEFAULTS.promoteTimeoutMs),
+    description: 'how long to wait for the learner to catch up',
+  },
+  {
+    name: 'cacert',
+    type: 'string',
+    commands: BOTH,
+    env: true,
+    placeholder: 'FILE',
+    description: 'verify etcd servers with this CA bundle (as etcdctl)',
+  },
   { name: 'cert', type: 'string', commands: BOTH, env: true, placeholder: 'FILE', description: 'client certificate for etcd (as etcdctl)' },
   { name: 'key', type: 'string', commands: BOTH, env: true, placeholder: 'FILE', description: 'client key for etcd (as etcdctl)' },
-  { name: 'insecure-skip-tls-verify', type: 'boolean', commands: BOTH, env: true, description: 'do not verify the servers\' certificates (as etcdctl; tests only)' },
+  {
+    name: 'insecure-skip-tls-verify',
+    type: 'boolean',
+    commands: BOTH,
+    env: true,
+    description: "do not verify the servers' certificates (as etcdctl; tests only)",
+  },
   { name: 'user', type: 'string', commands: BOTH, env: true, placeholder: 'NAME[:PASSWORD]', description: 'etcd user (as etcdctl)' },
-  { name: 'password', type: 'string', commands: BOTH, env: true, placeholder: 'PASSWORD', description: 'etcd password, if not given in --user (as etcdctl)' },
-  { name: 'v', type: 'string', commands: BOTH, env: false, placeholder: 'N', defaultText: '0', description: 'log verbosity: debug lines up to level N go to stderr (info, warnings and errors always do)' },
+  {
+    name: 'password',
+    type: 'string',
+    commands: BOTH,
+    env: true,
+    placeholder: 'PASSWORD',
+    description: 'etcd password, if not given in --user (as etcdctl)',
+  },
+  {
+    name: 'v',
+    type: 'string',
+    commands: BOTH,
+    env: false,
+    placeholder: 'N',
+    defaultText: '0',
+    description: 'log verbosity: debug lines up to level N go to stderr (info, warnings and errors always do)',
+  },
   { name: 'logtostderr', type: 'boolean', commands: BOTH, env: false, compatibility: true, description: '' },
   { name: 'alsologtostderr', type: 'boolean', commands: BOTH, env: false, compatibility: true, description: '' },
   { name: 'stderrthreshold', type: 'string', commands: BOTH, env: false, compatibility: true, description: '' },
@@ -183,7 +344,7 @@ async function parseWithYargs(argv: readonly string[]): Promise<RawArgs & { _com
   try {
     parsed = await parser.parseAsync();
   } catch (err) {
-    throw new UsageError(describeYargsFailure(failure ?? (errorMessage(err)), argv));
+    throw new UsageError(describeYargsFailure(failure ?? errorMessage(err), argv));
   }
   if (failure !== undefined) throw new UsageError(describeYargsFailure(failure, argv));
   const positionals = Array.isArray(parsed._) ? parsed._.map(String) : [];
@@ -254,7 +415,8 @@ function duration(values: ValueSource, name: string, fallback: number): number {
   const given = values.string(name);
   if (given === undefined) return fallback;
   const ms = parseDurationMs(given.value);
-  if (ms === undefined) throw invalid(given.origin, given.value, 'expected a positive duration such as 500ms, 2s, 1m30s or 5m (at most 24h)');
+  if (ms === undefined)
+    throw invalid(given.origin, given.value, 'expected a positive duration such as 500ms, 2s, 1m30s or 5m (at most 24h)');
   return ms;
 }
 
@@ -268,7 +430,8 @@ function oneOf<T extends string>(values: ValueSource, name: string, fallback: T,
 
 function commonOptions(values: ValueSource): CommonOptions {
   const name = values.string('name')?.value.trim() ?? '';
-  if (name === '') throw new UsageError('--name is required (or ELASTIC_ETCD_NAME)', 'pass the cluster-unique member name, e.g. --name=node1');
+  if (name === '')
+    throw new UsageError('--name is required (or ELASTIC_ETCD_NAME)', 'pass the cluster-unique member name, e.g. --name=node1');
   // ',' and '=' separate entries of etcd's initial cluster and of discovery registry values.
   if (/[,=\s]/.test(name)) throw invalid('--name', name, "a member name cannot contain ',', '=' or spaces");
 
@@ -291,7 +454,12 @@ function commonOptions(values: ValueSource): CommonOptions {
   }
 
   const verbosity = integer(values, 'v', 0, 0, 100);
-  return { self: { name, peerURLs }, ...(discoveryURL !== undefined && { discoveryURL }), connection: connectionOptions(values), verbosity };
+  return {
+    self: { name, peerURLs },
+    ...(discoveryURL !== undefined && { discoveryURL }),
+    connection: connectionOptions(values),
+    verbosity,
+  };
 }
 
 function connectionOptions(values: ValueSource): ConnectionOptions {
@@ -338,7 +506,11 @@ function authOption(values: ValueSource): { auth?: { username: string; password:
   const username = colon >= 0 ? user.value.slice(0, colon) : user.value;
   if (username.trim() === '') throw invalid(user.origin, '<hidden>', 'the user name is empty');
   if (colon >= 0) {
-    if (password !== undefined) throw new UsageError(`the password is given twice, in ${user.origin} and ${password.origin}`, 'use --user=NAME:PASSWORD or --user=NAME --password=PASSWORD');
+    if (password !== undefined)
+      throw new UsageError(
+        `the password is given twice, in ${user.origin} and ${password.origin}`,
+        'use --user=NAME:PASSWORD or --user=NAME --password=PASSWORD',
+      );
     return { auth: { username, password: user.value.slice(colon + 1) } };
   }
   // There is no terminal to prompt on (etcdctl would ask): the password must be given.
@@ -349,13 +521,22 @@ function authOption(values: ValueSource): { auth?: { username: string; password:
 }
 
 const FORMATS: Readonly<Record<string, OutputFormat>> = Object.fromEntries(OUTPUT_FORMATS.map((f) => [f, f]));
-const STRATEGIES: Readonly<Record<string, JoinStrategy>> = { prepare: 'prepare', prepared: 'prepare', replace: 'replace', prune: 'prune', add: 'add' };
+const STRATEGIES: Readonly<Record<string, JoinStrategy>> = {
+  prepare: 'prepare',
+  prepared: 'prepare',
+  replace: 'replace',
+  prune: 'prune',
+  add: 'add',
+};
 const ROLES: Readonly<Record<string, 'learner' | 'voter'>> = { learner: 'learner', voter: 'voter' };
 
 function joinOptions(values: ValueSource): JoinOptions {
   const common = commonOptions(values);
   if (common.discoveryURL === undefined) {
-    throw new UsageError('--discovery is required (or ELASTIC_ETCD_DISCOVERY)', 'pass the discovery URL, e.g. --discovery=https://discovery.etcd.io/<token>');
+    throw new UsageError(
+      '--discovery is required (or ELASTIC_ETCD_DISCOVERY)',
+      'pass the discovery URL, e.g. --discovery=https://discovery.etcd.io/<token>',
+    );
   }
   const format = values.string('o');
   const resolvedFormat = format === undefined ? DEFAULTS.format : FORMATS[format.value.trim()];
@@ -368,7 +549,11 @@ function joinOptions(values: ValueSource): JoinOptions {
   const strategy = oneOf(values, 'join-strategy', DEFAULTS.strategy, STRATEGIES);
   const unhealthyAfter = values.string('unhealthy-after');
   if (unhealthyAfter !== undefined && strategy !== 'replace' && strategy !== 'prune') {
-    throw invalid(unhealthyAfter.origin, unhealthyAfter.value, `only the replace and prune strategies remove dead members; --join-strategy is ${strategy}`);
+    throw invalid(
+      unhealthyAfter.origin,
+      unhealthyAfter.value,
+      `only the replace and prune strategies remove dead members; --join-strategy is ${strategy}`,
+    );
   }
   return {
     ...common,
@@ -388,7 +573,10 @@ function joinOptions(values: ValueSource): JoinOptions {
 function promoteOptions(values: ValueSource): PromoteOptions {
   const common = commonOptions(values);
   if (common.discoveryURL === undefined && common.connection.endpoints.length === 0) {
-    throw new UsageError('promote needs --discovery or --endpoints to find the cluster', 'pass the same --discovery URL the node joined with');
+    throw new UsageError(
+      'promote needs --discovery or --endpoints to find the cluster',
+      'pass the same --discovery URL the node joined with',
+    );
   }
   return { ...common, timeoutMs: duration(values, 'timeout', DEFAULTS.promoteTimeoutMs) };
 }

@@ -37,6 +37,10 @@ export async function runPromoteCommand(options: PromoteOptions, deps: CliDepend
     log,
     ...(io.signal !== undefined && { signal: io.signal }),
   });
-  log.info(result.outcome === 'promoted' ? `${memberLabel(result.member)} is now a voting member` : `${memberLabel(result.member)} already is a voting member`);
+  log.info(
+    result.outcome === 'promoted'
+      ? `${memberLabel(result.member)} is now a voting member`
+      : `${memberLabel(result.member)} already is a voting member`,
+  );
   return EXIT_OK;
 }

@@ -16,7 +16,12 @@ export type { CliDependencies, CliIO } from './context.js';
  * (0 success, 1 a refused or failed run, 2 a usage error). Writes only through `io`; every failure, input
  * errors included, becomes a one-line message with a hint on stderr, never a stack trace.
  */
-export async function main(argv: readonly string[], env: Environment, io: CliIO, deps: CliDependencies = realDependencies): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  env: Environment,
+  io: CliIO,
+  deps: CliDependencies = realDependencies,
+): Promise<number> {
   try {
     // `snapshot` has flags of its own (snapshot-command.ts); every other command goes through options.ts.
     if (argv[0] === 'snapshot') return await runSnapshotCommandLine(argv.slice(1), env, io, deps);

@@ -65,22 +65,32 @@ export function parseSnapshotCommandLine(argv: readonly string[], env: Environme
     const raw = env[`ELASTIC_ETCD_${name.toUpperCase().replaceAll('-', '_')}`]?.trim();
     return raw === undefined || raw === '' ? undefined : raw;
   };
-  const value = (name: Exclude<keyof typeof FLAGS, 'help' | 'insecure-skip-tls-verify'>): string | undefined => values[name] ?? (name === 'to' ? undefined : fromEnv(name));
+  const value = (name: Exclude<keyof typeof FLAGS, 'help' | 'insecure-skip-tls-verify'>): string | undefined =>
+    values[name] ?? (name === 'to' ? undefined : fromEnv(name));
   const to = value('to');
-  if (to === undefined || to === '') throw new UsageError('snapshot needs --to FILE or --to - (stdout)', 'run elastic-etcd snapshot --help for usage');
+  if (to === undefined || to === '')
+    throw new UsageError('snapshot needs --to FILE or --to - (stdout)', 'run elastic-etcd snapshot --help for usage');
   const rawEndpoints = value('endpoints');
-  if (rawEndpoints === undefined) throw new UsageError('snapshot needs --endpoints (client URLs of the cluster)', 'pass --endpoints=http://10.0.0.1:2379,... or set ELASTIC_ETCD_ENDPOINTS');
+  if (rawEndpoints === undefined)
+    throw new UsageError(
+      'snapshot needs --endpoints (client URLs of the cluster)',
+      'pass --endpoints=http://10.0.0.1:2379,... or set ELASTIC_ETCD_ENDPOINTS',
+    );
   let endpoints: string[];
   try {
     endpoints = parseMemberURLList(rawEndpoints);
   } catch (err) {
-    throw new UsageError(`--endpoints: ${err instanceof Error ? err.message : String(err)}`, 'pass client URLs such as http://10.0.0.1:2379, comma-separated');
+    throw new UsageError(
+      `--endpoints: ${err instanceof Error ? err.message : String(err)}`,
+      'pass client URLs such as http://10.0.0.1:2379, comma-separated',
+    );
   }
   const duration = (name: 'command-timeout' | 'health-timeout', fallback: number): number => {
     const raw = value(name);
     if (raw === undefined) return fallback;
     const ms = parseDurationMs(raw);
-    if (ms === undefined) throw new UsageError(`--${name}=${JSON.stringify(raw)} is not a duration`, 'use a duration such as 500ms, 15s or 1m');
+    if (ms === undefined)
+      throw new UsageError(`--${name}=${JSON.stringify(raw)} is not a duration`, 'use a duration such as 500ms, 15s or 1m');
     return ms;
   };
   const user = value('user');
@@ -90,7 +100,8 @@ export function parseSnapshotCommandLine(argv: readonly string[], env: Environme
     const colon = user.indexOf(':');
     const username = colon >= 0 ? user.slice(0, colon) : user;
     const secret = colon >= 0 ? user.slice(colon + 1) : password;
-    if (username === '' || secret === undefined) throw new UsageError('--user needs a name and a password', 'use --user=NAME:PASSWORD or --user=NAME --password=PASSWORD');
+    if (username === '' || secret === undefined)
+      throw new UsageError('--user needs a name and a password', 'use --user=NAME:PASSWORD or --user=NAME --password=PASSWORD');
     auth = { username, password: secret };
   } else if (password !== undefined) {
     throw new UsageError('--password needs --user', 'pass --user=NAME as well, or drop --password');
@@ -117,7 +128,12 @@ export function parseSnapshotCommandLine(argv: readonly string[], env: Environme
 }
 
 /** Runs `elastic-etcd snapshot`; `stdoutBytes` receives the snapshot with `--to -` (default: process.stdout). */
-export async function runSnapshotCommandLine(argv: readonly string[], env: Environment, io: CliIO & { readonly stdoutBytes?: Writable }, deps: CliDependencies): Promise<number> {
+export async function runSnapshotCommandLine(
+  argv: readonly string[],
+  env: Environment,
+  io: CliIO & { readonly stdoutBytes?: Writable },
+  deps: CliDependencies,
+): Promise<number> {
   const options = parseSnapshotCommandLine(argv, env);
   if (options === 'help') {
     io.stdout(SNAPSHOT_HELP);
@@ -126,13 +142,24 @@ export async function runSnapshotCommandLine(argv: readonly string[], env: Envir
   const log = new StderrLogger(io.stderr, 0);
   const connection = await toEtcdConnection(options.connection, deps);
   const manifest = await writeSnapshot(options.to, io.stdoutBytes ?? process.stdout, log, async () =>
-    openSnapshot({ endpoints: options.endpoints, connection, log, idleTimeoutMs: connection.requestTimeoutMs, ...(io.signal !== undefined && { signal: io.signal }) }),
+    openSnapshot({
+      endpoints: options.endpoints,
+      connection,
+      log,
+      idleTimeoutMs: connection.requestTimeoutMs,
+      ...(io.signal !== undefined && { signal: io.signal }),
+    }),
   );
   log.info('snapshot verified', { ...manifest, to: options.to });
   return EXIT_OK;
 }
 
-async function writeSnapshot(to: string, stdout: Writable, log: Logger, open: () => ReturnType<typeof openSnapshot>): Promise<SnapshotManifest> {
+async function writeSnapshot(
+  to: string,
+  stdout: Writable,
+  log: Logger,
+  open: () => ReturnType<typeof openSnapshot>,
+): Promise<SnapshotManifest> {
   let snapshot: Awaited<ReturnType<typeof openSnapshot>>;
   try {
     snapshot = await open();

@@ -130,34 +130,63 @@ export function planHeal(input: HealInput): HealDecision[] {
     const base = { member, unhealthyForMs: forMs };
     const what = memberLabel(member);
     if (forMs < unhealthyAfterMs) {
-      decisions.push({ ...base, action: 'wait', reason: `${what} has been unhealthy for ${seconds(forMs)}, less than the threshold of ${seconds(unhealthyAfterMs)}` });
+      decisions.push({
+        ...base,
+        action: 'wait',
+        reason: `${what} has been unhealthy for ${seconds(forMs)}, less than the threshold of ${seconds(unhealthyAfterMs)}`,
+      });
       continue;
     }
     const instanceId = input.instanceOf(member);
     if (instanceId === undefined) {
-      decisions.push({ ...base, action: 'skip', reason: `${what} is past the threshold but no in-service instance of the group runs it; a join or prune removes it` });
+      decisions.push({
+        ...base,
+        action: 'skip',
+        reason: `${what} is past the threshold but no in-service instance of the group runs it; a join or prune removes it`,
+      });
       continue;
     }
     if (!quorate) {
-      decisions.push({ ...base, action: 'wait', reason: `${what} is past the threshold, but only ${healthyVoters} of ${voters.length} voters are healthy, no quorum: nothing is replaced until the cluster has one` });
+      decisions.push({
+        ...base,
+        action: 'wait',
+        reason: `${what} is past the threshold, but only ${healthyVoters} of ${voters.length} voters are healthy, no quorum: nothing is replaced until the cluster has one`,
+      });
       continue;
     }
     const votersAfter = voters.filter((m) => m.id !== member.id);
     const healthyAfter = countHealthy(votersAfter, health);
     if (!hasQuorum(votersAfter.length, healthyAfter)) {
-      decisions.push({ ...base, action: 'wait', reason: `replacing ${what} would leave ${healthyAfter} healthy of ${votersAfter.length} voters, below their quorum` });
+      decisions.push({
+        ...base,
+        action: 'wait',
+        reason: `replacing ${what} would leave ${healthyAfter} healthy of ${votersAfter.length} voters, below their quorum`,
+      });
       continue;
     }
     if (chosen) {
-      decisions.push({ ...base, action: 'wait', reason: `${what} is past the threshold, but another unhealthy member is being replaced first; one at a time` });
+      decisions.push({
+        ...base,
+        action: 'wait',
+        reason: `${what} is past the threshold, but another unhealthy member is being replaced first; one at a time`,
+      });
       continue;
     }
     if (input.busy !== undefined) {
-      decisions.push({ ...base, action: 'wait', reason: `${what} is past the threshold, but a replacement is already under way (${input.busy}); one at a time` });
+      decisions.push({
+        ...base,
+        action: 'wait',
+        reason: `${what} is past the threshold, but a replacement is already under way (${input.busy}); one at a time`,
+      });
       continue;
     }
     chosen = true;
-    decisions.push({ ...base, action: 'report', instanceId, reason: `${what} has been unhealthy for ${seconds(forMs)}, past the threshold of ${seconds(unhealthyAfterMs)}: its instance ${instanceId} is reported unhealthy to the group` });
+    decisions.push({
+      ...base,
+      action: 'report',
+      instanceId,
+      reason: `${what} has been unhealthy for ${seconds(forMs)}, past the threshold of ${seconds(unhealthyAfterMs)}: its instance ${instanceId} is reported unhealthy to the group`,
+    });
   }
   return decisions;
 }
@@ -176,7 +205,8 @@ export function planMemberless(input: HealInput, memberDecisions: readonly HealD
     const what = `instance ${instanceId} runs no member (a join removed it after it stayed unhealthy)`;
     if (!quorate) return { instanceId, action: 'wait', reason: `${what}, but the cluster has no quorum` };
     if (chosen) return { instanceId, action: 'wait', reason: `${what}; another instance is being replaced first, one at a time` };
-    if (input.busy !== undefined) return { instanceId, action: 'wait', reason: `${what}; a replacement is already under way (${input.busy})` };
+    if (input.busy !== undefined)
+      return { instanceId, action: 'wait', reason: `${what}; a replacement is already under way (${input.busy})` };
     chosen = true;
     return { instanceId, action: 'report', reason: `${what}: it is reported unhealthy to the group` };
   });

@@ -86,12 +86,7 @@ export function planJoin(observation: Observation, options: PlanOptions): Plan {
     : planResume(self.name, self.peerURLs, members, base);
 }
 
-function planBootstrap(
-  bootstrap: BootstrapSource,
-  name: string,
-  peerURLs: readonly string[],
-  base: EtcdSettings,
-): Plan {
+function planBootstrap(bootstrap: BootstrapSource, name: string, peerURLs: readonly string[], base: EtcdSettings): Plan {
   switch (bootstrap.kind) {
     case 'discovery':
       // Discovery forms the cluster from its first `size` registrants; once that many registered and nobody
@@ -142,12 +137,7 @@ function planBootstrap(
 }
 
 /** A node with member data never changes membership, except to update its own peer URLs when its address changed. */
-function planResume(
-  name: string,
-  peerURLs: readonly string[],
-  members: readonly Member[],
-  base: EtcdSettings,
-): Plan {
+function planResume(name: string, peerURLs: readonly string[], members: readonly Member[], base: EtcdSettings): Plan {
   const byName = members.find((m) => m.name === name);
   const byURL = members.filter((m) => urlsOverlap(m.peerURLs, peerURLs));
   const own = byName ?? byURL.find(isUnstarted);
@@ -287,9 +277,7 @@ function planFreshJoin(
   // etcd admits a limited number of learners at once; a learner that is not being removed holds a slot.
   const removedIds = new Set(removals.map((r) => r.member.id));
   const joinsAsLearner = reusable === undefined ? options.joinAs === 'learner' : reusable.member.isLearner;
-  const remainingLearners = members.filter(
-    (m) => m.isLearner && !removedIds.has(m.id) && m.id !== reusable?.member.id,
-  );
+  const remainingLearners = members.filter((m) => m.isLearner && !removedIds.has(m.id) && m.id !== reusable?.member.id);
   const maxLearners = options.maxLearners ?? DEFAULT_MAX_LEARNERS;
   if (reusable === undefined && joinsAsLearner && remainingLearners.length >= maxLearners) {
     return refuse(

@@ -109,10 +109,7 @@ export function renderJson(plan: Plan): string {
       Object.assign(body, {
         reason: plan.reason,
         removals: plan.removals.map((r) => ({ member: member(r.member), reason: r.reason })),
-        admission:
-          plan.admission.kind === 'add'
-            ? plan.admission
-            : { kind: 'reuse', member: member(plan.admission.member) },
+        admission: plan.admission.kind === 'add' ? plan.admission : { kind: 'reuse', member: member(plan.admission.member) },
         promote: plan.promote,
         checks: plan.checks,
         settings: plan.settings,

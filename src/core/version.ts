@@ -28,7 +28,10 @@ export type SkewDecision =
 const OLDEST_SUPPORTED = { major: 3, minor: 4 } as const;
 
 function decided(version: EtcdVersionNumber | undefined): version is EtcdVersionNumber {
-  return version !== undefined && (version.major > OLDEST_SUPPORTED.major || (version.major === OLDEST_SUPPORTED.major && version.minor >= OLDEST_SUPPORTED.minor));
+  return (
+    version !== undefined &&
+    (version.major > OLDEST_SUPPORTED.major || (version.major === OLDEST_SUPPORTED.major && version.minor >= OLDEST_SUPPORTED.minor))
+  );
 }
 
 /**
@@ -42,10 +45,16 @@ export function checkVersionSkew(member: EtcdVersionNumber, cluster: string, ser
   if (running === undefined) return { kind: 'unknown', reason: `the cluster reports no version yet (${JSON.stringify(cluster)})` };
   const [m, c] = [`${member.major}.${member.minor}`, `${running.major}.${running.minor}`];
   if (member.major !== running.major || Math.abs(member.minor - running.minor) > 1) {
-    return { kind: 'refuse', reason: `a member on etcd ${m} cannot join a cluster on ${c}: etcd supports members at most one minor version apart; upgrade one minor version at a time` };
+    return {
+      kind: 'refuse',
+      reason: `a member on etcd ${m} cannot join a cluster on ${c}: etcd supports members at most one minor version apart; upgrade one minor version at a time`,
+    };
   }
   if (member.minor < running.minor) {
-    return { kind: 'refuse', reason: `a member on etcd ${m} cannot join a cluster already on ${c}: etcd does not let an older member join` };
+    return {
+      kind: 'refuse',
+      reason: `a member on etcd ${m} cannot join a cluster already on ${c}: etcd does not let an older member join`,
+    };
   }
   return { kind: 'ok' };
 }

@@ -31,7 +31,13 @@ export async function backUpWhenDue(group: GroupView, deps: LifecycleDeps, trigg
     });
     telemetry.count('Backups');
     telemetry.latency('Backup', stored.ms);
-    telemetry.info('backup taken', { trigger, key: stored.key, revision: stored.manifest.revision, size: stored.manifest.size, previousAgeSeconds: ageMs === undefined ? null : Math.round(ageMs / 1000) });
+    telemetry.info('backup taken', {
+      trigger,
+      key: stored.key,
+      revision: stored.manifest.revision,
+      size: stored.manifest.size,
+      previousAgeSeconds: ageMs === undefined ? null : Math.round(ageMs / 1000),
+    });
     return 'stored';
   } catch (err) {
     telemetry.count('BackupFailures');

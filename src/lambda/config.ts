@@ -5,12 +5,7 @@ import * as z from 'zod';
 import { CLUSTER_DEFAULTS } from '../core/defaults.js';
 import type { ClusterSize, JoinStrategy } from '../core/types.js';
 import { parseEtcdVersion, type EtcdVersionNumber } from '../core/version.js';
-import {
-  validateClusterName,
-  validateGroupName,
-  validateHookName,
-  validateParameterPrefix,
-} from '../adapters/aws/identifiers.js';
+import { validateClusterName, validateGroupName, validateHookName, validateParameterPrefix } from '../adapters/aws/identifiers.js';
 
 export interface LambdaConfig {
   readonly clusterName: string;
@@ -83,7 +78,9 @@ const port = integer(1, 65535);
 
 const clusterSize = z.union([z.literal('unlimited'), integer(1, 1000)]);
 
-const joinStrategy = z.enum(['prepare', 'prepared', 'add', 'replace', 'prune']).transform((s): JoinStrategy => (s === 'prepared' ? 'prepare' : s));
+const joinStrategy = z
+  .enum(['prepare', 'prepared', 'add', 'replace', 'prune'])
+  .transform((s): JoinStrategy => (s === 'prepared' ? 'prepare' : s));
 
 /** Each variable: its schema, its default (if optional) and the human description of what it expects. */
 const VARIABLES = {
@@ -97,7 +94,11 @@ const VARIABLES = {
   ELASTIC_ETCD_CLIENT_PORT: { schema: port, default: String(CLUSTER_DEFAULTS.clientPort), expected: 'a port number 1-65535' },
   ELASTIC_ETCD_PEER_PORT: { schema: port, default: String(CLUSTER_DEFAULTS.peerPort), expected: 'a port number 1-65535' },
   ELASTIC_ETCD_CLUSTER_SIZE: { schema: clusterSize, expected: 'a positive integer (e.g. 3) or "unlimited"' },
-  ELASTIC_ETCD_JOIN_STRATEGY: { schema: joinStrategy, default: CLUSTER_DEFAULTS.joinStrategy, expected: 'one of prepare, prepared, add, replace, prune' },
+  ELASTIC_ETCD_JOIN_STRATEGY: {
+    schema: joinStrategy,
+    default: CLUSTER_DEFAULTS.joinStrategy,
+    expected: 'one of prepare, prepared, add, replace, prune',
+  },
   ELASTIC_ETCD_JOIN_AS: { schema: z.enum(['learner', 'voter']), default: CLUSTER_DEFAULTS.joinAs, expected: 'learner or voter' },
   ELASTIC_ETCD_DATA_DIR: {
     schema: z.string().regex(/^\/[^\0\n]*$/),
@@ -106,7 +107,11 @@ const VARIABLES = {
   },
   ELASTIC_ETCD_LAUNCH_HOOK: { schema: identifier(validateHookName), expected: 'the launch lifecycle hook name' },
   ELASTIC_ETCD_TERMINATE_HOOK: { schema: identifier(validateHookName), expected: 'the terminate lifecycle hook name' },
-  ELASTIC_ETCD_HEALTH_TIMEOUT_MS: { schema: integer(1, 60_000), default: String(CLUSTER_DEFAULTS.healthTimeoutMs), expected: 'milliseconds, an integer 1-60000' },
+  ELASTIC_ETCD_HEALTH_TIMEOUT_MS: {
+    schema: integer(1, 60_000),
+    default: String(CLUSTER_DEFAULTS.healthTimeoutMs),
+    expected: 'milliseconds, an integer 1-60000',
+  },
   // The construct's default launch heartbeat timeout (10 min): a slow boot or snapshot is not taken for dead.
   ELASTIC_ETCD_JOIN_GRACE_SECONDS: { schema: integer(10, 7200), default: '600', expected: 'seconds, an integer 10-7200' },
   ELASTIC_ETCD_VERSION: {
@@ -117,7 +122,11 @@ const VARIABLES = {
     optional: true,
     expected: 'an etcd release 3.4.x, 3.5.x or 3.6.x such as 3.5.30 (or unset)',
   },
-  ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: { schema: integer(1, 86_400), default: String(CLUSTER_DEFAULTS.unhealthyAfterSeconds), expected: 'seconds, an integer 1-86400' },
+  ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: {
+    schema: integer(1, 86_400),
+    default: String(CLUSTER_DEFAULTS.unhealthyAfterSeconds),
+    expected: 'seconds, an integer 1-86400',
+  },
   ELASTIC_ETCD_BACKUP_BUCKET: {
     schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
     optional: true,
@@ -128,11 +137,17 @@ const VARIABLES = {
     default: CLUSTER_DEFAULTS.backupPrefix,
     expected: 'an S3 key prefix without leading or trailing "/" (segments of A-Z a-z 0-9 _ . -)',
   },
-  ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: { schema: integer(60, 604_800), default: String(CLUSTER_DEFAULTS.backupIntervalSeconds), expected: 'seconds, an integer 60-604800' },
+  ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: {
+    schema: integer(60, 604_800),
+    default: String(CLUSTER_DEFAULTS.backupIntervalSeconds),
+    expected: 'seconds, an integer 60-604800',
+  },
 } as const satisfies Record<string, { schema: z.ZodType<unknown, string>; default?: string; optional?: true; expected: string }>;
 
 type VariableName = keyof typeof VARIABLES;
-type Parsed = { [K in Exclude<VariableName, 'ELASTIC_ETCD_VERSION' | 'ELASTIC_ETCD_BACKUP_BUCKET'>]: z.output<(typeof VARIABLES)[K]['schema']> } & {
+type Parsed = {
+  [K in Exclude<VariableName, 'ELASTIC_ETCD_VERSION' | 'ELASTIC_ETCD_BACKUP_BUCKET'>]: z.output<(typeof VARIABLES)[K]['schema']>;
+} & {
   ELASTIC_ETCD_VERSION?: EtcdVersionNumber;
   ELASTIC_ETCD_BACKUP_BUCKET?: string;
 };
@@ -155,7 +170,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   }
   if (problems.length === 0 && parsed.ELASTIC_ETCD_CLIENT_PORT === parsed.ELASTIC_ETCD_PEER_PORT) {
     // etcd cannot serve clients and peers on the same port of one address.
-    problems.push({ variable: 'ELASTIC_ETCD_PEER_PORT', expected: 'a port different from ELASTIC_ETCD_CLIENT_PORT', received: env.ELASTIC_ETCD_PEER_PORT ?? String(CLUSTER_DEFAULTS.peerPort) });
+    problems.push({
+      variable: 'ELASTIC_ETCD_PEER_PORT',
+      expected: 'a port different from ELASTIC_ETCD_CLIENT_PORT',
+      received: env.ELASTIC_ETCD_PEER_PORT ?? String(CLUSTER_DEFAULTS.peerPort),
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const v = parsed as Parsed;
@@ -176,7 +195,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     ...(v.ELASTIC_ETCD_VERSION !== undefined && { etcdVersion: v.ELASTIC_ETCD_VERSION }),
     unhealthyAfterMs: v.ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS * 1000,
     ...(v.ELASTIC_ETCD_BACKUP_BUCKET !== undefined && {
-      backup: { bucket: v.ELASTIC_ETCD_BACKUP_BUCKET, prefix: v.ELASTIC_ETCD_BACKUP_PREFIX, intervalMs: v.ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS * 1000 },
+      backup: {
+        bucket: v.ELASTIC_ETCD_BACKUP_BUCKET,
+        prefix: v.ELASTIC_ETCD_BACKUP_PREFIX,
+        intervalMs: v.ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS * 1000,
+      },
     }),
   };
 }
@@ -185,7 +208,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
 export const ENVIRONMENT_VARIABLES = Object.keys(VARIABLES) as readonly VariableName[];
 
 /** Settings that have a default may be left out: their variable is then not written, and `loadConfig` uses the default. */
-type Defaulted = 'parameterPrefix' | 'clientPort' | 'peerPort' | 'joinStrategy' | 'joinAs' | 'dataDir' | 'healthTimeoutMs' | 'joinGraceSeconds' | 'unhealthyAfterMs';
+type Defaulted =
+  | 'parameterPrefix'
+  | 'clientPort'
+  | 'peerPort'
+  | 'joinStrategy'
+  | 'joinAs'
+  | 'dataDir'
+  | 'healthTimeoutMs'
+  | 'joinGraceSeconds'
+  | 'unhealthyAfterMs';
 export type EnvironmentInput = Omit<LambdaConfig, Defaulted> & Partial<Pick<LambdaConfig, Defaulted>>;
 
 /**

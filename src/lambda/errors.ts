@@ -10,6 +10,11 @@ export class RetryLaterError extends Error {
 }
 
 /** Refusals that end once another change finishes: a launch waits for them (up to its wait), then retries later. */
-export const TRANSIENT_REFUSALS: readonly RefusalCode[] = ['join-in-progress', 'learner-pending', 'bootstrap-in-progress', 'member-suspect'];
+export const TRANSIENT_REFUSALS: readonly RefusalCode[] = [
+  'join-in-progress',
+  'learner-pending',
+  'bootstrap-in-progress',
+  'member-suspect',
+];
 /** Refusals that depend on members' health at this moment: looked at again for a while before abandoning. */
 export const HEALTH_REFUSALS: readonly RefusalCode[] = ['no-quorum', 'quorum-at-risk', 'cluster-down'];

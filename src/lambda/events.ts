@@ -60,7 +60,10 @@ const envelope = z.object({
 });
 
 const lifecycleDetail = z.object({
-  LifecycleActionToken: z.string().min(1).max(36 * 4),
+  LifecycleActionToken: z
+    .string()
+    .min(1)
+    .max(36 * 4),
   AutoScalingGroupName: z.string().min(1).max(255),
   LifecycleHookName: z.string().min(1).max(255),
   EC2InstanceId: z.string().refine(isInstanceId, 'not an EC2 instance ID'),
@@ -80,7 +83,8 @@ export function classifyEvent(event: unknown, scope: EventScope): ClassifiedEven
   const { source, 'detail-type': detailType, id: eventId, time, detail } = parsedEnvelope.data;
 
   if (source === 'aws.events' && detailType === SCHEDULED_DETAIL_TYPE) return { kind: 'reconcile', eventId, time };
-  if (source !== 'aws.autoscaling') throw new MalformedEventError(`unexpected source ${JSON.stringify(source)} with detail-type ${JSON.stringify(detailType)}`);
+  if (source !== 'aws.autoscaling')
+    throw new MalformedEventError(`unexpected source ${JSON.stringify(source)} with detail-type ${JSON.stringify(detailType)}`);
   if (detailType !== LAUNCH_DETAIL_TYPE && detailType !== TERMINATE_DETAIL_TYPE) {
     return { kind: 'ignore', reason: `Auto Scaling event ${JSON.stringify(detailType)} is not a lifecycle action` };
   }
@@ -91,11 +95,16 @@ export function classifyEvent(event: unknown, scope: EventScope): ClassifiedEven
   const kind = detailType === LAUNCH_DETAIL_TYPE ? 'launch' : 'terminate';
   const expectedTransition = kind === 'launch' ? LAUNCH_TRANSITION : TERMINATE_TRANSITION;
   if (d.LifecycleTransition !== expectedTransition) {
-    throw new MalformedEventError(`${detailType} with LifecycleTransition ${JSON.stringify(d.LifecycleTransition)}, expected ${expectedTransition}`);
+    throw new MalformedEventError(
+      `${detailType} with LifecycleTransition ${JSON.stringify(d.LifecycleTransition)}, expected ${expectedTransition}`,
+    );
   }
 
   if (d.AutoScalingGroupName !== scope.groupName) {
-    return { kind: 'ignore', reason: `event for group ${JSON.stringify(d.AutoScalingGroupName)}, this function manages ${JSON.stringify(scope.groupName)}` };
+    return {
+      kind: 'ignore',
+      reason: `event for group ${JSON.stringify(d.AutoScalingGroupName)}, this function manages ${JSON.stringify(scope.groupName)}`,
+    };
   }
   const ourHook = kind === 'launch' ? scope.launchHook : scope.terminateHook;
   if (d.LifecycleHookName !== ourHook) {

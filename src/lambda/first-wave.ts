@@ -14,9 +14,7 @@ import { requireNamespace } from './namespace.js';
 const bootstrapRecordSchema = z.object({
   version: z.literal(1),
   token: z.string().min(8).max(128),
-  members: z
-    .array(z.object({ name: z.string().min(1), peerURLs: z.array(z.string().min(1)).min(1) }))
-    .min(1),
+  members: z.array(z.object({ name: z.string().min(1), peerURLs: z.array(z.string().min(1)).min(1) })).min(1),
   createdAt: z.string(),
   /** Set once the Lambda saw the cluster answer (formed.ts): from then on no answer means cluster-down. */
   formedAt: z.string().optional(),
@@ -47,10 +45,13 @@ export async function judgeRecord(
     };
   }
   if (configured.length === 0 && ![...recorded].some((name) => live.has(name))) {
-    deps.telemetry.warn('the recorded first wave is stale: none of its instances is live and no live instance was configured; deciding a new one', {
-      members: [...recorded],
-      createdAt: record.createdAt,
-    });
+    deps.telemetry.warn(
+      'the recorded first wave is stale: none of its instances is live and no live instance was configured; deciding a new one',
+      {
+        members: [...recorded],
+        createdAt: record.createdAt,
+      },
+    );
     await requireNamespace(deps);
     await deps.parameters.delete(deps.parameters.bootstrapName());
     return { kind: 'stale' };
@@ -94,7 +95,8 @@ export function parseBootstrapRecord(raw: string, where: string): BootstrapRecor
     throw new Error(`the bootstrap record ${where} is not JSON; fix or delete it`);
   }
   const parsed = bootstrapRecordSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`the bootstrap record ${where} is malformed (${parsed.error.issues[0]?.message ?? 'invalid'}); fix or delete it`);
+  if (!parsed.success)
+    throw new Error(`the bootstrap record ${where} is malformed (${parsed.error.issues[0]?.message ?? 'invalid'}); fix or delete it`);
   return parsed.data;
 }
 
@@ -105,7 +107,10 @@ export function parseBootstrapRecord(raw: string, where: string): BootstrapRecor
  */
 export async function decideFirstWave(group: GroupView, deps: LifecycleDeps): Promise<BootstrapRecord | undefined> {
   const { config } = deps;
-  const wanted = Math.max(1, Math.min(config.clusterSize === 'unlimited' ? Infinity : config.clusterSize, group.desiredCapacity ?? Infinity));
+  const wanted = Math.max(
+    1,
+    Math.min(config.clusterSize === 'unlimited' ? Infinity : config.clusterSize, group.desiredCapacity ?? Infinity),
+  );
   const candidates = liveInstances(group).filter((i) => i.privateIp !== undefined);
   if (!Number.isFinite(wanted) || candidates.length < wanted) {
     deps.telemetry.info('first wave incomplete', { wanted, visible: candidates.length });

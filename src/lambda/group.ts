@@ -86,7 +86,9 @@ export function platformKnowledge(group: GroupView, members: readonly Member[]):
   const live = liveInstances(group);
   const liveIds = new Set(live.map((i) => i.instanceId));
   const liveIps = new Set(live.flatMap((i) => (i.privateIp === undefined ? [] : [i.privateIp])));
-  const launchingIps = new Set(live.filter((i) => isLaunching(i.lifecycleState)).flatMap((i) => (i.privateIp === undefined ? [] : [i.privateIp])));
+  const launchingIps = new Set(
+    live.filter((i) => isLaunching(i.lifecycleState)).flatMap((i) => (i.privateIp === undefined ? [] : [i.privateIp])),
+  );
   const goneNames = members.filter((m) => isInstanceId(m.name) && !liveIds.has(m.name)).map((m) => m.name);
   const gonePeerURLs: string[] = [];
   const bootingPeerURLs: string[] = [];

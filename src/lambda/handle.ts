@@ -28,7 +28,8 @@ import { handleSqsEvent, isSqsEvent } from './sqs.js';
 export async function handleInvocation(event: unknown, deps: LifecycleDeps): Promise<InvocationResult | SQSBatchResponse> {
   if (isSqsEvent(event)) {
     const queue = deps.queue;
-    const changeVisibility = queue === undefined ? undefined : (arn: string, handle: string, seconds: number) => queue.changeVisibility(arn, handle, seconds);
+    const changeVisibility =
+      queue === undefined ? undefined : (arn: string, handle: string, seconds: number) => queue.changeVisibility(arn, handle, seconds);
     return handleSqsEvent(event, (body) => handleEvent(body, deps), deps.telemetry, changeVisibility);
   }
   return handleEvent(event, deps);
@@ -51,7 +52,11 @@ export async function handleEvent(event: unknown, deps: LifecycleDeps): Promise<
   try {
     let classified;
     try {
-      classified = classifyEvent(event, { groupName: config.autoScalingGroup, launchHook: config.launchHook, terminateHook: config.terminateHook });
+      classified = classifyEvent(event, {
+        groupName: config.autoScalingGroup,
+        launchHook: config.launchHook,
+        terminateHook: config.terminateHook,
+      });
     } catch (err) {
       if (!(err instanceof MalformedEventError)) throw err;
       telemetry.error('rejected a malformed event; nothing was changed', { reason: err.reason });

@@ -39,7 +39,9 @@ export async function healUnhealthyMembers(group: GroupView, deps: LifecycleDeps
     // Health status as the group sees it: an instance reported Unhealthy earlier is on its way out.
     const described = await deps.autoScaling.describeGroup(config.autoScalingGroup);
     const unhealthyInstances = new Set(described.instances.filter((i) => i.healthStatus === 'Unhealthy').map((i) => i.instanceId));
-    const inService = [...group.instances.values()].filter((i) => i.lifecycleState === 'InService' && !unhealthyInstances.has(i.instanceId));
+    const inService = [...group.instances.values()].filter(
+      (i) => i.lifecycleState === 'InService' && !unhealthyInstances.has(i.instanceId),
+    );
     const instanceOf = (m: Member): string | undefined => {
       if (isInstanceId(m.name)) return inService.find((i) => i.instanceId === m.name)?.instanceId;
       if (!isUnstarted(m)) return undefined; // added by hand: not the group's to replace
@@ -47,7 +49,11 @@ export async function healUnhealthyMembers(group: GroupView, deps: LifecycleDeps
       return inService.find((i) => i.privateIp !== undefined && hosts.includes(i.privateIp))?.instanceId;
     };
     const pastThreshold = (m: Member): boolean => history.has(m.id) && now() - history.get(m.id)! >= config.unhealthyAfterMs;
-    const busy = busyReason(group, unhealthyInstances, observed.members.filter((m) => !pastThreshold(m)));
+    const busy = busyReason(
+      group,
+      unhealthyInstances,
+      observed.members.filter((m) => !pastThreshold(m)),
+    );
     const input = {
       members: observed.members,
       health: observed.health,
@@ -62,7 +68,12 @@ export async function healUnhealthyMembers(group: GroupView, deps: LifecycleDeps
     for (const d of decisions) {
       const seconds = Math.round(d.unhealthyForMs / 1000);
       report.unhealthy.push({ member: d.member.name || `unstarted ${d.member.peerURLs.join(',')}`, seconds, action: d.action });
-      const details = { member: d.member.name, memberId: d.member.id.toString(16), unhealthyForSeconds: seconds, thresholdSeconds: config.unhealthyAfterMs / 1000 };
+      const details = {
+        member: d.member.name,
+        memberId: d.member.id.toString(16),
+        unhealthyForSeconds: seconds,
+        thresholdSeconds: config.unhealthyAfterMs / 1000,
+      };
       if (d.action !== 'report' || d.instanceId === undefined) {
         telemetry.decision({ trigger: 'reconcile', decision: `unhealthy-${d.action}`, reason: d.reason, details });
         continue;
@@ -92,10 +103,16 @@ export async function healUnhealthyMembers(group: GroupView, deps: LifecycleDeps
  * InService instances with no member by name or address that were admitted (their drop-in exists: it is
  * written only after their member was added). Such a member was removed while the instance kept running.
  */
-async function memberlessInstances(inService: readonly GroupInstanceView[], members: readonly Member[], deps: LifecycleDeps): Promise<string[]> {
+async function memberlessInstances(
+  inService: readonly GroupInstanceView[],
+  members: readonly Member[],
+  deps: LifecycleDeps,
+): Promise<string[]> {
   const out: string[] = [];
   for (const i of inService) {
-    const hasMember = members.some((m) => m.name === i.instanceId || (i.privateIp !== undefined && m.peerURLs.some((u) => safeHost(u) === i.privateIp)));
+    const hasMember = members.some(
+      (m) => m.name === i.instanceId || (i.privateIp !== undefined && m.peerURLs.some((u) => safeHost(u) === i.privateIp)),
+    );
     if (hasMember) continue;
     if ((await deps.parameters.get(deps.parameters.instanceName(i.instanceId, 'dropin'))) !== undefined) out.push(i.instanceId);
   }

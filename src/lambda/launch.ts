@@ -55,7 +55,10 @@ export async function handleLaunch(
       trigger: 'launch',
       instanceId,
       decision: 'skip',
-      reason: instance === undefined ? 'the instance is no longer in the group' : `the instance is ${instance.lifecycleState}, not launching: a late or repeated event`,
+      reason:
+        instance === undefined
+          ? 'the instance is no longer in the group'
+          : `the instance is ${instance.lifecycleState}, not launching: a late or repeated event`,
     });
     return 'not-launching';
   }
@@ -77,20 +80,32 @@ export async function handleLaunch(
       await holdLaunch(ref, instanceId, deps);
     }
     await complete('CONTINUE');
-    telemetry.decision({ trigger: 'launch', instanceId, decision: 'continue', reason: 'the instance already has its configuration: completing the pending action' });
+    telemetry.decision({
+      trigger: 'launch',
+      instanceId,
+      decision: 'continue',
+      reason: 'the instance already has its configuration: completing the pending action',
+    });
     return 'duplicate';
   }
 
   const skew = await versionSkewRefusal(group, deps);
   if (skew !== undefined) {
     await complete('ABANDON'); // an adopted instance has no action: it is left as it is
-    telemetry.decision({ trigger: adopt ? 'reconcile' : 'launch', instanceId, decision: 'refuse', reason: skew, details: { code: 'version-skew' } });
+    telemetry.decision({
+      trigger: adopt ? 'reconcile' : 'launch',
+      instanceId,
+      decision: 'refuse',
+      reason: skew,
+      details: { code: 'version-skew' },
+    });
     return 'abandon';
   }
 
   // A membership change may follow: a snapshot first when the newest is older than the interval (never throws).
   // Only once a cluster formed: a first wave has nothing to back up.
-  if (deps.backups !== undefined && (await readBootstrapRecord(deps))?.formedAt !== undefined) await backUpWhenDue(group, deps, 'before-change');
+  if (deps.backups !== undefined && (await readBootstrapRecord(deps))?.formedAt !== undefined)
+    await backUpWhenDue(group, deps, 'before-change');
 
   // Members of instances that are gone for good (their terminate events may have been lost) go first: etcd 3.4
   // refuses to add a member while a voter is down, and the planner would keep all but one of them.
@@ -124,7 +139,13 @@ export async function handleLaunch(
 
   if (plan.kind === 'refuse') {
     await complete('ABANDON'); // an adopted instance is left as it is: the next pass looks again
-    telemetry.decision({ trigger: adopt ? 'reconcile' : 'launch', instanceId, decision: 'refuse', reason: plan.message, details: { code: plan.code } });
+    telemetry.decision({
+      trigger: adopt ? 'reconcile' : 'launch',
+      instanceId,
+      decision: 'refuse',
+      reason: plan.message,
+      details: { code: plan.code },
+    });
     telemetry.latency('Launch', Date.now() - started);
     return 'abandon';
   }
@@ -219,7 +240,13 @@ async function promoteAfterLaunch(self: SelfIdentity, group: GroupView, deps: Li
     });
     if (result.outcome === 'promoted') {
       deps.telemetry.count('Promotions');
-      deps.telemetry.decision({ trigger: 'launch', instanceId: self.name, decision: 'promote', reason: 'the learner caught up', details: { member: memberLabel(result.member) } });
+      deps.telemetry.decision({
+        trigger: 'launch',
+        instanceId: self.name,
+        decision: 'promote',
+        reason: 'the learner caught up',
+        details: { member: memberLabel(result.member) },
+      });
     }
     return true;
   } catch (err) {
@@ -240,7 +267,11 @@ async function joinOrBootstrapPastSuspects(self: SelfIdentity, group: GroupView,
     return await joinOrBootstrap(self, group, deps);
   } catch (err) {
     if (!isEtcdError(err, 'unhealthy-cluster')) throw err;
-    return { kind: 'refuse', code: 'member-suspect', message: `etcd refuses to add a member while one does not answer: ${(err as Error).message}` };
+    return {
+      kind: 'refuse',
+      code: 'member-suspect',
+      message: `etcd refuses to add a member while one does not answer: ${(err as Error).message}`,
+    };
   }
 }
 
@@ -256,7 +287,9 @@ async function joinOrBootstrap(self: SelfIdentity, group: GroupView, deps: Lifec
   // A member of the recorded first wave always starts from the record: etcd accepts a late bootstrap member
   // with the same initial cluster and token, whether or not the others formed the cluster already.
   if (record?.members.some((m) => m.name === self.name) === true) return planStaticBootstrap(self, record, config);
-  const endpoints = candidateEndpoints(group, config.clientPort).filter((u) => u !== clientURL(hostOf(self.peerURLs[0]!), config.clientPort));
+  const endpoints = candidateEndpoints(group, config.clientPort).filter(
+    (u) => u !== clientURL(hostOf(self.peerURLs[0]!), config.clientPort),
+  );
   let bootstrap: BootstrapSource = record === undefined ? { kind: 'none' } : staticBootstrap(record);
   const join = (source: BootstrapSource) =>
     runJoin({
@@ -315,7 +348,10 @@ function planDetails(plan: Plan): Record<string, unknown> {
   if (plan.kind !== 'join') return { state: plan.kind === 'refuse' ? undefined : plan.settings.initialClusterState };
   return {
     removals: plan.removals.map((r) => ({ member: memberLabel(r.member), reason: r.reason })),
-    admission: plan.admission.kind === 'add' ? `add as ${plan.admission.asLearner ? 'learner' : 'voter'}` : `reuse ${memberLabel(plan.admission.member)}`,
+    admission:
+      plan.admission.kind === 'add'
+        ? `add as ${plan.admission.asLearner ? 'learner' : 'voter'}`
+        : `reuse ${memberLabel(plan.admission.member)}`,
     checks: plan.checks,
   };
 }

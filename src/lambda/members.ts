@@ -38,13 +38,21 @@ export async function removeMember(group: GroupView, request: RemovalRequest, de
   try {
     const observed = justObserved ?? (await observeForPlanning(client, deps.connection, log));
     if (observed.kind === 'unreachable') {
-      telemetry.decision({ trigger: 'terminate', decision: 'keep', reason: `${why}, but no member answers; the reconcile pass removes it later` });
+      telemetry.decision({
+        trigger: 'terminate',
+        decision: 'keep',
+        reason: `${why}, but no member answers; the reconcile pass removes it later`,
+      });
       return 'kept';
     }
     const rules = { targetSize: deps.config.clusterSize };
     const first = planRemoval(observed, isTarget, rules);
     if (first.kind === 'absent') {
-      telemetry.decision({ trigger: 'terminate', decision: 'skip', reason: `${why}; it is not a member (already removed, or never joined)` });
+      telemetry.decision({
+        trigger: 'terminate',
+        decision: 'skip',
+        reason: `${why}; it is not a member (already removed, or never joined)`,
+      });
       return 'absent';
     }
     if (first.kind === 'refuse') {
@@ -69,7 +77,12 @@ export async function removeMember(group: GroupView, request: RemovalRequest, de
         return 'absent';
       }
       telemetry.count('Removals');
-      telemetry.decision({ trigger: 'terminate', decision: 'remove', reason: `${why}: removed ${memberLabel(decision.member)}`, details: { member: memberLabel(decision.member) } });
+      telemetry.decision({
+        trigger: 'terminate',
+        decision: 'remove',
+        reason: `${why}: removed ${memberLabel(decision.member)}`,
+        details: { member: memberLabel(decision.member) },
+      });
       return 'removed';
     });
   } finally {
@@ -90,7 +103,11 @@ export async function removeGoneMembers(group: GroupView, deps: LifecycleDeps): 
       // The first decision can use the observation above; after a removal the cluster must be looked at again.
       const outcome = await removeMember(
         group,
-        { isTarget: (m) => m.id === member.id, why: `the instance behind ${memberLabel(member)} is gone`, ...(i === 0 && { justObserved: observed }) },
+        {
+          isTarget: (m) => m.id === member.id,
+          why: `the instance behind ${memberLabel(member)} is gone`,
+          ...(i === 0 && { justObserved: observed }),
+        },
         deps,
       );
       if (outcome === 'removed') removed.push(memberLabel(member));
@@ -124,7 +141,13 @@ export async function promoteReadyLearners(group: GroupView, deps: LifecycleDeps
       if (attempt.kind === 'promoted') {
         promoted.push(learner.name);
         deps.telemetry.count('Promotions');
-        deps.telemetry.decision({ trigger: 'reconcile', instanceId: learner.name, decision: 'promote', reason: 'the learner caught up', details: { member: memberLabel(learner) } });
+        deps.telemetry.decision({
+          trigger: 'reconcile',
+          instanceId: learner.name,
+          decision: 'promote',
+          reason: 'the learner caught up',
+          details: { member: memberLabel(learner) },
+        });
       }
     }
   } finally {

@@ -47,7 +47,11 @@ async function judge(raw: string, deps: LifecycleDeps): Promise<NamespaceClaim> 
   const owner = parseOwner(raw);
   if (owner === config.autoScalingGroup) return { kind: 'ours', how: 'existing' };
   if (owner === undefined) {
-    return { kind: 'foreign', owner, reason: `the owner record ${name} is malformed; fix it (it must name this group, ${config.autoScalingGroup}) or delete it` };
+    return {
+      kind: 'foreign',
+      owner,
+      reason: `the owner record ${name} is malformed; fix it (it must name this group, ${config.autoScalingGroup}) or delete it`,
+    };
   }
   try {
     await deps.autoScaling.describeGroup(owner);

@@ -19,7 +19,9 @@ export async function versionSkewRefusal(group: GroupView, deps: LifecycleDeps):
     const { cluster, server } = await client.getVersion();
     const decision = checkVersionSkew(wanted, cluster, server);
     if (decision.kind === 'unknown') deps.telemetry.info('version skew not checked', { reason: decision.reason });
-    return decision.kind === 'refuse' ? `${decision.reason} (ELASTIC_ETCD_VERSION ${wanted.major}.${wanted.minor}.${wanted.patch}, cluster version ${cluster})` : undefined;
+    return decision.kind === 'refuse'
+      ? `${decision.reason} (ELASTIC_ETCD_VERSION ${wanted.major}.${wanted.minor}.${wanted.patch}, cluster version ${cluster})`
+      : undefined;
   } catch (err) {
     if (isEtcdError(err, 'unavailable') || isEtcdError(err, 'timeout')) return undefined;
     throw err;

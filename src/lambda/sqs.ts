@@ -90,9 +90,12 @@ async function retrySoon(record: SQSRecord, changeVisibility: ChangeVisibility, 
   const seconds = retryDelaySeconds(Number(record.attributes.ApproximateReceiveCount));
   try {
     await changeVisibility(record.eventSourceARN, record.receiptHandle, seconds);
-    telemetry.info('a failed queue message is delivered again after the retry delay', { messageId: record.messageId, retryDelaySeconds: seconds });
+    telemetry.info('a failed queue message is delivered again after the retry delay', {
+      messageId: record.messageId,
+      retryDelaySeconds: seconds,
+    });
   } catch (err) {
-    telemetry.error('could not shorten a failed queue message\'s visibility; it is delivered again after the queue\'s visibility timeout', {
+    telemetry.error("could not shorten a failed queue message's visibility; it is delivered again after the queue's visibility timeout", {
       messageId: record.messageId,
       error: errorMessage(err),
     });

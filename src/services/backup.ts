@@ -6,12 +6,23 @@ import type { BackupStore, StoredSnapshot } from '../adapters/aws/backups.js';
 import { openSnapshot, type SnapshotOptions } from './snapshot.js';
 
 /** Takes a snapshot of the cluster at `options.endpoints` and stores it; resolves with what was stored. */
-export async function backUp(store: BackupStore, options: SnapshotOptions & { readonly now?: Date }): Promise<StoredSnapshot & { readonly source: string; readonly ms: number }> {
+export async function backUp(
+  store: BackupStore,
+  options: SnapshotOptions & { readonly now?: Date },
+): Promise<StoredSnapshot & { readonly source: string; readonly ms: number }> {
   const started = Date.now();
   const snapshot = await openSnapshot(options);
   const key = store.newKey(options.now ?? new Date(), randomBytes(4).toString('hex'));
   const stored = await store.put(key, snapshot.bytes, snapshot.manifest);
   const ms = Date.now() - started;
-  options.log.info('snapshot stored', { key, bucket: store.bucket, sha256: stored.manifest.sha256, size: stored.manifest.size, revision: stored.manifest.revision, source: snapshot.source.name, ms });
+  options.log.info('snapshot stored', {
+    key,
+    bucket: store.bucket,
+    sha256: stored.manifest.sha256,
+    size: stored.manifest.size,
+    revision: stored.manifest.revision,
+    source: snapshot.source.name,
+    ms,
+  });
   return { ...stored, source: snapshot.source.name, ms };
 }

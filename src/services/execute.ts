@@ -79,7 +79,8 @@ export async function executePlan(client: EtcdClient, plan: Plan, options: Execu
     log.info(`starting as the existing unstarted member ${memberLabel(admitted)}`);
   } else {
     try {
-      admitted = (await retry('add this node', () => client.memberAdd(admission.peerURLs, { asLearner: admission.asLearner }, call))).member;
+      admitted = (await retry('add this node', () => client.memberAdd(admission.peerURLs, { asLearner: admission.asLearner }, call)))
+        .member;
       log.info(`added this node as ${admission.asLearner ? 'learner' : 'voter'} ${memberLabel(admitted)}`);
     } catch (err) {
       if (!isEtcdError(err, 'peer-url-exists')) throw err;

@@ -103,7 +103,11 @@ export async function runJoin(input: JoinInput): Promise<JoinResult> {
 
 async function replanAndExecute(client: EtcdClient, input: JoinInput): Promise<JoinResult> {
   // Under the lock, the view the change is decided on comes through the leader (linearizable on 3.5+).
-  const observed = await withHealthHistory(client, input, await observeForPlanning(client, input.connection, input.log, input.signal, { forChange: true }));
+  const observed = await withHealthHistory(
+    client,
+    input,
+    await observeForPlanning(client, input.connection, input.log, input.signal, { forChange: true }),
+  );
   const plan = suspectRefusal(planFor(input, observed), observed, input);
   if (!changesMembership(plan)) {
     input.log.info(`the cluster changed while waiting for the lock: ${plan.kind === 'refuse' ? plan.message : plan.reason}`);
@@ -154,7 +158,11 @@ function logPlan(log: Logger, plan: Plan, dryRun: boolean): void {
  * unreachable members that have not been unhealthy that long (they count as unknown: not removed). The
  * members held back that way are returned too, so a refusal for lack of room can say to wait for them.
  */
-async function withHealthHistory(client: EtcdClient, input: JoinInput, observed: Observed): Promise<Observed & { suspects?: readonly Member[] }> {
+async function withHealthHistory(
+  client: EtcdClient,
+  input: JoinInput,
+  observed: Observed,
+): Promise<Observed & { suspects?: readonly Member[] }> {
   if (input.unhealthyAfterMs === undefined || observed.kind === 'unreachable') return observed;
   const now = (input.now ?? Date.now)();
   const history = await updateHealthHistory(client, observed, now, input.log, input.signal);

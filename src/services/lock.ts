@@ -68,9 +68,11 @@ export async function withClusterLock<T>(client: EtcdClient, options: LockOption
       randomize: true,
       maxRetryTime: options.timeoutMs,
       ...(options.signal !== undefined && { signal: options.signal }),
-      shouldRetry: ({ error }) => error instanceof LockBusy || (isEtcdError(error) && ['unavailable', 'timeout', 'unhealthy-cluster'].includes(error.code)),
+      shouldRetry: ({ error }) =>
+        error instanceof LockBusy || (isEtcdError(error) && ['unavailable', 'timeout', 'unhealthy-cluster'].includes(error.code)),
       onFailedAttempt: ({ error, attemptNumber }) => {
-        if (error instanceof LockBusy) options.log.debug(2, `waiting for the cluster lock (attempt ${attemptNumber})`, { holder: error.holder });
+        if (error instanceof LockBusy)
+          options.log.debug(2, `waiting for the cluster lock (attempt ${attemptNumber})`, { holder: error.holder });
         else options.log.debug(2, `taking the cluster lock failed, retrying: ${error.message}`);
       },
     },
@@ -86,9 +88,11 @@ export async function withClusterLock<T>(client: EtcdClient, options: LockOption
     await keepAlive.stop();
     // Release promptly, retrying briefly: right after a membership change (e.g. the leader was removed) etcd may
     // be electing and refuse for a moment. If it still fails, the lease expires after the TTL.
-    await retryTransient('release the cluster lock', () => client.leaseRevoke(leaseId), { log: options.log, maxRetryTimeMs: 10_000 }).catch((err: unknown) => {
-      options.log.warn(`could not release the cluster lock; it frees itself within ${ttl} s`, { error: String(err) });
-    });
+    await retryTransient('release the cluster lock', () => client.leaseRevoke(leaseId), { log: options.log, maxRetryTimeMs: 10_000 }).catch(
+      (err: unknown) => {
+        options.log.warn(`could not release the cluster lock; it frees itself within ${ttl} s`, { error: String(err) });
+      },
+    );
   }
 }
 
@@ -102,15 +106,19 @@ function keepLeaseAlive(client: EtcdClient, leaseId: bigint, everyMs: number, lo
   const tick = async (): Promise<void> => {
     try {
       const ttl = await client.leaseKeepAlive(leaseId);
-      if (ttl <= 0 && !stopped) log.error('the cluster lock lease expired while held; another holder may take the lock', { lease: leaseId.toString(16) });
+      if (ttl <= 0 && !stopped)
+        log.error('the cluster lock lease expired while held; another holder may take the lock', { lease: leaseId.toString(16) });
       else log.debug(4, 'renewed the cluster lock lease', { ttl });
     } catch (err) {
       if (!stopped) log.warn('could not renew the cluster lock lease; retrying at the next interval', { error: String(err) });
     }
   };
-  const timer = setInterval(() => {
-    running = running.then(tick);
-  }, Math.max(1, Math.floor(everyMs)));
+  const timer = setInterval(
+    () => {
+      running = running.then(tick);
+    },
+    Math.max(1, Math.floor(everyMs)),
+  );
   timer.unref();
   return {
     stop: async () => {

@@ -6,7 +6,14 @@ import { memberIdToHex, parseHexMemberId } from '../core/ids.js';
 import { isUnstarted } from '../core/members.js';
 import type { ClusterView, MemberId } from '../core/types.js';
 import { sameURLSet } from '../core/urls.js';
-import { checkMembersHealth, EtcdError, isEtcdError, observeCluster, type EtcdClient, type ObservedCluster } from '../adapters/etcd/index.js';
+import {
+  checkMembersHealth,
+  EtcdError,
+  isEtcdError,
+  observeCluster,
+  type EtcdClient,
+  type ObservedCluster,
+} from '../adapters/etcd/index.js';
 import type { EtcdConnection } from './connection.js';
 import type { Logger } from './log.js';
 
@@ -86,15 +93,27 @@ async function confirmThroughLeader(
     current = await client.memberList(signal === undefined ? {} : { signal });
   } catch (err) {
     if (!isEtcdError(err, 'unavailable') && !isEtcdError(err, 'timeout')) throw err;
-    throw new EtcdError('unavailable', `no member answered the member list through the leader, so no membership change is made: ${err.message}`, { cause: err });
+    throw new EtcdError(
+      'unavailable',
+      `no member answered the member list through the leader, so no membership change is made: ${err.message}`,
+      { cause: err },
+    );
   }
   if (current.clusterId !== observed.clusterId) {
-    throw new EtcdError('unavailable', `the leader answered for cluster ${current.clusterId.toString(16)}, not the observed ${observed.clusterId.toString(16)}; no change is made`);
+    throw new EtcdError(
+      'unavailable',
+      `the leader answered for cluster ${current.clusterId.toString(16)}, not the observed ${observed.clusterId.toString(16)}; no change is made`,
+    );
   }
   const health = new Map(observed.health);
-  const unchecked = current.members.filter((m) => !health.has(m.id) || !observed.members.some((o) => o.id === m.id && sameURLSet(o.clientURLs, m.clientURLs)));
+  const unchecked = current.members.filter(
+    (m) => !health.has(m.id) || !observed.members.some((o) => o.id === m.id && sameURLSet(o.clientURLs, m.clientURLs)),
+  );
   if (unchecked.length > 0) {
-    const checked = await checkMembersHealth(client, unchecked, current.clusterId, { timeoutMs: connection.healthTimeoutMs, ...(signal !== undefined && { signal }) });
+    const checked = await checkMembersHealth(client, unchecked, current.clusterId, {
+      timeoutMs: connection.healthTimeoutMs,
+      ...(signal !== undefined && { signal }),
+    });
     for (const [id, h] of checked) health.set(id, h);
   }
   return { ...observed, members: current.members, health };

@@ -51,8 +51,7 @@ export async function promoteWhenReady(input: PromoteInput): Promise<PromoteResu
       async (): Promise<PromoteResult> => {
         const list = await client.memberList(call);
         const own =
-          list.members.find((m) => m.name === input.self.name) ??
-          list.members.find((m) => sameURLSet(m.peerURLs, input.self.peerURLs));
+          list.members.find((m) => m.name === input.self.name) ?? list.members.find((m) => sameURLSet(m.peerURLs, input.self.peerURLs));
         if (own === undefined) {
           throw new AbortError(new PromotionError(`${input.self.name} is not a member of the cluster; nothing to promote`));
         }
@@ -89,7 +88,8 @@ export async function promoteWhenReady(input: PromoteInput): Promise<PromoteResu
   }
 }
 
-export type PromotionAttempt = { readonly kind: 'promoted' } | { readonly kind: 'already-voter' } | { readonly kind: 'not-yet'; readonly reason: string };
+export type PromotionAttempt =
+  { readonly kind: 'promoted' } | { readonly kind: 'already-voter' } | { readonly kind: 'not-yet'; readonly reason: string };
 
 /**
  * One guarded promotion attempt of `learner`: the quorum rule first, then etcd's own checks. "Not yet" when
@@ -110,7 +110,8 @@ export async function promoteOnce(
     return { kind: 'promoted' };
   } catch (err) {
     if (isEtcdError(err, 'member-not-learner')) return { kind: 'already-voter' };
-    if (isEtcdError(err, 'learner-not-ready')) return { kind: 'not-yet', reason: `learner ${memberLabel(learner)} is not in sync with the leader yet` };
+    if (isEtcdError(err, 'learner-not-ready'))
+      return { kind: 'not-yet', reason: `learner ${memberLabel(learner)} is not in sync with the leader yet` };
     if (isEtcdError(err, 'unhealthy-cluster')) return { kind: 'not-yet', reason: `etcd refuses reconfiguration for now: ${err.message}` };
     throw err;
   }

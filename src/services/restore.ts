@@ -47,7 +47,9 @@ export async function fetchVerifiedSnapshot(store: BackupStore, options: FetchOp
     await pipeline(await store.open(key), digest, createWriteStream(temporary, { flags: 'wx', mode: 0o600, flush: true }));
     const seen = digest.result();
     if (seen?.sha256 !== manifest.sha256 || seen.size !== manifest.size) {
-      throw new RestoreRefusedError(`snapshot ${key} does not match its manifest (SHA-256 ${seen?.sha256 ?? '?'}, ${seen?.size ?? '?'} bytes; expected ${manifest.sha256}, ${manifest.size} bytes): refused`);
+      throw new RestoreRefusedError(
+        `snapshot ${key} does not match its manifest (SHA-256 ${seen?.sha256 ?? '?'}, ${seen?.size ?? '?'} bytes; expected ${manifest.sha256}, ${manifest.size} bytes): refused`,
+      );
     }
     await rename(temporary, options.to);
     return chosen;

@@ -31,7 +31,8 @@ export async function retryTransient<T>(
     ...(options.signal !== undefined && { signal: options.signal }),
     shouldRetry: ({ error }) => isTransientEtcdError(error),
     onFailedAttempt: ({ error, attemptNumber }) => {
-      if (isTransientEtcdError(error)) options.log.debug(2, `${what}: etcd is not ready (${error.message}); retrying (attempt ${attemptNumber})`);
+      if (isTransientEtcdError(error))
+        options.log.debug(2, `${what}: etcd is not ready (${error.message}); retrying (attempt ${attemptNumber})`);
     },
   });
 }

@@ -61,7 +61,9 @@ export async function openSnapshot(options: SnapshotOptions): Promise<OpenSnapsh
   let handedOver = false;
   try {
     const list = await client.memberList({ ...(options.signal !== undefined && { signal: options.signal }) });
-    const chosen = await chooseSource(list.members, list.clusterId, options, (endpoint, timeoutMs) => client.statusAt(endpoint, { timeoutMs, ...(options.signal !== undefined && { signal: options.signal }) }));
+    const chosen = await chooseSource(list.members, list.clusterId, options, (endpoint, timeoutMs) =>
+      client.statusAt(endpoint, { timeoutMs, ...(options.signal !== undefined && { signal: options.signal }) }),
+    );
     options.log.info('taking a snapshot', { member: chosen.member.name, endpoint: chosen.endpoint, leader: chosen.leader });
     const stream = await client.snapshotAt(chosen.endpoint, {
       ...(options.idleTimeoutMs !== undefined && { idleTimeoutMs: options.idleTimeoutMs }),
@@ -129,7 +131,9 @@ async function chooseSource(
       }
     }),
   );
-  const healthy = seen.filter((s): s is Source => s !== undefined && s.status.clusterId === clusterId && s.status.leader !== 0n && s.status.errors.length === 0);
+  const healthy = seen.filter(
+    (s): s is Source => s !== undefined && s.status.clusterId === clusterId && s.status.leader !== 0n && s.status.errors.length === 0,
+  );
   const chosen = healthy.find((s) => !s.leader) ?? healthy[0];
   if (chosen === undefined) throw new SnapshotError(`no healthy voter answers (${voters.length} voter(s) asked): no snapshot can be taken`);
   return chosen;

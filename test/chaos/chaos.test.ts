@@ -9,26 +9,47 @@ import { runChaos } from './run.js';
 const SEED = 2;
 const STEPS = 3;
 
-test(`chaos, seed ${SEED}, ${STEPS} steps: no acknowledged write lost, no quorum lost by our actions, converges, no orphaned parameters`, { timeout: 150_000 }, async () => {
-  const result = await runChaos({ seed: SEED, steps: STEPS });
-  const replay = `replay: npm run chaos -- --seed ${SEED} --runs 1 --steps ${STEPS}`;
-  assert.deepEqual(result.violations, [], `${replay}\n${result.schedule.join('\n')}`);
-  assert.equal(result.schedule.filter((line) => !line.includes('   ')).length, STEPS, 'every step ran');
-  assert.ok(result.writes.acknowledged > 0, 'the writer got writes acknowledged');
-  assert.deepEqual(result.writes.lost, []);
-  assert.ok(result.samples > 0, 'the quorum monitor sampled');
-  assert.ok(result.schedule.some((line) => line.includes('crash at')), `the schedule crashes the handler once (${replay})`);
-});
+test(
+  `chaos, seed ${SEED}, ${STEPS} steps: no acknowledged write lost, no quorum lost by our actions, converges, no orphaned parameters`,
+  { timeout: 150_000 },
+  async () => {
+    const result = await runChaos({ seed: SEED, steps: STEPS });
+    const replay = `replay: npm run chaos -- --seed ${SEED} --runs 1 --steps ${STEPS}`;
+    assert.deepEqual(result.violations, [], `${replay}\n${result.schedule.join('\n')}`);
+    assert.equal(result.schedule.filter((line) => !line.includes('   ')).length, STEPS, 'every step ran');
+    assert.ok(result.writes.acknowledged > 0, 'the writer got writes acknowledged');
+    assert.deepEqual(result.writes.lost, []);
+    assert.ok(result.samples > 0, 'the quorum monitor sampled');
+    assert.ok(
+      result.schedule.some((line) => line.includes('crash at')),
+      `the schedule crashes the handler once (${replay})`,
+    );
+  },
+);
 
 // The faults Auto Scaling cannot see (issue 13): seed 202 hangs a member for a long time, then crash-loops another
 // on a corrupted data dir; each must be healed through the group, with the same invariants.
 const LONG_SEED = 202;
-test(`chaos with long faults, seed ${LONG_SEED}, ${STEPS} steps: a long hang and a crash-loop are healed, same invariants`, { timeout: 240_000 }, async () => {
-  const result = await runChaos({ seed: LONG_SEED, steps: STEPS, longFaults: true });
-  const replay = `replay: npm run chaos -- --seed ${LONG_SEED} --runs 1 --steps ${STEPS} --long-faults`;
-  assert.deepEqual(result.violations, [], `${replay}\n${result.schedule.join('\n')}`);
-  assert.ok(result.schedule.some((line) => line.includes('hang-long')), `the schedule hangs a member for a long time (${replay})`);
-  assert.ok(result.schedule.some((line) => line.includes('crash-loop')), `the schedule crash-loops a member (${replay})`);
-  assert.equal(result.schedule.filter((line) => line.includes('healed: reported unhealthy')).length, 2, 'both were healed through the group');
-  assert.deepEqual(result.writes.lost, []);
-});
+test(
+  `chaos with long faults, seed ${LONG_SEED}, ${STEPS} steps: a long hang and a crash-loop are healed, same invariants`,
+  { timeout: 240_000 },
+  async () => {
+    const result = await runChaos({ seed: LONG_SEED, steps: STEPS, longFaults: true });
+    const replay = `replay: npm run chaos -- --seed ${LONG_SEED} --runs 1 --steps ${STEPS} --long-faults`;
+    assert.deepEqual(result.violations, [], `${replay}\n${result.schedule.join('\n')}`);
+    assert.ok(
+      result.schedule.some((line) => line.includes('hang-long')),
+      `the schedule hangs a member for a long time (${replay})`,
+    );
+    assert.ok(
+      result.schedule.some((line) => line.includes('crash-loop')),
+      `the schedule crash-loops a member (${replay})`,
+    );
+    assert.equal(
+      result.schedule.filter((line) => line.includes('healed: reported unhealthy')).length,
+      2,
+      'both were healed through the group',
+    );
+    assert.deepEqual(result.writes.lost, []);
+  },
+);

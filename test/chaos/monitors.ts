@@ -45,7 +45,11 @@ export class Writer {
       const n = ++this.attempted;
       // A put answered with a header is committed by a quorum; anything else (timeout, error) is unknown, and
       // an unknown write may or may not be there at the end: only acknowledged ones are checked.
-      const answer = await tryJson(`${endpoint}/v3/kv/put`, { method: 'POST', body: { key: b64(keyOf(n)), value: b64(String(n)) }, timeoutMs: 1000 });
+      const answer = await tryJson(`${endpoint}/v3/kv/put`, {
+        method: 'POST',
+        body: { key: b64(keyOf(n)), value: b64(String(n)) },
+        timeoutMs: 1000,
+      });
       if (typeof answer === 'object' && answer !== null && 'header' in answer) this.acknowledged.add(n);
       else await delay(20); // that endpoint is down or busy: move on
       await delay(10);
@@ -54,12 +58,21 @@ export class Writer {
 }
 
 /** Reads every /chaos/key-* back (linearizable) and returns the acknowledged numbers that are missing or wrong. */
-export async function lostWrites(endpoints: readonly string[], acknowledged: ReadonlySet<number>): Promise<{ lost: number[]; read: boolean }> {
+export async function lostWrites(
+  endpoints: readonly string[],
+  acknowledged: ReadonlySet<number>,
+): Promise<{ lost: number[]; read: boolean }> {
   const end = b64(KEY_PREFIX.slice(0, -1) + String.fromCharCode(KEY_PREFIX.charCodeAt(KEY_PREFIX.length - 1) + 1));
   for (const endpoint of endpoints) {
-    const answer = await tryJson(`${endpoint}/v3/kv/range`, { method: 'POST', body: { key: b64(KEY_PREFIX), range_end: end }, timeoutMs: 5000 });
+    const answer = await tryJson(`${endpoint}/v3/kv/range`, {
+      method: 'POST',
+      body: { key: b64(KEY_PREFIX), range_end: end },
+      timeoutMs: 5000,
+    });
     if (typeof answer !== 'object' || answer === null || !('header' in answer)) continue;
-    const kvs = ((answer as { kvs?: { key?: string; value?: string }[] }).kvs ?? []).map((kv) => [unb64(kv.key ?? ''), unb64(kv.value ?? '')] as const);
+    const kvs = ((answer as { kvs?: { key?: string; value?: string }[] }).kvs ?? []).map(
+      (kv) => [unb64(kv.key ?? ''), unb64(kv.value ?? '')] as const,
+    );
     const stored = new Map(kvs);
     const lost = [...acknowledged].filter((n) => stored.get(keyOf(n)) !== String(n)).sort((a, b) => a - b);
     return { lost, read: true };
@@ -117,7 +130,8 @@ export class QuorumMonitor {
       voters.map(async (m) => {
         const url = m.clientURLs?.[0];
         if (url === undefined) return false;
-        const answer = (await tryJson(`${url}/v3/maintenance/status`, { method: 'POST', body: {}, timeoutMs: 700 })) as { header?: { cluster_id?: string } } | undefined;
+        const answer = (await tryJson(`${url}/v3/maintenance/status`, { method: 'POST', body: {}, timeoutMs: 700 })) as
+          { header?: { cluster_id?: string } } | undefined;
         return answer?.header?.cluster_id === list.clusterId;
       }),
     );
@@ -143,11 +157,12 @@ export class QuorumMonitor {
     }
   }
 
-  private async memberList(): Promise<{ clusterId: string; members: { name?: string; isLearner?: boolean; clientURLs?: string[] }[] } | undefined> {
+  private async memberList(): Promise<
+    { clusterId: string; members: { name?: string; isLearner?: boolean; clientURLs?: string[] }[] } | undefined
+  > {
     for (const endpoint of this.endpoints()) {
       const answer = (await tryJson(`${endpoint}/v3/cluster/member/list`, { method: 'POST', body: {}, timeoutMs: 700 })) as
-        | { header?: { cluster_id?: string }; members?: { name?: string; isLearner?: boolean; clientURLs?: string[] }[] }
-        | undefined;
+        { header?: { cluster_id?: string }; members?: { name?: string; isLearner?: boolean; clientURLs?: string[] }[] } | undefined;
       if (answer?.header?.cluster_id !== undefined) return { clusterId: answer.header.cluster_id, members: answer.members ?? [] };
     }
     return undefined;

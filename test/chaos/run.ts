@@ -99,7 +99,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   /** Instance IDs whose etcd the chaos killed or hung, while it is down. */
   const chaosDown = new Set<string>();
   const writer = new Writer(() => world.endpoints());
-  const monitor = new QuorumMonitor(() => world.endpoints(), () => chaosDown);
+  const monitor = new QuorumMonitor(
+    () => world.endpoints(),
+    () => chaosDown,
+  );
   let reconcilePasses = 0;
   let lost: number[] = [];
   try {
@@ -124,7 +127,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const spare = Math.floor((size - 1) / 2) - 1;
       const companions = actions.filter((a) => !isMemberFault(a) && replacedBy(a) <= spare);
       const alongside = action === 'hang' && companions.length > 0 ? pick(random, companions) : undefined;
-      const fault = pick(random, ['none', 'none', 'duplicate', 'delay', 'reorder', 'drop', 'crash-handler', 'concurrent'] as const satisfies readonly EventFault[]);
+      const fault = pick(random, [
+        'none',
+        'none',
+        'duplicate',
+        'delay',
+        'reorder',
+        'drop',
+        'crash-handler',
+        'concurrent',
+      ] as const satisfies readonly EventFault[]);
       const hung: string[] = [];
       const target = pick(random, serving);
       switch (action) {
@@ -137,7 +149,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           chaosDown.add(target);
           hung.push(target);
           world.etcdOf(target)?.stop();
-          if (alongside !== undefined) await groupChange(world, random, alongside, serving.filter((id) => id !== target), size);
+          if (alongside !== undefined)
+            await groupChange(
+              world,
+              random,
+              alongside,
+              serving.filter((id) => id !== target),
+              size,
+            );
           break;
         case 'hang-long':
         case 'crash-loop':
@@ -149,12 +168,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         default:
           await groupChange(world, random, action, serving, size);
       }
-      note(`${step}/${options.steps}: ${action}${isMemberFault(action) ? ` ${target}` : ''}${alongside === undefined ? '' : ` while ${alongside}`}, events: ${fault}`);
+      note(
+        `${step}/${options.steps}: ${action}${isMemberFault(action) ? ` ${target}` : ''}${alongside === undefined ? '' : ` while ${alongside}`}, events: ${fault}`,
+      );
       await applyEventFault(world, random, fault, (line) => note(`${step}/${options.steps}:   ${line}`));
 
       // Deliver what is queued, one at a time, sampling the quorum after every handler action. A hung member
       // stays hung for a bounded number of invocations (launches refused meanwhile make the group try again).
-      await deliverAll(world, monitor, { stopWhenQueueEmpty: true, ...(hung.length > 0 && { budget: HUNG_INVOCATIONS, untilBudget: true }) });
+      await deliverAll(world, monitor, {
+        stopWhenQueueEmpty: true,
+        ...(hung.length > 0 && { budget: HUNG_INVOCATIONS, untilBudget: true }),
+      });
       for (const id of hung) {
         world.etcdOf(id)?.resume();
         chaosDown.delete(id);
@@ -164,7 +188,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       if (action === 'hang-long' || action === 'crash-loop') {
         const healed = await awaitHealed(world, monitor, target);
         if (!healed) violations.push(`${action} of ${target} was not healed within ${HEAL_TIMEOUT_MS / 1000} s`);
-        note(`${step}/${options.steps}:   ${target} ${healed ? 'healed: reported unhealthy and replaced through the group' : 'NOT healed'}`);
+        note(
+          `${step}/${options.steps}:   ${target} ${healed ? 'healed: reported unhealthy and replaced through the group' : 'NOT healed'}`,
+        );
       }
       for (const id of [...chaosDown]) if (world.group.instance(id)?.lifecycleState === 'Terminated') chaosDown.delete(id);
       await monitor.sample(`after step ${step}`);
@@ -190,7 +216,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const readBack = await lostWrites(world.endpoints(), writer.acknowledged);
     if (!readBack.read) violations.push('could not read the written keys back from any member');
     lost = readBack.lost;
-    if (lost.length > 0) violations.push(`${lost.length} acknowledged writes lost: ${lost.slice(0, 10).join(', ')}${lost.length > 10 ? ', ...' : ''}`);
+    if (lost.length > 0)
+      violations.push(`${lost.length} acknowledged writes lost: ${lost.slice(0, 10).join(', ')}${lost.length > 10 ? ', ...' : ''}`);
     if (writer.acknowledged.size === 0) violations.push('the writer never got a write acknowledged');
   } catch (err) {
     violations.push(`the run failed: ${err instanceof Error ? err.message : String(err)}\n${world.describeTimeline(15)}`);
@@ -213,7 +240,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     reconcilePasses,
     refusals: [
       ...new Set(
-        (world.telemetry?.decisions() ?? []).filter((d) => d.decision === 'refuse' || d.decision === 'keep').map((d) => `${String(d.decision)}: ${String(d.reason)}`),
+        (world.telemetry?.decisions() ?? [])
+          .filter((d) => d.decision === 'refuse' || d.decision === 'keep')
+          .map((d) => `${String(d.decision)}: ${String(d.reason)}`),
       ),
     ],
     deliveries: world.deliveries.length,
@@ -255,7 +284,12 @@ async function groupChange(world: World, random: SeededRandom, action: Action, c
     case 'replace-two': {
       const first = pick(random, candidates);
       await world.replace(first);
-      await world.replace(pick(random, candidates.filter((id) => id !== first)));
+      await world.replace(
+        pick(
+          random,
+          candidates.filter((id) => id !== first),
+        ),
+      );
       return;
     }
     case 'scale-out':
@@ -304,7 +338,12 @@ async function deliverAll(
   if (options.untilBudget === true) return;
   throw new Error(
     `not quiet after ${budget} handler invocations or ${STEP_TIMEOUT_MS / 1000} s: queued ${world.queue.map((q) => q.summary).join(', ') || 'nothing'}, ` +
-      `pending ${world.group.pendingActions().map((a) => `${a.transition} ${a.instanceId}`).join(', ') || 'nothing'}`,
+      `pending ${
+        world.group
+          .pendingActions()
+          .map((a) => `${a.transition} ${a.instanceId}`)
+          .join(', ') || 'nothing'
+      }`,
   );
 }
 

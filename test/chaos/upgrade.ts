@@ -28,12 +28,19 @@ const CLUSTER_VERSION_WAIT_MS = 30_000;
  * Replaces every in-service instance of `world` (a settled group of voters) with one running `to`, one at a
  * time, terminate first: the group never exceeds the cluster size the Lambda plans for.
  */
-export async function rollingUpgrade(world: World, to: EtcdVersionName, log: (line: string) => void = () => undefined): Promise<UpgradeResult> {
+export async function rollingUpgrade(
+  world: World,
+  to: EtcdVersionName,
+  log: (line: string) => void = () => undefined,
+): Promise<UpgradeResult> {
   const started = Date.now();
   const old = world.inService();
   const size = old.length;
   const writer = new Writer(() => world.endpoints());
-  const monitor = new QuorumMonitor(() => world.endpoints(), () => new Set());
+  const monitor = new QuorumMonitor(
+    () => world.endpoints(),
+    () => new Set(),
+  );
   writer.start();
   monitor.start();
   const violations: string[] = [];
@@ -55,7 +62,8 @@ export async function rollingUpgrade(world: World, to: EtcdVersionName, log: (li
   if (!read) violations.push('the writes could not be read back');
   if (lost.length > 0) violations.push(`${lost.length} acknowledged writes lost`);
   const clusterVersion = await waitForClusterVersion(endpoints, to);
-  if (clusterVersion?.startsWith(`${to}.`) !== true) violations.push(`the cluster reports version ${clusterVersion ?? '(no answer)'}, not ${to}`);
+  if (clusterVersion?.startsWith(`${to}.`) !== true)
+    violations.push(`the cluster reports version ${clusterVersion ?? '(no answer)'}, not ${to}`);
   const versions = Object.fromEntries(world.inService().map((id) => [id, world.instanceVersion(id)]));
   const stale = Object.entries(versions).filter(([, v]) => v !== to);
   if (stale.length > 0) violations.push(`instances not on ${to}: ${stale.map(([id, v]) => `${id} (${v ?? '?'})`).join(', ')}`);

@@ -7,7 +7,18 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readRegistry } from '../../src/adapters/discovery/index.js';
 import { memberIdToHex } from '../../src/core/ids.js';
-import { clientURLOf, createCluster, etcdBinaries, etcdctl, peerURLOf, pollUntil, readStatus, type DiscoveryService, type EtcdCluster, type EtcdMember } from '../harness/index.js';
+import {
+  clientURLOf,
+  createCluster,
+  etcdBinaries,
+  etcdctl,
+  peerURLOf,
+  pollUntil,
+  readStatus,
+  type DiscoveryService,
+  type EtcdCluster,
+  type EtcdMember,
+} from '../harness/index.js';
 import { LoggedProcess } from '../harness/processes.js';
 import { parseDropin, splitSystemdCommand } from '../harness/systemd.js';
 import { CLI_COMMAND, cleanEnv, expectExit, members, parseEnvOutput, runCli, waitForVoters } from './cli-support.js';
@@ -95,7 +106,15 @@ describe('elastic-etcd CLI: bootstrap through discovery, restart, dry run, refus
     // The others accept connections but do not answer while they wait for discovery: a short command
     // timeout keeps this run quick (each unanswered request costs one timeout).
     const dropin = expectExit(
-      await runCli(['-o', 'dropin', '--command-timeout=1s', `-discovery=${url}`, '-name=n3', `-initial-advertise-peer-urls=${peerURLOf(ip3)}`, `-data-dir=${dataDir3}`]),
+      await runCli([
+        '-o',
+        'dropin',
+        '--command-timeout=1s',
+        `-discovery=${url}`,
+        '-name=n3',
+        `-initial-advertise-peer-urls=${peerURLOf(ip3)}`,
+        `-data-dir=${dataDir3}`,
+      ]),
       0,
       'n3 bootstrap',
     );
@@ -115,7 +134,14 @@ describe('elastic-etcd CLI: bootstrap through discovery, restart, dry run, refus
     const before = await members(endpoints);
     await member3.kill();
     const run = expectExit(
-      await runCli(['-o', 'env', `--discovery=${url}`, '--name=n3', `--initial-advertise-peer-urls=${peerURLOf(ip3)}`, `--data-dir=${dataDir3}`]),
+      await runCli([
+        '-o',
+        'env',
+        `--discovery=${url}`,
+        '--name=n3',
+        `--initial-advertise-peer-urls=${peerURLOf(ip3)}`,
+        `--data-dir=${dataDir3}`,
+      ]),
       0,
       'n3 restart',
     );
@@ -132,18 +158,35 @@ describe('elastic-etcd CLI: bootstrap through discovery, restart, dry run, refus
     member3.wipe();
     const before = await members(endpoints);
     const run = expectExit(
-      await runCli(['--dry-run', '-o', 'json', `--discovery=${url}`, '--name=n3', `--initial-advertise-peer-urls=${peerURLOf(ip3)}`, `--data-dir=${dataDir3}`]),
+      await runCli([
+        '--dry-run',
+        '-o',
+        'json',
+        `--discovery=${url}`,
+        '--name=n3',
+        `--initial-advertise-peer-urls=${peerURLOf(ip3)}`,
+        `--data-dir=${dataDir3}`,
+      ]),
       0,
       'dry run',
     );
     const plan = JSON.parse(run.stdout) as { kind: string; removals: { member: { name: string } }[]; admission: { kind: string } };
     assert.equal(plan.kind, 'join');
-    assert.deepEqual(plan.removals.map((r) => r.member.name), ['n3']);
+    assert.deepEqual(
+      plan.removals.map((r) => r.member.name),
+      ['n3'],
+    );
     assert.equal(plan.admission.kind, 'add');
     assert.match(run.stderr, /dry run: would remove member .*n3/);
     // Without -o json a dry run prints the configuration a real run would print.
     const envRun = expectExit(
-      await runCli(['--dry-run', `--discovery=${url}`, '--name=n3', `--initial-advertise-peer-urls=${peerURLOf(ip3)}`, `--data-dir=${dataDir3}`]),
+      await runCli([
+        '--dry-run',
+        `--discovery=${url}`,
+        '--name=n3',
+        `--initial-advertise-peer-urls=${peerURLOf(ip3)}`,
+        `--data-dir=${dataDir3}`,
+      ]),
       0,
       'dry run, env',
     );
@@ -174,7 +217,14 @@ describe('elastic-etcd CLI: bootstrap through discovery, restart, dry run, refus
     const old = (await members(endpoints)).find((m) => m.name === 'n3');
     assert.ok(old !== undefined);
     const run = expectExit(
-      await runCli(['-o', 'dropin', `--discovery=${url}`, '--name=n3', `--initial-advertise-peer-urls=${peerURLOf(ip3)}`, `--data-dir=${dataDir3}`]),
+      await runCli([
+        '-o',
+        'dropin',
+        `--discovery=${url}`,
+        '--name=n3',
+        `--initial-advertise-peer-urls=${peerURLOf(ip3)}`,
+        `--data-dir=${dataDir3}`,
+      ]),
       0,
       'replace',
     );

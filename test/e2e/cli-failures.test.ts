@@ -17,7 +17,11 @@ describe('elastic-etcd CLI: prepare, a hung member, prune', () => {
   /** Runs the CLI for a fresh node, starts etcd from the env output, promotes it; returns the run. */
   async function joinNode(name: string, extra: readonly string[]): Promise<{ stderr: string }> {
     const ip = await sandbox.allocateIp();
-    const run = expectExit(await runCli(['-o', 'env', ...extra, ...nodeArgs(name, peerURLOf(ip), url, join(sandbox.dir, `${name}.data`))]), 0, name);
+    const run = expectExit(
+      await runCli(['-o', 'env', ...extra, ...nodeArgs(name, peerURLOf(ip), url, join(sandbox.dir, `${name}.data`))]),
+      0,
+      name,
+    );
     running.set(name, await sandbox.startMember({ ip, settings: parseEnvOutput(run.stdout) }));
     await promote(name, peerURLOf(ip), url);
     return run;
@@ -39,7 +43,11 @@ describe('elastic-etcd CLI: prepare, a hung member, prune', () => {
   test('prepare without a pre-added member is refused and changes nothing', async () => {
     const before = await members(endpoints());
     const ip = await sandbox.allocateIp();
-    const run = await runCli(['--join-strategy=prepare', '--cluster-size=5', ...nodeArgs('f4', peerURLOf(ip), url, join(sandbox.dir, 'f4-unprepared.data'))]);
+    const run = await runCli([
+      '--join-strategy=prepare',
+      '--cluster-size=5',
+      ...nodeArgs('f4', peerURLOf(ip), url, join(sandbox.dir, 'f4-unprepared.data')),
+    ]);
     expectExit(run, 1, 'unprepared');
     assert.equal(run.stdout, '');
     assert.match(run.stderr, /join refused \(not-prepared\).*etcdctl member add/);
@@ -50,13 +58,22 @@ describe('elastic-etcd CLI: prepare, a hung member, prune', () => {
     const ip = await sandbox.allocateIp();
     // etcd answers "unhealthy cluster" to reconfigurations for a few seconds after its members started.
     await pollUntil(
-      async () => ((await etcdctl(endpoints(), ['member', 'add', 'f4', '--learner', `--peer-urls=${peerURLOf(ip)}`])).exitCode === 0 ? true : undefined),
+      async () =>
+        (await etcdctl(endpoints(), ['member', 'add', 'f4', '--learner', `--peer-urls=${peerURLOf(ip)}`])).exitCode === 0
+          ? true
+          : undefined,
       { timeoutMs: 20_000, intervalMs: 500, what: 'etcdctl member add f4' },
     );
     const preAdded = (await members(endpoints())).find((m) => m.peerURLs.includes(peerURLOf(ip)));
     assert.ok(preAdded !== undefined);
     const run = expectExit(
-      await runCli(['-o', 'env', '--join-strategy=prepared', '--cluster-size=5', ...nodeArgs('f4', peerURLOf(ip), url, join(sandbox.dir, 'f4.data'))]),
+      await runCli([
+        '-o',
+        'env',
+        '--join-strategy=prepared',
+        '--cluster-size=5',
+        ...nodeArgs('f4', peerURLOf(ip), url, join(sandbox.dir, 'f4.data')),
+      ]),
       0,
       'prepared',
     );
@@ -74,7 +91,10 @@ describe('elastic-etcd CLI: prepare, a hung member, prune', () => {
     try {
       const run = await joinNode('f5', ['--join-strategy=replace', '--cluster-size=4', '--health-timeout=1s', '--command-timeout=2s']);
       assert.match(run.stderr, /f2/);
-      const list = await waitForVoters(endpoints().filter((u) => u !== hung.clientURL), ['f1', 'f3', 'f4', 'f5']);
+      const list = await waitForVoters(
+        endpoints().filter((u) => u !== hung.clientURL),
+        ['f1', 'f3', 'f4', 'f5'],
+      );
       assert.ok(!list.some((m) => m.id === hung.id));
     } finally {
       await hung.kill();

@@ -62,7 +62,10 @@ describe('elastic-etcd CLI: concurrent joiners, crash between add and start, gro
     const list = await members(endpoints);
     assert.equal(list.length, 4, 'one member added, not two');
     const added = list.filter((m) => m.name === '');
-    assert.deepEqual(added.map((m) => m.peerURLs), [[peerURLOf(winner.ip)]]);
+    assert.deepEqual(
+      added.map((m) => m.peerURLs),
+      [[peerURLOf(winner.ip)]],
+    );
   });
 
   test('a run that died between adding the member and starting etcd is finished by the next run, reusing the member', async () => {
@@ -74,7 +77,10 @@ describe('elastic-etcd CLI: concurrent joiners, crash between add and start, gro
     const after = await members(endpoints);
     assert.deepEqual(after.map((m) => m.id).sort(), before.map((m) => m.id).sort(), 'no second member for the same node');
     assert.deepEqual(parseEnvOutput(rerun.stdout), parseEnvOutput(winnerOutput));
-    assert.ok((await readRegistry(url)).entries.some((e) => e.id === unstarted.id), 'the reused member is registered in discovery');
+    assert.ok(
+      (await readRegistry(url)).entries.some((e) => e.id === unstarted.id),
+      'the reused member is registered in discovery',
+    );
 
     await sandbox.startMember({ ip: winner.ip, settings: parseEnvOutput(rerun.stdout) });
     await promote(winner.name, peerURLOf(winner.ip), url);
@@ -91,7 +97,11 @@ describe('elastic-etcd CLI: concurrent joiners, crash between add and start, gro
     await waitForVoters(endpoints, ['g1', 'g2', 'g3', 'g4', 'g5']);
 
     const ip6 = await sandbox.allocateIp();
-    const full = await runCli(['--join-strategy=add', '--cluster-size=5', ...nodeArgs('g6', peerURLOf(ip6), url, join(sandbox.dir, 'g6.data'))]);
+    const full = await runCli([
+      '--join-strategy=add',
+      '--cluster-size=5',
+      ...nodeArgs('g6', peerURLOf(ip6), url, join(sandbox.dir, 'g6.data')),
+    ]);
     expectExit(full, 1, 'sixth node');
     assert.equal(full.stdout, '');
     assert.match(full.stderr, /join refused \(cluster-full\)/);

@@ -41,7 +41,13 @@ export async function waitForVoters(endpoints: readonly string[], names: readonl
       try {
         const list = await members(endpoints);
         const voters = list.filter((m) => !m.isLearner && m.name !== '');
-        return voters.length === list.length && voters.map((m) => m.name).sort().join(',') === wanted ? list : undefined;
+        return voters.length === list.length &&
+          voters
+            .map((m) => m.name)
+            .sort()
+            .join(',') === wanted
+          ? list
+          : undefined;
       } catch {
         return undefined;
       }
@@ -57,5 +63,9 @@ export function nodeArgs(name: string, peerURL: string, discoveryURL: string, da
 
 /** `elastic-etcd promote` for a node, as the drop-in's ExecStartPost would run it. */
 export async function promote(name: string, peerURL: string, discoveryURL: string): Promise<ProcessRun> {
-  return expectExit(await runCli(['promote', `--name=${name}`, `--initial-advertise-peer-urls=${peerURL}`, `--discovery=${discoveryURL}`, '--timeout=60s']), 0, `promote ${name}`);
+  return expectExit(
+    await runCli(['promote', `--name=${name}`, `--initial-advertise-peer-urls=${peerURL}`, `--discovery=${discoveryURL}`, '--timeout=60s']),
+    0,
+    `promote ${name}`,
+  );
 }

@@ -24,7 +24,8 @@ describe('elastic-etcd CLI over mutual TLS, discovery with https:// peer URLs', 
     const discovery = await sandbox.startDiscoveryService();
     url = await discovery.newDiscoveryURL(3);
     const first = [];
-    for (const name of ['t1', 't2', 't3']) first.push(await sandbox.startMember({ settings: { ETCD_NAME: name, ETCD_DISCOVERY: url }, wait: 'none' }));
+    for (const name of ['t1', 't2', 't3'])
+      first.push(await sandbox.startMember({ settings: { ETCD_NAME: name, ETCD_DISCOVERY: url }, wait: 'none' }));
     await Promise.all(first.map((m) => m.waitReady()));
     endpoints = first.map((m) => m.clientURL);
   });
@@ -35,12 +36,22 @@ describe('elastic-etcd CLI over mutual TLS, discovery with https:// peer URLs', 
   test('the members registered https:// peer URLs in the discovery registry', async () => {
     const registry = await readRegistry(url);
     assert.equal(registry.entries.length, 3);
-    assert.ok(registry.entries.every((e) => e.peerURLs.every((u) => u.startsWith('https://'))), registry.entries.flatMap((e) => e.peerURLs).join(" "));
+    assert.ok(
+      registry.entries.every((e) => e.peerURLs.every((u) => u.startsWith('https://'))),
+      registry.entries.flatMap((e) => e.peerURLs).join(' '),
+    );
   });
 
   test('without a client certificate the CLI fails clearly and changes nothing', async () => {
     const ip = await sandbox.allocateIp();
-    const run = await runCli(['-o', 'env', '--join-strategy=add', '--cluster-size=4', ...nodeArgs('t9', peerURLOf(ip, 'https'), url, join(sandbox.dir, 't9.data')), `--cacert=${tls.caFile}`]);
+    const run = await runCli([
+      '-o',
+      'env',
+      '--join-strategy=add',
+      '--cluster-size=4',
+      ...nodeArgs('t9', peerURLOf(ip, 'https'), url, join(sandbox.dir, 't9.data')),
+      `--cacert=${tls.caFile}`,
+    ]);
     assert.notEqual(run.code, 0);
     assert.equal(run.stdout, '');
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
@@ -54,13 +65,28 @@ describe('elastic-etcd CLI over mutual TLS, discovery with https:// peer URLs', 
     const ip = await sandbox.allocateIp();
     const peerURL = peerURLOf(ip, 'https');
     const dataDir = join(sandbox.dir, 't4.data');
-    const run = expectExit(await runCli(['-o', 'env', '--join-strategy=add', '--cluster-size=4', ...nodeArgs('t4', peerURL, url, dataDir), ...tlsFlags]), 0, 'join t4');
+    const run = expectExit(
+      await runCli(['-o', 'env', '--join-strategy=add', '--cluster-size=4', ...nodeArgs('t4', peerURL, url, dataDir), ...tlsFlags]),
+      0,
+      'join t4',
+    );
     const settings = parseEnvOutput(run.stdout);
     assert.match(settings.ETCD_INITIAL_CLUSTER ?? '', /t4=https:\/\//);
     assert.equal(settings.ETCD_INITIAL_CLUSTER_STATE, 'existing');
     const joined = await sandbox.startMember({ ip, settings });
     assert.match(joined.clientURL, /^https:/);
-    expectExit(await runCli(['promote', '--name=t4', `--initial-advertise-peer-urls=${peerURL}`, `--discovery=${url}`, '--timeout=60s', ...tlsFlags]), 0, 'promote t4');
+    expectExit(
+      await runCli([
+        'promote',
+        '--name=t4',
+        `--initial-advertise-peer-urls=${peerURL}`,
+        `--discovery=${url}`,
+        '--timeout=60s',
+        ...tlsFlags,
+      ]),
+      0,
+      'promote t4',
+    );
     const list = await pollUntil(
       async () => {
         const { members } = await etcdctlMemberList(endpoints, { tls });

@@ -29,7 +29,11 @@ describe('elastic-etcd CLI: --unhealthy-after', () => {
   test('with add, --unhealthy-after is refused and nothing changes', async () => {
     const before = await members(endpoints());
     const ip = await sandbox.allocateIp();
-    const run = await runCli(['--join-strategy=add', '--unhealthy-after=5s', ...nodeArgs('u9', peerURLOf(ip), url, join(sandbox.dir, 'u9.data'))]);
+    const run = await runCli([
+      '--join-strategy=add',
+      '--unhealthy-after=5s',
+      ...nodeArgs('u9', peerURLOf(ip), url, join(sandbox.dir, 'u9.data')),
+    ]);
     expectExit(run, 2, 'add with --unhealthy-after');
     assert.match(run.stderr, /unhealthy-after/);
     assert.deepEqual(await members(endpoints()), before);
@@ -43,7 +47,13 @@ describe('elastic-etcd CLI: --unhealthy-after', () => {
       const ip = await sandbox.allocateIp();
       const run = expectExit(
         await runCli([
-          '-o', 'env', '--join-strategy=replace', '--cluster-size=3', '--unhealthy-after=4s', '--health-timeout=1s', '--command-timeout=2s',
+          '-o',
+          'env',
+          '--join-strategy=replace',
+          '--cluster-size=3',
+          '--unhealthy-after=4s',
+          '--health-timeout=1s',
+          '--command-timeout=2s',
           ...nodeArgs('u4', peerURLOf(ip), url, join(sandbox.dir, 'u4.data')),
         ]),
         0,
@@ -54,7 +64,10 @@ describe('elastic-etcd CLI: --unhealthy-after', () => {
       assert.match(run.stderr, /u2/);
       running.set('u4', await sandbox.startMember({ ip, settings: parseEnvOutput(run.stdout) }));
       await promote('u4', peerURLOf(ip), url);
-      const list = await waitForVoters(endpoints().filter((u) => u !== hung.clientURL), ['u1', 'u3', 'u4']);
+      const list = await waitForVoters(
+        endpoints().filter((u) => u !== hung.clientURL),
+        ['u1', 'u3', 'u4'],
+      );
       assert.ok(!list.some((m) => m.id === hung.id));
     } finally {
       await hung.kill();

@@ -30,22 +30,33 @@ describe('backups taken by the Lambda', () => {
     }
   };
 
-  test('a reconcile pass stores a snapshot when the newest is stale, with its manifest; not again within the interval', { timeout: 60_000 }, async () => {
-    ageAll();
-    const before = manifests().length;
-    const first = await world.reconcile();
-    assert.equal(first.error, undefined, first.error?.message);
-    assert.equal(outcome(first), 'stored');
-    assert.equal(manifests().length, before + 1);
-    assert.deepEqual(manifests(), snapshots().map((k) => `${k}.manifest.json`), 'every snapshot has its manifest');
-    const manifest = JSON.parse(world.cloud.s3.object(BUCKET, manifests().at(-1)!)!.body.toString('utf8')) as { memberCount: number; revision: string };
-    assert.equal(manifest.memberCount, 3);
-    assert.ok(Number(manifest.revision) > 0);
+  test(
+    'a reconcile pass stores a snapshot when the newest is stale, with its manifest; not again within the interval',
+    { timeout: 60_000 },
+    async () => {
+      ageAll();
+      const before = manifests().length;
+      const first = await world.reconcile();
+      assert.equal(first.error, undefined, first.error?.message);
+      assert.equal(outcome(first), 'stored');
+      assert.equal(manifests().length, before + 1);
+      assert.deepEqual(
+        manifests(),
+        snapshots().map((k) => `${k}.manifest.json`),
+        'every snapshot has its manifest',
+      );
+      const manifest = JSON.parse(world.cloud.s3.object(BUCKET, manifests().at(-1)!)!.body.toString('utf8')) as {
+        memberCount: number;
+        revision: string;
+      };
+      assert.equal(manifest.memberCount, 3);
+      assert.ok(Number(manifest.revision) > 0);
 
-    const second = await world.reconcile();
-    assert.equal(outcome(second), 'fresh');
-    assert.equal(manifests().length, before + 1);
-  });
+      const second = await world.reconcile();
+      assert.equal(outcome(second), 'fresh');
+      assert.equal(manifests().length, before + 1);
+    },
+  );
 
   test('S3 failing: the pass completes, the failure is counted, no manifest appears', { timeout: 60_000 }, async () => {
     ageAll();

@@ -20,7 +20,10 @@ describe('first bootstrap of three instances', () => {
     await world.scaleTo(3);
     const firstWave = world.idsIn('Pending:Wait');
     assert.equal(firstWave.length, 3);
-    assert.deepEqual(world.queue.map((q) => q.summary), firstWave.map((id) => `launch ${id}`));
+    assert.deepEqual(
+      world.queue.map((q) => q.summary),
+      firstWave.map((id) => `launch ${id}`),
+    );
 
     // The first launch records the first wave (create-only) and configures its instance for a new cluster.
     const first = await world.deliver();
@@ -57,7 +60,10 @@ describe('first bootstrap of three instances', () => {
         `launch of ${id}`,
       );
     }
-    assert.deepEqual(completions.filter((c) => c.transition === 'terminate'), [{ instanceId: doomed, transition: 'terminate', result: 'CONTINUE' }]);
+    assert.deepEqual(
+      completions.filter((c) => c.transition === 'terminate'),
+      [{ instanceId: doomed, transition: 'terminate', result: 'CONTINUE' }],
+    );
     assert.equal(world.bootFailures.length, 0);
 
     await world.put('/e2e/bootstrap', 'written after the bootstrap');
@@ -73,7 +79,10 @@ describe('first bootstrap of three instances', () => {
     const replacement = world.newInstance(before);
     world.duplicate('terminate');
     world.duplicate('launch');
-    assert.deepEqual(world.queue.map((q) => q.summary), [`terminate ${victim}`, `terminate ${victim}`, `launch ${replacement}`, `launch ${replacement}`]);
+    assert.deepEqual(
+      world.queue.map((q) => q.summary),
+      [`terminate ${victim}`, `terminate ${victim}`, `launch ${replacement}`, `launch ${replacement}`],
+    );
     const telemetry = world.telemetry!;
     const [additions, removals] = [telemetry.total('Additions'), telemetry.total('Removals')];
 
@@ -101,10 +110,15 @@ describe('first bootstrap of three instances', () => {
     world.crashAt('complete'); // launch: parameters stored, action not completed
 
     const deliveries = await world.runUntilQuiet({ reconcile: 'never' });
-    const crashes = deliveries.filter((d) => d.error !== undefined).map((d) => (d.error instanceof SimulatedCrash ? d.error.step : d.error?.message));
+    const crashes = deliveries
+      .filter((d) => d.error !== undefined)
+      .map((d) => (d.error instanceof SimulatedCrash ? d.error.step : d.error?.message));
     assert.deepEqual(crashes.sort(), ['complete', 'delete-parameters', 'mark', 'remove-member']);
     assert.equal(world.deadLetters.length, 0);
-    assert.deepEqual(world.completions().filter((c) => c.instanceId === replacement), [{ instanceId: replacement, transition: 'launch', result: 'CONTINUE' }]);
+    assert.deepEqual(
+      world.completions().filter((c) => c.instanceId === replacement),
+      [{ instanceId: replacement, transition: 'launch', result: 'CONTINUE' }],
+    );
 
     const result = await world.settle();
     assertSettled(result.problems);
@@ -121,7 +135,10 @@ describe('first bootstrap of three instances', () => {
     world.crashAt('store-parameters', 3);
 
     await world.runUntilQuiet({ reconcile: 'never' });
-    assert.deepEqual(world.deadLetters.map((q) => q.summary), [`launch ${replacement}`]);
+    assert.deepEqual(
+      world.deadLetters.map((q) => q.summary),
+      [`launch ${replacement}`],
+    );
     assert.equal(world.instance(replacement).lifecycleState, 'Pending:Wait');
 
     const pass = await world.reconcile();

@@ -7,7 +7,10 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import type { InvocationResult } from '../../src/lambda/handle.js';
 import { startWorld, type World } from '../sim/world.js';
 
-type Handler = (event: unknown, context?: { getRemainingTimeInMillis(): number; awsRequestId: string; invokedFunctionArn: string }) => Promise<InvocationResult | SQSBatchResponse>;
+type Handler = (
+  event: unknown,
+  context?: { getRemainingTimeInMillis(): number; awsRequestId: string; invokedFunctionArn: string },
+) => Promise<InvocationResult | SQSBatchResponse>;
 
 describe('lambda/handler.ts', () => {
   let world: World;
@@ -68,7 +71,12 @@ describe('lambda/handler.ts', () => {
   test('reaches the simulated cloud through AWS_ENDPOINT_URL_*: a launch of an instance already in service is skipped', async () => {
     const event = world.queue[0]!.event;
     const [instance] = world.idsIn('Pending:Wait');
-    await world.group.completeLifecycleAction({ groupName: world.group.name, hookName: world.config.launchHook, instanceId: instance!, result: 'CONTINUE' });
+    await world.group.completeLifecycleAction({
+      groupName: world.group.name,
+      hookName: world.config.launchHook,
+      instanceId: instance!,
+      result: 'CONTINUE',
+    });
     const callsBefore = world.cloud.calls.length;
     const result = (await handler(event, context)) as InvocationResult;
     assert.deepEqual(result, { kind: 'launch', outcome: 'not-launching' });
@@ -84,7 +92,14 @@ describe('lambda/handler.ts', () => {
         messageId: `0000000${i}-0000-4000-8000-000000000000`,
         receiptHandle: `handle-${i}`,
         body,
-        attributes: { MessageGroupId: 'elastic-etcd', MessageDeduplicationId: `dedup-${i}`, ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'events', ApproximateFirstReceiveTimestamp: '0' },
+        attributes: {
+          MessageGroupId: 'elastic-etcd',
+          MessageDeduplicationId: `dedup-${i}`,
+          ApproximateReceiveCount: '1',
+          SentTimestamp: '0',
+          SenderId: 'events',
+          ApproximateFirstReceiveTimestamp: '0',
+        },
         messageAttributes: {},
         md5OfBody: '',
         eventSource: 'aws:sqs',
@@ -97,7 +112,10 @@ describe('lambda/handler.ts', () => {
   test('an SQS batch: each body is handled as a direct event; a malformed body is dropped with a log, not retried', async () => {
     const callsBefore = world.cloud.calls.length;
     const namesBefore = world.cloud.parameters.names();
-    const response = await handler(sqsBatch('{not json', JSON.stringify(world.group.testNotification()), JSON.stringify({ source: 'aws.autoscaling' })), context);
+    const response = await handler(
+      sqsBatch('{not json', JSON.stringify(world.group.testNotification()), JSON.stringify({ source: 'aws.autoscaling' })),
+      context,
+    );
     assert.deepEqual(response, { batchItemFailures: [] });
     assert.equal(world.cloud.calls.length, callsBefore, 'no AWS call');
     assert.deepEqual(world.cloud.parameters.names(), namesBefore);
@@ -108,9 +126,15 @@ describe('lambda/handler.ts', () => {
     world.cloud.throttle('DescribeAutoScalingGroups', 10);
     const reconcile = JSON.stringify(world.group.emitScheduledEvent());
     world.queue.splice(0); // emitted into the world's queue too; this test delivers it itself
-    const response = await handler(sqsBatch(JSON.stringify(world.group.testNotification()), reconcile, JSON.stringify(world.group.testNotification())), context);
+    const response = await handler(
+      sqsBatch(JSON.stringify(world.group.testNotification()), reconcile, JSON.stringify(world.group.testNotification())),
+      context,
+    );
     assert.deepEqual(response, {
-      batchItemFailures: [{ itemIdentifier: '00000001-0000-4000-8000-000000000000' }, { itemIdentifier: '00000002-0000-4000-8000-000000000000' }],
+      batchItemFailures: [
+        { itemIdentifier: '00000001-0000-4000-8000-000000000000' },
+        { itemIdentifier: '00000002-0000-4000-8000-000000000000' },
+      ],
     });
   });
 });

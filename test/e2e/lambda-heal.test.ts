@@ -17,7 +17,10 @@ function assertSettled(problems: string[]): void {
 }
 
 function reportedUnhealthy(world: World): string[] {
-  return world.cloud.callsOf('SetInstanceHealth').filter((c) => c.error === undefined).map((c) => String(c.params.InstanceId));
+  return world.cloud
+    .callsOf('SetInstanceHealth')
+    .filter((c) => c.error === undefined)
+    .map((c) => String(c.params.InstanceId));
 }
 
 /** Runs reconcile passes (and delivers what they cause) until `done`, bounded. */
@@ -44,7 +47,8 @@ function watchReplacements(world: World): string[] {
   const original = group.setInstanceHealth.bind(group);
   group.setInstanceHealth = async (id, status, respect) => {
     const busy = group.instances().filter((i) => i.id !== id && (i.lifecycleState !== 'InService' || i.healthStatus === 'Unhealthy'));
-    if (busy.length > 0) violations.push(`${id} reported while ${busy.map((i) => `${i.id} ${i.lifecycleState}/${i.healthStatus}`).join(', ')}`);
+    if (busy.length > 0)
+      violations.push(`${id} reported while ${busy.map((i) => `${i.id} ${i.lifecycleState}/${i.healthStatus}`).join(', ')}`);
     return original(id, status, respect);
   };
   return violations;
@@ -171,31 +175,38 @@ describe('healing members that never run: never started, or crash-looping under 
   });
   after(async () => world.close());
 
-  test('a learner added but never started: its launch is abandoned after the threshold, the instance replaced and the learner removed', TIMEOUT, async () => {
-    const violations = watchReplacements(world);
-    const before = world.inService();
-    world.breakNextBoots(1);
-    await world.replace(before[0]!);
-    const broken = world.group.instances().find((i) => !before.includes(i.id))!.id;
-    await world.runUntilQuiet({ reconcile: 'never' });
-    // Admitted (a learner was added for it), but its etcd never starts: the launch waits for a voter, so the
-    // instance stays Pending:Wait and the unstarted learner holds the only learner slot.
-    assert.equal(world.instance(broken).lifecycleState, 'Pending:Wait');
-    const { members } = await etcdctlMemberList(world.endpoints());
-    assert.ok(members.some((m) => m.isLearner && m.name === ''), 'an unstarted learner holds the only learner slot');
+  test(
+    'a learner added but never started: its launch is abandoned after the threshold, the instance replaced and the learner removed',
+    TIMEOUT,
+    async () => {
+      const violations = watchReplacements(world);
+      const before = world.inService();
+      world.breakNextBoots(1);
+      await world.replace(before[0]!);
+      const broken = world.group.instances().find((i) => !before.includes(i.id))!.id;
+      await world.runUntilQuiet({ reconcile: 'never' });
+      // Admitted (a learner was added for it), but its etcd never starts: the launch waits for a voter, so the
+      // instance stays Pending:Wait and the unstarted learner holds the only learner slot.
+      assert.equal(world.instance(broken).lifecycleState, 'Pending:Wait');
+      const { members } = await etcdctlMemberList(world.endpoints());
+      assert.ok(
+        members.some((m) => m.isLearner && m.name === ''),
+        'an unstarted learner holds the only learner slot',
+      );
 
-    const gaveUp = () => world.telemetry?.decisions().find((d) => d.instanceId === broken && d.code === 'learner-silent');
-    await reconcileUntil(world, () => gaveUp() !== undefined, 60_000, 'the never-started learner to be given up');
-    assert.match(String(gaveUp()?.reason), /has not answered for \d+ s \(threshold 4 s\)/);
-    const result = await world.settle({ timeoutMs: 90_000 });
-    assertSettled(result.problems);
-    assert.ok(!result.inService.includes(broken));
-    const after = await etcdctlMemberList(world.endpoints());
-    assert.equal(after.members.length, 3);
-    assert.ok(after.members.every((m) => !m.isLearner && m.name !== ''));
-    assert.equal(await world.get('/e2e/heal-never'), 'kept');
-    assert.deepEqual(violations, []);
-  });
+      const gaveUp = () => world.telemetry?.decisions().find((d) => d.instanceId === broken && d.code === 'learner-silent');
+      await reconcileUntil(world, () => gaveUp() !== undefined, 60_000, 'the never-started learner to be given up');
+      assert.match(String(gaveUp()?.reason), /has not answered for \d+ s \(threshold 4 s\)/);
+      const result = await world.settle({ timeoutMs: 90_000 });
+      assertSettled(result.problems);
+      assert.ok(!result.inService.includes(broken));
+      const after = await etcdctlMemberList(world.endpoints());
+      assert.equal(after.members.length, 3);
+      assert.ok(after.members.every((m) => !m.isLearner && m.name !== ''));
+      assert.equal(await world.get('/e2e/heal-never'), 'kept');
+      assert.deepEqual(violations, []);
+    },
+  );
 
   test('a corrupted data dir that makes etcd crash-loop is healed the same way', TIMEOUT, async () => {
     const violations = watchReplacements(world);
@@ -224,28 +235,36 @@ describe('a launch past a hung member whose instance still runs', () => {
   });
   after(async () => world.close());
 
-  test('waits while the member is within the threshold, then removes it and joins; the memberless instance is replaced later', TIMEOUT, async () => {
-    const violations = watchReplacements(world);
-    const hung = world.inService()[2]!;
-    world.etcdOf(hung)!.stop();
-    await world.scaleTo(4);
-    const launch = world.find('launch');
-    assert.equal(launch.length, 1);
-    const delivery = await world.deliver();
-    assert.equal(delivery?.error, undefined, delivery?.error?.message);
-    assert.deepEqual(delivery?.result, { kind: 'launch', outcome: 'continue' });
-    const waits = (world.telemetry?.logs ?? []).filter((l) => l.message === 'waiting before joining' && l.attributes.code === 'member-suspect');
-    assert.ok(waits.length > 0, 'the launch waited on the hung member instead of failing on etcd\'s refusal');
-    const removal = world.telemetry?.decisions().find((d) => d.decision === 'remove' && String(d.reason).includes('a join must get past it'));
-    assert.ok(removal !== undefined, 'the hung member was removed by the launch, past the threshold');
-    assert.equal(world.instance(hung).lifecycleState, 'InService', 'its instance was not touched by the launch');
+  test(
+    'waits while the member is within the threshold, then removes it and joins; the memberless instance is replaced later',
+    TIMEOUT,
+    async () => {
+      const violations = watchReplacements(world);
+      const hung = world.inService()[2]!;
+      world.etcdOf(hung)!.stop();
+      await world.scaleTo(4);
+      const launch = world.find('launch');
+      assert.equal(launch.length, 1);
+      const delivery = await world.deliver();
+      assert.equal(delivery?.error, undefined, delivery?.error?.message);
+      assert.deepEqual(delivery?.result, { kind: 'launch', outcome: 'continue' });
+      const waits = (world.telemetry?.logs ?? []).filter(
+        (l) => l.message === 'waiting before joining' && l.attributes.code === 'member-suspect',
+      );
+      assert.ok(waits.length > 0, "the launch waited on the hung member instead of failing on etcd's refusal");
+      const removal = world.telemetry
+        ?.decisions()
+        .find((d) => d.decision === 'remove' && String(d.reason).includes('a join must get past it'));
+      assert.ok(removal !== undefined, 'the hung member was removed by the launch, past the threshold');
+      assert.equal(world.instance(hung).lifecycleState, 'InService', 'its instance was not touched by the launch');
 
-    const result = await world.settle({ timeoutMs: 120_000 });
-    assertSettled(result.problems);
-    assert.ok(reportedUnhealthy(world).includes(hung), 'the instance without a member was reported afterwards');
-    assert.ok(!result.inService.includes(hung));
-    assert.equal(result.inService.length, 4);
-    assert.equal(await world.get('/e2e/heal-launch'), 'kept');
-    assert.deepEqual(violations, []);
-  });
+      const result = await world.settle({ timeoutMs: 120_000 });
+      assertSettled(result.problems);
+      assert.ok(reportedUnhealthy(world).includes(hung), 'the instance without a member was reported afterwards');
+      assert.ok(!result.inService.includes(hung));
+      assert.equal(result.inService.length, 4);
+      assert.equal(await world.get('/e2e/heal-launch'), 'kept');
+      assert.deepEqual(violations, []);
+    },
+  );
 });

@@ -47,31 +47,52 @@ describe('a group created before its hooks', () => {
     assert.deepEqual(again.adopted, []);
   });
 
-  test('terminating a zombie first (the obvious manual fix) no longer deadlocks: its replacement and the zombies form the cluster', TIMEOUT, async () => {
-    const world = await startWorld({ seed: 702, hooks: 'late', ...timelineFromEnv() });
-    worlds.push(world);
-    await world.scaleTo(3);
-    const zombies = world.inService();
-    world.group.attachHooks();
-    // Before any reconcile pass: one zombie is replaced; the replacement's launch decides the first wave,
-    // which includes the two other zombies.
-    await world.crash(zombies[0]!);
-    const result = await world.settle();
-    assertSettled(result.problems);
-    assert.equal(result.inService.length, 3);
-    assert.ok(zombies.slice(1).every((z) => result.inService.includes(z)), 'the other zombies were adopted into the cluster');
-    assert.ok(!world.telemetry?.logs.some((l) => /bootstrap-in-progress/.test(JSON.stringify(l.attributes)) && l.message === 'decision' && l.attributes.decision === 'refuse'));
-  });
+  test(
+    'terminating a zombie first (the obvious manual fix) no longer deadlocks: its replacement and the zombies form the cluster',
+    TIMEOUT,
+    async () => {
+      const world = await startWorld({ seed: 702, hooks: 'late', ...timelineFromEnv() });
+      worlds.push(world);
+      await world.scaleTo(3);
+      const zombies = world.inService();
+      world.group.attachHooks();
+      // Before any reconcile pass: one zombie is replaced; the replacement's launch decides the first wave,
+      // which includes the two other zombies.
+      await world.crash(zombies[0]!);
+      const result = await world.settle();
+      assertSettled(result.problems);
+      assert.equal(result.inService.length, 3);
+      assert.ok(
+        zombies.slice(1).every((z) => result.inService.includes(z)),
+        'the other zombies were adopted into the cluster',
+      );
+      assert.ok(
+        !world.telemetry?.logs.some(
+          (l) =>
+            /bootstrap-in-progress/.test(JSON.stringify(l.attributes)) && l.message === 'decision' && l.attributes.decision === 'refuse',
+        ),
+      );
+    },
+  );
 
-  test('a first-wave record left behind by a torn-down deployment (none of its instances live) is replaced, not waited on', TIMEOUT, async () => {
-    const world = await startWorld({ seed: 703, ...timelineFromEnv() });
-    worlds.push(world);
-    const stale = { version: 1, token: 'sim-left-behind', members: [{ name: 'i-0000000000000dead', peerURLs: ['http://127.0.0.250:2380'] }], createdAt: '2024-01-01T00:00:00Z' };
-    await world.parameters.put(world.parameters.bootstrapName(), JSON.stringify(stale));
-    const result = await world.bootstrap();
-    assertSettled(result.problems);
-    const record = parseBootstrapRecord((await world.parameters.get(world.parameters.bootstrapName()))!, 'bootstrap');
-    assert.deepEqual(record.members.map((m) => m.name).sort(), [...result.inService].sort());
-    assert.notEqual(record.token, stale.token);
-  });
+  test(
+    'a first-wave record left behind by a torn-down deployment (none of its instances live) is replaced, not waited on',
+    TIMEOUT,
+    async () => {
+      const world = await startWorld({ seed: 703, ...timelineFromEnv() });
+      worlds.push(world);
+      const stale = {
+        version: 1,
+        token: 'sim-left-behind',
+        members: [{ name: 'i-0000000000000dead', peerURLs: ['http://127.0.0.250:2380'] }],
+        createdAt: '2024-01-01T00:00:00Z',
+      };
+      await world.parameters.put(world.parameters.bootstrapName(), JSON.stringify(stale));
+      const result = await world.bootstrap();
+      assertSettled(result.problems);
+      const record = parseBootstrapRecord((await world.parameters.get(world.parameters.bootstrapName()))!, 'bootstrap');
+      assert.deepEqual(record.members.map((m) => m.name).sort(), [...result.inService].sort());
+      assert.notEqual(record.token, stale.token);
+    },
+  );
 });

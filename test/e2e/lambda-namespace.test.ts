@@ -26,8 +26,22 @@ describe('two deployments in one account', () => {
       .map((n) => ({ n, v: account.parameters.value(n), t: account.parameters.tags(n) }));
 
   before(async () => {
-    a = await startWorld({ seed: 501, account, groupName: 'stack-a-asg', clusterName: 'etcd', parameterPrefix: '/elastic-etcd/stack-a', ...timelineFromEnv() });
-    b = await startWorld({ seed: 502, account, groupName: 'stack-b-asg', clusterName: 'etcd', parameterPrefix: '/elastic-etcd/stack-b', ...timelineFromEnv() });
+    a = await startWorld({
+      seed: 501,
+      account,
+      groupName: 'stack-a-asg',
+      clusterName: 'etcd',
+      parameterPrefix: '/elastic-etcd/stack-a',
+      ...timelineFromEnv(),
+    });
+    b = await startWorld({
+      seed: 502,
+      account,
+      groupName: 'stack-b-asg',
+      clusterName: 'etcd',
+      parameterPrefix: '/elastic-etcd/stack-b',
+      ...timelineFromEnv(),
+    });
   });
   after(async () => {
     await a.close();
@@ -54,25 +68,36 @@ describe('two deployments in one account', () => {
     assertSettled((await b.check()).problems);
   });
 
-  test("reconcile deletes only parameters its own group wrote: another group's (or an untagged one) under its path stays", TIMEOUT, async () => {
-    const foreign = a.parameters.instanceName('i-0aaaaaaaaaaaaaaa1', 'dropin');
-    const untagged = a.parameters.instanceName('i-0aaaaaaaaaaaaaaa2', 'dropin');
-    const own = a.parameters.instanceName('i-0aaaaaaaaaaaaaaa3', 'dropin');
-    account.parameters.put(foreign, '[Service]\n', false, { [GROUP_TAG]: 'stack-b-asg' });
-    account.parameters.put(untagged, '[Service]\n', false);
-    account.parameters.put(own, '[Service]\n', false, { [GROUP_TAG]: 'stack-a-asg' });
-    const pass = await a.reconcile();
-    const report = JSON.parse(pass.result!.outcome) as { deletedParameters: string[] };
-    assert.deepEqual(report.deletedParameters, ['i-0aaaaaaaaaaaaaaa3']);
-    assert.equal(account.parameters.value(own), undefined);
-    assert.equal(account.parameters.value(foreign), '[Service]\n');
-    assert.equal(account.parameters.value(untagged), '[Service]\n');
-    account.parameters.delete(foreign);
-    account.parameters.delete(untagged);
-  });
+  test(
+    "reconcile deletes only parameters its own group wrote: another group's (or an untagged one) under its path stays",
+    TIMEOUT,
+    async () => {
+      const foreign = a.parameters.instanceName('i-0aaaaaaaaaaaaaaa1', 'dropin');
+      const untagged = a.parameters.instanceName('i-0aaaaaaaaaaaaaaa2', 'dropin');
+      const own = a.parameters.instanceName('i-0aaaaaaaaaaaaaaa3', 'dropin');
+      account.parameters.put(foreign, '[Service]\n', false, { [GROUP_TAG]: 'stack-b-asg' });
+      account.parameters.put(untagged, '[Service]\n', false);
+      account.parameters.put(own, '[Service]\n', false, { [GROUP_TAG]: 'stack-a-asg' });
+      const pass = await a.reconcile();
+      const report = JSON.parse(pass.result!.outcome) as { deletedParameters: string[] };
+      assert.deepEqual(report.deletedParameters, ['i-0aaaaaaaaaaaaaaa3']);
+      assert.equal(account.parameters.value(own), undefined);
+      assert.equal(account.parameters.value(foreign), '[Service]\n');
+      assert.equal(account.parameters.value(untagged), '[Service]\n');
+      account.parameters.delete(foreign);
+      account.parameters.delete(untagged);
+    },
+  );
 
   test('a third deployment on a namespace a live group owns refuses every event and changes nothing', TIMEOUT, async () => {
-    const c = await startWorld({ seed: 503, account, groupName: 'stack-c-asg', clusterName: 'etcd', parameterPrefix: '/elastic-etcd/stack-a', boot: 'none' });
+    const c = await startWorld({
+      seed: 503,
+      account,
+      groupName: 'stack-c-asg',
+      clusterName: 'etcd',
+      parameterPrefix: '/elastic-etcd/stack-a',
+      boot: 'none',
+    });
     try {
       const before = snapshot('/elastic-etcd');
       await c.scaleTo(1);
@@ -82,7 +107,9 @@ describe('two deployments in one account', () => {
       const pass = await c.reconcile();
       assert.equal(pass.result?.kind, 'namespace-refused');
       assert.deepEqual(snapshot('/elastic-etcd'), before, 'no parameter written or deleted');
-      const writes = c.cloud.calls.filter((call) => ['PutParameter', 'DeleteParameter', 'AddTagsToResource', 'CompleteLifecycleAction'].includes(call.operation));
+      const writes = c.cloud.calls.filter((call) =>
+        ['PutParameter', 'DeleteParameter', 'AddTagsToResource', 'CompleteLifecycleAction'].includes(call.operation),
+      );
       assert.deepEqual(writes, []);
       assert.ok(c.telemetry?.logs.some((l) => l.level === 'ERROR' && /another Auto Scaling group/.test(l.message)));
       assert.equal(c.group.pendingActions().length, 1, 'the launch action is left to its timeout');
@@ -95,7 +122,14 @@ describe('two deployments in one account', () => {
   test('a namespace whose owner group no longer exists (a deleted stack left its record) is taken over', TIMEOUT, async () => {
     const owner = '/elastic-etcd/stack-d/etcd/owner';
     account.parameters.put(owner, JSON.stringify({ version: 1, group: 'deleted-asg', createdAt: '2024-01-01T00:00:00Z' }), false);
-    const d = await startWorld({ seed: 504, account, groupName: 'stack-d-asg', clusterName: 'etcd', parameterPrefix: '/elastic-etcd/stack-d', boot: 'none' });
+    const d = await startWorld({
+      seed: 504,
+      account,
+      groupName: 'stack-d-asg',
+      clusterName: 'etcd',
+      parameterPrefix: '/elastic-etcd/stack-d',
+      boot: 'none',
+    });
     try {
       const pass = await d.reconcile();
       assert.equal(pass.result?.kind, 'reconcile', pass.error?.message);

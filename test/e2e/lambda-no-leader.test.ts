@@ -18,26 +18,30 @@ describe('a launch while the cluster has no leader', () => {
   });
   after(async () => world?.close());
 
-  test('two of three hung: the launch is abandoned with the member list unchanged, and the group heals after', { timeout: 120_000 }, async () => {
-    const [survivor, ...frozen] = world.inService() as [string, string, string];
-    const survivorURL = `http://${world.instance(survivor).privateIp}:2379`;
-    const membersBefore = (await readLocalMemberList(survivorURL)).members.map((m) => m.id).sort();
-    for (const id of frozen) world.etcdOf(id)!.stop();
-    try {
-      await world.scaleTo(4);
-      const launch = await world.deliver();
-      assert.equal(launch?.error, undefined, launch?.error?.message);
-      assert.deepEqual(launch?.result, { kind: 'launch', outcome: 'abandon' });
-      const decision = world.telemetry!.decisions().at(-1);
-      assert.equal(decision?.decision, 'refuse');
-      assert.match(String(decision?.code), /no-quorum|quorum-at-risk|cluster-down/);
-      assert.deepEqual((await readLocalMemberList(survivorURL)).members.map((m) => m.id).sort(), membersBefore);
-    } finally {
-      for (const id of frozen) world.etcdOf(id)!.resume();
-    }
-    await world.scaleTo(3);
-    const settled = await world.settle({ timeoutMs: 60_000 });
-    assert.deepEqual(settled.problems, []);
-    assert.equal(await world.get('/e2e/no-leader'), 'before');
-  });
+  test(
+    'two of three hung: the launch is abandoned with the member list unchanged, and the group heals after',
+    { timeout: 120_000 },
+    async () => {
+      const [survivor, ...frozen] = world.inService() as [string, string, string];
+      const survivorURL = `http://${world.instance(survivor).privateIp}:2379`;
+      const membersBefore = (await readLocalMemberList(survivorURL)).members.map((m) => m.id).sort();
+      for (const id of frozen) world.etcdOf(id)!.stop();
+      try {
+        await world.scaleTo(4);
+        const launch = await world.deliver();
+        assert.equal(launch?.error, undefined, launch?.error?.message);
+        assert.deepEqual(launch?.result, { kind: 'launch', outcome: 'abandon' });
+        const decision = world.telemetry!.decisions().at(-1);
+        assert.equal(decision?.decision, 'refuse');
+        assert.match(String(decision?.code), /no-quorum|quorum-at-risk|cluster-down/);
+        assert.deepEqual((await readLocalMemberList(survivorURL)).members.map((m) => m.id).sort(), membersBefore);
+      } finally {
+        for (const id of frozen) world.etcdOf(id)!.resume();
+      }
+      await world.scaleTo(3);
+      const settled = await world.settle({ timeoutMs: 60_000 });
+      assert.deepEqual(settled.problems, []);
+      assert.equal(await world.get('/e2e/no-leader'), 'before');
+    },
+  );
 });

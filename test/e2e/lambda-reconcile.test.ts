@@ -32,7 +32,7 @@ describe('reconcile heals lost events', () => {
     const passes: string[] = [];
     for (let pass = 1; pass <= 4; pass++) {
       const delivery = await world.reconcile();
-      passes.push(delivery.result?.outcome ?? delivery.error?.message ?? "no result");
+      passes.push(delivery.result?.outcome ?? delivery.error?.message ?? 'no result');
       const check = await world.check();
       if (check.problems.length === 0) break;
     }

@@ -22,7 +22,10 @@ describe('replacing instances of a running cluster', () => {
     const victim = before[1]!;
     await world.crash(victim);
     const replacement = world.newInstance(before);
-    assert.deepEqual(world.queue.map((q) => q.summary), [`terminate ${victim}`, `launch ${replacement}`]);
+    assert.deepEqual(
+      world.queue.map((q) => q.summary),
+      [`terminate ${victim}`, `launch ${replacement}`],
+    );
 
     const result = await world.settle();
     assertSettled(result.problems);
@@ -85,7 +88,9 @@ describe('replacing instances of a running cluster', () => {
     assert.deepEqual(world.completions().at(-1), { instanceId: replacement, transition: 'launch', result: 'ABANDON' });
     assert.equal(world.cloud.parameters.value(world.parameters.instanceName(replacement, 'dropin')), undefined);
     // The survivor's own view: without a leader, 3.5's etcdctl (always linearizable) cannot list at all.
-    const membersAfter = (await readLocalMemberList(`http://${world.instance(survivor).privateIp}:2379`)).members.map((m) => `${m.id}:${m.name}:${m.isLearner}`).sort();
+    const membersAfter = (await readLocalMemberList(`http://${world.instance(survivor).privateIp}:2379`)).members
+      .map((m) => `${m.id}:${m.name}:${m.isLearner}`)
+      .sort();
     assert.deepEqual(membersAfter, membersBefore);
     assert.equal(world.instance(replacement).lifecycleState, 'Terminated');
     assert.equal(world.telemetry?.total('Refusals'), 1);

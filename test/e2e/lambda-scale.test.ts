@@ -31,7 +31,13 @@ describe('scaling the group', () => {
     assert.equal(result.members.length, 5);
     assert.deepEqual(result.inService.sort(), [...before, ...added].sort());
     for (const id of added) {
-      assert.deepEqual(world.completions().filter((c) => c.instanceId === id).map((c) => c.result), ['CONTINUE']);
+      assert.deepEqual(
+        world
+          .completions()
+          .filter((c) => c.instanceId === id)
+          .map((c) => c.result),
+        ['CONTINUE'],
+      );
     }
     assert.equal(await world.get('/e2e/scale'), 'written by three');
   });
@@ -48,7 +54,10 @@ describe('scaling the group', () => {
     assert.deepEqual(result.inService.sort(), [...before.filter((id) => !victims.includes(id)), ...replacements].sort());
     for (const id of victims) {
       assert.deepEqual(
-        world.completions().filter((c) => c.instanceId === id && c.transition === 'terminate').map((c) => c.result),
+        world
+          .completions()
+          .filter((c) => c.instanceId === id && c.transition === 'terminate')
+          .map((c) => c.result),
         ['CONTINUE'],
       );
     }
@@ -88,7 +97,10 @@ describe('scaling the group', () => {
     assert.equal(world.telemetry?.decisions().at(-1)?.decision, 'keep');
     assert.ok(world.group.pendingAction(leaving) !== undefined, 'the terminate action is still pending');
     assert.ok(world.etcdOf(leaving)?.running, 'its etcd still runs');
-    assert.deepEqual(world.completions().filter((c) => c.instanceId === leaving && c.transition === 'terminate'), []);
+    assert.deepEqual(
+      world.completions().filter((c) => c.instanceId === leaving && c.transition === 'terminate'),
+      [],
+    );
     const survivors = before.filter((id) => id !== frozen).map((id) => `http://${world.instance(id).privateIp}:2379`);
     assert.deepEqual((await etcdctlMemberList(survivors)).members.map((m) => m.id).sort(), membersBefore);
 
@@ -98,7 +110,10 @@ describe('scaling the group', () => {
     assertSettled(result.problems);
     assert.deepEqual(result.inService.sort(), before.filter((id) => id !== leaving).sort());
     assert.deepEqual(
-      world.completions().filter((c) => c.instanceId === leaving && c.transition === 'terminate').map((c) => c.result),
+      world
+        .completions()
+        .filter((c) => c.instanceId === leaving && c.transition === 'terminate')
+        .map((c) => c.result),
       ['CONTINUE'],
     );
     assert.equal(await world.get('/e2e/scale'), 'written by three');

@@ -45,20 +45,28 @@ describe('rolling upgrade 3.4 -> 3.5', { skip }, () => {
     await expectSkewRefused('3.6.0', /etcd 3\.6 cannot join a cluster on 3\.4: .*one minor version at a time/);
   });
 
-  test('every member replaced by a 3.5 one under writes: no acknowledged write lost, quorum kept, cluster 3.5', { timeout: 300_000 }, async () => {
-    const before = world.inService();
-    const result = await rollingUpgrade(world, '3.5');
-    assert.deepEqual(result.violations, []);
-    assert.ok(result.writes.acknowledged > 0, 'the writer got writes acknowledged during the upgrade');
-    assert.deepEqual(result.writes.lost, []);
-    assert.ok(result.samples > 0, 'the quorum monitor sampled');
-    assert.match(result.clusterVersion ?? '', /^3\.5\./);
-    const after = world.inService();
-    assert.equal(after.length, 3);
-    assert.deepEqual(after.filter((id) => before.includes(id)), [], 'every old instance retired');
-    assert.deepEqual(Object.values(result.versions), ['3.5', '3.5', '3.5']);
-    assert.equal(await world.get('/e2e/upgrade'), 'written on 3.4');
-  });
+  test(
+    'every member replaced by a 3.5 one under writes: no acknowledged write lost, quorum kept, cluster 3.5',
+    { timeout: 300_000 },
+    async () => {
+      const before = world.inService();
+      const result = await rollingUpgrade(world, '3.5');
+      assert.deepEqual(result.violations, []);
+      assert.ok(result.writes.acknowledged > 0, 'the writer got writes acknowledged during the upgrade');
+      assert.deepEqual(result.writes.lost, []);
+      assert.ok(result.samples > 0, 'the quorum monitor sampled');
+      assert.match(result.clusterVersion ?? '', /^3\.5\./);
+      const after = world.inService();
+      assert.equal(after.length, 3);
+      assert.deepEqual(
+        after.filter((id) => before.includes(id)),
+        [],
+        'every old instance retired',
+      );
+      assert.deepEqual(Object.values(result.versions), ['3.5', '3.5', '3.5']);
+      assert.equal(await world.get('/e2e/upgrade'), 'written on 3.4');
+    },
+  );
 
   test('a 3.4 member is refused by a cluster on 3.5 (etcd lets no older member join), nothing changed', { timeout: 120_000 }, async () => {
     await expectSkewRefused('3.4.23', /etcd 3\.4 cannot join a cluster already on 3\.5/);

@@ -22,7 +22,9 @@ export interface ProcessRun {
 
 /** The environment without ambient ETCD and ELASTIC_ETCD variables, which would change what is tested. */
 export function cleanEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ETCD') && !key.startsWith('ELASTIC_ETCD')));
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.startsWith('ETCD') && !key.startsWith('ELASTIC_ETCD')),
+  );
   return { ...inherited, ...extra };
 }
 
@@ -37,7 +39,13 @@ export function runProcess(argv: readonly string[], options: { timeoutMs?: numbe
     execFile(
       program ?? process.execPath,
       args,
-      { cwd: REPO_ROOT, env: options.env ?? cleanEnv(), timeout: options.timeoutMs ?? 60_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
+      {
+        cwd: REPO_ROOT,
+        env: options.env ?? cleanEnv(),
+        timeout: options.timeoutMs ?? 60_000,
+        killSignal: 'SIGKILL',
+        maxBuffer: 16 * 1024 * 1024,
+      },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
         resolve({ code, stdout, stderr, ms: performance.now() - started });
@@ -51,5 +59,8 @@ export function runCli(
   args: readonly string[],
   options: { env?: Readonly<Record<string, string>>; timeoutMs?: number; command?: readonly string[] } = {},
 ): Promise<ProcessRun> {
-  return runProcess([...(options.command ?? CLI_COMMAND), ...args], { env: cleanEnv(options.env), timeoutMs: options.timeoutMs ?? 120_000 });
+  return runProcess([...(options.command ?? CLI_COMMAND), ...args], {
+    env: cleanEnv(options.env),
+    timeoutMs: options.timeoutMs ?? 120_000,
+  });
 }

@@ -27,7 +27,11 @@ export interface MemberTls {
 }
 
 /** A JSON probe over http, or over https presenting `client`. */
-function probeJson(url: string, client: TlsPems | undefined, init: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number }): Promise<unknown> {
+function probeJson(
+  url: string,
+  client: TlsPems | undefined,
+  init: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number },
+): Promise<unknown> {
   return url.startsWith('https:') ? tryHttpsJson(url, client ?? {}, init) : tryJson(url, init);
 }
 
@@ -67,7 +71,13 @@ interface MaintenanceStatus {
 export async function readStatus(clientURL: string, timeoutMs = 1000, client?: TlsPems): Promise<MaintenanceStatus | undefined> {
   const body = await probeJson(`${clientURL}/v3/maintenance/status`, client, { method: 'POST', body: {}, timeoutMs });
   if (typeof body !== 'object' || body === null) return undefined;
-  const record = body as { header?: { member_id?: string; cluster_id?: string }; leader?: string; isLearner?: boolean; raftIndex?: string; version?: string };
+  const record = body as {
+    header?: { member_id?: string; cluster_id?: string };
+    leader?: string;
+    isLearner?: boolean;
+    raftIndex?: string;
+    version?: string;
+  };
   // The JSON gateway leaves out zero values: no leader field means leader 0 (none known).
   const toBig = (v: string | undefined): bigint => (typeof v === 'string' && /^[0-9]+$/.test(v) ? BigInt(v) : 0n);
   return {
@@ -90,7 +100,12 @@ export async function readLocalMemberList(
   client?: TlsPems,
 ): Promise<{ clusterId: bigint; members: { id: bigint; name: string; peerURLs: string[]; clientURLs: string[]; isLearner: boolean }[] }> {
   const body = await probeJson(`${clientURL}/v3/cluster/member/list`, client, { method: 'POST', body: {}, timeoutMs });
-  const record = body as { header?: { cluster_id?: string }; members?: { ID?: string; name?: string; peerURLs?: string[]; clientURLs?: string[]; isLearner?: boolean }[] } | undefined;
+  const record = body as
+    | {
+        header?: { cluster_id?: string };
+        members?: { ID?: string; name?: string; peerURLs?: string[]; clientURLs?: string[]; isLearner?: boolean }[];
+      }
+    | undefined;
   if (typeof record?.header?.cluster_id !== 'string') throw new Error(`${clientURL} answered no member list: ${JSON.stringify(body)}`);
   return {
     clusterId: BigInt(record.header.cluster_id),
@@ -338,7 +353,7 @@ export class EtcdCluster {
     const workDir = join(this.dir, `${ip}-${this.all.length}`);
     mkdirSync(workDir, { recursive: true });
     let tls: MemberTls | undefined;
-    if (options.tls ?? (this.pki !== undefined)) {
+    if (options.tls ?? this.pki !== undefined) {
       const pki = await this.enableTls();
       const name = flagValue(options.flags ?? [], 'name') ?? options.settings?.ETCD_NAME ?? 'default';
       tls = { files: await pki.issueMember(name, ip), client: this.tlsClient! };
@@ -359,11 +374,15 @@ export class EtcdCluster {
       tls: false, // discovery.etcd.io talks plain HTTP to its backing etcd
     });
     const baseURL = `http://${ip}:${DISCOVERY_PORT}`;
-    const proc = new LoggedProcess(discoveryBinary(), ['--addr', `${ip}:${DISCOVERY_PORT}`, '--etcd', backing.clientURL, '--host', baseURL], {
-      env: process.env,
-      cwd: backing.workDir,
-      logPath: join(backing.workDir, 'discovery.log'),
-    });
+    const proc = new LoggedProcess(
+      discoveryBinary(),
+      ['--addr', `${ip}:${DISCOVERY_PORT}`, '--etcd', backing.clientURL, '--host', baseURL],
+      {
+        env: process.env,
+        cwd: backing.workDir,
+        logPath: join(backing.workDir, 'discovery.log'),
+      },
+    );
     const service = new DiscoveryService(baseURL, backing, proc);
     this.discoveries.push(service);
     try {

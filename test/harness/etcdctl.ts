@@ -20,7 +20,13 @@ export function etcdctl(
   return new Promise((resolve) => {
     execFile(
       bin,
-      [`--endpoints=${endpoints.join(',')}`, '--dial-timeout=2s', '--command-timeout=5s', ...(options.tls === undefined ? [] : etcdctlTlsFlags(options.tls)), ...args],
+      [
+        `--endpoints=${endpoints.join(',')}`,
+        '--dial-timeout=2s',
+        '--command-timeout=5s',
+        ...(options.tls === undefined ? [] : etcdctlTlsFlags(options.tls)),
+        ...args,
+      ],
       { env: { ...inherited, ETCDCTL_API: '3' }, timeout: options.timeoutMs ?? 15_000, killSignal: 'SIGKILL' },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
@@ -60,7 +66,10 @@ function toBigInt(value: unknown): bigint {
 }
 
 /** `etcdctl member list -w json`, IDs as bigint; also the cluster ID from the header. */
-export async function etcdctlMemberList(endpoints: readonly string[], options: { tls?: TlsFiles } = {}): Promise<{ clusterId: bigint; members: EtcdctlMember[] }> {
+export async function etcdctlMemberList(
+  endpoints: readonly string[],
+  options: { tls?: TlsFiles } = {},
+): Promise<{ clusterId: bigint; members: EtcdctlMember[] }> {
   const parsed = parseEtcdctlJson(await etcdctlOk(endpoints, ['member', 'list', '-w', 'json'], options)) as {
     header?: { cluster_id?: unknown };
     members?: { ID?: unknown; name?: string; peerURLs?: string[]; clientURLs?: string[]; isLearner?: boolean }[];

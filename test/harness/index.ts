@@ -15,7 +15,18 @@ export {
   type StartMemberOptions,
   type MemberTls,
 } from './etcd.js';
-export { TestPki, etcdctlTlsFlags, httpsJson, memberTlsSettings, tryHttpsJson, type HttpsOutcome, type IssueOptions, type TlsClientIdentity, type TlsFiles, type TlsPems } from './tls.js';
+export {
+  TestPki,
+  etcdctlTlsFlags,
+  httpsJson,
+  memberTlsSettings,
+  tryHttpsJson,
+  type HttpsOutcome,
+  type IssueOptions,
+  type TlsClientIdentity,
+  type TlsFiles,
+  type TlsPems,
+} from './tls.js';
 export { etcdctl, etcdctlOk, etcdctlMemberList, parseEtcdctlJson, type EtcdctlMember, type EtcdctlResult } from './etcdctl.js';
 export { pollUntil, tryJson, type PollOptions } from './wait.js';
 export { parseDropin, splitSystemdCommand, DropinParseError, type Dropin, type DropinRules } from './systemd.js';

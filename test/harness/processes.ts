@@ -105,7 +105,10 @@ export class LoggedProcess {
       return await Promise.race([
         this.exited,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`process ${this.pid} still running after ${timeoutMs} ms${this.logTail()}`)), timeoutMs);
+          timer = setTimeout(
+            () => reject(new Error(`process ${this.pid} still running after ${timeoutMs} ms${this.logTail()}`)),
+            timeoutMs,
+          );
         }),
       ]);
     } finally {

@@ -22,12 +22,16 @@ interface Outcome {
 function runOnce(version: EtcdVersionName, files: readonly string[], concurrency: number): Promise<Outcome> {
   const started = Date.now();
   const label = `[etcd ${version}] `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
-    // The SDK warns once per process that Node 20 support ends in 2027; the Lambda runs on Node 22, and the
-    // warning, repeated by every test process, would bury the test output.
-    env: { ...process.env, ETCD_VERSION: version, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    {
+      // The SDK warns once per process that Node 20 support ends in 2027; the Lambda runs on Node 22, and the
+      // warning, repeated by every test process, would bury the test output.
+      env: { ...process.env, ETCD_VERSION: version, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const summary: string[] = [];
   const failures = new Set<string>();
   const relay = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
@@ -60,7 +64,8 @@ async function main(): Promise<number> {
     });
     versions = (values.versions ?? ETCD_VERSIONS.join(',')).split(',').map((v) => parseEtcdVersionName(v, '--versions'));
     concurrency = Number(values.concurrency ?? '3');
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) throw new Error(`--concurrency must be an integer 1-16, got ${JSON.stringify(values.concurrency)}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16)
+      throw new Error(`--concurrency must be an integer 1-16, got ${JSON.stringify(values.concurrency)}`);
     if (positionals.length === 0) throw new Error('no test files given');
     files = positionals;
     for (const version of versions) etcdBinaries(version); // a missing etcd says what to run, before anything starts
@@ -77,9 +82,13 @@ async function main(): Promise<number> {
     for (const title of o.failures) process.stdout.write(`    failed: ${title}\n`);
   }
   const failed = outcomes.filter((o) => o.code !== 0);
-  if (failed.length > 0) process.stdout.write(`failing on etcd ${failed.map((o) => o.version).join(' and ')}: see the lines labelled [etcd ${failed[0]!.version}] above\n`);
+  if (failed.length > 0)
+    process.stdout.write(
+      `failing on etcd ${failed.map((o) => o.version).join(' and ')}: see the lines labelled [etcd ${failed[0]!.version}] above\n`,
+    );
   // Both versions' counts in the plain closing form CI tools read ("N passed, N failed").
-  const count = (name: string) => outcomes.reduce((sum, o) => sum + Number(/\d+/.exec(o.summary.find((l) => l.startsWith(`${name} `)) ?? '0')?.[0] ?? 0), 0);
+  const count = (name: string) =>
+    outcomes.reduce((sum, o) => sum + Number(/\d+/.exec(o.summary.find((l) => l.startsWith(`${name} `)) ?? '0')?.[0] ?? 0), 0);
   process.stdout.write(`etcd: ${count('pass')} passed, ${count('fail')} failed\n`);
   return failed.length === 0 ? 0 : 1;
 }

@@ -23,7 +23,11 @@ export async function saveSnapshot(clientURL: string, file: string): Promise<num
 }
 
 /** The offline tool that restores snapshots for an etcd server reporting `serverVersion` (from /version). */
-export function restoreTool(serverVersion: string): { readonly version: EtcdVersionName; readonly bin: string; readonly env: NodeJS.ProcessEnv } {
+export function restoreTool(serverVersion: string): {
+  readonly version: EtcdVersionName;
+  readonly bin: string;
+  readonly env: NodeJS.ProcessEnv;
+} {
   const mm = majorMinor(serverVersion);
   if (mm === undefined) throw new Error(`cannot tell the restore tool from version ${JSON.stringify(serverVersion)}`);
   if (mm[0] === 3 && mm[1] === 4) return { version: '3.4', bin: etcdBinaries('3.4').etcdctl, env: { ETCDCTL_API: '3' } };

@@ -46,7 +46,9 @@ export function parseDropin(text: string, rules: DropinRules = {}): Dropin {
     if (header !== null) {
       section = header[1] ?? '';
       if (!sections.includes(section)) {
-        throw new DropinParseError(`${where}: section [${section}]; this drop-in may only configure ${sections.map((s) => `[${s}]`).join(', ')}`);
+        throw new DropinParseError(
+          `${where}: section [${section}]; this drop-in may only configure ${sections.map((s) => `[${s}]`).join(', ')}`,
+        );
       }
       continue;
     }

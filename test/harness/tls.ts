@@ -4,7 +4,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { createCertificateAuthority, issueClientCertificate, issueMemberCertificate, type CertificateAndKey, type PemInput } from '../../src/adapters/pki/index.js';
+import {
+  createCertificateAuthority,
+  issueClientCertificate,
+  issueMemberCertificate,
+  type CertificateAndKey,
+  type PemInput,
+} from '../../src/adapters/pki/index.js';
 
 /** Paths of the PEM files one party (member or client) uses, as etcd and etcdctl name them. */
 export interface TlsFiles {
@@ -51,7 +57,10 @@ export class TestPki {
   }
 
   private get authority(): { certificate: PemInput; privateKey: PemInput } {
-    return { certificate: { pem: this.ca.certificate, source: 'test CA certificate' }, privateKey: { pem: this.ca.privateKey, source: 'test CA key' } };
+    return {
+      certificate: { pem: this.ca.certificate, source: 'test CA certificate' },
+      privateKey: { pem: this.ca.privateKey, source: 'test CA key' },
+    };
   }
 
   /** Issues (or re-issues: same paths, new files) a member certificate for `ip`, with "localhost" as DNS SAN. */
@@ -96,13 +105,18 @@ export function etcdctlTlsFlags(files: TlsFiles): string[] {
 }
 
 /** The outcome of one HTTPS request: the status and body, or the transport error (e.g. a refused handshake). */
-export type HttpsOutcome = { readonly ok: true; readonly status: number; readonly body: string } | { readonly ok: false; readonly error: Error };
+export type HttpsOutcome =
+  { readonly ok: true; readonly status: number; readonly body: string } | { readonly ok: false; readonly error: Error };
 
 /**
  * POSTs (or GETs) a JSON URL over HTTPS presenting `client` (or no certificate), on a fresh connection each time
  * so a test sees what a new handshake gets. Never throws.
  */
-export function httpsJson(url: string, client: Partial<TlsPems>, init: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number } = {}): Promise<HttpsOutcome> {
+export function httpsJson(
+  url: string,
+  client: Partial<TlsPems>,
+  init: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number } = {},
+): Promise<HttpsOutcome> {
   return new Promise((resolve) => {
     const body = init.body === undefined ? undefined : JSON.stringify(init.body);
     const req = request(
@@ -131,7 +145,11 @@ export function httpsJson(url: string, client: Partial<TlsPems>, init: { method?
 }
 
 /** Like tryJson, over HTTPS with a client identity: the parsed JSON of a 2xx answer, undefined otherwise. */
-export async function tryHttpsJson(url: string, client: Partial<TlsPems>, init: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number } = {}): Promise<unknown> {
+export async function tryHttpsJson(
+  url: string,
+  client: Partial<TlsPems>,
+  init: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number } = {},
+): Promise<unknown> {
   const outcome = await httpsJson(url, client, init);
   if (!outcome.ok || outcome.status < 200 || outcome.status >= 300) return undefined;
   try {

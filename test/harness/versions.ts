@@ -74,7 +74,8 @@ export function etcdServerVersion(version: EtcdVersionName): string {
   if (known === undefined) {
     const out = execFileSync(etcdBinaries(version).etcd, ['--version'], { encoding: 'utf8', timeout: 10_000 });
     const match = /etcd Version: (\d+\.\d+\.\d+)/.exec(out);
-    if (match?.[1] === undefined) throw new EtcdSetupError(`could not read the version of etcd ${version} from ${JSON.stringify(out.slice(0, 200))}`);
+    if (match?.[1] === undefined)
+      throw new EtcdSetupError(`could not read the version of etcd ${version} from ${JSON.stringify(out.slice(0, 200))}`);
     known = match[1];
     serverVersions.set(version, known);
   }

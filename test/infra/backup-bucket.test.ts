@@ -21,10 +21,20 @@ test('the bucket: versioned, SSE-S3, public access blocked, retained, snapshots 
     Properties: Match.objectLike({
       VersioningConfiguration: { Status: 'Enabled' },
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       LifecycleConfiguration: {
         Rules: Match.arrayWith([
-          Match.objectLike({ Prefix: 'main/snapshots/', ExpirationInDays: 10, NoncurrentVersionExpiration: { NoncurrentDays: 1 }, Status: 'Enabled' }),
+          Match.objectLike({
+            Prefix: 'main/snapshots/',
+            ExpirationInDays: 10,
+            NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+            Status: 'Enabled',
+          }),
           Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
         ]),
       },
@@ -32,9 +42,13 @@ test('the bucket: versioned, SSE-S3, public access blocked, retained, snapshots 
   });
   // TLS only: a Deny for aws:SecureTransport false.
   template.hasResourceProperties('AWS::S3::BucketPolicy', {
-    PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    PolicyDocument: {
+      Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+    },
   });
-  const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((r) => (r as { Properties: { Environment?: unknown } }).Properties.Environment !== undefined) as {
+  const fn = Object.values(template.findResources('AWS::Lambda::Function')).find(
+    (r) => (r as { Properties: { Environment?: unknown } }).Properties.Environment !== undefined,
+  ) as {
     Properties: { Environment: { Variables: Record<string, unknown> } };
   };
   const vars = fn.Properties.Environment.Variables;
@@ -46,7 +60,14 @@ test('the bucket: versioned, SSE-S3, public access blocked, retained, snapshots 
 test('grants: the Lambda writes, lists and reads its prefix; instances read snapshots only', () => {
   const template = synth({ clusterName: 'main' });
   const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
-    (p) => (p as { Properties: { PolicyDocument: { Statement: { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown }[] } } }).Properties.PolicyDocument.Statement,
+    (p) =>
+      (
+        p as {
+          Properties: {
+            PolicyDocument: { Statement: { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown }[] };
+          };
+        }
+      ).Properties.PolicyDocument.Statement,
   );
   const bySid = (sid: string) => statements.find((s) => s.Sid === sid);
   assert.deepEqual(bySid('WriteAndReadBackups')?.Action, ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload']);
@@ -56,7 +77,10 @@ test('grants: the Lambda writes, lists and reads its prefix; instances read snap
   assert.match(JSON.stringify(bySid('ReadBackupSnapshots')?.Resource), /\/main\/snapshots\/\*"/);
   // No s3 write for anyone but the Lambda's statement.
   const writers = statements.filter((s) => JSON.stringify(s.Action).includes('s3:Put'));
-  assert.deepEqual(writers.map((s) => s.Sid), ['WriteAndReadBackups']);
+  assert.deepEqual(
+    writers.map((s) => s.Sid),
+    ['WriteAndReadBackups'],
+  );
 });
 
 test('backups: false leaves out the bucket, the grants and the variables', () => {

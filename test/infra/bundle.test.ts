@@ -55,38 +55,53 @@ test('the Lambda bundle stays under 1 MiB', { timeout: 120_000 }, async () => {
   });
 });
 
-test('every AWS adapter answers the same from the bundle as from source (successes and modelled errors)', { timeout: 120_000 }, async () => {
-  const cloud = await startSimulatedCloud({ group: { groupName: 'bundle-asg', seed: 11, launchHook: 'etcd-launch', terminateHook: 'etcd-terminate' } });
-  try {
-    await cloud.group.setDesired(2);
-    await cloud.group.idle();
-    const queue = new SimulatedFifoQueue({ name: 'bundle.fifo', visibilityTimeoutMs: 60_000, maxReceiveCount: 5 });
-    cloud.attachQueue(queue);
-    const input: Exercise = {
-      endpoint: cloud.url,
-      groupName: 'bundle-asg',
-      instanceIds: cloud.group.instances().map((i) => i.id),
-      unknownInstanceId: 'i-00000000000000bad',
-      queueArn: queue.arn,
-    };
-    const fromSource = await exerciseFromSource(input);
-    await withTempDir(async (outdir) => {
-      const { file } = await bundleLambda(ADAPTERS_FIXTURE, outdir);
-      const bundled = (await import(pathToFileURL(file).href)) as { handler: typeof exerciseFromSource };
-      assert.deepEqual(await bundled.handler(input), fromSource);
+test(
+  'every AWS adapter answers the same from the bundle as from source (successes and modelled errors)',
+  { timeout: 120_000 },
+  async () => {
+    const cloud = await startSimulatedCloud({
+      group: { groupName: 'bundle-asg', seed: 11, launchHook: 'etcd-launch', terminateHook: 'etcd-terminate' },
     });
-    // The answers compared above include the modelled errors of each protocol, not only successes.
-    const answers = fromSource as { ec2: { found: unknown[]; gone: string[] }; createdAgain: { created: boolean }; staleReceipt: unknown };
-    assert.equal(answers.ec2.found.length, 2, 'both instances found');
-    assert.deepEqual(answers.ec2.gone, ['i-00000000000000bad'], 'the unknown ID answered InvalidInstanceID.NotFound');
-    assert.equal(answers.createdAgain.created, false, 'PutParameter answered ParameterAlreadyExists');
-    assert.deepEqual(answers.staleReceipt, { failed: 'ChangeMessageVisibility ReceiptHandleIsInvalid' });
-  } finally {
-    await cloud.group.setDesired(0);
-    for (const action of cloud.group.pendingActions()) {
-      await cloud.group.completeLifecycleAction({ groupName: 'bundle-asg', hookName: action.hookName, instanceId: action.instanceId, result: 'CONTINUE' });
+    try {
+      await cloud.group.setDesired(2);
+      await cloud.group.idle();
+      const queue = new SimulatedFifoQueue({ name: 'bundle.fifo', visibilityTimeoutMs: 60_000, maxReceiveCount: 5 });
+      cloud.attachQueue(queue);
+      const input: Exercise = {
+        endpoint: cloud.url,
+        groupName: 'bundle-asg',
+        instanceIds: cloud.group.instances().map((i) => i.id),
+        unknownInstanceId: 'i-00000000000000bad',
+        queueArn: queue.arn,
+      };
+      const fromSource = await exerciseFromSource(input);
+      await withTempDir(async (outdir) => {
+        const { file } = await bundleLambda(ADAPTERS_FIXTURE, outdir);
+        const bundled = (await import(pathToFileURL(file).href)) as { handler: typeof exerciseFromSource };
+        assert.deepEqual(await bundled.handler(input), fromSource);
+      });
+      // The answers compared above include the modelled errors of each protocol, not only successes.
+      const answers = fromSource as {
+        ec2: { found: unknown[]; gone: string[] };
+        createdAgain: { created: boolean };
+        staleReceipt: unknown;
+      };
+      assert.equal(answers.ec2.found.length, 2, 'both instances found');
+      assert.deepEqual(answers.ec2.gone, ['i-00000000000000bad'], 'the unknown ID answered InvalidInstanceID.NotFound');
+      assert.equal(answers.createdAgain.created, false, 'PutParameter answered ParameterAlreadyExists');
+      assert.deepEqual(answers.staleReceipt, { failed: 'ChangeMessageVisibility ReceiptHandleIsInvalid' });
+    } finally {
+      await cloud.group.setDesired(0);
+      for (const action of cloud.group.pendingActions()) {
+        await cloud.group.completeLifecycleAction({
+          groupName: 'bundle-asg',
+          hookName: action.hookName,
+          instanceId: action.instanceId,
+          result: 'CONTINUE',
+        });
+      }
+      await cloud.group.idle();
+      await cloud.close();
     }
-    await cloud.group.idle();
-    await cloud.close();
-  }
-});
+  },
+);

@@ -40,16 +40,25 @@ describe('cdk-nag AwsSolutions', () => {
   test('no unacknowledged finding (private subnets: VPC endpoints, etcd from S3)', () => {
     const stack = new Stack(new App(), 'Private', { env: { account: '123456789012', region: 'eu-west-1' } });
     const bucket = s3.Bucket.fromBucketName(stack, 'Artifacts', 'my-artifacts');
-    new ElasticEtcdCluster(stack, 'Cluster', { internetAccess: false, etcdInstall: { method: 's3', bucket, key: 'etcd/etcd-v3.5.30-linux-amd64.tar.gz' } });
+    new ElasticEtcdCluster(stack, 'Cluster', {
+      internetAccess: false,
+      etcdInstall: { method: 's3', bucket, key: 'etcd/etcd-v3.5.30-linux-amd64.tar.gz' },
+    });
     const report = new AwsSolutionsChecks().validateScope(stack);
-    assert.deepEqual(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.locations.join(',')).join(' ')}`), []);
+    assert.deepEqual(
+      report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.locations.join(',')).join(' ')}`),
+      [],
+    );
   });
 
   test('the check is not vacuous: a world-open ingress in the same stack is reported', () => {
     const stack = new ElasticEtcdStack(new App(), 'Broken');
     stack.cluster.memberSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(22), 'ssh from anywhere');
     const report = new AwsSolutionsChecks().validateScope(stack);
-    assert.ok(report.violations.some((v) => v.ruleName.startsWith('AwsSolutions-EC23')), JSON.stringify(report.violations.map((v) => v.ruleName)));
+    assert.ok(
+      report.violations.some((v) => v.ruleName.startsWith('AwsSolutions-EC23')),
+      JSON.stringify(report.violations.map((v) => v.ruleName)),
+    );
   });
 
   test('every acknowledgement names one rule and gives a reason', () => {

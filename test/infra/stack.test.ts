@@ -33,7 +33,11 @@ function newApp(): App {
   return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 }
 
-function synth(props: ElasticEtcdClusterProps = { clients: [ec2.Peer.ipv4('10.99.0.0/16')] }, env: typeof ENV | 'agnostic' = ENV, name = 'EtcdTest') {
+function synth(
+  props: ElasticEtcdClusterProps = { clients: [ec2.Peer.ipv4('10.99.0.0/16')] },
+  env: typeof ENV | 'agnostic' = ENV,
+  name = 'EtcdTest',
+) {
   const app = newApp();
   const stack = new ElasticEtcdStack(app, name, { ...(env === 'agnostic' ? {} : { env }), cluster: props });
   return { stack, template: Template.fromStack(stack) };
@@ -63,7 +67,9 @@ function arnText(resource: unknown): string {
   if (typeof resource === 'string') return resource;
   const join = (resource as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
   if (!join) return JSON.stringify(resource);
-  return join[1].map((part) => (typeof part === 'string' ? part : part && (part as Json).Ref === 'AWS::Partition' ? 'aws' : JSON.stringify(part))).join('');
+  return join[1]
+    .map((part) => (typeof part === 'string' ? part : part && (part as Json).Ref === 'AWS::Partition' ? 'aws' : JSON.stringify(part)))
+    .join('');
 }
 
 function asArray<T>(value: T | T[]): T[] {
@@ -175,7 +181,10 @@ describe('the group and its hooks', () => {
   test('three Availability Zones: the default VPC spans three, the members are spread over all of them', () => {
     const subnets = groupOf(template).Properties.VPCZoneIdentifier as unknown[];
     assert.equal(subnets.length, 3);
-    assert.deepEqual(subnets, stack.cluster.vpc.privateSubnets.map((s) => resolve(s.subnetId)));
+    assert.deepEqual(
+      subnets,
+      stack.cluster.vpc.privateSubnets.map((s) => resolve(s.subnetId)),
+    );
     const zones = resourcesOf(template, 'AWS::EC2::Subnet').map((s) => JSON.stringify(s.AvailabilityZone));
     assert.equal(new Set(zones).size, 3, zones.join(' '));
     // One NAT gateway per AZ: the Lambda keeps its way to the AWS APIs when one AZ fails.
@@ -184,15 +193,20 @@ describe('the group and its hooks', () => {
     // Environment-agnostic: three AZs chosen at deploy time with Fn::GetAZs, not CDK's two placeholders.
     const agnostic = synth({}, 'agnostic', 'Agnostic').template;
     const agnosticZones = resourcesOf(agnostic, 'AWS::EC2::Subnet').map((s) => JSON.stringify(s.AvailabilityZone));
-    assert.deepEqual([...new Set(agnosticZones)].sort(), [0, 1, 2].map((i) => JSON.stringify({ 'Fn::Select': [i, { 'Fn::GetAZs': '' }] })).sort());
+    assert.deepEqual(
+      [...new Set(agnosticZones)].sort(),
+      [0, 1, 2].map((i) => JSON.stringify({ 'Fn::Select': [i, { 'Fn::GetAZs': '' }] })).sort(),
+    );
     assert.equal((groupOf(agnostic).Properties.VPCZoneIdentifier as unknown[]).length, 3);
   });
 });
 
 describe('the serialising queue', () => {
   const queues = template.findResources('AWS::SQS::Queue');
-  const fifoId = Object.keys(template.findResources('AWS::SQS::Queue', { Properties: { FifoQueue: true, ContentBasedDeduplication: true } }))[0] ?? '';
-  const fifoDlqId = Object.keys(queues).find((id) => id !== fifoId && (queues[id] as { Properties: Json }).Properties.FifoQueue === true) ?? '';
+  const fifoId =
+    Object.keys(template.findResources('AWS::SQS::Queue', { Properties: { FifoQueue: true, ContentBasedDeduplication: true } }))[0] ?? '';
+  const fifoDlqId =
+    Object.keys(queues).find((id) => id !== fifoId && (queues[id] as { Properties: Json }).Properties.FifoQueue === true) ?? '';
   const standardDlqId = Object.keys(queues).find((id) => (queues[id] as { Properties: Json }).Properties.FifoQueue === undefined) ?? '';
 
   test('one FIFO queue with content-based deduplication, a FIFO dead-letter queue, and a standard one for EventBridge', () => {
@@ -201,7 +215,10 @@ describe('the serialising queue', () => {
     const fifo = (queues[fifoId] as { Properties: Json }).Properties;
     // At least six times the function timeout (300 s), as AWS recommends for an SQS event source.
     assert.equal(fifo.VisibilityTimeout, 1800);
-    assert.deepEqual(fifo.RedrivePolicy, { deadLetterTargetArn: { 'Fn::GetAtt': [fifoDlqId, 'Arn'] }, maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT });
+    assert.deepEqual(fifo.RedrivePolicy, {
+      deadLetterTargetArn: { 'Fn::GetAtt': [fifoDlqId, 'Arn'] },
+      maxReceiveCount: QUEUE_MAX_RECEIVE_COUNT,
+    });
   });
 
   test('the redrive count covers a launch retried through its heartbeat window, and still bounds a poison message', () => {
@@ -279,7 +296,10 @@ describe('the Lambda', () => {
     assert.equal(props.Handler, 'index.handler');
     const vpcConfig = props.VpcConfig as { SecurityGroupIds: unknown[]; SubnetIds: unknown[] };
     assert.deepEqual(vpcConfig.SecurityGroupIds, [resolve(stack.cluster.lambdaSecurityGroup.securityGroupId)]);
-    assert.deepEqual(vpcConfig.SubnetIds, stack.cluster.vpc.privateSubnets.map((s) => resolve(s.subnetId)));
+    assert.deepEqual(
+      vpcConfig.SubnetIds,
+      stack.cluster.vpc.privateSubnets.map((s) => resolve(s.subnetId)),
+    );
     // Invoked by the event source mapping only: no asynchronous invocation settings.
     assert.equal(props.DeadLetterConfig, undefined);
     template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 0);
@@ -338,8 +358,13 @@ describe('least-privilege IAM', () => {
     const lifecycle = lambdaStatements.filter((s) => JSON.stringify(s.Action).includes('LifecycleAction'));
     assert.equal(lifecycle.length, 1);
     const [statement] = lifecycle as [Json];
-    assert.deepEqual([...asArray(statement.Action as string[])].sort(), ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']);
-    assert.deepEqual(asArray(statement.Resource).map(arnText), [`arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/${GROUP}`]);
+    assert.deepEqual([...asArray(statement.Action as string[])].sort(), [
+      'autoscaling:CompleteLifecycleAction',
+      'autoscaling:RecordLifecycleActionHeartbeat',
+    ]);
+    assert.deepEqual(asArray(statement.Resource).map(arnText), [
+      `arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/${GROUP}`,
+    ]);
 
     const health = lambdaStatements.filter((s) => JSON.stringify(s.Action).includes('SetInstanceHealth'));
     assert.equal(health.length, 1);
@@ -358,9 +383,17 @@ describe('least-privilege IAM', () => {
     ]);
     // The event source mapping needs receive/delete/attributes on the FIFO queue; CDK grants exactly those.
     const sqsActions = lambdaStatements.flatMap((s) => asArray(s.Action as string | string[])).filter((a) => a.startsWith('sqs:'));
-    assert.deepEqual([...new Set(sqsActions)].sort(), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
+    assert.deepEqual([...new Set(sqsActions)].sort(), [
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:ReceiveMessage',
+    ]);
     // The handler shortens a failed message's visibility and looks up the queue URL: both on the FIFO queue only.
-    const fifoId = Object.keys(template.findResources('AWS::SQS::Queue', { Properties: { FifoQueue: true, ContentBasedDeduplication: true } }))[0];
+    const fifoId = Object.keys(
+      template.findResources('AWS::SQS::Queue', { Properties: { FifoQueue: true, ContentBasedDeduplication: true } }),
+    )[0];
     for (const action of ['sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl']) {
       const granting = lambdaStatements.filter((s) => asArray(s.Action as string | string[]).includes(action));
       assert.equal(granting.length, 1, action);
@@ -412,7 +445,10 @@ describe('a namespace per deployment', () => {
     for (const arn of lambdaA) {
       assert.ok(arn.includes('/elastic-etcd/EtcdBlue/etcd'), arn);
       // No grant of one deployment covers the other's parameters.
-      assert.ok(!lambdaB.some((other) => arn.startsWith(other.replace(/\*$/, '')) || other.startsWith(arn.replace(/\*$/, ''))), `${arn} vs ${lambdaB.join(' ')}`);
+      assert.ok(
+        !lambdaB.some((other) => arn.startsWith(other.replace(/\*$/, '')) || other.startsWith(arn.replace(/\*$/, ''))),
+        `${arn} vs ${lambdaB.join(' ')}`,
+      );
     }
     for (const arn of scope(tb, 'ClusterInstanceRole')) assert.ok(arn.includes('/elastic-etcd/EtcdGreen/etcd/instances/'), arn);
     assert.notEqual(lambdaEnv(ta).ELASTIC_ETCD_PARAMETER_PREFIX, lambdaEnv(tb).ELASTIC_ETCD_PARAMETER_PREFIX);
@@ -459,7 +495,10 @@ describe('private subnets (no internet)', () => {
     const tarball = join(dir, 'etcd-v3.5.30-linux-amd64.tar.gz');
     writeFileSync(tarball, 'stand-in');
     const asset = new Asset(s, 'EtcdTarball', { path: tarball });
-    new ElasticEtcdCluster(s, 'Cluster', { internetAccess: false, etcdInstall: { method: 's3', bucket: asset.bucket, key: asset.s3ObjectKey } });
+    new ElasticEtcdCluster(s, 'Cluster', {
+      internetAccess: false,
+      etcdInstall: { method: 's3', bucket: asset.bucket, key: asset.s3ObjectKey },
+    });
     return { stack: s, template: Template.fromStack(s), asset };
   }
 
@@ -496,23 +535,41 @@ describe('private subnets (no internet)', () => {
     const sources = new Set(ingress.map((r) => JSON.stringify(r.SourceSecurityGroupId)));
     assert.deepEqual(
       [...sources].sort(),
-      [s.resolve(cluster.memberSecurityGroup.securityGroupId), s.resolve(cluster.lambdaSecurityGroup.securityGroupId)].map((x) => JSON.stringify(x)).sort(),
+      [s.resolve(cluster.memberSecurityGroup.securityGroupId), s.resolve(cluster.lambdaSecurityGroup.securityGroupId)]
+        .map((x) => JSON.stringify(x))
+        .sort(),
     );
     for (const rule of ingress) assert.deepEqual([rule.FromPort, rule.ToPort], [443, 443]);
     assert.equal(ingress.length, 8, 'four interface endpoints, two sources each');
     const [fn] = resourcesOf(t, 'AWS::Lambda::Function').filter((f) => f.Runtime === 'nodejs22.x') as [Json];
-    assert.deepEqual((fn.VpcConfig as Json).SubnetIds, cluster.vpc.isolatedSubnets.map((x): unknown => s.resolve(x.subnetId)));
+    assert.deepEqual(
+      (fn.VpcConfig as Json).SubnetIds,
+      cluster.vpc.isolatedSubnets.map((x): unknown => s.resolve(x.subnetId)),
+    );
   });
 
   test('in a VPC of your own, vpcEndpoints adds the endpoints; without internet they are the default', () => {
     const app = newApp();
     const s = new Stack(app, 'Own', { env: ENV });
-    const vpc = new ec2.Vpc(s, 'Given', { maxAzs: 3, natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const vpc = new ec2.Vpc(s, 'Given', {
+      maxAzs: 3,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+    });
     new ElasticEtcdCluster(s, 'Cluster', { vpc, internetAccess: false, etcdInstall: { method: 'preinstalled' } });
     Template.fromStack(s).resourceCountIs('AWS::EC2::VPCEndpoint', 5);
     const s2 = new Stack(newApp(), 'OwnWithEndpoints', { env: ENV });
-    const vpc2 = new ec2.Vpc(s2, 'Given', { maxAzs: 3, natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
-    new ElasticEtcdCluster(s2, 'Cluster', { vpc: vpc2, internetAccess: false, vpcEndpoints: false, etcdInstall: { method: 'preinstalled' } });
+    const vpc2 = new ec2.Vpc(s2, 'Given', {
+      maxAzs: 3,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+    });
+    new ElasticEtcdCluster(s2, 'Cluster', {
+      vpc: vpc2,
+      internetAccess: false,
+      vpcEndpoints: false,
+      etcdInstall: { method: 'preinstalled' },
+    });
     Template.fromStack(s2).resourceCountIs('AWS::EC2::VPCEndpoint', 0);
   });
 
@@ -634,9 +691,14 @@ describe('outputs and props', () => {
     assert.deepEqual(variables.ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS, { Ref: 'UnhealthyAfter' });
     const [group] = resourcesOf(t, 'AWS::AutoScaling::AutoScalingGroup') as [Json];
     const hooks = group.LifecycleHookSpecificationList as Json[];
-    assert.deepEqual(hooks.find((h) => h.LifecycleTransition === 'autoscaling:EC2_INSTANCE_TERMINATING')?.HeartbeatTimeout, { Ref: 'TerminateHeartbeat' });
+    assert.deepEqual(hooks.find((h) => h.LifecycleTransition === 'autoscaling:EC2_INSTANCE_TERMINATING')?.HeartbeatTimeout, {
+      Ref: 'TerminateHeartbeat',
+    });
     assert.throws(() => synth({ etcdVersion: Lazy.string({ produce: () => '3.5.30' }) }), /etcdVersion must be known at synth time/);
-    assert.throws(() => synth({ launchHeartbeatTimeout: Duration.seconds(Lazy.number({ produce: () => 600 })) }), /launchHeartbeatTimeout must be known/);
+    assert.throws(
+      () => synth({ launchHeartbeatTimeout: Duration.seconds(Lazy.number({ produce: () => 600 })) }),
+      /launchHeartbeatTimeout must be known/,
+    );
   });
 
   test('the cluster is connectable: connections.allowDefaultPortFrom opens the client port on the members', () => {

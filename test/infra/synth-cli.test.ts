@@ -41,7 +41,9 @@ test('npx cdk synth exits 0 offline and writes the template', { timeout: 180_000
     // Environment-agnostic by default: no region of the synth machine (or us-east-1) baked into a resource or an
     // output (CDK's own CDKMetadataAvailable condition lists regions; it pins nothing).
     assert.doesNotMatch(JSON.stringify([template.Resources, template.Outputs]), /"(us|eu|ap|sa|ca|me|af|il|mx|cn)-[a-z]+-\d"/);
-    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { environment?: string }> };
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
+      artifacts: Record<string, { environment?: string }>;
+    };
     assert.equal(manifest.artifacts.ElasticEtcd?.environment, 'aws://unknown-account/unknown-region');
     const cliVersion = await run('npx', ['cdk', '--version'], 60_000);
     assert.match(cliVersion.output, /^2\./m, 'the CLI is pinned to a 2.x release');

@@ -79,7 +79,8 @@ describe('renderBootScript', () => {
     assert.doesNotMatch(script, /amazonaws\.com/);
     assert.match(script, /meta-data\/services\/domain/);
     // Every download is bounded.
-    for (const bound of ['--connect-timeout', '--max-time', '--retry', '--retry-max-time', '--speed-time']) assert.ok(script.includes(bound), bound);
+    for (const bound of ['--connect-timeout', '--max-time', '--retry', '--retry-max-time', '--speed-time'])
+      assert.ok(script.includes(bound), bound);
   });
 
   test('refuses values that could break out of the script', () => {
@@ -226,7 +227,10 @@ async function fakeReleaseTarball(version: string, reports: string): Promise<Buf
     const top = `etcd-v${version}-linux-amd64`;
     mkdirSync(join(dir, top));
     for (const tool of ['etcd', 'etcdctl', 'etcdutl']) {
-      writeFileSync(join(dir, top, tool), `#!/bin/sh\necho "${tool === 'etcd' ? 'etcd' : tool} Version: ${reports}"\necho "Git SHA: standin"\n`);
+      writeFileSync(
+        join(dir, top, tool),
+        `#!/bin/sh\necho "${tool === 'etcd' ? 'etcd' : tool} Version: ${reports}"\necho "Git SHA: standin"\n`,
+      );
       chmodSync(join(dir, top, tool), 0o755);
     }
     await execFileAsync('tar', ['-czf', join(dir, 'out.tar.gz'), '-C', dir, top]);
@@ -403,7 +407,11 @@ describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () =>
   });
 
   test('writes the drop-in the Lambda stored, the static settings drop-in, and starts etcd with both', { timeout: 90_000 }, async () => {
-    const sandbox = makeSandbox({ ...BASE, settings: { ETCD_QUOTA_BACKEND_BYTES: '4294967296', ETCD_AUTO_COMPACTION_RETENTION: '1' } }, imds.url, ssm.url);
+    const sandbox = makeSandbox(
+      { ...BASE, settings: { ETCD_QUOTA_BACKEND_BYTES: '4294967296', ETCD_AUTO_COMPACTION_RETENTION: '1' } },
+      imds.url,
+      ssm.url,
+    );
     sandboxes.push(sandbox);
     const dataDir = join(sandbox.dir, 'data');
     // Exactly what the Lambda stores: the planner's settings rendered by the same renderer.
@@ -442,7 +450,10 @@ describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () =>
     for (const call of recorded.ssm) {
       assert.equal(call.name, `/elastic-etcd/test/instances/${INSTANCE_ID}/dropin`);
       assert.equal(call.target, 'AmazonSSM.GetParameter');
-      assert.match(call.authorization, new RegExp(`^AWS4-HMAC-SHA256 Credential=${CREDENTIALS.AccessKeyId}/\\d{8}/${REGION}/ssm/aws4_request, SignedHeaders=`));
+      assert.match(
+        call.authorization,
+        new RegExp(`^AWS4-HMAC-SHA256 Credential=${CREDENTIALS.AccessKeyId}/\\d{8}/${REGION}/ssm/aws4_request, SignedHeaders=`),
+      );
       assert.equal(call.securityToken, CREDENTIALS.Token);
     }
     assert.ok(recorded.imds.includes('PUT /latest/api/token'), 'IMDSv2 token requested');
@@ -483,18 +494,22 @@ describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () =>
     assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
   });
 
-  test('takes the SSM host from the partition DNS suffix in instance metadata (aws-cn), not amazonaws.com', { timeout: 60_000 }, async () => {
-    const sandbox = makeSandbox({ ...BASE, parameterPath: '/elastic-etcd/china', dropinWaitSeconds: 1 }, imdsChina.url, ssm.url, {
-      env: { AWS_ENDPOINT_URL_SSM: undefined },
-    });
-    sandboxes.push(sandbox);
-    const { code, stderr } = await runScript(sandbox, 45_000);
-    assert.notEqual(code, 0, 'no such host here; the point is which host it asked for');
-    assert.ok(stderr.includes(`instance ${INSTANCE_ID} in ${REGION} (amazonaws.com.cn)`), stderr);
-    const urls = read(sandbox.curlLog).trim().split('\n');
-    assert.ok(urls.includes(`https://ssm.${REGION}.amazonaws.com.cn/`), urls.join('\n'));
-    assert.ok(!urls.some((u) => /\.amazonaws\.com\//.test(u)), urls.join('\n'));
-  });
+  test(
+    'takes the SSM host from the partition DNS suffix in instance metadata (aws-cn), not amazonaws.com',
+    { timeout: 60_000 },
+    async () => {
+      const sandbox = makeSandbox({ ...BASE, parameterPath: '/elastic-etcd/china', dropinWaitSeconds: 1 }, imdsChina.url, ssm.url, {
+        env: { AWS_ENDPOINT_URL_SSM: undefined },
+      });
+      sandboxes.push(sandbox);
+      const { code, stderr } = await runScript(sandbox, 45_000);
+      assert.notEqual(code, 0, 'no such host here; the point is which host it asked for');
+      assert.ok(stderr.includes(`instance ${INSTANCE_ID} in ${REGION} (amazonaws.com.cn)`), stderr);
+      const urls = read(sandbox.curlLog).trim().split('\n');
+      assert.ok(urls.includes(`https://ssm.${REGION}.amazonaws.com.cn/`), urls.join('\n'));
+      assert.ok(!urls.some((u) => /\.amazonaws\.com\//.test(u)), urls.join('\n'));
+    },
+  );
 
   describe('installing etcd', { skip: ON_X86_64 ? false : 'the stand-in release is for amd64 (x86_64) machines' }, () => {
     function installSandbox(options: Partial<BootScriptOptions>, sandboxOptions: SandboxOptions = {}): Sandbox {
@@ -507,14 +522,21 @@ describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () =>
       sandboxes.push(sandbox);
       return sandbox;
     }
-    const goodRelease = (): BootScriptOptions['release'] => ({ version: DEFAULT_ETCD_VERSION, architecture: 'amd64', sha256: sha256(goodTarball) });
+    const goodRelease = (): BootScriptOptions['release'] => ({
+      version: DEFAULT_ETCD_VERSION,
+      architecture: 'amd64',
+      sha256: sha256(goodTarball),
+    });
 
     test('installs exactly the pinned version after verifying its SHA-256', { timeout: 60_000 }, async () => {
       const sandbox = installSandbox({ release: goodRelease(), install: { method: 'release', baseUrl: `${mirror.url}/good` } });
       parameters.set(`/elastic-etcd/install/instances/${INSTANCE_ID}/dropin`, '[Service]\nEnvironment="ETCD_NAME=x"\n');
       const { code, stderr } = await runScript(sandbox, 45_000);
       assert.equal(code, 0, stderr);
-      assert.match(stderr, new RegExp(`SHA-256 of ${mirror.url}/good/v3\\.5\\.30/${tarballName.replace(/\./g, '\\.')} verified \\(${sha256(goodTarball)}\\)`));
+      assert.match(
+        stderr,
+        new RegExp(`SHA-256 of ${mirror.url}/good/v3\\.5\\.30/${tarballName.replace(/\./g, '\\.')} verified \\(${sha256(goodTarball)}\\)`),
+      );
       assert.match(stderr, /etcd 3\.5\.30 installed at /);
       for (const tool of ['etcd', 'etcdctl', 'etcdutl']) assert.ok(existsSync(join(sandbox.binDir, tool)), tool);
       const { stdout } = await execFileAsync(join(sandbox.binDir, 'etcd'), ['--version']);
@@ -526,26 +548,42 @@ describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () =>
       const sandbox = installSandbox({ release: goodRelease(), install: { method: 'release', baseUrl: `${mirror.url}/tampered` } });
       const { code, stderr } = await runScript(sandbox, 45_000);
       assert.notEqual(code, 0);
-      assert.match(stderr, new RegExp(`ERROR: SHA-256 mismatch for ${mirror.url}/tampered/\\S+: expected ${sha256(goodTarball)}, got [0-9a-f]{64}; refusing to install it`));
+      assert.match(
+        stderr,
+        new RegExp(
+          `ERROR: SHA-256 mismatch for ${mirror.url}/tampered/\\S+: expected ${sha256(goodTarball)}, got [0-9a-f]{64}; refusing to install it`,
+        ),
+      );
       assert.equal(existsSync(join(sandbox.binDir, 'etcd')), false);
       assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
     });
 
-    test('the pinned checksum of the real release does not match a stand-in: nothing unverified is installed', { timeout: 60_000 }, async () => {
-      // BASE carries the published SHA-256 of the real etcd-v3.5.30-linux-amd64.tar.gz.
-      const sandbox = installSandbox({ install: { method: 'release', baseUrl: `${mirror.url}/good` } });
-      const { code, stderr } = await runScript(sandbox, 45_000);
-      assert.notEqual(code, 0);
-      assert.match(stderr, new RegExp(`SHA-256 mismatch .*expected ${PINNED_AMD64}`));
-      assert.equal(existsSync(join(sandbox.binDir, 'etcd')), false);
-    });
+    test(
+      'the pinned checksum of the real release does not match a stand-in: nothing unverified is installed',
+      { timeout: 60_000 },
+      async () => {
+        // BASE carries the published SHA-256 of the real etcd-v3.5.30-linux-amd64.tar.gz.
+        const sandbox = installSandbox({ install: { method: 'release', baseUrl: `${mirror.url}/good` } });
+        const { code, stderr } = await runScript(sandbox, 45_000);
+        assert.notEqual(code, 0);
+        assert.match(stderr, new RegExp(`SHA-256 mismatch .*expected ${PINNED_AMD64}`));
+        assert.equal(existsSync(join(sandbox.binDir, 'etcd')), false);
+      },
+    );
 
     test('a stalled download fails within its bound with a clear error', { timeout: 90_000 }, async () => {
-      const sandbox = installSandbox({ release: goodRelease(), downloadTimeoutSeconds: 1, install: { method: 'release', baseUrl: `${mirror.url}/stall` } });
+      const sandbox = installSandbox({
+        release: goodRelease(),
+        downloadTimeoutSeconds: 1,
+        install: { method: 'release', baseUrl: `${mirror.url}/stall` },
+      });
       // The child is killed at 60 s: an unbounded download would end the test with code null, not a clear error.
       const { code, stderr } = await runScript(sandbox, 60_000);
       assert.equal(code, 1, stderr);
-      assert.match(stderr, /ERROR: download of http:\/\/127\.0\.0\.1:\d+\/stall\/v3\.5\.30\/\S+ failed \(curl exit 28\) within its bound of 4 attempts of at most 1s/);
+      assert.match(
+        stderr,
+        /ERROR: download of http:\/\/127\.0\.0\.1:\d+\/stall\/v3\.5\.30\/\S+ failed \(curl exit 28\) within its bound of 4 attempts of at most 1s/,
+      );
       assert.equal(existsSync(join(sandbox.binDir, 'etcd')), false);
       assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
     });
@@ -553,7 +591,10 @@ describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () =>
     test('a binary that reports another version is refused', { timeout: 60_000 }, async () => {
       const other = await fakeReleaseTarball(DEFAULT_ETCD_VERSION, '3.5.29');
       files.set(`/other/v${DEFAULT_ETCD_VERSION}/${tarballName}`, other);
-      const sandbox = installSandbox({ release: { ...goodRelease(), sha256: sha256(other) }, install: { method: 'release', baseUrl: `${mirror.url}/other` } });
+      const sandbox = installSandbox({
+        release: { ...goodRelease(), sha256: sha256(other) },
+        install: { method: 'release', baseUrl: `${mirror.url}/other` },
+      });
       const { code, stderr } = await runScript(sandbox, 45_000);
       assert.notEqual(code, 0);
       assert.match(stderr, /reports version '3\.5\.29', expected 3\.5\.30/);
@@ -570,14 +611,20 @@ describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () =>
       assert.match(stderr, /etcd 3\.5\.30 installed at /);
       const call = recorded.s3.find((c) => c.url === `/artifacts-bucket/etcd/${tarballName}`);
       assert.ok(call, JSON.stringify(recorded.s3));
-      assert.match(call.authorization, new RegExp(`^AWS4-HMAC-SHA256 Credential=${CREDENTIALS.AccessKeyId}/\\d{8}/${REGION}/s3/aws4_request, SignedHeaders=`));
+      assert.match(
+        call.authorization,
+        new RegExp(`^AWS4-HMAC-SHA256 Credential=${CREDENTIALS.AccessKeyId}/\\d{8}/${REGION}/s3/aws4_request, SignedHeaders=`),
+      );
       assert.equal(call.securityToken, CREDENTIALS.Token);
       assert.equal(call.contentSha, 'UNSIGNED-PAYLOAD');
     });
 
     test('an S3 object with the wrong content is refused like any other', { timeout: 60_000 }, async () => {
       const sandbox = installSandbox(
-        { release: { ...goodRelease(), sha256: 'f'.repeat(64) }, install: { method: 's3', bucket: 'artifacts-bucket', key: `etcd/${tarballName}` } },
+        {
+          release: { ...goodRelease(), sha256: 'f'.repeat(64) },
+          install: { method: 's3', bucket: 'artifacts-bucket', key: `etcd/${tarballName}` },
+        },
         { env: { AWS_ENDPOINT_URL_S3: mirror.url } },
       );
       const { code, stderr } = await runScript(sandbox, 45_000);
@@ -587,7 +634,10 @@ describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () =>
     });
 
     test('etcd pinned for another architecture is refused before any download', { timeout: 30_000 }, async () => {
-      const sandbox = installSandbox({ release: { ...goodRelease(), architecture: 'arm64' }, install: { method: 'release', baseUrl: `${mirror.url}/good` } });
+      const sandbox = installSandbox({
+        release: { ...goodRelease(), architecture: 'arm64' },
+        install: { method: 'release', baseUrl: `${mirror.url}/good` },
+      });
       const { code, stderr } = await runScript(sandbox, 20_000);
       assert.notEqual(code, 0);
       assert.match(stderr, /this machine is x86_64 but the stack pinned etcd for arm64/);

@@ -56,7 +56,12 @@ describe('AWS adapters against the simulated cloud', () => {
     clients.sqs.destroy();
     await cloud.group.setDesired(0);
     for (const action of cloud.group.pendingActions()) {
-      await cloud.group.completeLifecycleAction({ groupName: 'etcd-asg', hookName: action.hookName, instanceId: action.instanceId, result: 'CONTINUE' });
+      await cloud.group.completeLifecycleAction({
+        groupName: 'etcd-asg',
+        hookName: action.hookName,
+        instanceId: action.instanceId,
+        result: 'CONTINUE',
+      });
     }
     await cloud.group.idle();
     await cloud.close();
@@ -69,7 +74,10 @@ describe('AWS adapters against the simulated cloud', () => {
     assert.equal(group.desiredCapacity, 3);
     assert.equal(group.instances.length, 3);
     assert.ok(group.instances.every((i) => i.lifecycleState === 'Pending:Wait' && i.healthStatus === 'Healthy'));
-    assert.deepEqual(booted, group.instances.map((i) => i.instanceId));
+    assert.deepEqual(
+      booted,
+      group.instances.map((i) => i.instanceId),
+    );
     assert.equal(events.length, 3);
     for (const event of events) {
       const classified = classifyEvent(event, { groupName: 'etcd-asg', ...HOOKS });
@@ -109,7 +117,10 @@ describe('AWS adapters against the simulated cloud', () => {
     const second = cloud.group.instances()[1];
     assert.ok(second);
     events.length = 0;
-    const outcome = await autoScaling.completeLifecycleAction({ groupName: 'etcd-asg', hookName: 'etcd-launch', instanceId: second.id }, 'ABANDON');
+    const outcome = await autoScaling.completeLifecycleAction(
+      { groupName: 'etcd-asg', hookName: 'etcd-launch', instanceId: second.id },
+      'ABANDON',
+    );
     assert.equal(outcome, 'completed');
     await cloud.group.idle();
     assert.equal(cloud.group.instance(second.id)?.lifecycleState, 'Terminated');
@@ -131,7 +142,10 @@ describe('AWS adapters against the simulated cloud', () => {
     assert.equal(classified.kind, 'terminate');
     assert.equal(classified.kind === 'terminate' && classified.instanceId, first.id);
     const token = classified.kind === 'terminate' ? classified.token : '';
-    assert.equal(await autoScaling.completeLifecycleAction({ groupName: 'etcd-asg', hookName: 'etcd-terminate', token }, 'CONTINUE'), 'completed');
+    assert.equal(
+      await autoScaling.completeLifecycleAction({ groupName: 'etcd-asg', hookName: 'etcd-terminate', token }, 'CONTINUE'),
+      'completed',
+    );
     assert.equal(cloud.group.instance(first.id)?.lifecycleState, 'Terminated');
     assert.equal(cloud.group.desiredCapacity, 2);
   });
@@ -183,7 +197,13 @@ describe('AWS adapters against the simulated cloud', () => {
     cloud.throttle('GetParameter', 2);
     const before = cloud.callsOf('GetParameter').length;
     assert.equal(await store.get(name), 'ETCD_NAME=changed\n');
-    assert.deepEqual(cloud.callsOf('GetParameter').slice(before).map((c) => c.error), ['ThrottlingException', 'ThrottlingException', undefined]);
+    assert.deepEqual(
+      cloud
+        .callsOf('GetParameter')
+        .slice(before)
+        .map((c) => c.error),
+      ['ThrottlingException', 'ThrottlingException', undefined],
+    );
 
     cloud.throttle('DescribeAutoScalingGroups', 1);
     assert.equal((await autoScaling.listGroupInstances('etcd-asg')).length, 2);
@@ -209,14 +229,21 @@ describe('AWS adapters against the simulated cloud', () => {
     const firstHandle = first.receiptHandle;
     const receivedAt = queue.now();
     await adapter.changeVisibility(queue.arn, firstHandle, 20);
-    assert.equal(first.invisibleUntil - receivedAt >= 20_000 && first.invisibleUntil - receivedAt < 1_800_000, true, 'visible again in 20 s, not 30 min');
+    assert.equal(
+      first.invisibleUntil - receivedAt >= 20_000 && first.invisibleUntil - receivedAt < 1_800_000,
+      true,
+      'visible again in 20 s, not 30 min',
+    );
     assert.equal(queue.receive(), undefined, 'still in flight');
     await adapter.changeVisibility(queue.arn, firstHandle, 0);
     const again = queue.receive();
     assert.ok(again?.receiptHandle !== undefined);
     assert.equal(again.messageId, first.messageId);
     assert.equal(cloud.callsOf('GetQueueUrl').length, 1, 'the URL is looked up once');
-    assert.deepEqual(cloud.callsOf('ChangeMessageVisibility').map((c) => c.params.QueueUrl), [queue.url(cloud.url), queue.url(cloud.url)]);
+    assert.deepEqual(
+      cloud.callsOf('ChangeMessageVisibility').map((c) => c.params.QueueUrl),
+      [queue.url(cloud.url), queue.url(cloud.url)],
+    );
 
     const rejected = async (handle: string, seconds: number, code: string) =>
       assert.rejects(adapter.changeVisibility(queue.arn, handle, seconds), (err: unknown) => {
@@ -246,7 +273,10 @@ describe('AWS adapters against the simulated cloud', () => {
     assert.ok(instance);
     const base = cloud.imdsUrl(instance.id);
     assert.equal((await fetch(`${base}/latest/meta-data/instance-id`)).status, 401);
-    const tokenResponse = await fetch(`${base}/latest/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' } });
+    const tokenResponse = await fetch(`${base}/latest/api/token`, {
+      method: 'PUT',
+      headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' },
+    });
     assert.equal(tokenResponse.status, 200);
     const token = await tokenResponse.text();
     const get = (path: string) => fetch(`${base}/latest/meta-data/${path}`, { headers: { 'X-aws-ec2-metadata-token': token } });
@@ -254,7 +284,9 @@ describe('AWS adapters against the simulated cloud', () => {
     assert.equal(await (await get('local-ipv4')).text(), instance.privateIp);
     const other = cloud.group.instances()[1];
     assert.ok(other);
-    const foreign = await fetch(`${cloud.imdsUrl(other.id)}/latest/meta-data/instance-id`, { headers: { 'X-aws-ec2-metadata-token': token } });
+    const foreign = await fetch(`${cloud.imdsUrl(other.id)}/latest/meta-data/instance-id`, {
+      headers: { 'X-aws-ec2-metadata-token': token },
+    });
     assert.equal(foreign.status, 401, "one instance's token does not open another's metadata");
   });
 });
@@ -267,12 +299,20 @@ describe('SDK clients configured only through the environment', () => {
     const clients = createAwsClients();
     try {
       const instance = await cloud.group.launch();
-      assert.deepEqual((await new AutoScalingAdapter(clients.autoScaling).listGroupInstances('env-asg')).map((i) => i.instanceId), [instance.id]);
+      assert.deepEqual(
+        (await new AutoScalingAdapter(clients.autoScaling).listGroupInstances('env-asg')).map((i) => i.instanceId),
+        [instance.id],
+      );
       assert.equal((await new Ec2Adapter(clients.ec2).describeInstances([instance.id])).found[0]?.privateIpAddress, instance.privateIp);
       const store = new ParameterStore(clients.ssm, { prefix: '/elastic-etcd', cluster: 'env' });
       await store.put(store.bootstrapName(), 'x');
       assert.equal(cloud.parameters.value('/elastic-etcd/env/bootstrap'), 'x');
-      const queue = new SimulatedFifoQueue({ name: 'env.fifo', account: cloud.group.account, visibilityTimeoutMs: 60_000, maxReceiveCount: 3 });
+      const queue = new SimulatedFifoQueue({
+        name: 'env.fifo',
+        account: cloud.group.account,
+        visibilityTimeoutMs: 60_000,
+        maxReceiveCount: 3,
+      });
       cloud.attachQueue(queue);
       assert.equal(await new QueueAdapter(clients.sqs).queueUrl(queue.arn), queue.url(cloud.url));
       await cloud.group.terminate(instance.id);
@@ -295,7 +335,12 @@ describe('SimulatedGroup determinism', () => {
   it('hands out the same IDs, tokens and events for the same seed', async () => {
     const run = async (seed: number) => {
       let n = 0;
-      const group = new SimulatedGroup({ seed, allocateIp: () => Promise.resolve(`127.0.99.${++n}`), releaseIp: () => undefined, clock: () => new Date(0) });
+      const group = new SimulatedGroup({
+        seed,
+        allocateIp: () => Promise.resolve(`127.0.99.${++n}`),
+        releaseIp: () => undefined,
+        clock: () => new Date(0),
+      });
       const seen: EventBridgeEvent[] = [];
       group.subscribe((e) => seen.push(e));
       await group.setDesired(2);

@@ -63,7 +63,10 @@ describe('discovery adapter against the real discovery service', () => {
     );
     // Creation order is kept, and deriving client endpoints from the registry finds the real members.
     const indexes = registry.entries.map((e) => e.createdIndex);
-    assert.deepEqual(indexes, [...indexes].sort((a, b) => a - b));
+    assert.deepEqual(
+      indexes,
+      [...indexes].sort((a, b) => a - b),
+    );
     assert.deepEqual(new Set(deriveClientEndpoints(registry.entries, CLIENT_PORT)), new Set(members.map((m) => m.clientURL)));
   });
 

@@ -11,7 +11,10 @@ const TIMEOUT_MS = 1000;
  * operation itself instead of against the wall clock of a loaded machine. */
 class RecordingClient extends EtcdClient {
   readonly asked: { endpoint: string; startedAt: number; endedAt: number }[] = [];
-  override async statusAt(endpoint: string, options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): ReturnType<EtcdClient['statusAt']> {
+  override async statusAt(
+    endpoint: string,
+    options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+  ): ReturnType<EtcdClient['statusAt']> {
     const entry = { endpoint, startedAt: performance.now(), endedAt: Number.POSITIVE_INFINITY };
     this.asked.push(entry);
     try {
@@ -71,18 +74,28 @@ test('health and observation: healthy members, a SIGSTOPped member, a foreign cl
       const [stopped] = askedOf(m2.clientURL);
       const [healthy] = askedOf(m3.clientURL);
       assert.ok(stopped && healthy, JSON.stringify(observer.asked));
-      assert.ok(healthy.startedAt < stopped.endedAt && stopped.startedAt < healthy.endedAt, `the checks overlap: ${JSON.stringify(observer.asked)}`);
+      assert.ok(
+        healthy.startedAt < stopped.endedAt && stopped.startedAt < healthy.endedAt,
+        `the checks overlap: ${JSON.stringify(observer.asked)}`,
+      );
 
       // Stopped endpoint first: one timeout, then the next endpoint answers (and is preferred afterwards). The
       // lower bound is safe under load (the timeout must run out); the upper bound is the client's own deadline
       // of three timeouts, which fails the call (not a clock comparison) if the stopped endpoint held it longer.
-      const stoppedFirst = new EtcdClient({ endpoints: [m2.clientURL, m3.clientURL], requestTimeoutMs: TIMEOUT_MS, deadlineMs: 3 * TIMEOUT_MS });
+      const stoppedFirst = new EtcdClient({
+        endpoints: [m2.clientURL, m3.clientURL],
+        requestTimeoutMs: TIMEOUT_MS,
+        deadlineMs: 3 * TIMEOUT_MS,
+      });
       t.after(() => stoppedFirst.close());
       const t0 = Date.now();
       const list = await stoppedFirst.memberList();
       const failoverElapsed = Date.now() - t0;
       assert.equal(list.endpoint, m3.clientURL);
-      assert.ok(failoverElapsed >= TIMEOUT_MS * 0.9, `fail-over took ${failoverElapsed} ms: the stopped endpoint was tried first and waited out`);
+      assert.ok(
+        failoverElapsed >= TIMEOUT_MS * 0.9,
+        `fail-over took ${failoverElapsed} ms: the stopped endpoint was tried first and waited out`,
+      );
     } finally {
       m2.resume();
     }
@@ -94,7 +107,10 @@ test('health and observation: healthy members, a SIGSTOPped member, a foreign cl
       const only = new EtcdClient({ endpoints: [m2.clientURL], requestTimeoutMs: TIMEOUT_MS, deadlineMs: 500 });
       t.after(() => only.close());
       await assert.rejects(only.status(), (err) => isEtcdError(err, 'timeout'));
-      await assert.rejects(only.status({ deadlineMs: 5000 }), (err) => isEtcdError(err, 'unavailable') && isEtcdError(err.cause, 'timeout'));
+      await assert.rejects(
+        only.status({ deadlineMs: 5000 }),
+        (err) => isEtcdError(err, 'unavailable') && isEtcdError(err.cause, 'timeout'),
+      );
       const controller = new AbortController();
       const pending = only.status({ signal: controller.signal, deadlineMs: 5000 });
       controller.abort();
@@ -133,10 +149,13 @@ test('leases and keys: put-if-absent with a lease, range, prefix, delete, revoke
   await client.putIfAbsent('/elastic-etcd/joins/a', '1');
   await client.putIfAbsent('/elastic-etcd/joins/b', '2');
   await client.putIfAbsent('/elastic-etcd/joinsX', 'not under the prefix');
-  assert.deepEqual((await client.getPrefix('/elastic-etcd/joins/')).map((kv) => [kv.key, kv.value]), [
-    ['/elastic-etcd/joins/a', '1'],
-    ['/elastic-etcd/joins/b', '2'],
-  ]);
+  assert.deepEqual(
+    (await client.getPrefix('/elastic-etcd/joins/')).map((kv) => [kv.key, kv.value]),
+    [
+      ['/elastic-etcd/joins/a', '1'],
+      ['/elastic-etcd/joins/b', '2'],
+    ],
+  );
   assert.equal(await client.delete('/elastic-etcd/joins/', { prefix: true }), 2);
   assert.equal(await client.delete('/elastic-etcd/joinsX'), 1);
   assert.equal(await client.get('/elastic-etcd/joins/a'), undefined);

@@ -57,11 +57,16 @@ test('membership against real etcd: list, add, promote, remove, update, and ever
     assert.equal(list.clusterId, reference.clusterId);
     const byId = (a: { id: bigint }, b: { id: bigint }): number => (a.id < b.id ? -1 : 1);
     assert.deepEqual(
-      [...list.members].sort(byId).map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
+      [...list.members]
+        .sort(byId)
+        .map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
       [...reference.members].sort(byId),
     );
     // etcd IDs are random uint64s: practically always some lie above 2^53, where a JS number would corrupt them.
-    assert.ok(list.members.some((m) => m.id > BigInt(Number.MAX_SAFE_INTEGER)), 'some ID exceeds 2^53');
+    assert.ok(
+      list.members.some((m) => m.id > BigInt(Number.MAX_SAFE_INTEGER)),
+      'some ID exceeds 2^53',
+    );
   });
 
   const newIp = await cluster.allocateIp();

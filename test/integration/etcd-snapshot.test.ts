@@ -22,10 +22,15 @@ function snapshotStatus(serverVersion: string, file: string): Promise<{ revision
   const tool = restoreTool(serverVersion);
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ETCD')));
   return new Promise((resolve, reject) => {
-    execFile(tool.bin, ['snapshot', 'status', file, '-w', 'json'], { env: { ...inherited, ...tool.env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      if (error !== null) reject(new Error(`snapshot status failed: ${stderr}`, { cause: error }));
-      else resolve(JSON.parse(stdout) as { revision: number; totalKey: number; totalSize: number });
-    });
+    execFile(
+      tool.bin,
+      ['snapshot', 'status', file, '-w', 'json'],
+      { env: { ...inherited, ...tool.env }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        if (error !== null) reject(new Error(`snapshot status failed: ${stderr}`, { cause: error }));
+        else resolve(JSON.parse(stdout) as { revision: number; totalKey: number; totalSize: number });
+      },
+    );
   });
 }
 
@@ -64,7 +69,12 @@ describe('snapshots from real etcd', () => {
   test('elastic-etcd snapshot --to FILE: a file the etcd tools read, at the manifest revision', async () => {
     const file = join(dir, 'cli.db');
     const stderr: string[] = [];
-    const code = await main(['snapshot', '--to', file, '--endpoints', cluster.clientURLs.join(',')], {}, { stdout: () => undefined, stderr: (t) => stderr.push(t), selfCommand: [] }, realDependencies);
+    const code = await main(
+      ['snapshot', '--to', file, '--endpoints', cluster.clientURLs.join(',')],
+      {},
+      { stdout: () => undefined, stderr: (t) => stderr.push(t), selfCommand: [] },
+      realDependencies,
+    );
     assert.equal(code, 0, stderr.join(''));
     const status = await snapshotStatus(version, file);
     const logged = stderr.join('');
@@ -73,7 +83,11 @@ describe('snapshots from real etcd', () => {
     assert.ok(revision >= 201 && revision <= status.revision, `manifest revision ${revision}, snapshot ${status.revision}`);
     assert.match(logged, new RegExp(createHash('sha256').update(readFileSync(file)).digest('hex')));
     assert.ok(status.totalKey >= 200, `keys ${status.totalKey}`);
-    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('partial')), [], 'no temporary file left');
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('partial')),
+      [],
+      'no temporary file left',
+    );
   });
 
   test('--to -: stdout carries exactly the snapshot bytes', async () => {
@@ -81,7 +95,12 @@ describe('snapshots from real etcd', () => {
     const chunks: Buffer[] = [];
     out.on('data', (c: Buffer) => chunks.push(c));
     const stderr: string[] = [];
-    const code = await main(['snapshot', '--to', '-', '--endpoints', cluster.clientURLs[0]!], {}, { stdout: () => undefined, stderr: (t) => stderr.push(t), selfCommand: [], stdoutBytes: out } as Parameters<typeof main>[2], realDependencies);
+    const code = await main(
+      ['snapshot', '--to', '-', '--endpoints', cluster.clientURLs[0]!],
+      {},
+      { stdout: () => undefined, stderr: (t) => stderr.push(t), selfCommand: [], stdoutBytes: out } as Parameters<typeof main>[2],
+      realDependencies,
+    );
     assert.equal(code, 0, stderr.join(''));
     const bytes = Buffer.concat(chunks);
     const logged = / sha256=([0-9a-f]{64}) /.exec(stderr.join(''));
@@ -94,15 +113,26 @@ describe('snapshots from real etcd', () => {
   test('no member answers: a one-line error, exit 1, and no file', async () => {
     const file = join(dir, 'none.db');
     const stderr: string[] = [];
-    const code = await main(['snapshot', '--to', file, '--endpoints', 'http://127.0.0.1:9', '--command-timeout', '500ms'], {}, { stdout: () => undefined, stderr: (t) => stderr.push(t), selfCommand: [] }, realDependencies);
+    const code = await main(
+      ['snapshot', '--to', file, '--endpoints', 'http://127.0.0.1:9', '--command-timeout', '500ms'],
+      {},
+      { stdout: () => undefined, stderr: (t) => stderr.push(t), selfCommand: [] },
+      realDependencies,
+    );
     assert.equal(code, 1);
     assert.equal(stderr.join('').trim().split('\n').length, 1, stderr.join(''));
     assert.throws(() => statSync(file));
-    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('partial')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('partial')),
+      [],
+    );
   });
 
   test('unknown flags and a missing --to are usage errors (exit 2)', async () => {
-    for (const argv of [['snapshot', '--bogus'], ['snapshot', '--endpoints', cluster.clientURLs[0]!]]) {
+    for (const argv of [
+      ['snapshot', '--bogus'],
+      ['snapshot', '--endpoints', cluster.clientURLs[0]!],
+    ]) {
       const stderr: string[] = [];
       const code = await main(argv, {}, { stdout: () => undefined, stderr: (t) => stderr.push(t), selfCommand: [] }, realDependencies);
       assert.equal(code, 2, `${argv.join(' ')}: ${stderr.join('')}`);

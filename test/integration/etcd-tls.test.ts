@@ -17,7 +17,18 @@ import type { EtcdConnection } from '../../src/services/connection.js';
 import { runJoin } from '../../src/services/join.js';
 import { silentLogger } from '../../src/services/log.js';
 import { promoteWhenReady } from '../../src/services/promote.js';
-import { CLIENT_PORT, etcdctl, etcdctlMemberList, httpsJson, peerURLOf, PEER_PORT, startCluster, TestPki, type EtcdCluster, type TlsPems } from '../harness/index.js';
+import {
+  CLIENT_PORT,
+  etcdctl,
+  etcdctlMemberList,
+  httpsJson,
+  peerURLOf,
+  PEER_PORT,
+  startCluster,
+  TestPki,
+  type EtcdCluster,
+  type TlsPems,
+} from '../harness/index.js';
 
 const DAY = 86_400_000;
 
@@ -77,7 +88,9 @@ describe('etcd over mutual TLS', () => {
     }
     const list = await etcdctlMemberList(cluster.clientURLs, { tls: cluster.tlsClient! });
     assert.equal(list.members.length, 2);
-    assert.ok(list.members.every((m) => m.peerURLs.every((u) => u.startsWith('https://')) && m.clientURLs.every((u) => u.startsWith('https://'))));
+    assert.ok(
+      list.members.every((m) => m.peerURLs.every((u) => u.startsWith('https://')) && m.clientURLs.every((u) => u.startsWith('https://'))),
+    );
   });
 
   test('a member joins as a learner and is promoted, all over mutual TLS', async () => {
@@ -134,9 +147,20 @@ describe('etcd over mutual TLS', () => {
         etcd.close();
       }
     }
-    assert.notEqual((await etcdctl(cluster.clientURLs, ['member', 'list'], { tls: { caFile: cluster.pki!.caFile, certFile: stranger.certFile, keyFile: stranger.keyFile } })).exitCode, 0);
+    assert.notEqual(
+      (
+        await etcdctl(cluster.clientURLs, ['member', 'list'], {
+          tls: { caFile: cluster.pki!.caFile, certFile: stranger.certFile, keyFile: stranger.keyFile },
+        })
+      ).exitCode,
+      0,
+    );
     // Plain HTTP to the TLS port gets nowhere either.
-    const plain = await fetch(`http://${cluster.members[0]!.ip}:${CLIENT_PORT}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(2000) }).then(
+    const plain = await fetch(`http://${cluster.members[0]!.ip}:${CLIENT_PORT}/v3/maintenance/status`, {
+      method: 'POST',
+      body: '{}',
+      signal: AbortSignal.timeout(2000),
+    }).then(
       (r) => r.status,
       () => 'refused',
     );

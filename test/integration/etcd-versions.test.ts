@@ -65,7 +65,10 @@ test(`etcd ${version}: versions, member lists, recent-change refusal, learners i
     const follower = [m2, m3].find((m) => m.id !== leaderId) ?? m2;
     await follower.restart();
     const ip = await cluster.allocateIp();
-    await assert.rejects(client.memberAdd([peerURLOf(ip)], { asLearner: true }), (err) => isEtcdError(err, 'unhealthy-cluster') && /unhealthy cluster/.test(err.etcdMessage ?? ''));
+    await assert.rejects(
+      client.memberAdd([peerURLOf(ip)], { asLearner: true }),
+      (err) => isEtcdError(err, 'unhealthy-cluster') && /unhealthy cluster/.test(err.etcdMessage ?? ''),
+    );
     const added = await retryWhileUnhealthy(() => client.memberAdd([peerURLOf(ip)], { asLearner: true }));
     assert.equal(added.member.isLearner, true);
     await retryWhileUnhealthy(() => client.memberRemove(added.member.id));
@@ -75,7 +78,10 @@ test(`etcd ${version}: versions, member lists, recent-change refusal, learners i
     const ip = await cluster.allocateIp();
     const added = await retryWhileUnhealthy(() => client.memberAdd([peerURLOf(ip)], { asLearner: true }));
     const initialCluster = [...cluster.members.map((m) => `${m.name}=${m.peerURL}`), `m4=${peerURLOf(ip)}`].join(',');
-    const m4 = await cluster.startMember({ ip, settings: { ETCD_NAME: 'm4', ETCD_INITIAL_CLUSTER: initialCluster, ETCD_INITIAL_CLUSTER_STATE: 'existing' } });
+    const m4 = await cluster.startMember({
+      ip,
+      settings: { ETCD_NAME: 'm4', ETCD_INITIAL_CLUSTER: initialCluster, ETCD_INITIAL_CLUSTER_STATE: 'existing' },
+    });
     assert.equal((await client.statusAt(m4.clientURL)).isLearner, true);
     assert.equal((await client.statusAt(m1.clientURL)).isLearner, false);
     await m4.kill();
@@ -90,7 +96,10 @@ test(`etcd ${version}: versions, member lists, recent-change refusal, learners i
       m3.resume();
     });
     // Until m1 notices the leader is gone (election timeout), it may still name one.
-    await pollUntil(async () => ((await readStatus(m1.clientURL, 1000))?.leader === 0n ? true : undefined), { timeoutMs: 15_000, what: 'm1 to lose its leader' });
+    await pollUntil(async () => ((await readStatus(m1.clientURL, 1000))?.leader === 0n ? true : undefined), {
+      timeoutMs: 15_000,
+      what: 'm1 to lose its leader',
+    });
     const own = await client.memberListAt(m1.clientURL, { timeoutMs: 2000 });
     assert.equal(own.members.length, 3);
 
@@ -107,11 +116,17 @@ test(`etcd ${version}: versions, member lists, recent-change refusal, learners i
     assert.equal(observed.kind, 'reachable');
     if (observed.kind === 'reachable') {
       assert.equal(observed.members.length, 3);
-      assert.ok([...observed.health.values()].every((h) => h === 'unreachable'), 'no member is healthy without a leader');
+      assert.ok(
+        [...observed.health.values()].every((h) => h === 'unreachable'),
+        'no member is healthy without a leader',
+      );
     }
     // A change is decided only on a list through the leader: on 3.5 there is none to be had.
     if (version === '3.5') {
-      await assert.rejects(observeForPlanning(survivor, connection, silentLogger, undefined, { forChange: true }), (err) => isEtcdError(err, 'unavailable') && /no membership change/.test(err.message));
+      await assert.rejects(
+        observeForPlanning(survivor, connection, silentLogger, undefined, { forChange: true }),
+        (err) => isEtcdError(err, 'unavailable') && /no membership change/.test(err.message),
+      );
     }
   });
 });
@@ -133,7 +148,10 @@ test(`etcd ${version}: a snapshot restores with the version's own tool (etcdctl 
   const { server } = await client.getVersion();
   const restored = await restoreSnapshot(server, file, { name: 'r1', peerURL: peerURLOf(ip), dataDir, token: 'restored' });
   assert.match(restored.tool, version === '3.5' ? /etcdutl$/ : /etcdctl$/);
-  const r1 = await cluster.startMember({ ip, settings: { ETCD_NAME: 'r1', ETCD_DATA_DIR: dataDir, ETCD_INITIAL_CLUSTER: `r1=${peerURLOf(ip)}` } });
+  const r1 = await cluster.startMember({
+    ip,
+    settings: { ETCD_NAME: 'r1', ETCD_DATA_DIR: dataDir, ETCD_INITIAL_CLUSTER: `r1=${peerURLOf(ip)}` },
+  });
   const fromRestored = new EtcdClient({ endpoints: [r1.clientURL] });
   t.after(() => fromRestored.close());
   assert.equal((await fromRestored.get('/versions/snapshot'))?.value, 'kept');

@@ -10,7 +10,13 @@ import { HEALTH_PREFIX, readHealthHistory, updateHealthHistory } from '../../src
 import { silentLogger } from '../../src/services/log.js';
 import { startCluster, type EtcdCluster } from '../harness/index.js';
 
-const ghost: Member = { id: 0xabcdef0123456789n, name: 'ghost', peerURLs: ['http://10.9.9.9:2380'], clientURLs: ['http://10.9.9.9:2379'], isLearner: false };
+const ghost: Member = {
+  id: 0xabcdef0123456789n,
+  name: 'ghost',
+  peerURLs: ['http://10.9.9.9:2380'],
+  clientURLs: ['http://10.9.9.9:2379'],
+  isLearner: false,
+};
 
 describe('the health history in etcd', () => {
   let cluster: EtcdCluster;
@@ -24,7 +30,8 @@ describe('the health history in etcd', () => {
     await cluster.close();
   });
 
-  const observe = (health: Health, now: number) => updateHealthHistory(client, { members: [ghost], health: new Map([[ghost.id, health]]) }, now, silentLogger);
+  const observe = (health: Health, now: number) =>
+    updateHealthHistory(client, { members: [ghost], health: new Map([[ghost.id, health]]) }, now, silentLogger);
 
   test('recorded at the first miss, kept by later misses, cleared by an answer', async () => {
     assert.equal((await observe('unreachable', 1_000_000)).get(ghost.id), 1_000_000);

@@ -25,7 +25,12 @@ describe('backups to S3', () => {
   before(async () => {
     [cloud, cluster] = await Promise.all([startSimulatedCloud(), startCluster({ size: 3 })]);
     cloud.s3.createBucket(BUCKET);
-    const s3 = createS3Client({ region: 'us-east-1', endpoint: cloud.s3Url, credentials: { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 'simulated-secret-key' }, maxAttempts: 2 });
+    const s3 = createS3Client({
+      region: 'us-east-1',
+      endpoint: cloud.s3Url,
+      credentials: { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 'simulated-secret-key' },
+      maxAttempts: 2,
+    });
     store = new BackupStore(s3, { bucket: BUCKET, prefix: 'elastic-etcd/test' });
     // About 7 MiB of values: the snapshot needs two parts.
     const value = 'v'.repeat(100 * 1024);
@@ -87,7 +92,15 @@ describe('fetching a snapshot to restore from', () => {
   before(async () => {
     [cloud, cluster] = await Promise.all([startSimulatedCloud(), startCluster({ size: 1 })]);
     cloud.s3.createBucket(BUCKET);
-    store = new BackupStore(createS3Client({ region: 'us-east-1', endpoint: cloud.s3Url, credentials: { accessKeyId: 'A', secretAccessKey: 'B' }, maxAttempts: 1 }), { bucket: BUCKET, prefix: 'p' });
+    store = new BackupStore(
+      createS3Client({
+        region: 'us-east-1',
+        endpoint: cloud.s3Url,
+        credentials: { accessKeyId: 'A', secretAccessKey: 'B' },
+        maxAttempts: 1,
+      }),
+      { bucket: BUCKET, prefix: 'p' },
+    );
     await etcdctlOk(cluster.clientURLs, ['put', '/restore/me', 'yes']);
     good = await backUp(store, { endpoints: cluster.clientURLs, connection: CONNECTION, log: silentLogger });
     dir = mkdtempSync(join(tmpdir(), 'elastic-etcd-fetch-'));
@@ -101,9 +114,19 @@ describe('fetching a snapshot to restore from', () => {
   test('latest: fetched, matching its manifest, for the expected cluster', async () => {
     const fetched = await fetchVerifiedSnapshot(store, { from: 'latest', to: join(dir, 'ok.db'), clusterId: good.manifest.clusterId });
     assert.equal(fetched.key, good.key);
-    assert.equal(createHash('sha256').update(readFileSync(join(dir, 'ok.db'))).digest('hex'), good.manifest.sha256);
+    assert.equal(
+      createHash('sha256')
+        .update(readFileSync(join(dir, 'ok.db')))
+        .digest('hex'),
+      good.manifest.sha256,
+    );
     // What the boot script does next: the version's tool restores it into a new data dir.
-    await restoreSnapshot(good.manifest.etcdVersion, join(dir, 'ok.db'), { name: 'r1', peerURL: 'http://127.0.0.1:2380', dataDir: join(dir, 'r1.etcd'), token: 'restored-token' });
+    await restoreSnapshot(good.manifest.etcdVersion, join(dir, 'ok.db'), {
+      name: 'r1',
+      peerURL: 'http://127.0.0.1:2380',
+      dataDir: join(dir, 'r1.etcd'),
+      token: 'restored-token',
+    });
     assert.ok(readdirSync(join(dir, 'r1.etcd', 'member')).includes('snap'));
   });
 
@@ -114,11 +137,17 @@ describe('fetching a snapshot to restore from', () => {
     cloud.s3.putRaw(BUCKET, key, body);
     cloud.s3.putRaw(BUCKET, `${key}${MANIFEST_SUFFIX}`, Buffer.from(JSON.stringify(good.manifest)));
     await assert.rejects(fetchVerifiedSnapshot(store, { from: key, to: join(dir, 'flipped.db') }), RestoreRefusedError);
-    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('flipped')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('flipped')),
+      [],
+    );
   });
 
   test("another cluster's snapshot is refused", async () => {
-    await assert.rejects(fetchVerifiedSnapshot(store, { from: good.key, to: join(dir, 'foreign.db'), clusterId: 'abcdef0123456789' }), /belongs to cluster/);
+    await assert.rejects(
+      fetchVerifiedSnapshot(store, { from: good.key, to: join(dir, 'foreign.db'), clusterId: 'abcdef0123456789' }),
+      /belongs to cluster/,
+    );
     assert.throws(() => readFileSync(join(dir, 'foreign.db')));
   });
 

@@ -74,7 +74,9 @@ describe('cluster lock', () => {
         withClusterLock(b, { holder: 'impatient', timeoutMs: 800, log: silentLogger }, () => Promise.resolve(order.push('impatient in'))),
         (err: unknown) => err instanceof LockTimeoutError && /first/.test(err.message),
       );
-      const second = withClusterLock(b, { holder: 'second', timeoutMs: 10_000, log: silentLogger }, () => Promise.resolve(order.push('second in')));
+      const second = withClusterLock(b, { holder: 'second', timeoutMs: 10_000, log: silentLogger }, () =>
+        Promise.resolve(order.push('second in')),
+      );
       releaseFirst();
       await Promise.all([first, second]);
       assert.deepEqual(order, ['first in', 'first out', 'second in']);
@@ -143,7 +145,18 @@ describe('join: replace a dead member, crash between steps, concurrent joiners, 
     const final = await etcdctlMemberList([started.clientURL]);
     assert.equal(final.members.length, 3);
     assert.ok(final.members.every((m) => !m.isLearner && m.name !== ''));
-    assert.equal((await promoteWhenReady({ self: { name: 'n4', peerURLs: [peerURLOf(ip)] }, endpoints: [clientURLOf(ip)], connection, timeoutMs: 5000, log: silentLogger })).outcome, 'already-voter');
+    assert.equal(
+      (
+        await promoteWhenReady({
+          self: { name: 'n4', peerURLs: [peerURLOf(ip)] },
+          endpoints: [clientURLOf(ip)],
+          connection,
+          timeoutMs: 5000,
+          log: silentLogger,
+        })
+      ).outcome,
+      'already-voter',
+    );
   });
 
   test('two fresh nodes joining at the same moment: exactly one changes membership', async () => {
@@ -159,7 +172,10 @@ describe('join: replace a dead member, crash between steps, concurrent joiners, 
     assert.equal(executed.length, 1, 'one joiner added itself');
     const other = results.find((r) => !r.executed)!;
     assert.equal(other.plan.kind, 'refuse');
-    assert.ok(other.plan.kind === 'refuse' && ['join-in-progress', 'learner-pending'].includes(other.plan.code), other.plan.kind === 'refuse' ? other.plan.code : '');
+    assert.ok(
+      other.plan.kind === 'refuse' && ['join-in-progress', 'learner-pending'].includes(other.plan.code),
+      other.plan.kind === 'refuse' ? other.plan.code : '',
+    );
     const afterJoin = await etcdctlMemberList(endpoints);
     assert.equal(afterJoin.members.length, before.members.length + 1);
   });
@@ -205,7 +221,10 @@ describe('observation with hung members', () => {
       assert.deepEqual(healthByName(observed), { m1: 'healthy', m2: 'healthy', m3: 'unreachable' });
       assert.ok(elapsed >= timeoutMs * 0.9, `it waited for the hung member (${elapsed} ms with a ${timeoutMs} ms timeout)`);
       const bound = baseline + timeoutMs * 1.5;
-      assert.ok(elapsed < bound, `observation took ${elapsed} ms: more than one ${timeoutMs} ms timeout over the ${baseline} ms it takes with nobody hung`);
+      assert.ok(
+        elapsed < bound,
+        `observation took ${elapsed} ms: more than one ${timeoutMs} ms timeout over the ${baseline} ms it takes with nobody hung`,
+      );
     } finally {
       hung.resume();
     }

@@ -93,7 +93,16 @@ export class SimulatedFifoQueue {
     if (seen !== undefined && now - seen.at < FIFO_DEDUPLICATION_MS) return { messageId: seen.messageId, duplicate: true };
     const messageId = randomUUID();
     this.sentDedupIds.set(input.deduplicationId, { at: now, messageId });
-    this.messages.push({ messageId, body, groupId: input.groupId, deduplicationId: input.deduplicationId, sentAt: now, receiveCount: 0, invisibleUntil: 0, receiptHandle: undefined });
+    this.messages.push({
+      messageId,
+      body,
+      groupId: input.groupId,
+      deduplicationId: input.deduplicationId,
+      sentAt: now,
+      receiveCount: 0,
+      invisibleUntil: 0,
+      receiptHandle: undefined,
+    });
     return { messageId, duplicate: false };
   }
 
@@ -136,12 +145,17 @@ export class SimulatedFifoQueue {
    */
   changeVisibility(receiptHandle: string, seconds: number): void {
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > 43_200) {
-      throw new SimQueueError('InvalidParameterValue', `Value ${seconds} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200.`);
+      throw new SimQueueError(
+        'InvalidParameterValue',
+        `Value ${seconds} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200.`,
+      );
     }
     const message = this.messages.find((m) => m.receiptHandle === receiptHandle);
-    if (message === undefined) throw new SimQueueError('ReceiptHandleIsInvalid', `The input receipt handle "${receiptHandle}" is not a valid receipt handle.`);
+    if (message === undefined)
+      throw new SimQueueError('ReceiptHandleIsInvalid', `The input receipt handle "${receiptHandle}" is not a valid receipt handle.`);
     const now = this.now();
-    if (message.invisibleUntil <= now) throw new SimQueueError('MessageNotInflight', 'Message does not exist or is not available for visibility timeout change.');
+    if (message.invisibleUntil <= now)
+      throw new SimQueueError('MessageNotInflight', 'Message does not exist or is not available for visibility timeout change.');
     message.invisibleUntil = now + seconds * 1000;
   }
 

@@ -260,7 +260,13 @@ export class SimulatedGroup {
 
   /** The test notification (not an EventBridge event, so it is returned rather than emitted). */
   testNotification() {
-    return testNotification({ requestId: this.random.uuid(), time: this.now(), region: this.region, account: this.account, groupName: this.name });
+    return testNotification({
+      requestId: this.random.uuid(),
+      time: this.now(),
+      region: this.region,
+      account: this.account,
+      groupName: this.name,
+    });
   }
 
   /** Waits until every onBoot/onShutdown callback started so far has finished; rethrows the first failure. */
@@ -366,9 +372,7 @@ export class SimulatedGroup {
       throw new SimValidationError(`Could not find Lifecycle Hook with name ${input.hookName} for group ${input.groupName}`);
     }
     const action =
-      input.instanceId !== undefined
-        ? this.actions.get(input.instanceId)
-        : [...this.actions.values()].find((a) => a.token === input.token);
+      input.instanceId !== undefined ? this.actions.get(input.instanceId) : [...this.actions.values()].find((a) => a.token === input.token);
     if (action === undefined || action.hookName !== input.hookName || (input.token !== undefined && action.token !== input.token)) {
       const what = input.instanceId !== undefined ? `instance ID ${input.instanceId}` : `token ${input.token ?? ''}`;
       throw new SimValidationError(`No active Lifecycle Action found with ${what}`);

@@ -30,7 +30,7 @@ export class SimulatedParameters {
   put(name: string, value: string, overwrite: boolean, tags?: Readonly<Record<string, string>>): SimParameter {
     if (tags !== undefined && overwrite) {
       // As SSM does: tags can only be given when creating a parameter.
-      throw new SimParameterError('ValidationException', 'Invalid request: tags and overwrite can\'t be used together.');
+      throw new SimParameterError('ValidationException', "Invalid request: tags and overwrite can't be used together.");
     }
     if (!NAME.test(name) || name.includes('//')) throw new SimParameterError('ValidationException', `Parameter name ${name} is not valid`);
     if (value.length === 0 || value.length > MAX_VALUE_LENGTH) {
@@ -43,7 +43,13 @@ export class SimulatedParameters {
         'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.',
       );
     }
-    const parameter = { name, value, version: (existing?.version ?? 0) + 1, lastModified: this.clock(), tags: { ...existing?.tags, ...tags } };
+    const parameter = {
+      name,
+      value,
+      version: (existing?.version ?? 0) + 1,
+      lastModified: this.clock(),
+      tags: { ...existing?.tags, ...tags },
+    };
     this.parameters.set(name, parameter);
     return parameter;
   }

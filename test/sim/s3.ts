@@ -113,7 +113,15 @@ export class SimulatedS3 {
     }
   }
 
-  private async dispatch(operation: string, bucket: Bucket, bucketName: string, key: string, query: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async dispatch(
+    operation: string,
+    bucket: Bucket,
+    bucketName: string,
+    key: string,
+    query: URLSearchParams,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     switch (operation) {
       case 'PutObject': {
         const body = await readPayload(req);
@@ -125,13 +133,17 @@ export class SimulatedS3 {
         await drain(req);
         const uploadId = randomUUID();
         bucket.uploads.set(uploadId, { key, metadata: metadataOf(req), parts: new Map() });
-        sendXml(res, `<InitiateMultipartUploadResult><Bucket>${esc(bucketName)}</Bucket><Key>${esc(key)}</Key><UploadId>${uploadId}</UploadId></InitiateMultipartUploadResult>`);
+        sendXml(
+          res,
+          `<InitiateMultipartUploadResult><Bucket>${esc(bucketName)}</Bucket><Key>${esc(key)}</Key><UploadId>${uploadId}</UploadId></InitiateMultipartUploadResult>`,
+        );
         return;
       }
       case 'UploadPart': {
         const upload = this.upload(bucket, query);
         const number = Number(query.get('partNumber'));
-        if (!Number.isInteger(number) || number < 1 || number > 10_000) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000', 400);
+        if (!Number.isInteger(number) || number < 1 || number > 10_000)
+          throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000', 400);
         const body = await readPayload(req);
         const etag = `"${createHash('md5').update(body).digest('hex')}"`;
         upload.parts.set(number, { body, etag });
@@ -146,31 +158,51 @@ export class SimulatedS3 {
           const part = upload.parts.get(n);
           if (part === undefined) throw new S3Error('InvalidPart', `part ${n} was not uploaded`, 400);
           if (i > 0 && n <= listed[i - 1]!) throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order', 400);
-          if (i < listed.length - 1 && part.body.length < MIN_PART_BYTES) throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size', 400);
+          if (i < listed.length - 1 && part.body.length < MIN_PART_BYTES)
+            throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size', 400);
           return part;
         });
         bucket.uploads.delete(query.get('uploadId')!);
-        const object = this.store(bucket, key, Buffer.concat(parts.map((p) => p.body)), upload.metadata, `"${createHash('md5').update(parts.map((p) => p.etag).join('')).digest('hex')}-${parts.length}"`);
-        sendXml(res, `<CompleteMultipartUploadResult><Bucket>${esc(bucketName)}</Bucket><Key>${esc(key)}</Key><ETag>${esc(object.etag)}</ETag></CompleteMultipartUploadResult>`, { 'x-amz-version-id': object.versionId });
+        const object = this.store(
+          bucket,
+          key,
+          Buffer.concat(parts.map((p) => p.body)),
+          upload.metadata,
+          `"${createHash('md5')
+            .update(parts.map((p) => p.etag).join(''))
+            .digest('hex')}-${parts.length}"`,
+        );
+        sendXml(
+          res,
+          `<CompleteMultipartUploadResult><Bucket>${esc(bucketName)}</Bucket><Key>${esc(key)}</Key><ETag>${esc(object.etag)}</ETag></CompleteMultipartUploadResult>`,
+          { 'x-amz-version-id': object.versionId },
+        );
         return;
       }
       case 'AbortMultipartUpload': {
         await drain(req);
-        if (!bucket.uploads.delete(query.get('uploadId') ?? '')) throw new S3Error('NoSuchUpload', 'The specified upload does not exist', 404);
+        if (!bucket.uploads.delete(query.get('uploadId') ?? ''))
+          throw new S3Error('NoSuchUpload', 'The specified upload does not exist', 404);
         res.writeHead(204).end();
         return;
       }
       case 'ListMultipartUploads': {
         await drain(req);
-        const items = [...bucket.uploads.entries()].map(([id, u]) => `<Upload><Key>${esc(u.key)}</Key><UploadId>${id}</UploadId></Upload>`).join('');
-        sendXml(res, `<ListMultipartUploadsResult><Bucket>${esc(bucketName)}</Bucket>${items}<IsTruncated>false</IsTruncated></ListMultipartUploadsResult>`);
+        const items = [...bucket.uploads.entries()]
+          .map(([id, u]) => `<Upload><Key>${esc(u.key)}</Key><UploadId>${id}</UploadId></Upload>`)
+          .join('');
+        sendXml(
+          res,
+          `<ListMultipartUploadsResult><Bucket>${esc(bucketName)}</Bucket>${items}<IsTruncated>false</IsTruncated></ListMultipartUploadsResult>`,
+        );
         return;
       }
       case 'GetObject':
       case 'HeadObject': {
         await drain(req);
         const object = bucket.versions.get(key)?.at(-1);
-        if (object === undefined) throw new S3Error(operation === 'HeadObject' ? 'NotFound' : 'NoSuchKey', 'The specified key does not exist.', 404);
+        if (object === undefined)
+          throw new S3Error(operation === 'HeadObject' ? 'NotFound' : 'NoSuchKey', 'The specified key does not exist.', 404);
         const headers: Record<string, string> = {
           'content-length': String(object.body.length),
           'content-type': 'application/octet-stream',
@@ -194,7 +226,9 @@ export class SimulatedS3 {
         const prefix = query.get('prefix') ?? '';
         const max = Math.min(1000, Number(query.get('max-keys') ?? '1000'));
         const after = query.get('continuation-token') ?? query.get('start-after') ?? '';
-        const all = [...bucket.versions.keys()].filter((k) => k.startsWith(prefix) && k > after).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+        const all = [...bucket.versions.keys()]
+          .filter((k) => k.startsWith(prefix) && k > after)
+          .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
         const page = all.slice(0, max);
         const truncated = all.length > page.length;
         const contents = page
@@ -204,7 +238,10 @@ export class SimulatedS3 {
           })
           .join('');
         const next = truncated ? `<NextContinuationToken>${esc(page.at(-1)!)}</NextContinuationToken>` : '';
-        sendXml(res, `<ListBucketResult><Name>${esc(bucketName)}</Name><Prefix>${esc(prefix)}</Prefix><KeyCount>${page.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${contents}${next}</ListBucketResult>`);
+        sendXml(
+          res,
+          `<ListBucketResult><Name>${esc(bucketName)}</Name><Prefix>${esc(prefix)}</Prefix><KeyCount>${page.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${contents}${next}</ListBucketResult>`,
+        );
         return;
       }
       default:
@@ -289,7 +326,8 @@ async function readPayload(req: IncomingMessage): Promise<Buffer> {
   }
   const body = Buffer.concat(out);
   const declared = req.headers['x-amz-decoded-content-length'];
-  if (declared !== undefined && Number(declared) !== body.length) throw new S3Error('IncompleteBody', 'the body is shorter than x-amz-decoded-content-length', 400);
+  if (declared !== undefined && Number(declared) !== body.length)
+    throw new S3Error('IncompleteBody', 'the body is shorter than x-amz-decoded-content-length', 400);
   return body;
 }
 

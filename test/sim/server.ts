@@ -217,7 +217,9 @@ export class SimulatedCloud {
     const service: Service | undefined =
       params.Version === AUTOSCALING_VERSION ? 'autoscaling' : params.Version === EC2_VERSION ? 'ec2' : undefined;
     if (service === undefined || params.Action === undefined) {
-      res.writeHead(400, { 'content-type': 'text/plain' }).end('unknown protocol: expected AWS Query, EC2 Query, SSM JSON 1.1 or SQS JSON 1.0');
+      res
+        .writeHead(400, { 'content-type': 'text/plain' })
+        .end('unknown protocol: expected AWS Query, EC2 Query, SSM JSON 1.1 or SQS JSON 1.0');
       return;
     }
     const operation = params.Action;
@@ -227,7 +229,10 @@ export class SimulatedCloud {
       const xml = service === 'autoscaling' ? await this.autoScaling(operation, params) : this.ec2(operation, params);
       this.calls.push({ service, operation, params });
       const ns = service === 'autoscaling' ? AUTOSCALING_NS : EC2_NS;
-      const metadata = service === 'autoscaling' ? `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata>` : `<requestId>${requestId}</requestId>`;
+      const metadata =
+        service === 'autoscaling'
+          ? `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata>`
+          : `<requestId>${requestId}</requestId>`;
       const inner = service === 'autoscaling' ? `<${operation}Result>${xml}</${operation}Result>${metadata}` : `${metadata}${xml}`;
       sendXml(res, 200, `<?xml version="1.0" encoding="UTF-8"?><${operation}Response xmlns="${ns}">${inner}</${operation}Response>`);
     } catch (err) {
@@ -268,7 +273,8 @@ export class SimulatedCloud {
       }
       case 'CompleteLifecycleAction': {
         const result = params.LifecycleActionResult;
-        if (result !== 'CONTINUE' && result !== 'ABANDON') throw new AwsError('ValidationError', `invalid LifecycleActionResult ${result ?? ''}`);
+        if (result !== 'CONTINUE' && result !== 'ABANDON')
+          throw new AwsError('ValidationError', `invalid LifecycleActionResult ${result ?? ''}`);
         await group.completeLifecycleAction({ ...lifecycleRef(params), result });
         return '';
       }
@@ -290,7 +296,8 @@ export class SimulatedCloud {
   // --- EC2 ---
 
   private ec2(operation: string, params: Record<string, string>): string {
-    if (operation !== 'DescribeInstances') throw new AwsError('InvalidAction', `The action ${operation} is not valid for this web service.`);
+    if (operation !== 'DescribeInstances')
+      throw new AwsError('InvalidAction', `The action ${operation} is not valid for this web service.`);
     const ids = listParam(params, 'InstanceId.');
     const unknown = ids.filter((id) => this.group.instance(id) === undefined);
     if (unknown.length === 1) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${unknown[0] ?? ''}' does not exist`);
@@ -298,7 +305,10 @@ export class SimulatedCloud {
     const instances = this.group.ec2Instances().filter((i) => ids.length === 0 || ids.includes(i.id));
     const size = this.options.pageSizes?.ec2Instances ?? Number.MAX_SAFE_INTEGER;
     const { page, nextToken } = paginate(instances, params.NextToken, size);
-    const items = page.map((i) => `<item><reservationId>r-${i.id.slice(2)}</reservationId><ownerId>${this.group.account}</ownerId><groupSet/><instancesSet><item>${ec2InstanceFields(i)}</item></instancesSet></item>`);
+    const items = page.map(
+      (i) =>
+        `<item><reservationId>r-${i.id.slice(2)}</reservationId><ownerId>${this.group.account}</ownerId><groupSet/><instancesSet><item>${ec2InstanceFields(i)}</item></instancesSet></item>`,
+    );
     return `<reservationSet>${items.join('')}</reservationSet>${nextToken === undefined ? '' : `<nextToken>${nextToken}</nextToken>`}`;
   }
 
@@ -342,7 +352,11 @@ export class SimulatedCloud {
         if (input.ResourceType !== 'Parameter') throw new AwsError('ValidationException', 'only parameters are simulated');
         const tags = store.tags(stringField(input, 'ResourceId'));
         // As SSM does: a parameter that does not exist is an invalid resource ID.
-        if (tags === undefined) throw new AwsError('InvalidResourceId', 'The resource ID is not valid. Verify that the resource ID and resource type are correct.');
+        if (tags === undefined)
+          throw new AwsError(
+            'InvalidResourceId',
+            'The resource ID is not valid. Verify that the resource ID and resource type are correct.',
+          );
         return { TagList: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) };
       }
       case 'DeleteParameter':
@@ -479,7 +493,14 @@ export async function startSimulatedCloud(options: SimulatedCloudOptions = {}): 
 
 // --- helpers ---
 
-const SSM_OPERATIONS = new Set(['GetParameter', 'PutParameter', 'DeleteParameter', 'GetParametersByPath', 'AddTagsToResource', 'ListTagsForResource']);
+const SSM_OPERATIONS = new Set([
+  'GetParameter',
+  'PutParameter',
+  'DeleteParameter',
+  'GetParametersByPath',
+  'AddTagsToResource',
+  'ListTagsForResource',
+]);
 const SQS_OPERATIONS = new Set(['GetQueueUrl', 'ChangeMessageVisibility']);
 const JSON_1_0 = 'application/x-amz-json-1.0';
 const JSON_1_1 = 'application/x-amz-json-1.1';
@@ -501,7 +522,8 @@ function toAwsError(err: unknown): AwsError {
 function lifecycleRef(params: Record<string, string>) {
   const groupName = params.AutoScalingGroupName;
   const hookName = params.LifecycleHookName;
-  if (groupName === undefined || hookName === undefined) throw new AwsError('ValidationError', 'AutoScalingGroupName and LifecycleHookName are required');
+  if (groupName === undefined || hookName === undefined)
+    throw new AwsError('ValidationError', 'AutoScalingGroupName and LifecycleHookName are required');
   if (params.InstanceId === undefined && params.LifecycleActionToken === undefined) {
     throw new AwsError('ValidationError', 'Either InstanceId or LifecycleActionToken must be specified');
   }
@@ -514,7 +536,10 @@ function lifecycleRef(params: Record<string, string>) {
 }
 
 function groupXml(group: SimulatedGroup): string {
-  const instances = group.instances().map((i) => `<member>${asgInstanceFields(i)}</member>`).join('');
+  const instances = group
+    .instances()
+    .map((i) => `<member>${asgInstanceFields(i)}</member>`)
+    .join('');
   return (
     `<member><AutoScalingGroupName>${esc(group.name)}</AutoScalingGroupName>` +
     `<AutoScalingGroupARN>arn:aws:autoscaling:${group.region}:${group.account}:autoScalingGroup:sim:autoScalingGroupName/${esc(group.name)}</AutoScalingGroupARN>` +

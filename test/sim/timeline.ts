@@ -38,6 +38,7 @@ export function printTimelineEntry(entry: WorldLogEntry, options: TimelineOption
 export function timelineFromEnv(): Pick<WorldOptions, 'onLog' | 'handlerLogs'> {
   const level = process.env.ELASTIC_ETCD_TIMELINE;
   if (level !== '1' && level !== 'all') return {};
-  const onLog = (entry: WorldLogEntry) => printTimelineEntry(entry, { verbose: true, details: true, write: (line) => process.stderr.write(line) });
+  const onLog = (entry: WorldLogEntry) =>
+    printTimelineEntry(entry, { verbose: true, details: true, write: (line) => process.stderr.write(line) });
   return level === 'all' ? { onLog, handlerLogs: 'all' } : { onLog };
 }

@@ -401,7 +401,11 @@ export class World {
 
   /** Waits until the instance has started etcd from its drop-in. */
   async waitForEtcd(instanceId: string, timeoutMs = 10_000): Promise<EtcdMember> {
-    return pollUntil(() => Promise.resolve(this.etcdByInstance.get(instanceId)), { timeoutMs, intervalMs: 20, what: `etcd on ${instanceId}` });
+    return pollUntil(() => Promise.resolve(this.etcdByInstance.get(instanceId)), {
+      timeoutMs,
+      intervalMs: 20,
+      what: `etcd on ${instanceId}`,
+    });
   }
 
   /** The instance's etcd process, once it was started from the drop-in. */
@@ -417,7 +421,10 @@ export class World {
 
   /** IDs of the group's instances in a lifecycle state, oldest first. */
   idsIn(state: SimInstance['lifecycleState']): string[] {
-    return this.group.instances().filter((i) => i.lifecycleState === state).map((i) => i.id);
+    return this.group
+      .instances()
+      .filter((i) => i.lifecycleState === state)
+      .map((i) => i.id);
   }
 
   inService(): string[] {
@@ -426,7 +433,10 @@ export class World {
 
   /** The one instance the group launched that is not in `known`; fails unless there is exactly one. */
   newInstance(known: readonly string[]): string {
-    const fresh = this.group.instances().map((i) => i.id).filter((id) => !known.includes(id));
+    const fresh = this.group
+      .instances()
+      .map((i) => i.id)
+      .filter((id) => !known.includes(id));
     assert.equal(fresh.length, 1, `one new instance, found ${fresh.join(', ')}`);
     return fresh[0]!;
   }
@@ -576,7 +586,12 @@ export class World {
     }
     throw new Error(
       `not quiet after ${max} deliveries: queued ${this.queue.map((q) => q.summary).join(', ') || 'nothing'}, ` +
-        `pending actions ${this.group.pendingActions().map((a) => `${a.transition} ${a.instanceId}`).join(', ') || 'none'}`,
+        `pending actions ${
+          this.group
+            .pendingActions()
+            .map((a) => `${a.transition} ${a.instanceId}`)
+            .join(', ') || 'none'
+        }`,
     );
   }
 
@@ -631,7 +646,9 @@ export class World {
         }
         const learners = members.filter((m) => m.isLearner);
         if (learners.length > 0) problems.push(`learners: ${learners.map((m) => m.name || m.id.toString(16)).join(', ')}`);
-        const statuses = await Promise.all(members.map(async (m) => (m.clientURLs[0] === undefined ? undefined : readStatus(m.clientURLs[0], 1000))));
+        const statuses = await Promise.all(
+          members.map(async (m) => (m.clientURLs[0] === undefined ? undefined : readStatus(m.clientURLs[0], 1000))),
+        );
         members.forEach((m, i) => {
           const status = statuses[i];
           if (status === undefined || status.leader === 0n || status.clusterId !== list.clusterId) {
@@ -690,7 +707,10 @@ export class World {
   describeTimeline(lines = 30): string {
     return this.deliveries
       .slice(-lines)
-      .map((d) => `  #${d.seq} ${d.summary} (attempt ${d.attempt}, ${d.ms} ms): ${d.error === undefined ? `${d.result?.kind ?? ''} ${d.result?.outcome ?? ''}` : `ERROR ${d.error.message}`}`)
+      .map(
+        (d) =>
+          `  #${d.seq} ${d.summary} (attempt ${d.attempt}, ${d.ms} ms): ${d.error === undefined ? `${d.result?.kind ?? ''} ${d.result?.outcome ?? ''}` : `ERROR ${d.error.message}`}`,
+      )
       .join('\n');
   }
 
@@ -798,13 +818,19 @@ export class World {
     }
     const { settings } = parseDropin(dropin);
     // The drop-in names the data dir on the real machine; here every instance gets its own under the sandbox.
-    const member = await this.etcd.startMember({ ip: instance.privateIp, settings: { ...settings, ETCD_DATA_DIR: 'data' }, wait: 'none', version: this.versionByInstance.get(instance.id) ?? this.launchVersion });
+    const member = await this.etcd.startMember({
+      ip: instance.privateIp,
+      settings: { ...settings, ETCD_DATA_DIR: 'data' },
+      wait: 'none',
+      version: this.versionByInstance.get(instance.id) ?? this.launchVersion,
+    });
     this.etcdByInstance.set(instance.id, member);
     this.log('instance', `${instance.id} started etcd (${settings.ETCD_INITIAL_CLUSTER_STATE ?? '?'} cluster)`, {
       pid: member.pid,
       initialCluster: settings.ETCD_INITIAL_CLUSTER,
     });
-    if (task.cancelled || instance.ec2State !== 'running') await member.kill(); // terminated while starting
+    if (task.cancelled || instance.ec2State !== 'running')
+      await member.kill(); // terminated while starting
     else if (this.options.restartEtcdAfterMs !== undefined) this.supervise(instance, member, this.options.restartEtcdAfterMs);
   }
 
@@ -857,7 +883,10 @@ export class World {
         inner.error(m, a);
       },
       decision: (record) => {
-        this.log('lambda', `decision ${record.trigger}${record.instanceId === undefined ? '' : ` ${record.instanceId}`}: ${record.decision}: ${record.reason}`);
+        this.log(
+          'lambda',
+          `decision ${record.trigger}${record.instanceId === undefined ? '' : ` ${record.instanceId}`}: ${record.decision}: ${record.reason}`,
+        );
         inner.decision(record);
       },
       count: (c, v) => inner.count(c, v),

@@ -94,7 +94,16 @@ describe('AutoScalingAdapter', () => {
     mock
       .on(DescribeAutoScalingInstancesCommand)
       .resolvesOnce({
-        AutoScalingInstances: [{ InstanceId: I1, AutoScalingGroupName: 'etcd', LifecycleState: 'InService', AvailabilityZone: 'a', HealthStatus: 'HEALTHY', ProtectedFromScaleIn: false }],
+        AutoScalingInstances: [
+          {
+            InstanceId: I1,
+            AutoScalingGroupName: 'etcd',
+            LifecycleState: 'InService',
+            AvailabilityZone: 'a',
+            HealthStatus: 'HEALTHY',
+            ProtectedFromScaleIn: false,
+          },
+        ],
         NextToken: 'more',
       })
       .resolves({ AutoScalingInstances: [] });
@@ -117,7 +126,10 @@ describe('AutoScalingAdapter', () => {
 
   it('completes a lifecycle action by token and instance ID', async () => {
     mock.on(CompleteLifecycleActionCommand).resolves({});
-    const outcome = await adapter.completeLifecycleAction({ groupName: 'etcd', hookName: 'launch', instanceId: I3, token: 'tok-1' }, 'ABANDON');
+    const outcome = await adapter.completeLifecycleAction(
+      { groupName: 'etcd', hookName: 'launch', instanceId: I3, token: 'tok-1' },
+      'ABANDON',
+    );
     assert.equal(outcome, 'completed');
     assert.deepEqual(mock.commandCalls(CompleteLifecycleActionCommand)[0]?.args[0].input, {
       AutoScalingGroupName: 'etcd',
@@ -129,8 +141,13 @@ describe('AutoScalingAdapter', () => {
   });
 
   it('treats "No active Lifecycle Action found" as already completed', async () => {
-    mock.on(CompleteLifecycleActionCommand).rejects(serviceError('ValidationError', `No active Lifecycle Action found with instance ID ${I3}`));
-    assert.equal(await adapter.completeLifecycleAction({ groupName: 'etcd', hookName: 'launch', instanceId: I3 }, 'CONTINUE'), 'already-completed');
+    mock
+      .on(CompleteLifecycleActionCommand)
+      .rejects(serviceError('ValidationError', `No active Lifecycle Action found with instance ID ${I3}`));
+    assert.equal(
+      await adapter.completeLifecycleAction({ groupName: 'etcd', hookName: 'launch', instanceId: I3 }, 'CONTINUE'),
+      'already-completed',
+    );
   });
 
   it('passes other validation errors on as AwsCallError', async () => {
@@ -159,9 +176,16 @@ describe('AutoScalingAdapter', () => {
   it('reports an instance Unhealthy without respecting the grace period; errors carry the operation', async () => {
     mock.on(SetInstanceHealthCommand).resolves({});
     await adapter.setInstanceUnhealthy(I1);
-    assert.deepEqual(mock.commandCalls(SetInstanceHealthCommand)[0]?.args[0].input, { InstanceId: I1, HealthStatus: 'Unhealthy', ShouldRespectGracePeriod: false });
+    assert.deepEqual(mock.commandCalls(SetInstanceHealthCommand)[0]?.args[0].input, {
+      InstanceId: I1,
+      HealthStatus: 'Unhealthy',
+      ShouldRespectGracePeriod: false,
+    });
     mock.on(SetInstanceHealthCommand).rejects(serviceError('ResourceContention', 'You already have a pending update'));
-    await assert.rejects(adapter.setInstanceUnhealthy(I1), (err: unknown) => err instanceof AwsCallError && /SetInstanceHealth/.test(err.message));
+    await assert.rejects(
+      adapter.setInstanceUnhealthy(I1),
+      (err: unknown) => err instanceof AwsCallError && /SetInstanceHealth/.test(err.message),
+    );
     await assert.rejects(adapter.setInstanceUnhealthy('not-an-instance'), InvalidIdentifierError);
   });
 });

@@ -16,7 +16,14 @@ const launched = new Date('2024-01-02T03:04:05.000Z');
 function reservation(...ids: string[]): Partial<DescribeInstancesCommandOutput> {
   return {
     Reservations: [
-      { Instances: ids.map((i, n) => ({ InstanceId: i, PrivateIpAddress: `10.0.0.${n + 1}`, State: { Name: 'running', Code: 16 }, LaunchTime: launched })) },
+      {
+        Instances: ids.map((i, n) => ({
+          InstanceId: i,
+          PrivateIpAddress: `10.0.0.${n + 1}`,
+          State: { Name: 'running', Code: 16 },
+          LaunchTime: launched,
+        })),
+      },
     ],
   };
 }
@@ -57,7 +64,10 @@ describe('Ec2Adapter', () => {
       .rejectsOnce(notFound(`The instance IDs '${id(2)}, ${id(3)}' do not exist`))
       .resolvesOnce(reservation(id(1)));
     const result = await adapter.describeInstances([id(1), id(2), id(3)]);
-    assert.deepEqual(result.found.map((i) => i.instanceId), [id(1)]);
+    assert.deepEqual(
+      result.found.map((i) => i.instanceId),
+      [id(1)],
+    );
     assert.deepEqual([...result.gone].sort(), [id(2), id(3)]);
     assert.deepEqual(mock.commandCalls(DescribeInstancesCommand)[1]?.args[0].input.InstanceIds, [id(1)]);
   });
@@ -68,14 +78,24 @@ describe('Ec2Adapter', () => {
       return reservation(...(input.InstanceIds ?? []));
     });
     const result = await adapter.describeInstances([id(1), id(2)]);
-    assert.deepEqual(result.found.map((i) => i.instanceId), [id(1)]);
+    assert.deepEqual(
+      result.found.map((i) => i.instanceId),
+      [id(1)],
+    );
     assert.deepEqual(result.gone, [id(2)]);
   });
 
   it('wraps other errors, and rejects an instance without state', async () => {
-    mock.on(DescribeInstancesCommand).rejectsOnce(
-      new EC2ServiceException({ name: 'RequestLimitExceeded', message: 'slow down', $fault: 'client', $metadata: { httpStatusCode: 503 } }),
-    );
+    mock
+      .on(DescribeInstancesCommand)
+      .rejectsOnce(
+        new EC2ServiceException({
+          name: 'RequestLimitExceeded',
+          message: 'slow down',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 503 },
+        }),
+      );
     await assert.rejects(adapter.describeInstances([id(1)]), (err: unknown) => err instanceof AwsCallError && err.transient);
     mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: id(1) }] }] });
     await assert.rejects(adapter.describeInstances([id(1)]), MalformedAwsResponseError);

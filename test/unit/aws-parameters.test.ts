@@ -36,7 +36,8 @@ describe('identifier validation', () => {
     assert.equal(validateInstanceId('i-0123abcd'), 'i-0123abcd');
     for (const bad of ['', '..', 'a/b', 'x'.repeat(65), 'sp ace']) assert.throws(() => validateClusterName(bad), InvalidIdentifierError);
     for (const bad of ['etcd', '//x', '/a/../b', '/a b', '/a//b']) assert.throws(() => validateParameterPrefix(bad), /parameter-prefix/);
-    for (const bad of ['i-XYZ', 'i-0123', 'i-0123456789abcdef01', ' i-0123abcd', 42]) assert.throws(() => validateInstanceId(bad), /instance-id/);
+    for (const bad of ['i-XYZ', 'i-0123', 'i-0123456789abcdef01', ' i-0123abcd', 42])
+      assert.throws(() => validateInstanceId(bad), /instance-id/);
   });
 
   it('refuses a store whose cluster or prefix would escape the layout', () => {
@@ -127,10 +128,20 @@ describe('ParameterStore', () => {
   });
 
   it('wraps other SSM errors as AwsCallError', async () => {
-    mock.on(GetParameterCommand).rejects(new SSMServiceException({ name: 'ThrottlingException', message: 'Rate exceeded', $fault: 'client', ...meta }));
-    await assert.rejects(store.get('/elastic-etcd/prod/bootstrap' as ParameterName), (err: unknown) => err instanceof AwsCallError && err.transient);
-    mock.on(PutParameterCommand).rejects(new SSMServiceException({ name: 'AccessDeniedException', message: 'no', $fault: 'client', ...meta }));
-    await assert.rejects(store.put(store.bootstrapName(), 'x'), (err: unknown) => err instanceof AwsCallError && err.code === 'AccessDeniedException' && !err.transient);
+    mock
+      .on(GetParameterCommand)
+      .rejects(new SSMServiceException({ name: 'ThrottlingException', message: 'Rate exceeded', $fault: 'client', ...meta }));
+    await assert.rejects(
+      store.get('/elastic-etcd/prod/bootstrap' as ParameterName),
+      (err: unknown) => err instanceof AwsCallError && err.transient,
+    );
+    mock
+      .on(PutParameterCommand)
+      .rejects(new SSMServiceException({ name: 'AccessDeniedException', message: 'no', $fault: 'client', ...meta }));
+    await assert.rejects(
+      store.put(store.bootstrapName(), 'x'),
+      (err: unknown) => err instanceof AwsCallError && err.code === 'AccessDeniedException' && !err.transient,
+    );
   });
 });
 
@@ -162,9 +173,19 @@ describe('instance files tagged with the instance ARN', () => {
     mock.on(AddTagsToResourceCommand).resolves(meta);
     await tagged.putInstanceFile(I1, 'env', 'ETCD_NAME="x"\n');
     const puts = mock.commandCalls(PutParameterCommand).map((c) => c.args[0].input);
-    assert.deepEqual(puts.map((p) => [p.Overwrite, p.Tags === undefined]), [[false, false], [true, true]]);
+    assert.deepEqual(
+      puts.map((p) => [p.Overwrite, p.Tags === undefined]),
+      [
+        [false, false],
+        [true, true],
+      ],
+    );
     const tags = mock.commandCalls(AddTagsToResourceCommand);
     assert.equal(tags.length, 1);
-    assert.deepEqual(tags[0]!.args[0].input, { ResourceType: 'Parameter', ResourceId: `/elastic-etcd/prod/instances/${I1}/env`, Tags: tag });
+    assert.deepEqual(tags[0]!.args[0].input, {
+      ResourceType: 'Parameter',
+      ResourceId: `/elastic-etcd/prod/instances/${I1}/env`,
+      Tags: tag,
+    });
   });
 });

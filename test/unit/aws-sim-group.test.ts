@@ -31,7 +31,8 @@ describe('SimulatedGroup', () => {
   it('scales in newest first, and only after the terminate action completes is the instance gone', async () => {
     const { group, events, released, shutDown } = makeGroup();
     await group.setDesired(3);
-    for (const i of group.instances()) await group.completeLifecycleAction({ groupName: group.name, hookName: 'etcd-launch', instanceId: i.id, result: 'CONTINUE' });
+    for (const i of group.instances())
+      await group.completeLifecycleAction({ groupName: group.name, hookName: 'etcd-launch', instanceId: i.id, result: 'CONTINUE' });
     const newest = group.instances()[2];
     assert.ok(newest);
     await group.setDesired(2);
@@ -78,7 +79,10 @@ describe('SimulatedGroup', () => {
     const action = group.pendingAction(instance.id);
     assert.ok(action);
     const wrongToken = group.completeLifecycleAction({ groupName: group.name, hookName: 'etcd-launch', token: 'nope', result: 'CONTINUE' });
-    await assert.rejects(wrongToken, (err: unknown) => err instanceof SimValidationError && /No active Lifecycle Action found with token nope/.test(err.message));
+    await assert.rejects(
+      wrongToken,
+      (err: unknown) => err instanceof SimValidationError && /No active Lifecycle Action found with token nope/.test(err.message),
+    );
     await group.completeLifecycleAction({ groupName: group.name, hookName: 'etcd-launch', token: action.token, result: 'CONTINUE' });
     await assert.rejects(
       group.completeLifecycleAction({ groupName: group.name, hookName: 'etcd-launch', instanceId: instance.id, result: 'CONTINUE' }),
@@ -100,8 +104,16 @@ describe('SimulatedGroup', () => {
     const { group, booted } = makeGroup();
     await group.setDesired(2);
     await group.idle();
-    assert.deepEqual(booted, group.instances().map((i) => i.id));
-    const failing = new SimulatedGroup({ seed: 1, allocateIp: () => Promise.resolve('127.0.98.200'), releaseIp: () => undefined, onBoot: () => Promise.reject(new Error('etcd did not start')) });
+    assert.deepEqual(
+      booted,
+      group.instances().map((i) => i.id),
+    );
+    const failing = new SimulatedGroup({
+      seed: 1,
+      allocateIp: () => Promise.resolve('127.0.98.200'),
+      releaseIp: () => undefined,
+      onBoot: () => Promise.reject(new Error('etcd did not start')),
+    });
     await failing.launch();
     await assert.rejects(failing.idle(), /etcd did not start/);
   });
@@ -117,7 +129,8 @@ describe('SimulatedGroup', () => {
   it('SetInstanceHealth Unhealthy: the instance is terminated through the hook and replaced; the grace period is honoured unless told not to', async () => {
     const { group, events } = makeGroup({ healthCheckGracePeriodSeconds: 300 });
     await group.setDesired(2);
-    for (const i of group.instances()) await group.completeLifecycleAction({ groupName: group.name, hookName: 'etcd-launch', instanceId: i.id, result: 'CONTINUE' });
+    for (const i of group.instances())
+      await group.completeLifecycleAction({ groupName: group.name, hookName: 'etcd-launch', instanceId: i.id, result: 'CONTINUE' });
     const [sick] = group.instances();
     assert.ok(sick);
     // Within the grace period (the simulated clock moves a second per call), a respecting call changes nothing.
@@ -129,7 +142,10 @@ describe('SimulatedGroup', () => {
     assert.equal(group.instance(sick.id)?.lifecycleState, 'Terminating:Wait');
     assert.equal(group.instance(sick.id)?.healthStatus, 'Unhealthy');
     assert.equal(group.desiredCapacity, 2, 'a replacement, not a scale-in');
-    assert.deepEqual(events.slice(before).map((e) => detail(e)?.LifecycleTransition), ['autoscaling:EC2_INSTANCE_TERMINATING', 'autoscaling:EC2_INSTANCE_LAUNCHING']);
+    assert.deepEqual(
+      events.slice(before).map((e) => detail(e)?.LifecycleTransition),
+      ['autoscaling:EC2_INSTANCE_TERMINATING', 'autoscaling:EC2_INSTANCE_LAUNCHING'],
+    );
     // Again while terminating: nothing more happens.
     await group.setInstanceHealth(sick.id, 'Unhealthy', false);
     assert.equal(events.length, before + 2);
@@ -153,7 +169,10 @@ describe('SimulatedFifoQueue (the serialising queue model)', () => {
     queue.skipToNextVisible();
     // Its receives are used up: redrive to the dead-letter queue, and the group moves on.
     assert.equal(queue.receive()?.body, 'second');
-    assert.deepEqual(queue.deadLetters.map((m) => m.body), ['first']);
+    assert.deepEqual(
+      queue.deadLetters.map((m) => m.body),
+      ['first'],
+    );
   });
 
   it('a deleted message frees the group; a deduplication ID is accepted once within 5 minutes', () => {

@@ -68,7 +68,12 @@ function fakes(result: JoinResult | Error, registry: Registry, size = 3): { deps
 async function run(argv: string[], deps: CliDependencies): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await main(argv, {}, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), selfCommand: ['/usr/bin/node', '/opt/elastic etcd/main.js'] }, deps);
+  const code = await main(
+    argv,
+    {},
+    { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), selfCommand: ['/usr/bin/node', '/opt/elastic etcd/main.js'] },
+    deps,
+  );
   return { code, stdout, stderr };
 }
 
@@ -93,7 +98,10 @@ describe('join command', () => {
     const { deps } = fakes({ plan: joinPlan(false), executed: false, removed: [] }, registryOf());
     const out = await run(node4, deps);
     assert.equal(out.code, 0);
-    assert.equal(out.stdout, 'ETCD_NAME="n4"\nETCD_DATA_DIR="/var/lib/etcd"\nETCD_INITIAL_ADVERTISE_PEER_URLS="http://10.0.0.4:2380"\nETCD_INITIAL_CLUSTER="n4=http://10.0.0.4:2380,n1=http://10.0.0.1:2380"\nETCD_INITIAL_CLUSTER_STATE="existing"\n');
+    assert.equal(
+      out.stdout,
+      'ETCD_NAME="n4"\nETCD_DATA_DIR="/var/lib/etcd"\nETCD_INITIAL_ADVERTISE_PEER_URLS="http://10.0.0.4:2380"\nETCD_INITIAL_CLUSTER="n4=http://10.0.0.4:2380,n1=http://10.0.0.1:2380"\nETCD_INITIAL_CLUSTER_STATE="existing"\n',
+    );
   });
 
   test('a learner join writes a drop-in that promotes it after etcd started, without the password', async () => {
@@ -111,7 +119,10 @@ describe('join command', () => {
 
   test('--promote-command overrides the promote command', async () => {
     const { deps } = fakes({ plan: joinPlan(true), executed: false, removed: [] }, registryOf());
-    const out = await run(['-o', 'dropin', ...node4, '--promote-command=/usr/local/bin/elastic-etcd promote --name=n4 --endpoints=http://10.0.0.1:2379'], deps);
+    const out = await run(
+      ['-o', 'dropin', ...node4, '--promote-command=/usr/local/bin/elastic-etcd promote --name=n4 --endpoints=http://10.0.0.1:2379'],
+      deps,
+    );
     assert.match(out.stdout, /^ExecStartPost=-\/usr\/local\/bin\/elastic-etcd promote --name=n4 --endpoints=http:\/\/10\.0\.0\.1:2379$/m);
   });
 
@@ -155,7 +166,10 @@ describe('join command', () => {
   test('failures of the services and adapters: exit 1 with one line that says what to do', async () => {
     const cases: [Error, RegExp][] = [
       [new LockTimeoutError('n5', 60_000), /cluster lock .* held by n5.*--lock-timeout/],
-      [new DiscoveryError('not-found', 'discovery token not found'), /discovery: discovery token not found; check the token in --discovery/],
+      [
+        new DiscoveryError('not-found', 'discovery token not found'),
+        /discovery: discovery token not found; check the token in --discovery/,
+      ],
       [new Error('boom'), /unexpected error: boom; run again with -v=6/],
     ];
     for (const [error, pattern] of cases) {
@@ -182,7 +196,10 @@ describe('promote command', () => {
     const ok = await run(['promote', '--name=n4', '--initial-advertise-peer-urls=http://10.0.0.4:2380', `--discovery=${URL}`], promoted);
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual(endpointsSeen, [['http://10.0.0.1:2379', 'http://10.0.0.4:2379']]);
-    const failing: CliDependencies = { ...deps, promoteWhenReady: () => Promise.reject(new PromotionError('gave up promoting after 300 s')) };
+    const failing: CliDependencies = {
+      ...deps,
+      promoteWhenReady: () => Promise.reject(new PromotionError('gave up promoting after 300 s')),
+    };
     const bad = await run(['promote', '--name=n4', '--initial-advertise-peer-urls=http://10.0.0.4:2380', `--discovery=${URL}`], failing);
     assert.equal(bad.code, 1);
     assert.equal(bad.stdout, '');

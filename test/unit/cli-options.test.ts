@@ -22,13 +22,27 @@ const untouchable = new Proxy({} as CliDependencies, {
 async function runMain(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await main(argv, env, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), selfCommand: ['/usr/bin/elastic-etcd'] }, untouchable);
+  const code = await main(
+    argv,
+    env,
+    { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), selfCommand: ['/usr/bin/elastic-etcd'] },
+    untouchable,
+  );
   return { code, stdout, stderr };
 }
 
 describe('the original README invocations, verbatim', () => {
   test('-o flags with -v=6 -logtostderr and single-dash long flags', async () => {
-    const o = await join(['-v=6', '-logtostderr', '-o', 'flags', '-discovery=https://discovery.etcd.io/abc', '-name=master2', '-client-port=2379', '-initial-advertise-peer-urls=http://1.2.3.4:2380']);
+    const o = await join([
+      '-v=6',
+      '-logtostderr',
+      '-o',
+      'flags',
+      '-discovery=https://discovery.etcd.io/abc',
+      '-name=master2',
+      '-client-port=2379',
+      '-initial-advertise-peer-urls=http://1.2.3.4:2380',
+    ]);
     assert.equal(o.format, 'flags');
     assert.equal(o.verbosity, 6);
     assert.equal(o.discoveryURL, 'https://discovery.etcd.io/abc');
@@ -38,14 +52,32 @@ describe('the original README invocations, verbatim', () => {
   });
 
   test('the cloud-config drop-in invocation', async () => {
-    const o = await join(['-o', 'dropin', '-data-dir=/var/lib/etcd2', '-initial-advertise-peer-urls=http://10.0.0.7:2380', '-name=10.0.0.7', '-discovery=https://discovery.etcd.io/abc', '-v=6', '-logtostderr']);
+    const o = await join([
+      '-o',
+      'dropin',
+      '-data-dir=/var/lib/etcd2',
+      '-initial-advertise-peer-urls=http://10.0.0.7:2380',
+      '-name=10.0.0.7',
+      '-discovery=https://discovery.etcd.io/abc',
+      '-v=6',
+      '-logtostderr',
+    ]);
     assert.equal(o.format, 'dropin');
     assert.equal(o.dataDir, '/var/lib/etcd2');
     assert.equal(o.self.name, '10.0.0.7');
   });
 
   test('the eval example (which passes -o flags)', async () => {
-    const o = await join(['-v=6', '-logtostderr', '-discovery=https://discovery.etcd.io/abc', '-o', 'flags', '-name=master2', '-client-port=2379', '-initial-advertise-peer-urls=http://1.2.3.4:2380']);
+    const o = await join([
+      '-v=6',
+      '-logtostderr',
+      '-discovery=https://discovery.etcd.io/abc',
+      '-o',
+      'flags',
+      '-name=master2',
+      '-client-port=2379',
+      '-initial-advertise-peer-urls=http://1.2.3.4:2380',
+    ]);
     assert.equal(o.format, 'flags');
   });
 });
@@ -109,7 +141,19 @@ describe('defaults and precedence', () => {
   });
 
   test('TLS and auth flags as etcdctl names them; glog flags are accepted', async () => {
-    const o = await join([...base, '--cacert=/ca.pem', '--cert=/c.pem', '--key=/k.pem', '--user=u', '--password=p', '-alsologtostderr', '-stderrthreshold=2', '-vmodule=x=1', '-log_dir=/tmp', '-log_backtrace_at=:0']);
+    const o = await join([
+      ...base,
+      '--cacert=/ca.pem',
+      '--cert=/c.pem',
+      '--key=/k.pem',
+      '--user=u',
+      '--password=p',
+      '-alsologtostderr',
+      '-stderrthreshold=2',
+      '-vmodule=x=1',
+      '-log_dir=/tmp',
+      '-log_backtrace_at=:0',
+    ]);
     assert.equal(o.connection.caFile, '/ca.pem');
     assert.equal(o.connection.certFile, '/c.pem');
     assert.deepEqual(o.connection.auth, { username: 'u', password: 'p' });
@@ -160,7 +204,12 @@ describe('usage errors: exit 2, one line on stderr naming the problem and what t
     ['bad verbosity', [...ok, '-v=high'], {}, /--v "high"/],
     ['bad health timeout', [...ok, '--health-timeout=2'], {}, /--health-timeout "2"/],
     ['bad unhealthy-after', [...ok, '--unhealthy-after=soon'], {}, /--unhealthy-after "soon"/],
-    ['unhealthy-after with a strategy that never removes', [...ok, '--join-strategy=add', '--unhealthy-after=1m'], {}, /--unhealthy-after "1m".*replace and prune/],
+    [
+      'unhealthy-after with a strategy that never removes',
+      [...ok, '--join-strategy=add', '--unhealthy-after=1m'],
+      {},
+      /--unhealthy-after "1m".*replace and prune/,
+    ],
     ['bad lock timeout variable', ok, { ELASTIC_ETCD_LOCK_TIMEOUT: 'soon' }, /ELASTIC_ETCD_LOCK_TIMEOUT/],
     ['bad boolean variable', ok, { ELASTIC_ETCD_INSECURE_SKIP_TLS_VERIFY: 'maybe' }, /ELASTIC_ETCD_INSECURE_SKIP_TLS_VERIFY/],
     ['cert without key', [...ok, '--cert=/c.pem'], {}, /--cert and --key/],

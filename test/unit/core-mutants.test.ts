@@ -14,7 +14,9 @@ import { BASE_ID, member, observe, options, peer, unstarted } from './fixtures.j
 
 const hex = (n: number): string => memberIdToHex(BASE_ID + BigInt(n));
 const compact = (checks: readonly QuorumCheck[] | undefined): string[] =>
-  (checks ?? []).map((c) => `${c.step.replace(/ \[[0-9a-f]+\]/g, '')}: ${c.healthyVoters}/${c.voters} q${c.quorum} ${c.ok ? 'ok' : 'at risk'}`);
+  (checks ?? []).map(
+    (c) => `${c.step.replace(/ \[[0-9a-f]+\]/g, '')}: ${c.healthyVoters}/${c.voters} q${c.quorum} ${c.ok ? 'ok' : 'at risk'}`,
+  );
 const expectRefusal = (plan: Plan, code: string): string => {
   assert.equal(plan.kind, 'refuse', plan.kind === 'refuse' ? '' : `planned ${plan.kind}`);
   assert.equal(plan.kind === 'refuse' && plan.code, code, plan.kind === 'refuse' ? plan.message : '');
@@ -25,16 +27,40 @@ const expectRefusal = (plan: Plan, code: string): string => {
 
 test('invalid planner input is a programming error, named as such, with what is wrong', () => {
   const cases: [string, () => Plan, RegExp][] = [
-    ['no name', () => planJoin(observe({ members: [member(1)] }, { self: { name: '', peerURLs: [peer(9)] } }), options('add')), /^this node needs a name$/],
-    ['no peer URL', () => planJoin(observe({ members: [member(1)] }, { self: { name: 'n9', peerURLs: [] } }), options('add')), /^this node needs at least one peer URL$/],
+    [
+      'no name',
+      () => planJoin(observe({ members: [member(1)] }, { self: { name: '', peerURLs: [peer(9)] } }), options('add')),
+      /^this node needs a name$/,
+    ],
+    [
+      'no peer URL',
+      () => planJoin(observe({ members: [member(1)] }, { self: { name: 'n9', peerURLs: [] } }), options('add')),
+      /^this node needs at least one peer URL$/,
+    ],
     ['size 0', () => planJoin(observe({ members: [member(1)] }, { size: 0 }), options('add')), /^invalid target size 0$/],
     ['size 2.5', () => planJoin(observe({ members: [member(1)] }, { size: 2.5 }), options('add')), /^invalid target size 2.5$/],
-    ['learner limit -1', () => planJoin(observe({ members: [member(1)] }), options('add', { maxLearners: -1 })), /^invalid learner limit -1$/],
-    ['learner limit 0.5', () => planJoin(observe({ members: [member(1)] }), options('add', { maxLearners: 0.5 })), /^invalid learner limit 0.5$/],
-    ['a member twice', () => planJoin(observe({ members: [member(1), member(2), member(1)] }), options('add')), new RegExp(`^member ${hex(1)} is listed twice$`)],
+    [
+      'learner limit -1',
+      () => planJoin(observe({ members: [member(1)] }), options('add', { maxLearners: -1 })),
+      /^invalid learner limit -1$/,
+    ],
+    [
+      'learner limit 0.5',
+      () => planJoin(observe({ members: [member(1)] }), options('add', { maxLearners: 0.5 })),
+      /^invalid learner limit 0.5$/,
+    ],
+    [
+      'a member twice',
+      () => planJoin(observe({ members: [member(1), member(2), member(1)] }), options('add')),
+      new RegExp(`^member ${hex(1)} is listed twice$`),
+    ],
   ];
   for (const [what, run, message] of cases) {
-    assert.throws(run, (err: unknown) => err instanceof InvalidPlanInputError && err.name === 'InvalidPlanInputError' && message.test(err.message), what);
+    assert.throws(
+      run,
+      (err: unknown) => err instanceof InvalidPlanInputError && err.name === 'InvalidPlanInputError' && message.test(err.message),
+      what,
+    );
   }
 });
 
@@ -59,13 +85,19 @@ test('a node with data finds its member by name, else as the unstarted member on
 });
 
 test('a node with data whose peer URLs another named member uses: peer-url-in-use, not "removed"', () => {
-  const message = expectRefusal(planJoin(observe({ members: [member(1), member(2, { peerURLs: [peer(9)] })] }, { fresh: false }), options('add')), 'peer-url-in-use');
+  const message = expectRefusal(
+    planJoin(observe({ members: [member(1), member(2, { peerURLs: [peer(9)] })] }, { fresh: false }), options('add')),
+    'peer-url-in-use',
+  );
   assert.match(message, /^member n2 \[[0-9a-f]+\] already uses this node's peer URLs under another name; refusing to start n9 there$/);
 });
 
 test('a node with data whose member exists, while another member also uses one of its peer URLs: peer-url-in-use', () => {
   const self = { name: 'n9', peerURLs: [peer(9), peer(8)] };
-  const plan = planJoin(observe({ members: [member(1), member(9, { peerURLs: [peer(9)] }), member(8)] }, { fresh: false, self }), options('add'));
+  const plan = planJoin(
+    observe({ members: [member(1), member(9, { peerURLs: [peer(9)] }), member(8)] }, { fresh: false, self }),
+    options('add'),
+  );
   assert.match(expectRefusal(plan, 'peer-url-in-use'), /^member n8 \[[0-9a-f]+\] already uses one of this node's peer URLs$/);
 });
 
@@ -79,14 +111,23 @@ test('a node with data whose address changed: its member is updated to the new p
 // ---- reuse of this node's unstarted member ----
 
 test('reusing an unstarted learner: no cluster-full check (it holds its seat already), start then promote', () => {
-  const plan = planJoin(observe({ members: [member(1), member(2), member(3), unstarted(9, { isLearner: true })], health: { 9: 'unreachable' } }), options('add'));
+  const plan = planJoin(
+    observe({ members: [member(1), member(2), member(3), unstarted(9, { isLearner: true })], health: { 9: 'unreachable' } }),
+    options('add'),
+  );
   assert.equal(plan.kind, 'join', plan.kind === 'refuse' ? plan.message : plan.kind);
-  assert.deepEqual(compact(plan.kind === 'join' ? plan.checks : []), [`start n9 as unstarted learner ${hex(9)}: 3/3 q2 ok`, 'promote n9: 3/4 q3 ok']);
+  assert.deepEqual(compact(plan.kind === 'join' ? plan.checks : []), [
+    `start n9 as unstarted learner ${hex(9)}: 3/3 q2 ok`,
+    'promote n9: 3/4 q3 ok',
+  ]);
   assert.equal(plan.kind === 'join' && plan.reason, `strategy add: reuse unstarted member ${hex(9)}`);
 });
 
 test('reusing an unstarted voter: one check, the voter already counted', () => {
-  const plan = planJoin(observe({ members: [member(1), member(2), member(3), unstarted(9)], health: { 9: 'unreachable' } }, { size: 4 }), options('add'));
+  const plan = planJoin(
+    observe({ members: [member(1), member(2), member(3), unstarted(9)], health: { 9: 'unreachable' } }, { size: 4 }),
+    options('add'),
+  );
   assert.equal(plan.kind, 'join', plan.kind === 'refuse' ? plan.message : plan.kind);
   assert.deepEqual(compact(plan.kind === 'join' ? plan.checks : []), [`start n9 as unstarted member ${hex(9)}: 3/4 q3 ok`]);
   assert.equal(plan.kind === 'join' && plan.promote, false);
@@ -96,11 +137,17 @@ test('reusing an unstarted voter: one check, the voter already counted', () => {
 
 test('a join says what it removes and how this node comes in', () => {
   const prune = planJoin(
-    observe({ members: [member(3), member(2), member(1), member(5), member(4)], health: { 4: 'unreachable', 5: 'unreachable' } }, { size: 5 }),
+    observe(
+      { members: [member(3), member(2), member(1), member(5), member(4)], health: { 4: 'unreachable', 5: 'unreachable' } },
+      { size: 5 },
+    ),
     options('prune', { joinAs: 'voter' }),
   );
   assert.equal(prune.kind, 'join', prune.kind === 'refuse' ? prune.message : prune.kind);
-  assert.equal(prune.kind === 'join' && prune.reason, `strategy prune: remove n4 [${hex(4)}] (unreachable), n5 [${hex(5)}] (unreachable), then add this node as a voter`);
+  assert.equal(
+    prune.kind === 'join' && prune.reason,
+    `strategy prune: remove n4 [${hex(4)}] (unreachable), n5 [${hex(5)}] (unreachable), then add this node as a voter`,
+  );
   assert.deepEqual(prune.kind === 'join' && prune.removals.map((r) => r.member.name), ['n4', 'n5'], 'lowest ID first');
   assert.deepEqual(
     prune.kind === 'join' && prune.settings.initialCluster?.map((e) => e.name),
@@ -112,14 +159,23 @@ test('a join says what it removes and how this node comes in', () => {
 });
 
 test('cluster-full says when replace would have needed to remove more than one member', () => {
-  const full = observe({ members: [member(1), member(2), member(3), member(4), member(5)], health: { 4: 'unreachable', 5: 'unreachable' } }, { size: 4 });
-  assert.match(expectRefusal(planJoin(full, options('replace')), 'cluster-full'), /more than the target size 4 \(replace removes at most one dead member\)$/);
+  const full = observe(
+    { members: [member(1), member(2), member(3), member(4), member(5)], health: { 4: 'unreachable', 5: 'unreachable' } },
+    { size: 4 },
+  );
+  assert.match(
+    expectRefusal(planJoin(full, options('replace')), 'cluster-full'),
+    /more than the target size 4 \(replace removes at most one dead member\)$/,
+  );
   assert.match(expectRefusal(planJoin(full, options('add')), 'cluster-full'), /more than the target size 4$/);
 });
 
 test('memberLabel names a member, or an unstarted one by its peer URLs', () => {
   assert.equal(memberLabel(member(1)), `n1 [${hex(1)}]`);
-  assert.equal(memberLabel(unstarted(4, { peerURLs: ['HTTP://10.0.0.4:2380', peer(5)] })), `unstarted http://10.0.0.4:2380,${peer(5)} [${hex(4)}]`);
+  assert.equal(
+    memberLabel(unstarted(4, { peerURLs: ['HTTP://10.0.0.4:2380', peer(5)] })),
+    `unstarted http://10.0.0.4:2380,${peer(5)} [${hex(4)}]`,
+  );
 });
 
 test('static bootstrap: the initial cluster is this node first, then the others by name', () => {
@@ -132,13 +188,17 @@ test('static bootstrap: the initial cluster is this node first, then the others 
 // ---- single changes ----
 
 test('removal refusals say which rule: the last voter, or the quorum', () => {
-  const health = (ms: Member[], down: number[] = []) => new Map(ms.map((m) => [m.id, (down.includes(Number(m.id - BASE_ID)) ? 'unreachable' : 'healthy') as Health]));
+  const health = (ms: Member[], down: number[] = []) =>
+    new Map(ms.map((m) => [m.id, (down.includes(Number(m.id - BASE_ID)) ? 'unreachable' : 'healthy') as Health]));
   const one = [member(1)];
   const last = planRemoval({ members: one, health: health(one) }, () => true);
   assert.equal(last.kind === 'refuse' && last.reason, `n1 [${hex(1)}] is the last voting member; removing it would destroy the cluster`);
   const three = [member(1), member(2), member(3)];
   const quorum = planRemoval({ members: three, health: health(three, [2]) }, (m) => m.name === 'n1');
-  assert.equal(quorum.kind === 'refuse' && quorum.reason, `removing n1 [${hex(1)}] would leave 1 healthy of 2 voting members, below the quorum of 2`);
+  assert.equal(
+    quorum.kind === 'refuse' && quorum.reason,
+    `removing n1 [${hex(1)}] would leave 1 healthy of 2 voting members, below the quorum of 2`,
+  );
 });
 
 test('promotion: an unknown member is not a learner; a learner is checked on the larger voter set', () => {
@@ -198,7 +258,7 @@ test('a drop-in has no ExecStartPost unless asked; only plain unit names are acc
   assert.match(renderDropin(full, { requires: 'etcd-member@1.service' }), /^Requires=etcd-member@1\.service$/m);
 });
 
-test('JSON: the kind always, a refusal\'s checks (none: []), a bootstrap\'s settings and env', () => {
+test("JSON: the kind always, a refusal's checks (none: []), a bootstrap's settings and env", () => {
   const refusal = JSON.parse(renderJson({ kind: 'refuse', code: 'no-quorum', message: 'm' })) as Record<string, unknown>;
   assert.deepEqual(refusal, { kind: 'refuse', code: 'no-quorum', message: 'm', checks: [] });
   const bootstrap = JSON.parse(renderJson({ kind: 'bootstrap', settings: full, reason: 'r' })) as Record<string, unknown>;

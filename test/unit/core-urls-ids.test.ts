@@ -2,13 +2,7 @@
 // uint64 IDs above 2^53 in both spellings etcd uses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  InvalidMemberIdError,
-  memberIdToDecimal,
-  memberIdToHex,
-  parseDecimalMemberId,
-  parseHexMemberId,
-} from '../../src/core/ids.js';
+import { InvalidMemberIdError, memberIdToDecimal, memberIdToHex, parseDecimalMemberId, parseHexMemberId } from '../../src/core/ids.js';
 import { quorumOf } from '../../src/core/quorum.js';
 import {
   canonicalURL,
@@ -51,7 +45,12 @@ test('member URLs: each broken rule is refused with its own reason', () => {
   for (const [raw, reason] of cases) {
     assert.throws(
       () => parseMemberURL(raw),
-      (err: unknown) => err instanceof InvalidURLError && err.name === 'InvalidURLError' && err.raw === raw && reason.test(err.message) && err.message.startsWith(`invalid URL ${JSON.stringify(raw)}: `),
+      (err: unknown) =>
+        err instanceof InvalidURLError &&
+        err.name === 'InvalidURLError' &&
+        err.raw === raw &&
+        reason.test(err.message) &&
+        err.message.startsWith(`invalid URL ${JSON.stringify(raw)}: `),
       raw,
     );
   }
@@ -70,7 +69,10 @@ test('member URLs: an explicit port is looked for in the authority only', () => 
 
 test('URL lists: split on commas, blanks dropped, empty lists and duplicates refused', () => {
   assert.deepEqual(parseMemberURLList('http://10.0.0.1:2380, http://10.0.0.2:2380,'), ['http://10.0.0.1:2380', 'http://10.0.0.2:2380']);
-  assert.throws(() => parseMemberURLList(' , '), (err: unknown) => err instanceof InvalidURLError && /at least one URL is required/.test(err.message));
+  assert.throws(
+    () => parseMemberURLList(' , '),
+    (err: unknown) => err instanceof InvalidURLError && /at least one URL is required/.test(err.message),
+  );
   assert.throws(() => parseMemberURLList('http://10.0.0.1:2380,HTTP://10.0.0.1:2380/'), /duplicate URLs/);
   assert.throws(() => parseMemberURLList('http://10.0.0.1:2380,http://x'), /an explicit port is required/);
 });
@@ -113,10 +115,29 @@ test('member IDs: both spellings, above 2^53, unchanged; everything else refused
   assert.equal(parseHexMemberId('c4c2389f2d6f397e'), id);
   assert.equal(memberIdToDecimal(id), '14177956833228962174');
   assert.equal(memberIdToHex(0xabn), 'ab');
-  for (const bad of ['0', '18446744073709551616', '-1', '1.5', '', ' 1', '1 ', '123456789012345678901', 1, null, undefined, 0n, -1n, 1n << 64n]) {
+  for (const bad of [
+    '0',
+    '18446744073709551616',
+    '-1',
+    '1.5',
+    '',
+    ' 1',
+    '1 ',
+    '123456789012345678901',
+    1,
+    null,
+    undefined,
+    0n,
+    -1n,
+    1n << 64n,
+  ]) {
     assert.throws(
       () => parseDecimalMemberId(bad),
-      (err: unknown) => err instanceof InvalidMemberIdError && err.name === 'InvalidMemberIdError' && err.raw === bad && err.message.includes('expected an unsigned 64-bit integer'),
+      (err: unknown) =>
+        err instanceof InvalidMemberIdError &&
+        err.name === 'InvalidMemberIdError' &&
+        err.raw === bad &&
+        err.message.includes('expected an unsigned 64-bit integer'),
       String(bad),
     );
   }

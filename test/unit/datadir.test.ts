@@ -90,7 +90,10 @@ describe('isDataDirFresh', () => {
 
   test('a path below a file is a typed not-a-directory error', async () => {
     const file = join(await dataDir(['f']), 'f');
-    await assert.rejects(isDataDirFresh(join(file, 'sub')), (err: unknown) => err instanceof DataDirError && err.code === 'not-a-directory');
+    await assert.rejects(
+      isDataDirFresh(join(file, 'sub')),
+      (err: unknown) => err instanceof DataDirError && err.code === 'not-a-directory',
+    );
   });
 
   test('an empty path is a typed invalid-path error', async () => {
@@ -99,14 +102,20 @@ describe('isDataDirFresh', () => {
 
   test('a path the OS cannot look up (name too long) is a typed unreadable error, not a crash', async () => {
     const tooLong = join(root, 'x'.repeat(300));
-    await assert.rejects(isDataDirFresh(tooLong), (err: unknown) => err instanceof DataDirError && err.code === 'unreadable' && err.message.includes('ENAMETOOLONG'));
+    await assert.rejects(
+      isDataDirFresh(tooLong),
+      (err: unknown) => err instanceof DataDirError && err.code === 'unreadable' && err.message.includes('ENAMETOOLONG'),
+    );
   });
 
   test('an unreadable dir is a typed unreadable error', { skip: process.getuid?.() === 0 ? 'root reads everything' : false }, async () => {
     const dir = await dataDir(['member/wal/0.wal']);
     await chmod(dir, 0o000);
     try {
-      await assert.rejects(isDataDirFresh(dir), (err: unknown) => err instanceof DataDirError && err.code === 'unreadable' && /cannot read data dir/.test(err.message));
+      await assert.rejects(
+        isDataDirFresh(dir),
+        (err: unknown) => err instanceof DataDirError && err.code === 'unreadable' && /cannot read data dir/.test(err.message),
+      );
     } finally {
       await chmod(dir, 0o755);
     }

@@ -39,8 +39,16 @@ class FakeRegistry {
     if (token !== this.token) return notFound(dir);
     const key = rest.join('/');
     if (req.method === 'GET' && key === '') {
-      const nodes = [...this.keys].map(([k, v]) => ({ key: `${dir}/${k}`, value: v.value, modifiedIndex: v.createdIndex, createdIndex: v.createdIndex }));
-      return reply(res, 200, { action: 'get', node: { key: dir, dir: true, ...(nodes.length > 0 ? { nodes } : {}), modifiedIndex: 4, createdIndex: 4 } });
+      const nodes = [...this.keys].map(([k, v]) => ({
+        key: `${dir}/${k}`,
+        value: v.value,
+        modifiedIndex: v.createdIndex,
+        createdIndex: v.createdIndex,
+      }));
+      return reply(res, 200, {
+        action: 'get',
+        node: { key: dir, dir: true, ...(nodes.length > 0 ? { nodes } : {}), modifiedIndex: 4, createdIndex: 4 },
+      });
     }
     if (req.method === 'GET' && key === '_config/size') {
       return reply(res, 200, { action: 'get', node: { key: `${dir}/_config/size`, value: this.size, modifiedIndex: 4, createdIndex: 4 } });
@@ -95,7 +103,12 @@ describe('discovery client against a fake service', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const recorded: Recorded = { method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], body: Buffer.concat(chunks).toString('utf8') };
+        const recorded: Recorded = {
+          method: req.method ?? '',
+          url: req.url ?? '',
+          contentType: req.headers['content-type'],
+          body: Buffer.concat(chunks).toString('utf8'),
+        };
         requests.push(recorded);
         handler(recorded, res);
       });
@@ -125,25 +138,37 @@ describe('discovery client against a fake service', () => {
     });
 
     test('an unknown token is not-found with the status', async () => {
-      await assert.rejects(readRegistry(`${base}/nope`), isCode('not-found', (e) => assert.equal(e.status, 404)));
+      await assert.rejects(
+        readRegistry(`${base}/nope`),
+        isCode('not-found', (e) => assert.equal(e.status, 404)),
+      );
     });
 
     test('502/503/504 are unavailable, other statuses http-error; both carry the status and a body excerpt', async () => {
       handler = (_req, res) => reply(res, 503, 'etcd backend down');
-      await assert.rejects(readRegistry(discoveryURL), isCode('unavailable', (e) => {
-        assert.equal(e.status, 503);
-        assert.match(e.message, /HTTP 503: etcd backend down/);
-      }));
+      await assert.rejects(
+        readRegistry(discoveryURL),
+        isCode('unavailable', (e) => {
+          assert.equal(e.status, 503);
+          assert.match(e.message, /HTTP 503: etcd backend down/);
+        }),
+      );
       handler = (_req, res) => reply(res, 500, `boom ${'x'.repeat(1000)}`);
-      await assert.rejects(readRegistry(discoveryURL), isCode('http-error', (e) => {
-        assert.equal(e.status, 500);
-        assert.ok(e.message.length < 400, 'the body is quoted as a short excerpt');
-      }));
+      await assert.rejects(
+        readRegistry(discoveryURL),
+        isCode('http-error', (e) => {
+          assert.equal(e.status, 500);
+          assert.ok(e.message.length < 400, 'the body is quoted as a short excerpt');
+        }),
+      );
     });
 
     test('a 200 that is not a registry is invalid-response', async () => {
       handler = (_req, res) => reply(res, 200, '<html>captive portal</html>');
-      await assert.rejects(readRegistry(discoveryURL), isCode('invalid-response', (e) => assert.match(e.message, /captive portal/)));
+      await assert.rejects(
+        readRegistry(discoveryURL),
+        isCode('invalid-response', (e) => assert.match(e.message, /captive portal/)),
+      );
     });
 
     test('a bad discovery URL fails before any request', async () => {
@@ -156,12 +181,18 @@ describe('discovery client against a fake service', () => {
       await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
       const port = (closed.address() as AddressInfo).port;
       await new Promise<void>((resolve) => closed.close(() => resolve()));
-      await assert.rejects(readRegistry(`http://127.0.0.1:${port}/tok`), isCode('unavailable', (e) => assert.match(e.message, /ECONNREFUSED/)));
+      await assert.rejects(
+        readRegistry(`http://127.0.0.1:${port}/tok`),
+        isCode('unavailable', (e) => assert.match(e.message, /ECONNREFUSED/)),
+      );
     });
 
     test('a service that never answers is a timeout after the per-request bound', async () => {
       handler = (_req, res) => hanging.push(res);
-      await assert.rejects(readRegistry(discoveryURL, { timeoutMs: 150 }), isCode('timeout', (e) => assert.match(e.message, /timed out after 150 ms/)));
+      await assert.rejects(
+        readRegistry(discoveryURL, { timeoutMs: 150 }),
+        isCode('timeout', (e) => assert.match(e.message, /timed out after 150 ms/)),
+      );
     });
 
     test("the caller's AbortSignal aborts a pending request, and an aborted signal sends nothing", async () => {
@@ -189,7 +220,10 @@ describe('discovery client against a fake service', () => {
     test('garbage, 0 and negative sizes are invalid-response, not 0 (B7)', async () => {
       for (const size of ['garbage', '0', '-3']) {
         registry.size = size;
-        await assert.rejects(readSize(discoveryURL), isCode('invalid-response', (e) => assert.match(e.message, /cluster size/)));
+        await assert.rejects(
+          readSize(discoveryURL),
+          isCode('invalid-response', (e) => assert.match(e.message, /cluster size/)),
+        );
       }
     });
 
@@ -222,7 +256,10 @@ describe('discovery client against a fake service', () => {
 
     test('register never overwrites a different value: conflict, and the old value stays', async () => {
       await register(discoveryURL, id, 'n1', ['http://10.0.0.1:2380']);
-      await assert.rejects(register(discoveryURL, id, 'n2', ['http://10.0.0.1:2380']), isCode('conflict', (e) => assert.match(e.message, /already registered .* as "n1=http:\/\/10.0.0.1:2380"/)));
+      await assert.rejects(
+        register(discoveryURL, id, 'n2', ['http://10.0.0.1:2380']),
+        isCode('conflict', (e) => assert.match(e.message, /already registered .* as "n1=http:\/\/10.0.0.1:2380"/)),
+      );
       await assert.rejects(register(discoveryURL, id, 'n1', ['http://10.0.0.9:2380']), isCode('conflict'));
       assert.equal(registry.keys.get('c4c3e4f0a1b2d3e4')?.value, 'n1=http://10.0.0.1:2380');
     });
@@ -260,7 +297,10 @@ describe('discovery client against a fake service', () => {
     });
 
     test('deregister on an unknown token is not-found, not a silent success', async () => {
-      await assert.rejects(deregister(`${base}/nope`, id), isCode('not-found', (e) => assert.match(e.message, /\/_etcd\/registry\/nope/)));
+      await assert.rejects(
+        deregister(`${base}/nope`, id),
+        isCode('not-found', (e) => assert.match(e.message, /\/_etcd\/registry\/nope/)),
+      );
     });
 
     test('a 404 without an etcd error body counts as already gone', async () => {
@@ -270,8 +310,14 @@ describe('discovery client against a fake service', () => {
 
     test('unexpected statuses on PUT and DELETE are typed errors', async () => {
       handler = (_req, res) => reply(res, 403, 'forbidden');
-      await assert.rejects(register(discoveryURL, id, 'n1', ['http://10.0.0.1:2380']), isCode('http-error', (e) => assert.equal(e.status, 403)));
-      await assert.rejects(deregister(discoveryURL, id), isCode('http-error', (e) => assert.equal(e.status, 403)));
+      await assert.rejects(
+        register(discoveryURL, id, 'n1', ['http://10.0.0.1:2380']),
+        isCode('http-error', (e) => assert.equal(e.status, 403)),
+      );
+      await assert.rejects(
+        deregister(discoveryURL, id),
+        isCode('http-error', (e) => assert.equal(e.status, 403)),
+      );
     });
   });
 });

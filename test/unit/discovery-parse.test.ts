@@ -33,7 +33,10 @@ function isCode(code: string, pattern?: RegExp) {
 
 describe('parseDiscoveryURL', () => {
   test('strips trailing slashes and surrounding space, keeps the rest as given', () => {
-    assert.equal(parseDiscoveryURL(' https://discovery.etcd.io/3e86b59982e49066c5d813af1c2e2579cbf573de/// '), 'https://discovery.etcd.io/3e86b59982e49066c5d813af1c2e2579cbf573de');
+    assert.equal(
+      parseDiscoveryURL(' https://discovery.etcd.io/3e86b59982e49066c5d813af1c2e2579cbf573de/// '),
+      'https://discovery.etcd.io/3e86b59982e49066c5d813af1c2e2579cbf573de',
+    );
     assert.equal(parseDiscoveryURL('http://127.0.1.1:8087/tok'), 'http://127.0.1.1:8087/tok');
     assert.equal(parseDiscoveryURL('http://[fd00::1]:8087/tok/'), 'http://[fd00::1]:8087/tok');
   });
@@ -56,10 +59,7 @@ describe('parseDiscoveryURL', () => {
 
 describe('parseRegistryResponse', () => {
   test('parses the real service answer (member IDs above 2^53 stay exact)', () => {
-    const body = registryBody([
-      child('c4c3e4f0a1b2d3e4', 'n1=http://127.0.0.11:2380', 7),
-      child('1f', 'n2=http://127.0.0.12:2380', 8),
-    ]);
+    const body = registryBody([child('c4c3e4f0a1b2d3e4', 'n1=http://127.0.0.11:2380', 7), child('1f', 'n2=http://127.0.0.12:2380', 8)]);
     const registry = parseRegistryResponse(body, URL_);
     assert.deepEqual(registry, {
       entries: [
@@ -76,7 +76,11 @@ describe('parseRegistryResponse', () => {
   });
 
   test('orders entries by createdIndex, not by answer order', () => {
-    const body = registryBody([child('3', 'c=http://10.0.0.3:2380', 30), child('1', 'a=http://10.0.0.1:2380', 10), child('2', 'b=http://10.0.0.2:2380', 20)]);
+    const body = registryBody([
+      child('3', 'c=http://10.0.0.3:2380', 30),
+      child('1', 'a=http://10.0.0.1:2380', 10),
+      child('2', 'b=http://10.0.0.2:2380', 20),
+    ]);
     assert.deepEqual(
       parseRegistryResponse(body, URL_).entries.map((e) => e.name),
       ['a', 'b', 'c'],
@@ -84,8 +88,15 @@ describe('parseRegistryResponse', () => {
   });
 
   test('skips _config silently, whether listed as a dir or a key', () => {
-    const body = registryBody([{ key: `${DIR}/_config`, dir: true, createdIndex: 4 }, child('_config', 'x', 5), child('a', 'n=http://10.0.0.1:2380', 6)]);
-    assert.deepEqual(parseRegistryResponse(body, URL_), { entries: [{ id: 10n, name: 'n', peerURLs: ['http://10.0.0.1:2380'], createdIndex: 6 }], problems: [] });
+    const body = registryBody([
+      { key: `${DIR}/_config`, dir: true, createdIndex: 4 },
+      child('_config', 'x', 5),
+      child('a', 'n=http://10.0.0.1:2380', 6),
+    ]);
+    assert.deepEqual(parseRegistryResponse(body, URL_), {
+      entries: [{ id: 10n, name: 'n', peerURLs: ['http://10.0.0.1:2380'], createdIndex: 6 }],
+      problems: [],
+    });
   });
 
   test('IPv6 peer URLs work and multiple URLs of one member are kept in order (B6)', () => {
@@ -156,16 +167,25 @@ describe('parseRegistryValue and formatRegistryValue', () => {
     const value = formatRegistryValue('n1', ['http://10.0.0.1:2380', 'http://[fd00::1]:2380']);
     assert.equal(value, 'n1=http://10.0.0.1:2380,n1=http://[fd00::1]:2380');
     assert.deepEqual(parseRegistryValue(value), { ok: true, name: 'n1', peerURLs: ['http://10.0.0.1:2380', 'http://[fd00::1]:2380'] });
-    assert.deepEqual(parseRegistryValue('n1=HTTP://Host:2380,n1=http://host:2380'), { ok: true, name: 'n1', peerURLs: ['http://host:2380'] });
+    assert.deepEqual(parseRegistryValue('n1=HTTP://Host:2380,n1=http://host:2380'), {
+      ok: true,
+      name: 'n1',
+      peerURLs: ['http://host:2380'],
+    });
   });
 
   test('a name may contain characters other than , and =', () => {
-    assert.deepEqual(parseRegistryValue('ip-10-0-0-1.ec2.internal=http://10.0.0.1:2380'), { ok: true, name: 'ip-10-0-0-1.ec2.internal', peerURLs: ['http://10.0.0.1:2380'] });
+    assert.deepEqual(parseRegistryValue('ip-10-0-0-1.ec2.internal=http://10.0.0.1:2380'), {
+      ok: true,
+      name: 'ip-10-0-0-1.ec2.internal',
+      peerURLs: ['http://10.0.0.1:2380'],
+    });
   });
 });
 
 describe('parseSizeResponse', () => {
-  const sizeBody = (value: unknown) => JSON.stringify({ action: 'get', node: { key: `${DIR}/_config/size`, value, modifiedIndex: 4, createdIndex: 4 } });
+  const sizeBody = (value: unknown) =>
+    JSON.stringify({ action: 'get', node: { key: `${DIR}/_config/size`, value, modifiedIndex: 4, createdIndex: 4 } });
 
   test('reads the size the service stores', () => {
     assert.equal(parseSizeResponse(sizeBody('3'), URL_), 3);
@@ -175,7 +195,10 @@ describe('parseSizeResponse', () => {
 
   for (const value of ['abc', '', '0', '-1', '3.5', '1e3', '0x10', '2147483648', '99999999999999999999', '+3']) {
     test(`size ${JSON.stringify(value)} is an invalid-response error, not a silent 0 (B7)`, () => {
-      assert.throws(() => parseSizeResponse(sizeBody(value), URL_), isCode('invalid-response', /cluster size .* is not an integer from 1 to 2147483647/));
+      assert.throws(
+        () => parseSizeResponse(sizeBody(value), URL_),
+        isCode('invalid-response', /cluster size .* is not an integer from 1 to 2147483647/),
+      );
     });
   }
 
@@ -191,7 +214,12 @@ describe('parseSizeResponse', () => {
 });
 
 describe('bootstrapEntries and deriveClientEndpoints', () => {
-  const entry = (id: bigint, name: string, peerURLs: string[], createdIndex: number): RegistryEntry => ({ id, name, peerURLs, createdIndex });
+  const entry = (id: bigint, name: string, peerURLs: string[], createdIndex: number): RegistryEntry => ({
+    id,
+    name,
+    peerURLs,
+    createdIndex,
+  });
 
   test('more registrants than the size: the first `size` by creation form the cluster (B12)', () => {
     const body = registryBody([
@@ -214,7 +242,11 @@ describe('bootstrapEntries and deriveClientEndpoints', () => {
       entry(2n, 'b', ['https://etcd-b.internal:12380'], 2),
       entry(3n, 'c', ['http://10.0.0.1:2390'], 3),
     ];
-    assert.deepEqual(deriveClientEndpoints(entries, 2379), ['http://10.0.0.1:2379', 'http://[fd00::1]:2379', 'https://etcd-b.internal:2379']);
+    assert.deepEqual(deriveClientEndpoints(entries, 2379), [
+      'http://10.0.0.1:2379',
+      'http://[fd00::1]:2379',
+      'https://etcd-b.internal:2379',
+    ]);
     assert.deepEqual(deriveClientEndpoints([], 2379), []);
   });
 });

@@ -222,7 +222,12 @@ export class EtcdGatewayDouble {
         }
         const put = (body.success as { requestPut: { value: string; lease?: string } }[])[0]!.requestPut;
         this.revision++;
-        this.keys.set(key, { value: decode(put.value), lease: BigInt(put.lease ?? '0'), createRevision: this.revision, modRevision: this.revision });
+        this.keys.set(key, {
+          value: decode(put.value),
+          lease: BigInt(put.lease ?? '0'),
+          createRevision: this.revision,
+          modRevision: this.revision,
+        });
         return answer(200, { header: this.header(self), succeeded: true, responses: [{ response_put: { header } }] });
       }
       default:

@@ -20,7 +20,9 @@ import { prefixRangeEnd } from '../../src/adapters/etcd/wire.js';
 type Handler = (path: string, body: string, req: IncomingMessage) => { status: number; body: string };
 
 /** A local stub of the gateway on 127.0.0.1 and a free port; answers with `handler`. */
-async function stub(handler: Handler): Promise<{ url: string; requests: { path: string; body: string; auth?: string }[]; close: () => Promise<void> }> {
+async function stub(
+  handler: Handler,
+): Promise<{ url: string; requests: { path: string; body: string; auth?: string }[]; close: () => Promise<void> }> {
   const requests: { path: string; body: string; auth?: string }[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let body = '';
@@ -69,7 +71,13 @@ test('classifyEtcdError maps etcd 3.4 texts and gRPC codes', () => {
 });
 
 test('errorFromAnswer keeps etcd raw message, gRPC code and HTTP status', () => {
-  const err = errorFromAnswer(503, { error: 'etcdserver: unhealthy cluster', message: 'etcdserver: unhealthy cluster', code: 14 }, '', 'http://e:2379', '/v3/cluster/member/add');
+  const err = errorFromAnswer(
+    503,
+    { error: 'etcdserver: unhealthy cluster', message: 'etcdserver: unhealthy cluster', code: 14 },
+    '',
+    'http://e:2379',
+    '/v3/cluster/member/add',
+  );
   assert.equal(err.code, 'unhealthy-cluster');
   assert.equal(err.etcdMessage, 'etcdserver: unhealthy cluster');
   assert.equal(err.grpcCode, 14);
@@ -125,7 +133,9 @@ test('malformed answers are invalid-response errors, never crashes', async (t) =
 test('fail-over: a 503 from the first endpoint moves on; a definitive error does not', async (t) => {
   const down = await stub(() => ({ status: 503, body: '{"error":"etcdserver: no leader","code":14}' }));
   const notFound = await stub(() => ({ status: 404, body: '{"error":"etcdserver: member not found","code":5}' }));
-  const up = await stub((path) => (path === '/version' ? VERSION : { status: 200, body: '{"header":{"cluster_id":"7","member_id":"8"},"members":[]}' }));
+  const up = await stub((path) =>
+    path === '/version' ? VERSION : { status: 200, body: '{"header":{"cluster_id":"7","member_id":"8"},"members":[]}' },
+  );
   t.after(() => Promise.all([down.close(), notFound.close(), up.close()]));
   const client = new EtcdClient({ endpoints: [down.url, up.url] });
   t.after(() => client.close());
@@ -163,8 +173,14 @@ test('auth: authenticates first, sends the token, re-authenticates once on an in
 });
 
 test('invalid endpoints are rejected up front', () => {
-  assert.throws(() => new EtcdClient({ endpoints: ['127.0.0.1:2379'] }), (err) => isEtcdError(err, 'invalid-argument'));
-  assert.throws(() => new EtcdClient({ endpoints: ['http://10.0.0.1'] }), (err) => isEtcdError(err, 'invalid-argument'));
+  assert.throws(
+    () => new EtcdClient({ endpoints: ['127.0.0.1:2379'] }),
+    (err) => isEtcdError(err, 'invalid-argument'),
+  );
+  assert.throws(
+    () => new EtcdClient({ endpoints: ['http://10.0.0.1'] }),
+    (err) => isEtcdError(err, 'invalid-argument'),
+  );
 });
 
 test('healthFromStatus: same cluster, same member, and a leader', () => {

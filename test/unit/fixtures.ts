@@ -1,13 +1,5 @@
 // Small builders for planner tests: members with realistic (above 2^53) IDs, observations and options.
-import type {
-  BootstrapSource,
-  ClusterSize,
-  Health,
-  Member,
-  Observation,
-  PlanOptions,
-  PlatformKnowledge,
-} from '../../src/core/types.js';
+import type { BootstrapSource, ClusterSize, Health, Member, Observation, PlanOptions, PlatformKnowledge } from '../../src/core/types.js';
 
 /** Real etcd member IDs are random uint64s, nearly always above 2^53. */
 export const BASE_ID = 14177956833228962000n;
@@ -54,9 +46,7 @@ export function observe(
       : {
           kind: 'reachable' as const,
           members: spec.members,
-          health: new Map(
-            spec.members.map((m) => [m.id, spec.health?.[Number(m.id - BASE_ID)] ?? ('healthy')]),
-          ),
+          health: new Map(spec.members.map((m) => [m.id, spec.health?.[Number(m.id - BASE_ID)] ?? 'healthy'])),
         };
   return {
     self,

@@ -41,11 +41,21 @@ function heal(members: Member[], health: Record<number, Health>, unhealthyFor: R
 describe('the health history', () => {
   test('an unreachable member is recorded once; an answer or leaving clears it; unknown changes nothing', () => {
     const members = [member(1), member(2), member(3), member(4)];
-    const changes = historyChanges(view(members, { 2: 'unreachable', 3: 'unknown', 4: 'unreachable' }), history({ 1: 5000, 3: 5000, 4: 5000, 7: 5000 }));
+    const changes = historyChanges(
+      view(members, { 2: 'unreachable', 3: 'unknown', 4: 'unreachable' }),
+      history({ 1: 5000, 3: 5000, 4: 5000, 7: 5000 }),
+    );
     assert.deepEqual(changes.record, [id(2)], 'only the newly unreachable member; 4 keeps its earlier start');
     assert.deepEqual([...changes.clear].sort(), [id(1), id(7)], '1 answered, 7 is no longer a member; 3 (unknown) keeps its record');
     const next = applyHistoryChanges(history({ 1: 5000, 3: 5000, 4: 5000, 7: 5000 }), changes, NOW);
-    assert.deepEqual([...next.entries()].sort(), [[id(2), NOW], [id(3), NOW - 5000], [id(4), NOW - 5000]].sort());
+    assert.deepEqual(
+      [...next.entries()].sort(),
+      [
+        [id(2), NOW],
+        [id(3), NOW - 5000],
+        [id(4), NOW - 5000],
+      ].sort(),
+    );
   });
 
   const cases: { name: string; unhealthyFor?: number; expected: Health }[] = [
@@ -60,7 +70,10 @@ describe('the health history', () => {
       const { health, suspects } = healthPastThreshold(v, history(c.unhealthyFor === undefined ? {} : { 3: c.unhealthyFor }), NOW, T);
       assert.equal(health.get(id(3)), c.expected);
       assert.equal(health.get(id(1)), 'healthy');
-      assert.deepEqual(suspects.map((m) => m.id), c.expected === 'unknown' ? [id(3)] : []);
+      assert.deepEqual(
+        suspects.map((m) => m.id),
+        c.expected === 'unknown' ? [id(3)] : [],
+      );
     });
   }
 
@@ -83,14 +96,47 @@ describe('which long-unhealthy member is reported to the group', () => {
   const five = [member(1), member(2), member(3), member(4), member(5)];
   const reported = (decisions: ReturnType<typeof planHeal>) => decisions.filter((d) => d.action === 'report').map((d) => d.instanceId);
 
-  const table: { name: string; members: Member[]; health: Record<number, Health>; unhealthyFor: Record<number, number>; extra?: Partial<HealInput>; expected: string[] }[] = [
+  const table: {
+    name: string;
+    members: Member[];
+    health: Record<number, Health>;
+    unhealthyFor: Record<number, number>;
+    extra?: Partial<HealInput>;
+    expected: string[];
+  }[] = [
     { name: 'below the threshold: nothing', members: three, health: { 3: 'unreachable' }, unhealthyFor: { 3: T - 1 }, expected: [] },
     { name: 'past the threshold: its instance', members: three, health: { 3: 'unreachable' }, unhealthyFor: { 3: T }, expected: ['i-n3'] },
     { name: 'answering again (health record stale): nothing', members: three, health: {}, unhealthyFor: { 3: 10 * T }, expected: [] },
-    { name: 'two of three unhealthy (no quorum): nothing', members: three, health: { 2: 'unreachable', 3: 'unreachable' }, unhealthyFor: { 2: 10 * T, 3: 10 * T }, expected: [] },
-    { name: 'two of five: only one, the longest unhealthy', members: five, health: { 2: 'unreachable', 4: 'unreachable' }, unhealthyFor: { 2: 2 * T, 4: 3 * T }, expected: ['i-n4'] },
-    { name: 'while a replacement is under way: nothing', members: three, health: { 3: 'unreachable' }, unhealthyFor: { 3: 10 * T }, extra: { busy: 'instance i-x is Pending:Wait' }, expected: [] },
-    { name: 'no instance of the group behind it: nothing (left to joins)', members: three, health: { 3: 'unreachable' }, unhealthyFor: { 3: 10 * T }, extra: { instanceOf: () => undefined }, expected: [] },
+    {
+      name: 'two of three unhealthy (no quorum): nothing',
+      members: three,
+      health: { 2: 'unreachable', 3: 'unreachable' },
+      unhealthyFor: { 2: 10 * T, 3: 10 * T },
+      expected: [],
+    },
+    {
+      name: 'two of five: only one, the longest unhealthy',
+      members: five,
+      health: { 2: 'unreachable', 4: 'unreachable' },
+      unhealthyFor: { 2: 2 * T, 4: 3 * T },
+      expected: ['i-n4'],
+    },
+    {
+      name: 'while a replacement is under way: nothing',
+      members: three,
+      health: { 3: 'unreachable' },
+      unhealthyFor: { 3: 10 * T },
+      extra: { busy: 'instance i-x is Pending:Wait' },
+      expected: [],
+    },
+    {
+      name: 'no instance of the group behind it: nothing (left to joins)',
+      members: three,
+      health: { 3: 'unreachable' },
+      unhealthyFor: { 3: 10 * T },
+      extra: { instanceOf: () => undefined },
+      expected: [],
+    },
     {
       name: 'a learner that never started, past the threshold: its instance',
       members: [...three, unstarted(4, { isLearner: true })],
@@ -124,12 +170,31 @@ describe('which long-unhealthy member is reported to the group', () => {
   });
 
   test('an instance without a member is reported only when nothing else is and the group is at rest', () => {
-    const base: HealInput = { ...view(three), history: new Map(), now: NOW, unhealthyAfterMs: T, instanceOf: () => undefined, memberless: ['i-a', 'i-b'] };
-    assert.deepEqual(planMemberless(base, []).map((d) => d.action), ['report', 'wait']);
-    assert.deepEqual(planMemberless({ ...base, busy: 'instance i-x is Pending:Wait' }, []).map((d) => d.action), ['wait', 'wait']);
+    const base: HealInput = {
+      ...view(three),
+      history: new Map(),
+      now: NOW,
+      unhealthyAfterMs: T,
+      instanceOf: () => undefined,
+      memberless: ['i-a', 'i-b'],
+    };
+    assert.deepEqual(
+      planMemberless(base, []).map((d) => d.action),
+      ['report', 'wait'],
+    );
+    assert.deepEqual(
+      planMemberless({ ...base, busy: 'instance i-x is Pending:Wait' }, []).map((d) => d.action),
+      ['wait', 'wait'],
+    );
     const memberReported = heal(three, { 3: 'unreachable' }, { 3: T });
-    assert.deepEqual(planMemberless(base, memberReported).map((d) => d.action), ['wait', 'wait']);
+    assert.deepEqual(
+      planMemberless(base, memberReported).map((d) => d.action),
+      ['wait', 'wait'],
+    );
     const noQuorum = { ...base, ...view(three, { 2: 'unreachable', 3: 'unreachable' }) };
-    assert.deepEqual(planMemberless(noQuorum, []).map((d) => d.action), ['wait', 'wait']);
+    assert.deepEqual(
+      planMemberless(noQuorum, []).map((d) => d.action),
+      ['wait', 'wait'],
+    );
   });
 });

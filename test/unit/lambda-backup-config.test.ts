@@ -18,23 +18,48 @@ test('no bucket: backups are off', () => {
 });
 
 test('a bucket: the default prefix and the 30-minute interval', () => {
-  assert.deepEqual(loadConfig({ ...minimal, ELASTIC_ETCD_BACKUP_BUCKET: 'my-backups' }).backup, { bucket: 'my-backups', prefix: 'elastic-etcd', intervalMs: 1_800_000 });
-  assert.deepEqual(loadConfig({ ...minimal, ELASTIC_ETCD_BACKUP_BUCKET: 'b.k-t', ELASTIC_ETCD_BACKUP_PREFIX: 'a/b', ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: '60' }).backup, {
-    bucket: 'b.k-t',
-    prefix: 'a/b',
-    intervalMs: 60_000,
+  assert.deepEqual(loadConfig({ ...minimal, ELASTIC_ETCD_BACKUP_BUCKET: 'my-backups' }).backup, {
+    bucket: 'my-backups',
+    prefix: 'elastic-etcd',
+    intervalMs: 1_800_000,
   });
+  assert.deepEqual(
+    loadConfig({
+      ...minimal,
+      ELASTIC_ETCD_BACKUP_BUCKET: 'b.k-t',
+      ELASTIC_ETCD_BACKUP_PREFIX: 'a/b',
+      ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: '60',
+    }).backup,
+    {
+      bucket: 'b.k-t',
+      prefix: 'a/b',
+      intervalMs: 60_000,
+    },
+  );
 });
 
 test('bad bucket, prefix and interval are each named', () => {
   try {
-    loadConfig({ ...minimal, ELASTIC_ETCD_BACKUP_BUCKET: 'Bad_Bucket', ELASTIC_ETCD_BACKUP_PREFIX: '/lead', ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: '59' });
+    loadConfig({
+      ...minimal,
+      ELASTIC_ETCD_BACKUP_BUCKET: 'Bad_Bucket',
+      ELASTIC_ETCD_BACKUP_PREFIX: '/lead',
+      ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: '59',
+    });
     assert.fail('expected a ConfigError');
   } catch (err) {
     assert.ok(err instanceof ConfigError);
-    assert.deepEqual(err.problems.map((p) => p.variable).sort(), ['ELASTIC_ETCD_BACKUP_BUCKET', 'ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS', 'ELASTIC_ETCD_BACKUP_PREFIX']);
+    assert.deepEqual(err.problems.map((p) => p.variable).sort(), [
+      'ELASTIC_ETCD_BACKUP_BUCKET',
+      'ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS',
+      'ELASTIC_ETCD_BACKUP_PREFIX',
+    ]);
   }
   for (const prefix of ['trailing/', 'a//b', 'sp ace']) {
-    assert.throws(() => loadConfig({ ...minimal, ELASTIC_ETCD_BACKUP_BUCKET: 'ok-bucket', ELASTIC_ETCD_BACKUP_PREFIX: prefix }), ConfigError, prefix);
+    assert.throws(
+      () => loadConfig({ ...minimal, ELASTIC_ETCD_BACKUP_BUCKET: 'ok-bucket', ELASTIC_ETCD_BACKUP_PREFIX: prefix }),
+      ConfigError,
+      prefix,
+    );
   }
 });

@@ -74,7 +74,13 @@ describe('loadConfig', () => {
   it('names every missing required variable in one error', () => {
     assert.deepEqual(
       problemsOf({}).map((p) => p.variable),
-      ['ELASTIC_ETCD_CLUSTER_NAME', 'ELASTIC_ETCD_AUTO_SCALING_GROUP', 'ELASTIC_ETCD_CLUSTER_SIZE', 'ELASTIC_ETCD_LAUNCH_HOOK', 'ELASTIC_ETCD_TERMINATE_HOOK'],
+      [
+        'ELASTIC_ETCD_CLUSTER_NAME',
+        'ELASTIC_ETCD_AUTO_SCALING_GROUP',
+        'ELASTIC_ETCD_CLUSTER_SIZE',
+        'ELASTIC_ETCD_LAUNCH_HOOK',
+        'ELASTIC_ETCD_TERMINATE_HOOK',
+      ],
     );
     assert.throws(() => loadConfig({}), /ELASTIC_ETCD_CLUSTER_NAME is required \(1-64 characters/);
   });
@@ -104,7 +110,9 @@ describe('loadConfig', () => {
   }
 
   it('rejects equal client and peer ports', () => {
-    assert.deepEqual(problemsOf({ ...minimal, ELASTIC_ETCD_CLIENT_PORT: '2380' }), [{ variable: 'ELASTIC_ETCD_PEER_PORT', received: '2380' }]);
+    assert.deepEqual(problemsOf({ ...minimal, ELASTIC_ETCD_CLIENT_PORT: '2380' }), [
+      { variable: 'ELASTIC_ETCD_PEER_PORT', received: '2380' },
+    ]);
   });
 });
 
@@ -158,7 +166,11 @@ describe('toEnvironment', () => {
     assert.deepEqual(loadConfig(toEnvironment(withoutVersion)), withoutVersion);
     const { backup: _off, ...withoutBackups } = full;
     assert.deepEqual(loadConfig(toEnvironment(withoutBackups)), withoutBackups);
-    assert.deepEqual(loadConfig(toEnvironment({ ...full, clusterSize: 5, joinStrategy: 'replace' })), { ...full, clusterSize: 5, joinStrategy: 'replace' });
+    assert.deepEqual(loadConfig(toEnvironment({ ...full, clusterSize: 5, joinStrategy: 'replace' })), {
+      ...full,
+      clusterSize: 5,
+      joinStrategy: 'replace',
+    });
   });
 
   it('writes every variable loadConfig reads, and only those', () => {
@@ -166,12 +178,21 @@ describe('toEnvironment', () => {
   });
 
   it('leaves out the settings not given, so loadConfig applies the shared defaults', () => {
-    const env = toEnvironment({ clusterName: 'prod', autoScalingGroup: 'etcd-asg', clusterSize: 3, launchHook: 'etcd-launch', terminateHook: 'etcd-terminate' });
+    const env = toEnvironment({
+      clusterName: 'prod',
+      autoScalingGroup: 'etcd-asg',
+      clusterSize: 3,
+      launchHook: 'etcd-launch',
+      terminateHook: 'etcd-terminate',
+    });
     assert.deepEqual(env, minimal);
     const config = loadConfig(env);
     assert.equal(config.parameterPrefix, CLUSTER_DEFAULTS.parameterPrefix);
     assert.deepEqual([config.clientPort, config.peerPort], [CLUSTER_DEFAULTS.clientPort, CLUSTER_DEFAULTS.peerPort]);
-    assert.deepEqual([config.joinStrategy, config.joinAs, config.dataDir], [CLUSTER_DEFAULTS.joinStrategy, CLUSTER_DEFAULTS.joinAs, CLUSTER_DEFAULTS.dataDir]);
+    assert.deepEqual(
+      [config.joinStrategy, config.joinAs, config.dataDir],
+      [CLUSTER_DEFAULTS.joinStrategy, CLUSTER_DEFAULTS.joinAs, CLUSTER_DEFAULTS.dataDir],
+    );
     assert.equal(config.healthTimeoutMs, CLUSTER_DEFAULTS.healthTimeoutMs);
     assert.equal(config.unhealthyAfterMs, CLUSTER_DEFAULTS.unhealthyAfterSeconds * 1000);
   });

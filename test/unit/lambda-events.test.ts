@@ -84,17 +84,27 @@ describe('classifyEvent', () => {
       Time: '2024-01-01T00:00:00Z',
     };
     assert.match(ignored(classifyEvent(plain, scope)), /test notification/);
-    const wrapped = { source: 'aws.autoscaling', 'detail-type': 'EC2 Instance-launch Lifecycle Action', detail: { ...plain, LifecycleTransition: 'autoscaling:TEST_NOTIFICATION' } };
+    const wrapped = {
+      source: 'aws.autoscaling',
+      'detail-type': 'EC2 Instance-launch Lifecycle Action',
+      detail: { ...plain, LifecycleTransition: 'autoscaling:TEST_NOTIFICATION' },
+    };
     assert.match(ignored(classifyEvent(wrapped, scope)), /test notification/);
   });
 
   it('ignores events for another group or another hook', () => {
-    assert.match(ignored(classifyEvent(lifecycleEvent('launch', { AutoScalingGroupName: 'other' }), scope)), /group "other".*manages "my-asg"/);
+    assert.match(
+      ignored(classifyEvent(lifecycleEvent('launch', { AutoScalingGroupName: 'other' }), scope)),
+      /group "other".*manages "my-asg"/,
+    );
     assert.match(ignored(classifyEvent(lifecycleEvent('terminate', { LifecycleHookName: 'drain' }), scope)), /hook "drain"/);
   });
 
   it('ignores warm pool transitions that do not change the serving set', () => {
-    assert.match(ignored(classifyEvent(lifecycleEvent('launch', { Origin: 'EC2', Destination: 'WarmPool' }), scope)), /WarmPool does not put the instance into service/);
+    assert.match(
+      ignored(classifyEvent(lifecycleEvent('launch', { Origin: 'EC2', Destination: 'WarmPool' }), scope)),
+      /WarmPool does not put the instance into service/,
+    );
     assert.match(ignored(classifyEvent(lifecycleEvent('terminate', { Origin: 'WarmPool', Destination: 'EC2' }), scope)), /not in service/);
   });
 
@@ -118,13 +128,24 @@ describe('classifyEvent', () => {
     ['a foreign source', { source: 'aws.ec2', 'detail-type': 'EC2 Instance State-change Notification' }, /unexpected source "aws.ec2"/],
     ['a missing token', lifecycleEvent('launch', { LifecycleActionToken: undefined }), /LifecycleActionToken/],
     ['a bad instance ID', lifecycleEvent('launch', { EC2InstanceId: 'i-../../etc' }), /EC2InstanceId: not an EC2 instance ID/],
-    ['a transition that contradicts the detail-type', lifecycleEvent('launch', { LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING' }), /expected autoscaling:EC2_INSTANCE_LAUNCHING/],
+    [
+      'a transition that contradicts the detail-type',
+      lifecycleEvent('launch', { LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING' }),
+      /expected autoscaling:EC2_INSTANCE_LAUNCHING/,
+    ],
     ['an unknown Origin', lifecycleEvent('launch', { Origin: 'Moon' }), /Origin/],
-    ['a detail that is not an object', { source: 'aws.autoscaling', 'detail-type': 'EC2 Instance-launch Lifecycle Action', detail: 'x' }, /Instance-launch/],
+    [
+      'a detail that is not an object',
+      { source: 'aws.autoscaling', 'detail-type': 'EC2 Instance-launch Lifecycle Action', detail: 'x' },
+      /Instance-launch/,
+    ],
   ];
   for (const [what, event, reason] of malformed) {
     it(`rejects ${what} as malformed with a clear reason`, () => {
-      assert.throws(() => classifyEvent(event, scope), (err: unknown) => err instanceof MalformedEventError && reason.test(err.message));
+      assert.throws(
+        () => classifyEvent(event, scope),
+        (err: unknown) => err instanceof MalformedEventError && reason.test(err.message),
+      );
     });
   }
 });

@@ -10,7 +10,14 @@ import { BASE_ID, observe, options } from './fixtures.js';
 
 const ip = (n: number) => `10.0.1.${n}`;
 function memberOf(n: number, opts: Partial<Member> = {}): Member {
-  return { id: BASE_ID + BigInt(n), name: `i-00000000000000${String(n).padStart(3, '0')}`, peerURLs: [`http://${ip(n)}:2380`], clientURLs: [`http://${ip(n)}:2379`], isLearner: false, ...opts };
+  return {
+    id: BASE_ID + BigInt(n),
+    name: `i-00000000000000${String(n).padStart(3, '0')}`,
+    peerURLs: [`http://${ip(n)}:2380`],
+    clientURLs: [`http://${ip(n)}:2379`],
+    isLearner: false,
+    ...opts,
+  };
 }
 function group(states: Record<number, string>): GroupView {
   const instances = new Map(
@@ -34,9 +41,15 @@ describe('platform knowledge for slow boots', () => {
       const known = platformKnowledge(group({ 1: 'InService', 2: 'InService', 3: 'InService', 4: 'Pending:Wait', 9: 'Pending:Wait' }), all);
       assert.deepEqual(known.bootingPeerURLs?.includes(`http://${ip(4)}:2380`), true);
       assert.deepEqual(known.goneNames, []);
-      const plan = planJoin(observe({ members: all, health: { [4]: 'unreachable' } }, { self, size: 4, platform: known }), options('replace'));
+      const plan = planJoin(
+        observe({ members: all, health: { [4]: 'unreachable' } }, { self, size: 4, platform: known }),
+        options('replace'),
+      );
       assert.equal(plan.kind, 'refuse');
-      assert.ok(plan.kind === 'refuse' && ['learner-pending', 'cluster-full', 'join-in-progress'].includes(plan.code), plan.kind === 'refuse' ? plan.message : '');
+      assert.ok(
+        plan.kind === 'refuse' && ['learner-pending', 'cluster-full', 'join-in-progress'].includes(plan.code),
+        plan.kind === 'refuse' ? plan.message : '',
+      );
     });
   }
 

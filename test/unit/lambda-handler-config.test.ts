@@ -30,7 +30,11 @@ test('every invocation is refused with the variables to fix, and nothing is call
   for (const event of [world.queue[0]!.event, world.group.testNotification()]) {
     await assert.rejects(handler(event), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
-      assert.deepEqual(err.problems.map((p) => p.variable).sort(), ['ELASTIC_ETCD_CLIENT_PORT', 'ELASTIC_ETCD_CLUSTER_SIZE', 'ELASTIC_ETCD_LAUNCH_HOOK']);
+      assert.deepEqual(err.problems.map((p) => p.variable).sort(), [
+        'ELASTIC_ETCD_CLIENT_PORT',
+        'ELASTIC_ETCD_CLUSTER_SIZE',
+        'ELASTIC_ETCD_LAUNCH_HOOK',
+      ]);
       assert.match(err.message, /ELASTIC_ETCD_LAUNCH_HOOK is required/);
       assert.match(err.message, /ELASTIC_ETCD_CLUSTER_SIZE="three" is invalid/);
       return true;

@@ -29,7 +29,13 @@ describe('events that change nothing', () => {
 
   test('a malformed event is rejected without any AWS call', async () => {
     const from = world.cloud.calls.length;
-    for (const event of [null, [], 'text', { ...launch, detail: { ...launch.detail, LifecycleActionToken: '' } }, { ...launch, source: 'aws.ec2' }]) {
+    for (const event of [
+      null,
+      [],
+      'text',
+      { ...launch, detail: { ...launch.detail, LifecycleActionToken: '' } },
+      { ...launch, source: 'aws.ec2' },
+    ]) {
       const delivery = await world.invokeDirect(event);
       assert.equal(delivery.result?.kind, 'malformed', JSON.stringify(event));
     }
@@ -53,13 +59,27 @@ describe('events that change nothing', () => {
 
   test('a launch event of an instance that is no longer launching, or gone, is skipped without writing', async () => {
     const id = world.idsIn('Pending:Wait')[0]!;
-    await world.group.completeLifecycleAction({ groupName: world.group.name, hookName: world.config.launchHook, instanceId: id, result: 'CONTINUE' });
+    await world.group.completeLifecycleAction({
+      groupName: world.group.name,
+      hookName: world.config.launchHook,
+      instanceId: id,
+      result: 'CONTINUE',
+    });
     const from = world.cloud.calls.length;
     assert.deepEqual((await world.invokeDirect(launch)).result, { kind: 'launch', outcome: 'not-launching' });
     const gone = { ...launch, detail: { ...launch.detail, EC2InstanceId: 'i-0123456789abcdef0' } };
     assert.deepEqual((await world.invokeDirect(gone)).result, { kind: 'launch', outcome: 'not-launching' });
-    assert.deepEqual(operationsSince(world, from).filter((op) => WRITES.includes(op)), []);
-    assert.deepEqual(world.telemetry?.decisions().slice(-2).map((d) => d.decision), ['skip', 'skip']);
+    assert.deepEqual(
+      operationsSince(world, from).filter((op) => WRITES.includes(op)),
+      [],
+    );
+    assert.deepEqual(
+      world.telemetry
+        ?.decisions()
+        .slice(-2)
+        .map((d) => d.decision),
+      ['skip', 'skip'],
+    );
   });
 });
 
@@ -74,8 +94,14 @@ describe('the first wave without a running cluster', () => {
   test('every first-wave instance gets a new-cluster configuration from one recorded decision', async () => {
     const ids = world.idsIn('Pending:Wait');
     const deliveries = await world.runUntilQuiet({ reconcile: 'never' });
-    assert.deepEqual(deliveries.map((d) => d.result?.outcome ?? d.error?.message), ['continue', 'continue', 'continue']);
-    assert.deepEqual(world.completions().map((c) => c.result), ['CONTINUE', 'CONTINUE', 'CONTINUE']);
+    assert.deepEqual(
+      deliveries.map((d) => d.result?.outcome ?? d.error?.message),
+      ['continue', 'continue', 'continue'],
+    );
+    assert.deepEqual(
+      world.completions().map((c) => c.result),
+      ['CONTINUE', 'CONTINUE', 'CONTINUE'],
+    );
 
     // One create-only write of the record; every later invocation read it.
     const recordWrites = world.cloud.callsOf('PutParameter').filter((c) => c.params.Name === world.parameters.bootstrapName());
@@ -106,7 +132,10 @@ describe('the first wave without a running cluster', () => {
     const id = world.inService()[0]!;
     const dropin = world.cloud.parameters.value(world.parameters.instanceName(id, 'dropin'))!;
     // The same rule as infra/userdata/boot-etcd.sh: the first line that is neither a comment nor blank.
-    assert.equal(dropin.split('\n').find((line) => !line.startsWith('#') && line.trim() !== ''), '[Service]');
+    assert.equal(
+      dropin.split('\n').find((line) => !line.startsWith('#') && line.trim() !== ''),
+      '[Service]',
+    );
     assert.ok(!dropin.includes('[Unit]'), 'the Lambda stores only a [Service] section');
   });
 });
@@ -140,7 +169,10 @@ describe('repeats, crashes between steps, and AWS trouble', () => {
     assert.notEqual(stored, undefined);
     const from = world.cloud.calls.length;
     assert.deepEqual((await world.deliver())?.result, { kind: 'launch', outcome: 'duplicate' });
-    assert.deepEqual(operationsSince(world, from).filter((op) => WRITES.includes(op)), ['CompleteLifecycleAction']);
+    assert.deepEqual(
+      operationsSince(world, from).filter((op) => WRITES.includes(op)),
+      ['CompleteLifecycleAction'],
+    );
     assert.deepEqual(world.completions(), [{ instanceId: id, transition: 'launch', result: 'CONTINUE' }]);
     assert.equal(world.cloud.parameters.value(world.parameters.instanceName(id, 'dropin')), stored);
   });
@@ -165,7 +197,10 @@ describe('repeats, crashes between steps, and AWS trouble', () => {
     world.duplicate('terminate');
     const outcomes = (await world.runUntilQuiet({ reconcile: 'never' })).map((d) => d.result?.outcome ?? d.error?.message);
     assert.deepEqual(outcomes, ['kept', 'kept']);
-    assert.deepEqual(world.completions().filter((c) => c.transition === 'terminate'), [{ instanceId: id, transition: 'terminate', result: 'CONTINUE' }]);
+    assert.deepEqual(
+      world.completions().filter((c) => c.transition === 'terminate'),
+      [{ instanceId: id, transition: 'terminate', result: 'CONTINUE' }],
+    );
   });
 
   test('throttling beyond the SDK retries fails the invocation for redelivery; the redelivery completes', async () => {
@@ -197,13 +232,28 @@ describe('repeats, crashes between steps, and AWS trouble', () => {
 });
 
 describe('the bootstrap record', () => {
-  const valid = { version: 1, token: 'sim-0123456789', members: [{ name: 'i-0123456789abcdef0', peerURLs: ['http://10.0.0.1:2380'] }], createdAt: '2024-01-01T00:00:00Z' };
+  const valid = {
+    version: 1,
+    token: 'sim-0123456789',
+    members: [{ name: 'i-0123456789abcdef0', peerURLs: ['http://10.0.0.1:2380'] }],
+    createdAt: '2024-01-01T00:00:00Z',
+  };
 
   test('parses a valid record and names the parameter in every error', () => {
     assert.deepEqual(parseBootstrapRecord(JSON.stringify(valid), '/p/bootstrap'), valid);
     assert.throws(() => parseBootstrapRecord('{not json', '/p/bootstrap'), /\/p\/bootstrap is not JSON; fix or delete it/);
-    for (const broken of [{ ...valid, version: 2 }, { ...valid, members: [] }, { ...valid, token: 'short' }, { ...valid, members: [{ name: 'x', peerURLs: [] }] }, []]) {
-      assert.throws(() => parseBootstrapRecord(JSON.stringify(broken), '/p/bootstrap'), /\/p\/bootstrap is malformed \(.+\); fix or delete it/, JSON.stringify(broken));
+    for (const broken of [
+      { ...valid, version: 2 },
+      { ...valid, members: [] },
+      { ...valid, token: 'short' },
+      { ...valid, members: [{ name: 'x', peerURLs: [] }] },
+      [],
+    ]) {
+      assert.throws(
+        () => parseBootstrapRecord(JSON.stringify(broken), '/p/bootstrap'),
+        /\/p\/bootstrap is malformed \(.+\); fix or delete it/,
+        JSON.stringify(broken),
+      );
     }
   });
 
@@ -215,7 +265,10 @@ describe('the bootstrap record', () => {
       const from = world.cloud.calls.length;
       const delivery = await world.deliver();
       assert.match(delivery?.error?.message ?? '', /bootstrap record .*bootstrap is malformed .*fix or delete it/);
-      assert.deepEqual(operationsSince(world, from).filter((op) => WRITES.includes(op)), []);
+      assert.deepEqual(
+        operationsSince(world, from).filter((op) => WRITES.includes(op)),
+        [],
+      );
       assert.deepEqual(await world.parameters.listInstanceIds(), []);
       assert.equal(world.group.pendingActions().length, 3);
     } finally {

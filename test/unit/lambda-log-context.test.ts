@@ -39,10 +39,10 @@ after(async () => {
 async function logsOf(run: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
   const writes: string[] = [];
   const original = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
+  process.stdout.write = (chunk: string | Uint8Array) => {
     writes.push(String(chunk));
     return true;
-  });
+  };
   try {
     await run();
   } finally {
@@ -70,14 +70,18 @@ test('a launch then a reconcile on one warm container: the reconcile lines carry
   assert.equal(decision?.decision, 'bootstrap', JSON.stringify(launchLines));
   assert.equal(decision?.eventId, launch.id, 'the launch lines carry its event ID');
   assert.equal(decision?.instanceId, instanceId);
-  for (const line of launchLines) assert.deepEqual([line.function_request_id, line.cold_start], ['request-launch', true], JSON.stringify(line));
+  for (const line of launchLines)
+    assert.deepEqual([line.function_request_id, line.cold_start], ['request-launch', true], JSON.stringify(line));
 
   const group = world.group;
   const reconcile = scheduledEvent({ id: 'reconcile-event-1', time: new Date(), region: group.region, account: group.account });
   const reconcileLines = await logsOf(() =>
     handler(reconcile, { getRemainingTimeInMillis: () => 60_000, awsRequestId: 'request-reconcile', invokedFunctionArn: functionArn }),
   );
-  assert.ok(reconcileLines.some((l) => l.message === 'decision' && l.decision === 'reconciled'), JSON.stringify(reconcileLines));
+  assert.ok(
+    reconcileLines.some((l) => l.message === 'decision' && l.decision === 'reconciled'),
+    JSON.stringify(reconcileLines),
+  );
   for (const line of reconcileLines) {
     assert.equal(line.function_request_id, 'request-reconcile', JSON.stringify(line));
     assert.equal(line.cold_start, false);

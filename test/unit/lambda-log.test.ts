@@ -6,7 +6,13 @@ describe('telemetry', () => {
   it('captures decisions, counters and latency in memory', () => {
     const telemetry = createCapturingTelemetry();
     telemetry.appendKeys({ requestId: 'req-1' });
-    telemetry.decision({ trigger: 'launch', instanceId: 'i-0123456789abcdef0', decision: 'refuse', reason: 'no quorum', details: { code: 'no-quorum' } });
+    telemetry.decision({
+      trigger: 'launch',
+      instanceId: 'i-0123456789abcdef0',
+      decision: 'refuse',
+      reason: 'no quorum',
+      details: { code: 'no-quorum' },
+    });
     telemetry.decision({ trigger: 'terminate', decision: 'remove', reason: 'instance terminated' });
     telemetry.count('Removals');
     telemetry.latency('Invocation', 42);
@@ -45,10 +51,10 @@ describe('telemetry', () => {
   it('buffers Powertools metrics as EMF with the cluster dimension, and stays silent when asked', () => {
     const writes: string[] = [];
     const original = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array) => {
+    process.stdout.write = (chunk: string | Uint8Array) => {
       writes.push(String(chunk));
       return true;
-    });
+    };
     try {
       const telemetry = createTelemetry({ clusterName: 'prod', silent: true });
       telemetry.decision({ trigger: 'reconcile', decision: 'promote', reason: 'learner in sync' });
@@ -67,10 +73,10 @@ describe('telemetry', () => {
   it('writes one JSON line per log call when not silent', () => {
     const writes: string[] = [];
     const original = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array) => {
+    process.stdout.write = (chunk: string | Uint8Array) => {
       writes.push(String(chunk));
       return true;
-    });
+    };
     try {
       const telemetry = createTelemetry({ clusterName: 'prod' });
       telemetry.decision({ trigger: 'launch', instanceId: 'i-0123456789abcdef0', decision: 'join', reason: 'room for one more' });
@@ -78,7 +84,11 @@ describe('telemetry', () => {
     } finally {
       process.stdout.write = original;
     }
-    const lines = writes.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = writes
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const decision = lines.find((l) => l.message === 'decision');
     assert.equal(decision?.decision, 'join');
     assert.equal(decision?.cluster, 'prod');

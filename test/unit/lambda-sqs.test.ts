@@ -39,7 +39,8 @@ function record(id: string, body: string, receiveCount = 1): SQSRecord {
 }
 
 const batch = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
-const failing = (body: unknown) => ((body as { fail?: boolean }).fail === true ? Promise.reject(new Error('learner not promoted yet')) : Promise.resolve('ok'));
+const failing = (body: unknown) =>
+  (body as { fail?: boolean }).fail === true ? Promise.reject(new Error('learner not promoted yet')) : Promise.resolve('ok');
 
 describe('retry delay', () => {
   it('starts at the base, doubles with each receive, and stays capped far below the heartbeat timeout', () => {
@@ -54,8 +55,19 @@ describe('retry delay', () => {
 
 describe('queue ARNs', () => {
   it('parses a queue ARN in any partition and refuses what is not one', () => {
-    assert.deepEqual(parseQueueArn('arn:aws-cn:sqs:cn-north-1:123456789012:q.fifo'), { partition: 'aws-cn', region: 'cn-north-1', account: '123456789012', name: 'q.fifo' });
-    for (const bad of ['', 'arn:aws:sns:eu-west-1:123456789012:q', 'arn:aws:sqs:eu-west-1:1234:q', 'arn:aws:sqs:eu-west-1:123456789012:a/b', `arn:aws:sqs:eu-west-1:123456789012:${'x'.repeat(81)}`]) {
+    assert.deepEqual(parseQueueArn('arn:aws-cn:sqs:cn-north-1:123456789012:q.fifo'), {
+      partition: 'aws-cn',
+      region: 'cn-north-1',
+      account: '123456789012',
+      name: 'q.fifo',
+    });
+    for (const bad of [
+      '',
+      'arn:aws:sns:eu-west-1:123456789012:q',
+      'arn:aws:sqs:eu-west-1:1234:q',
+      'arn:aws:sqs:eu-west-1:123456789012:a/b',
+      `arn:aws:sqs:eu-west-1:123456789012:${'x'.repeat(81)}`,
+    ]) {
       assert.throws(() => parseQueueArn(bad), InvalidQueueArnError, bad);
     }
   });
@@ -75,26 +87,43 @@ describe('a failed queue record', () => {
     const telemetry = createCapturingTelemetry();
     const response = await handleSqsEvent(batch(record('m1', '{"fail":true}', 2)), failing, telemetry, changeVisibility);
     assert.deepEqual(response.batchItemFailures, [{ itemIdentifier: 'm1' }]);
-    assert.deepEqual(mock.commandCalls(GetQueueUrlCommand).map((c) => c.args[0].input), [{ QueueName: 'elastic-etcd-Queue.fifo', QueueOwnerAWSAccountId: '123456789012' }]);
-    assert.deepEqual(mock.commandCalls(ChangeMessageVisibilityCommand).map((c) => c.args[0].input), [
-      { QueueUrl: URL, ReceiptHandle: 'handle-m1-2', VisibilityTimeout: 30 },
-    ]);
+    assert.deepEqual(
+      mock.commandCalls(GetQueueUrlCommand).map((c) => c.args[0].input),
+      [{ QueueName: 'elastic-etcd-Queue.fifo', QueueOwnerAWSAccountId: '123456789012' }],
+    );
+    assert.deepEqual(
+      mock.commandCalls(ChangeMessageVisibilityCommand).map((c) => c.args[0].input),
+      [{ QueueUrl: URL, ReceiptHandle: 'handle-m1-2', VisibilityTimeout: 30 }],
+    );
     assert.ok(telemetry.logs.some((l) => l.level === 'INFO' && l.attributes.retryDelaySeconds === 30));
   });
 
   it('on FIFO: the records after it are reported and come back with it; the queue URL is looked up once', async () => {
-    const response = await handleSqsEvent(batch(record('m1', '{"fail":true}'), record('m2', '{}'), record('m3', '{}')), failing, createCapturingTelemetry(), changeVisibility);
-    assert.deepEqual(response.batchItemFailures.map((f) => f.itemIdentifier), ['m1', 'm2', 'm3']);
-    assert.deepEqual(mock.commandCalls(ChangeMessageVisibilityCommand).map((c) => [c.args[0].input.ReceiptHandle, c.args[0].input.VisibilityTimeout]), [
-      ['handle-m1-1', 15],
-      ['handle-m2-1', 15],
-      ['handle-m3-1', 15],
-    ]);
+    const response = await handleSqsEvent(
+      batch(record('m1', '{"fail":true}'), record('m2', '{}'), record('m3', '{}')),
+      failing,
+      createCapturingTelemetry(),
+      changeVisibility,
+    );
+    assert.deepEqual(
+      response.batchItemFailures.map((f) => f.itemIdentifier),
+      ['m1', 'm2', 'm3'],
+    );
+    assert.deepEqual(
+      mock.commandCalls(ChangeMessageVisibilityCommand).map((c) => [c.args[0].input.ReceiptHandle, c.args[0].input.VisibilityTimeout]),
+      [
+        ['handle-m1-1', 15],
+        ['handle-m2-1', 15],
+        ['handle-m3-1', 15],
+      ],
+    );
     assert.equal(mock.commandCalls(GetQueueUrlCommand).length, 1);
   });
 
   it('is still reported when ChangeMessageVisibility fails (it then waits out the visibility timeout)', async () => {
-    mock.on(ChangeMessageVisibilityCommand).rejects(new ReceiptHandleIsInvalid({ message: 'The input receipt handle is not a valid receipt handle.', $metadata: {} }));
+    mock
+      .on(ChangeMessageVisibilityCommand)
+      .rejects(new ReceiptHandleIsInvalid({ message: 'The input receipt handle is not a valid receipt handle.', $metadata: {} }));
     const telemetry = createCapturingTelemetry();
     const response = await handleSqsEvent(batch(record('m1', '{"fail":true}')), failing, telemetry, changeVisibility);
     assert.deepEqual(response.batchItemFailures, [{ itemIdentifier: 'm1' }]);
@@ -114,7 +143,12 @@ describe('a failed queue record', () => {
   });
 
   it('success and dropped bodies touch no visibility', async () => {
-    const response = await handleSqsEvent(batch(record('m1', '{}'), record('m2', 'not json')), failing, createCapturingTelemetry(), changeVisibility);
+    const response = await handleSqsEvent(
+      batch(record('m1', '{}'), record('m2', 'not json')),
+      failing,
+      createCapturingTelemetry(),
+      changeVisibility,
+    );
     assert.deepEqual(response.batchItemFailures, []);
     assert.equal(mock.commandCalls(ChangeMessageVisibilityCommand).length, 0);
     assert.equal(mock.commandCalls(GetQueueUrlCommand).length, 0);

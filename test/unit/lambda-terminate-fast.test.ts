@@ -25,7 +25,13 @@ describe('terminate against a live cluster of three', () => {
     assert.equal(ids.length, 3);
     const members: DoubleMember[] = ids.map((id) => {
       const ip = world.instance(id).privateIp;
-      return { id: memberId(id), name: id, peerURLs: [`http://${ip}:2380`], clientURLs: [`http://${ip}:${world.config.clientPort}`], isLearner: false };
+      return {
+        id: memberId(id),
+        name: id,
+        peerURLs: [`http://${ip}:2380`],
+        clientURLs: [`http://${ip}:${world.config.clientPort}`],
+        isLearner: false,
+      };
     });
     double = new EtcdGatewayDouble(members);
   });
@@ -36,7 +42,11 @@ describe('terminate against a live cluster of three', () => {
 
   const terminateCompletion = (instanceId: string): number =>
     world.cloud.calls.findIndex(
-      (c) => c.operation === 'CompleteLifecycleAction' && c.params.InstanceId === instanceId && c.params.LifecycleHookName === world.config.terminateHook && c.error === undefined,
+      (c) =>
+        c.operation === 'CompleteLifecycleAction' &&
+        c.params.InstanceId === instanceId &&
+        c.params.LifecycleHookName === world.config.terminateHook &&
+        c.error === undefined,
     );
 
   test('the leaving member is removed before the termination is completed with CONTINUE', async () => {
@@ -52,9 +62,15 @@ describe('terminate against a live cluster of three', () => {
     assert.ok(callsAtRemoval >= 0, 'the member was removed');
     const completed = terminateCompletion(leaving!);
     assert.ok(completed >= callsAtRemoval, `CONTINUE (call ${completed}) came after the removal (at call ${callsAtRemoval})`);
-    assert.deepEqual(world.completions().filter((c) => c.transition === 'terminate'), [{ instanceId: leaving, transition: 'terminate', result: 'CONTINUE' }]);
+    assert.deepEqual(
+      world.completions().filter((c) => c.transition === 'terminate'),
+      [{ instanceId: leaving, transition: 'terminate', result: 'CONTINUE' }],
+    );
     assert.deepEqual(double.members.map((m) => m.name).sort(), ids.slice(1));
-    assert.deepEqual(double.operations.filter((op) => op.startsWith('cluster/member/remove')), [`cluster/member/remove ${memberId(leaving!).toString()}`]);
+    assert.deepEqual(
+      double.operations.filter((op) => op.startsWith('cluster/member/remove')),
+      [`cluster/member/remove ${memberId(leaving!).toString()}`],
+    );
     assert.ok(!world.deliveries.some((d) => d.summary === 'reconcile'), 'no reconcile pass ran');
   });
 
@@ -65,7 +81,10 @@ describe('terminate against a live cluster of three', () => {
     world.duplicate('terminate');
     const outcomes = (await world.runUntilQuiet({ reconcile: 'never' })).map((d) => d.result?.outcome ?? d.error?.message);
     assert.deepEqual(outcomes, ['removed', 'absent']);
-    assert.deepEqual(world.completions().filter((c) => c.transition === 'terminate'), [{ instanceId: leaving, transition: 'terminate', result: 'CONTINUE' }]);
+    assert.deepEqual(
+      world.completions().filter((c) => c.transition === 'terminate'),
+      [{ instanceId: leaving, transition: 'terminate', result: 'CONTINUE' }],
+    );
     assert.equal(double.operations.filter((op) => op.startsWith('cluster/member/remove')).length, 1);
   });
 
@@ -78,7 +97,10 @@ describe('terminate against a live cluster of three', () => {
     assert.equal(held?.requeued, true);
     assert.equal(terminateCompletion(leaving!), -1, 'no CONTINUE while holding');
     assert.equal(double.members.length, 3, 'nothing removed');
-    assert.ok(world.cloud.callsOf('RecordLifecycleActionHeartbeat').some((c) => c.params.InstanceId === leaving), 'the hook was kept alive');
+    assert.ok(
+      world.cloud.callsOf('RecordLifecycleActionHeartbeat').some((c) => c.params.InstanceId === leaving),
+      'the hook was kept alive',
+    );
     assert.notEqual(await world.parameters.get(world.parameters.instanceName(leaving!, 'dropin')), undefined, 'its parameters are kept');
     assert.equal(world.instance(leaving!).lifecycleState, 'Terminating:Wait');
 

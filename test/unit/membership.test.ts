@@ -6,7 +6,10 @@ import type { Health, Member } from '../../src/core/types.js';
 import { BASE_ID, member } from './fixtures.js';
 
 function view(members: Member[], unhealthy: number[] = []) {
-  return { members, health: new Map(members.map((m) => [m.id, (unhealthy.includes(Number(m.id - BASE_ID)) ? 'unreachable' : 'healthy') as Health])) };
+  return {
+    members,
+    health: new Map(members.map((m) => [m.id, (unhealthy.includes(Number(m.id - BASE_ID)) ? 'unreachable' : 'healthy') as Health])),
+  };
 }
 const byNumber = (n: number) => (m: Member) => m.id === BASE_ID + BigInt(n);
 

@@ -27,7 +27,13 @@ describe('observing for a decision', () => {
     clientURLs: [`http://${ips[n - 1]!}:${CLIENT_PORT}`],
     isLearner: false,
   });
-  const unstarted = (n: number): DoubleMember => ({ id: id(n), name: '', peerURLs: [`http://${ips[n - 1]!}:${PEER_PORT}`], clientURLs: [], isLearner: true });
+  const unstarted = (n: number): DoubleMember => ({
+    id: id(n),
+    name: '',
+    peerURLs: [`http://${ips[n - 1]!}:${PEER_PORT}`],
+    clientURLs: [],
+    isLearner: true,
+  });
   const endpoint = (n: number): string => `http://${ips[n - 1]!}:${CLIENT_PORT}`;
 
   before(async () => {
@@ -92,7 +98,10 @@ describe('observing for a decision', () => {
     assert.equal(observed.kind, 'reachable');
     assert.deepEqual(observed.kind === 'reachable' && observed.members.map((m) => m.name), ['n1', 'n2', 'n3']);
     assert.deepEqual(warnings, [
-      { message: 'candidate endpoints belong to 2 different clusters; using the one most of them agree on', fields: { clusterId: double.clusterId.toString(16) } },
+      {
+        message: 'candidate endpoints belong to 2 different clusters; using the one most of them agree on',
+        fields: { clusterId: double.clusterId.toString(16) },
+      },
     ]);
   });
 
@@ -119,7 +128,10 @@ describe('observing for a decision', () => {
       const observed = await observe([endpoint(1)], undefined, forChange);
       assert.equal(observed.kind, 'reachable');
       if (observed.kind !== 'reachable') return;
-      assert.deepEqual(observed.members.map((m) => m.name), ['n1', 'n2', 'n3', 'n4']);
+      assert.deepEqual(
+        observed.members.map((m) => m.name),
+        ['n1', 'n2', 'n3', 'n4'],
+      );
       assert.equal(observed.health.get(id(4)), 'unreachable', 'n4 was checked');
       assert.equal(observed.health.get(id(1)), 'healthy');
     });
@@ -136,12 +148,16 @@ describe('observing for a decision', () => {
       onLeaderList(() => double.refusing.add('/v3/cluster/member/list'));
       await assert.rejects(
         observe([endpoint(1)], undefined, forChange),
-        (err: Error & { code?: string }) => err.code === 'unavailable' && /no member answered the member list through the leader, so no membership change is made/.test(err.message),
+        (err: Error & { code?: string }) =>
+          err.code === 'unavailable' &&
+          /no member answered the member list through the leader, so no membership change is made/.test(err.message),
       );
     });
 
     test('any other error of the leader list is passed on as it is', async () => {
-      onLeaderList(() => double.failNext.set('/v3/cluster/member/list', { status: 403, message: 'etcdserver: permission denied', code: 7, times: 1 }));
+      onLeaderList(() =>
+        double.failNext.set('/v3/cluster/member/list', { status: 403, message: 'etcdserver: permission denied', code: 7, times: 1 }),
+      );
       await assert.rejects(observe([endpoint(1)], undefined, forChange), (err: Error & { code?: string }) => err.code === 'auth-required');
     });
 
@@ -149,13 +165,19 @@ describe('observing for a decision', () => {
       onLeaderList(() => {
         double.clusterId = 0x0ab1en;
       });
-      await assert.rejects(observe([endpoint(1)], undefined, forChange), /the leader answered for cluster ab1e, not the observed 5ca1ab1e5ca1ab1e; no change is made/);
+      await assert.rejects(
+        observe([endpoint(1)], undefined, forChange),
+        /the leader answered for cluster ab1e, not the observed 5ca1ab1e5ca1ab1e; no change is made/,
+      );
     });
 
     test('cancelled while asking the leader: cancelled', async () => {
       const controller = new AbortController();
       onLeaderList(() => controller.abort());
-      await assert.rejects(observe([endpoint(1)], controller.signal, forChange), (err: Error & { code?: string }) => err.code === 'aborted');
+      await assert.rejects(
+        observe([endpoint(1)], controller.signal, forChange),
+        (err: Error & { code?: string }) => err.code === 'aborted',
+      );
     });
   });
 });

@@ -36,7 +36,12 @@ describe('join markers', () => {
       isLearner: false,
     });
     // n1-n3 healthy voters; n4 a learner that was added and has not started (no name, no client URLs).
-    members = [started(1), started(2), started(3), { id: id(4), name: '', peerURLs: [`http://${ips[3]!}:${PEER_PORT}`], clientURLs: [], isLearner: true }];
+    members = [
+      started(1),
+      started(2),
+      started(3),
+      { id: id(4), name: '', peerURLs: [`http://${ips[3]!}:${PEER_PORT}`], clientURLs: [], isLearner: true },
+    ];
   });
   after(() => releaseAddresses(ips));
   beforeEach(async () => {
@@ -61,7 +66,10 @@ describe('join markers', () => {
   test('an unstarted member with a live marker is starting (unknown), not dead', async () => {
     double.put(marker(4), 'n5');
     const health = await observe();
-    assert.deepEqual([1, 2, 3, 4].map((n) => health.get(id(n))), ['healthy', 'healthy', 'healthy', 'unknown']);
+    assert.deepEqual(
+      [1, 2, 3, 4].map((n) => health.get(id(n))),
+      ['healthy', 'healthy', 'healthy', 'unknown'],
+    );
     assert.deepEqual(warnings, []);
   });
 
@@ -98,7 +106,10 @@ describe('join markers', () => {
   test('no unstarted member: the markers are not even read', async () => {
     double.members = double.members.filter((m) => m.id !== id(4));
     await observe();
-    assert.deepEqual(double.operations.filter((op) => op === 'kv/range'), []);
+    assert.deepEqual(
+      double.operations.filter((op) => op === 'kv/range'),
+      [],
+    );
   });
 
   describe('the next joiner (replace, size 4, dry run)', () => {
@@ -134,7 +145,10 @@ describe('join markers', () => {
       const result = await join();
       assert.equal(result.plan.kind, 'join');
       const removed: Member[] = result.plan.kind === 'join' ? result.plan.removals.map((r) => r.member) : [];
-      assert.deepEqual(removed.map((m) => m.id), [id(4)]);
+      assert.deepEqual(
+        removed.map((m) => m.id),
+        [id(4)],
+      );
     });
   });
 });

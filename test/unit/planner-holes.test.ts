@@ -45,7 +45,10 @@ test('joining directly as a voter is checked on the larger voter set: 2 healthy 
 });
 
 test('joining directly as a voter into a healthy cluster: one check on the larger voter set', () => {
-  const plan = planJoin(observe({ members: [member(1), member(2), member(3)] }, { size: 'unlimited' }), options('add', { joinAs: 'voter' }));
+  const plan = planJoin(
+    observe({ members: [member(1), member(2), member(3)] }, { size: 'unlimited' }),
+    options('add', { joinAs: 'voter' }),
+  );
   assert.equal(plan.kind, 'join');
   assert.deepEqual(compact(checksOf(plan)), ['add n9 as voter: 3/4 q3 ok']);
 });

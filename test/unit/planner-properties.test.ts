@@ -29,7 +29,19 @@ const memberSpec = fc.record({
   // Weighted toward realistic clusters (mostly started, healthy voters) so that joins with removals are common.
   started: fc.constantFrom(true, true, true, true, true, true, true, false),
   isLearner: fc.constantFrom(false, false, false, false, false, true),
-  health: fc.constantFrom<Health>('healthy', 'healthy', 'healthy', 'healthy', 'healthy', 'healthy', 'healthy', 'healthy', 'unreachable', 'unreachable', 'unknown'),
+  health: fc.constantFrom<Health>(
+    'healthy',
+    'healthy',
+    'healthy',
+    'healthy',
+    'healthy',
+    'healthy',
+    'healthy',
+    'healthy',
+    'unreachable',
+    'unreachable',
+    'unknown',
+  ),
   // What the platform says about the machine behind it: gone (by name, or by peer URL for unstarted members),
   // still booting (by peer URL), or nothing.
   platform: fc.constantFrom('none', 'none', 'none', 'gone', 'booting'),
@@ -108,7 +120,8 @@ function sweepFromArgs(argv: readonly string[]): { runs: number; seed: number } 
   return { runs: Number(runs), seed: seed === undefined ? (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0 : Number(seed) };
 }
 const sweep = sweepFromArgs(process.argv.slice(2));
-if (sweep !== undefined) console.log(`property sweep: ${sweep.runs} runs per property, seed ${sweep.seed} (replay: --seed ${sweep.seed} --runs ${sweep.runs})`);
+if (sweep !== undefined)
+  console.log(`property sweep: ${sweep.runs} runs per property, seed ${sweep.seed} (replay: --seed ${sweep.seed} --runs ${sweep.runs})`);
 
 /** Asserts `property` on every fixed seed, or once over the sweep's runs. fast-check's failure names the seed. */
 function check<T>(property: fc.IProperty<T>, share = 1): void {
@@ -152,7 +165,8 @@ test('a member that is not dead (healthy, or booting and not gone) is removed on
       const plan = planJoin(observation, options);
       if (plan.kind !== 'join') return;
       for (const r of plan.removals) {
-        if (r.reason !== 'previous-incarnation') assert.ok(isDead(observation, r.member), `${r.member.name || 'unstarted'} removed as ${r.reason}`);
+        if (r.reason !== 'previous-incarnation')
+          assert.ok(isDead(observation, r.member), `${r.member.name || 'unstarted'} removed as ${r.reason}`);
         if (r.reason === 'platform-gone') assert.equal(platformSays(observation, r.member), 'gone');
       }
     }),
@@ -194,7 +208,10 @@ test('the initial cluster equals the resulting member list plus this node', () =
       assert.deepEqual(initial.map((e) => canonicalURL(e.peerURL)).sort(), expected);
       // One distinct name per member, every peer URL of a member under that member's one name.
       assert.equal(new Set(initial.map((e) => e.name)).size, remaining.length + 1);
-      assert.deepEqual(initial.filter((e) => e.name === 'self').map((e) => e.peerURL), self.peerURLs);
+      assert.deepEqual(
+        initial.filter((e) => e.name === 'self').map((e) => e.peerURL),
+        self.peerURLs,
+      );
       for (const m of remaining) {
         const names = new Set(initial.filter((e) => m.peerURLs.includes(e.peerURL)).map((e) => e.name));
         assert.equal(names.size, 1, `all peer URLs of ${m.name || 'an unstarted member'} under one name`);
@@ -321,15 +338,30 @@ test('the random scenarios exercise joins, removals, reuse, resumes and refusals
       if (plan.admission.kind === 'reuse') bump('reuse');
       if (plan.removals.some((r) => r.member.isLearner)) bump('removes-dead-learner');
       if (plan.removals.some((r) => r.reason === 'platform-gone' && r.member.name === '')) bump('removes-gone-unstarted');
-      if (membersOf(observation).some((m) => platformSays(observation, m) === 'booting' && healthOf(observation, m) === 'unreachable')) bump('keeps-booting');
-      if (new Set(plan.settings.initialCluster?.map((e) => e.name)).size < (plan.settings.initialCluster?.length ?? 0) - 1) bump('multi-url-initial-cluster');
+      if (membersOf(observation).some((m) => platformSays(observation, m) === 'booting' && healthOf(observation, m) === 'unreachable'))
+        bump('keeps-booting');
+      if (new Set(plan.settings.initialCluster?.map((e) => e.name)).size < (plan.settings.initialCluster?.length ?? 0) - 1)
+        bump('multi-url-initial-cluster');
     }
     if (plan.kind === 'resume' && plan.updatePeerURLs !== undefined) bump('update-peer-urls');
     if (plan.kind === 'refuse') bump(plan.code);
   }
   for (const kind of [
-    'join', 'resume', 'refuse', 'join-with-removal', 'join-with-removals', 'reuse', 'quorum-at-risk', 'no-quorum', 'cluster-full',
-    'removes-dead-learner', 'removes-gone-unstarted', 'keeps-booting', 'multi-url-initial-cluster', 'update-peer-urls', 'join-in-progress',
+    'join',
+    'resume',
+    'refuse',
+    'join-with-removal',
+    'join-with-removals',
+    'reuse',
+    'quorum-at-risk',
+    'no-quorum',
+    'cluster-full',
+    'removes-dead-learner',
+    'removes-gone-unstarted',
+    'keeps-booting',
+    'multi-url-initial-cluster',
+    'update-peer-urls',
+    'join-in-progress',
   ]) {
     assert.ok((counts.get(kind) ?? 0) >= 10, `${kind}: ${counts.get(kind) ?? 0} of 6000 samples; all: ${JSON.stringify([...counts])}`);
   }

@@ -21,10 +21,8 @@ function refused(plan: Plan, code: string): Extract<Plan, { kind: 'refuse' }> {
   assert.ok(r.message.length > 20, 'a refusal says why in a sentence');
   return r;
 }
-const removedNumbers = (plan: Plan): number[] =>
-  joined(plan).removals.map((r) => Number(r.member.id - BASE_ID));
-const clusterEntries = (plan: Plan): string[] =>
-  (joined(plan).settings.initialCluster ?? []).map((e) => `${e.name}=${e.peerURL}`);
+const removedNumbers = (plan: Plan): number[] => joined(plan).removals.map((r) => Number(r.member.id - BASE_ID));
+const clusterEntries = (plan: Plan): string[] => (joined(plan).settings.initialCluster ?? []).map((e) => `${e.name}=${e.peerURL}`);
 
 describe('3.3 classification when no member answers', () => {
   for (const registered of [0, 1, 2]) {
@@ -109,10 +107,7 @@ describe('3.3 classification when no member answers', () => {
   test('R6: a cluster that answers is joined, however few registry entries exist', () => {
     // The original bootstrapped a second cluster when the registry had fewer than a quorum of entries.
     const plan = planJoin(
-      observe(
-        { members: [member(1), member(2)] },
-        { bootstrap: { kind: 'discovery', url: DISCOVERY, size: 3, registered: 1 } },
-      ),
+      observe({ members: [member(1), member(2)] }, { bootstrap: { kind: 'discovery', url: DISCOVERY, size: 3, registered: 1 } }),
       options('add'),
     );
     assert.equal(joined(plan).admission.kind, 'add');
@@ -151,13 +146,16 @@ describe('3.4 branches for an existing cluster', () => {
     refused(planJoin(observe({ members: [member(1), member(2)] }, { fresh: false }), options('replace')), 'stale-data-dir');
   });
   test('not fresh learner: resume and promote later', () => {
-    const plan = planJoin(observe({ members: [member(1), member(2), member(9, { isLearner: true })] }, { fresh: false }), options('replace'));
+    const plan = planJoin(
+      observe({ members: [member(1), member(2), member(9, { isLearner: true })] }, { fresh: false }),
+      options('replace'),
+    );
     assert.equal(plan.kind === 'resume' && plan.promote, true);
   });
 });
 
 describe('3.5 the joiner, per strategy', () => {
-  test('reuse an unstarted member with this node\'s peer URLs (crash between add and start)', () => {
+  test("reuse an unstarted member with this node's peer URLs (crash between add and start)", () => {
     const crashed = unstarted(9, { isLearner: true });
     const plan = joined(planJoin(observe({ members: [member(1), member(2), crashed], health: { 9: 'unreachable' } }), options('replace')));
     assert.equal(plan.admission.kind, 'reuse');
@@ -166,7 +164,9 @@ describe('3.5 the joiner, per strategy', () => {
     assert.deepEqual(clusterEntries(plan), [`n9=${peer(9)}`, `n1=${peer(1)}`, `n2=${peer(2)}`]);
   });
   test('replace, full with one dead member: remove it, then add this node as a learner', () => {
-    const plan = joined(planJoin(observe({ members: [member(1), member(2), member(3)], health: { 2: 'unreachable' } }), options('replace')));
+    const plan = joined(
+      planJoin(observe({ members: [member(1), member(2), member(3)], health: { 2: 'unreachable' } }), options('replace')),
+    );
     assert.deepEqual(removedNumbers(plan), [2]);
     assert.deepEqual(plan.admission, { kind: 'add', peerURLs: [peer(9)], asLearner: true });
     assert.equal(plan.promote, true);
@@ -199,12 +199,15 @@ describe('3.5 the joiner, per strategy', () => {
       ),
     );
     assert.deepEqual(removedNumbers(plan), [2, 5]);
-    assert.deepEqual(plan.checks.map((c) => [c.voters, c.healthyVoters, c.ok]), [
-      [4, 3, true],
-      [3, 3, true],
-      [3, 3, true],
-      [4, 3, true],
-    ]);
+    assert.deepEqual(
+      plan.checks.map((c) => [c.voters, c.healthyVoters, c.ok]),
+      [
+        [4, 3, true],
+        [3, 3, true],
+        [3, 3, true],
+        [4, 3, true],
+      ],
+    );
   });
   test('add never removes: full cluster refused', () => {
     refused(
@@ -225,10 +228,15 @@ describe('3.5 the joiner, per strategy', () => {
     assert.match(r.message, /promote n9/);
   });
   test('join as voter: a single check on the larger voter set', () => {
-    const plan = joined(planJoin(observe({ members: [member(1), member(2), member(3)] }, { size: 5 }), options('add', { joinAs: 'voter' })));
+    const plan = joined(
+      planJoin(observe({ members: [member(1), member(2), member(3)] }, { size: 5 }), options('add', { joinAs: 'voter' })),
+    );
     assert.equal(plan.promote, false);
     assert.deepEqual(plan.admission, { kind: 'add', peerURLs: [peer(9)], asLearner: false });
-    assert.deepEqual(plan.checks.map((c) => c.step), ['add n9 as voter']);
+    assert.deepEqual(
+      plan.checks.map((c) => c.step),
+      ['add n9 as voter'],
+    );
   });
   test('a learner still joining blocks a second learner (etcd allows one)', () => {
     refused(
@@ -245,18 +253,24 @@ describe('3.5 the joiner, per strategy', () => {
     );
     assert.deepEqual(removedNumbers(plan), [4]);
   });
-  test('platform knowledge: a terminated instance\'s member is dead without a failed health check', () => {
+  test("platform knowledge: a terminated instance's member is dead without a failed health check", () => {
     const plan = joined(
       planJoin(
         observe({ members: [member(1), member(2), member(3)], health: { 3: 'unknown' } }, { platform: { goneNames: ['n3'] } }),
         options('replace'),
       ),
     );
-    assert.deepEqual(plan.removals.map((r) => r.reason), ['platform-gone']);
+    assert.deepEqual(
+      plan.removals.map((r) => r.reason),
+      ['platform-gone'],
+    );
   });
   test('platform knowledge: a member whose machine is still booting is not dead', () => {
     const plan = planJoin(
-      observe({ members: [member(1), member(2), unstarted(3)], health: { 3: 'unreachable' } }, { platform: { bootingPeerURLs: [peer(3)] } }),
+      observe(
+        { members: [member(1), member(2), unstarted(3)], health: { 3: 'unreachable' } },
+        { platform: { bootingPeerURLs: [peer(3)] } },
+      ),
       options('replace'),
     );
     refused(plan, 'join-in-progress');
@@ -272,7 +286,10 @@ describe('3.5 the joiner, per strategy', () => {
 describe('R1: one join at a time', () => {
   test('an added member that has not started yet (health unknown) makes the next joiner wait', () => {
     refused(
-      planJoin(observe({ members: [member(1), member(2), member(3), unstarted(4)], health: { 4: 'unknown' } }, { size: 5 }), options('add', { joinAs: 'voter' })),
+      planJoin(
+        observe({ members: [member(1), member(2), member(3), unstarted(4)], health: { 4: 'unknown' } }, { size: 5 }),
+        options('add', { joinAs: 'voter' }),
+      ),
       'join-in-progress',
     );
   });
@@ -343,14 +360,22 @@ describe('3.7 and B10/B11: removal order and one notion of size', () => {
     assert.deepEqual(removedNumbers(plan), [6, 5, 3]);
   });
   test('B10: fullness counts every member, learners and unstarted ones included', () => {
-    refused(planJoin(observe({ members: [member(1), member(2), unstarted(3)], health: { 3: 'unreachable' } }), options('add')), 'cluster-full');
+    refused(
+      planJoin(observe({ members: [member(1), member(2), unstarted(3)], health: { 3: 'unreachable' } }), options('add')),
+      'cluster-full',
+    );
   });
 });
 
 describe('3.8 when this node is already a member', () => {
   test('disk wiped, same name and URL: replace removes its previous incarnation and re-adds it', () => {
-    const plan = joined(planJoin(observe({ members: [member(1), member(2), member(9)], health: { 9: 'unreachable' } }), options('replace')));
-    assert.deepEqual(plan.removals.map((r) => [Number(r.member.id - BASE_ID), r.reason]), [[9, 'previous-incarnation']]);
+    const plan = joined(
+      planJoin(observe({ members: [member(1), member(2), member(9)], health: { 9: 'unreachable' } }), options('replace')),
+    );
+    assert.deepEqual(
+      plan.removals.map((r) => [Number(r.member.id - BASE_ID), r.reason]),
+      [[9, 'previous-incarnation']],
+    );
     assert.deepEqual(clusterEntries(plan), [`n9=${peer(9)}`, `n1=${peer(1)}`, `n2=${peer(2)}`]);
   });
   test('disk wiped: prune removes the previous incarnation first, then other dead members', () => {
@@ -363,9 +388,12 @@ describe('3.8 when this node is already a member', () => {
     assert.deepEqual(removedNumbers(plan), [9, 3]);
   });
   test('disk wiped under add: refused, add never removes (not a 409 from etcd)', () => {
-    refused(planJoin(observe({ members: [member(1), member(2), member(9)], health: { 9: 'unreachable' } }, { size: 5 }), options('add')), 'peer-url-in-use');
+    refused(
+      planJoin(observe({ members: [member(1), member(2), member(9)], health: { 9: 'unreachable' } }, { size: 5 }), options('add')),
+      'peer-url-in-use',
+    );
   });
-  test('a healthy member already has this node\'s name: refused, nothing removed', () => {
+  test("a healthy member already has this node's name: refused, nothing removed", () => {
     refused(planJoin(observe({ members: [member(1), member(2), member(9)] }), options('prune')), 'peer-url-in-use');
   });
 });
@@ -396,9 +424,14 @@ describe('B1 and B9: the initial cluster is the member list after removals, plus
   });
   test('B9: several advertised peer URLs are used consistently for add, initial cluster and advertisement', () => {
     const urls = [peer(9), 'http://[fd00::9]:2380'];
-    const plan = joined(planJoin(observe({ members: [member(1), member(2), member(3)] }, { size: 5, self: { name: 'n9', peerURLs: urls } }), options('add')));
+    const plan = joined(
+      planJoin(observe({ members: [member(1), member(2), member(3)] }, { size: 5, self: { name: 'n9', peerURLs: urls } }), options('add')),
+    );
     assert.deepEqual(plan.admission, { kind: 'add', peerURLs: urls, asLearner: true });
-    assert.deepEqual(clusterEntries(plan).slice(0, 2), urls.map((u) => `n9=${u}`));
+    assert.deepEqual(
+      clusterEntries(plan).slice(0, 2),
+      urls.map((u) => `n9=${u}`),
+    );
     assert.deepEqual(plan.settings.initialAdvertisePeerURLs, urls);
   });
 });

@@ -37,7 +37,13 @@ describe('removal decisions against a live cluster of three', () => {
   beforeEach(() => {
     const members: DoubleMember[] = ids.map((id) => {
       const ip = world.instance(id).privateIp;
-      return { id: memberId(id), name: id, peerURLs: [`http://${ip}:2380`], clientURLs: [`http://${ip}:${world.config.clientPort}`], isLearner: false };
+      return {
+        id: memberId(id),
+        name: id,
+        peerURLs: [`http://${ip}:2380`],
+        clientURLs: [`http://${ip}:${world.config.clientPort}`],
+        isLearner: false,
+      };
     });
     double = new EtcdGatewayDouble(members);
     earlierDecisions = world.telemetry!.decisions().length;
@@ -96,8 +102,18 @@ describe('removal decisions against a live cluster of three', () => {
 
   test('the locked re-check decides: a member gone by the time the lock is held is absent, not removed', async () => {
     await double.start();
-    const ghost: Member = { id: BASE_ID + 99n, name: 'i-0123456789abcdef0', peerURLs: ['http://10.9.9.9:2380'], clientURLs: [], isLearner: true };
-    const outcome = await removeMember(group, { isTarget: (m) => m.id === ghost.id, why: 'ghost', justObserved: allHealthy([ghost]) }, deps());
+    const ghost: Member = {
+      id: BASE_ID + 99n,
+      name: 'i-0123456789abcdef0',
+      peerURLs: ['http://10.9.9.9:2380'],
+      clientURLs: [],
+      isLearner: true,
+    };
+    const outcome = await removeMember(
+      group,
+      { isTarget: (m) => m.id === ghost.id, why: 'ghost', justObserved: allHealthy([ghost]) },
+      deps(),
+    );
     assert.equal(outcome, 'absent');
     assert.deepEqual(lockCalls().slice(0, 2), ['lease/grant', 'kv/txn'], 'decided under the lock');
     assert.deepEqual(removals(), []);
@@ -110,7 +126,10 @@ describe('removal decisions against a live cluster of three', () => {
     assert.equal(outcome, 'unsafe');
     assert.deepEqual(removals(), []);
     assert.deepEqual(lockCalls().slice(0, 2), ['lease/grant', 'kv/txn']);
-    assert.deepEqual(decisions().map((d) => d.decision), ['keep']);
+    assert.deepEqual(
+      decisions().map((d) => d.decision),
+      ['keep'],
+    );
     assert.match(String(decisions()[0]?.reason), /^leaving, but removing .* below the quorum of 2$/);
   });
 
@@ -165,22 +184,49 @@ describe('removal decisions against a live cluster of three', () => {
 
   describe('the reconcile pass: members whose instances are gone', () => {
     test('a started member named after a gone instance and an unstarted one on an address no instance has: both removed, one at a time, the live ones kept', async () => {
-      const goneNamed: DoubleMember = { id: BASE_ID + 7n, name: 'i-0000000000000dead', peerURLs: ['http://10.9.9.7:2380'], clientURLs: ['http://10.9.9.7:2379'], isLearner: false };
-      const goneUnstarted: DoubleMember = { id: BASE_ID + 8n, name: '', peerURLs: ['http://10.9.9.8:2380'], clientURLs: [], isLearner: true };
+      const goneNamed: DoubleMember = {
+        id: BASE_ID + 7n,
+        name: 'i-0000000000000dead',
+        peerURLs: ['http://10.9.9.7:2380'],
+        clientURLs: ['http://10.9.9.7:2379'],
+        isLearner: false,
+      };
+      const goneUnstarted: DoubleMember = {
+        id: BASE_ID + 8n,
+        name: '',
+        peerURLs: ['http://10.9.9.8:2380'],
+        clientURLs: [],
+        isLearner: true,
+      };
       // A member named like nothing the group knows stays: only instance IDs can be known to be gone.
-      const foreign: DoubleMember = { id: BASE_ID + 9n, name: 'etcd-admin', peerURLs: ['http://10.9.9.9:2380'], clientURLs: ['http://10.9.9.9:2379'], isLearner: true };
+      const foreign: DoubleMember = {
+        id: BASE_ID + 9n,
+        name: 'etcd-admin',
+        peerURLs: ['http://10.9.9.9:2380'],
+        clientURLs: ['http://10.9.9.9:2379'],
+        isLearner: true,
+      };
       double.members.push(goneNamed, goneUnstarted, foreign);
       await double.start([goneNamed.id, foreign.id]);
       const result = await removeGoneMembers(group, deps());
       assert.equal(result.reachable, true);
       assert.equal(result.removed.length, 2);
       assert.match(result.removed[0]!, /i-0000000000000dead/);
-      assert.deepEqual(removals(), [`cluster/member/remove ${goneNamed.id.toString()}`, `cluster/member/remove ${goneUnstarted.id.toString()}`]);
+      assert.deepEqual(removals(), [
+        `cluster/member/remove ${goneNamed.id.toString()}`,
+        `cluster/member/remove ${goneUnstarted.id.toString()}`,
+      ]);
       assert.deepEqual(double.members.map((m) => m.name).sort(), ['etcd-admin', ...ids].sort());
     });
 
     test('a gone member whose removal would cost the quorum stays, and is not reported as removed', async () => {
-      const gone: DoubleMember = { id: BASE_ID + 7n, name: 'i-0000000000000dead', peerURLs: ['http://10.9.9.7:2380'], clientURLs: ['http://10.9.9.7:2379'], isLearner: false };
+      const gone: DoubleMember = {
+        id: BASE_ID + 7n,
+        name: 'i-0000000000000dead',
+        peerURLs: ['http://10.9.9.7:2380'],
+        clientURLs: ['http://10.9.9.7:2379'],
+        isLearner: false,
+      };
       double.members.push(gone);
       // 4 voters, 2 answer: removing the dead one leaves 2 healthy of 3, enough; with a second dead it is not.
       await double.start([memberId(ids[0]!), memberId(ids[1]!), gone.id]);

@@ -111,7 +111,10 @@ describe('dropin', () => {
 
 describe('json', () => {
   test('a refusal carries its code and message', () => {
-    const parsed = JSON.parse(renderJson({ kind: 'refuse', code: 'cluster-down', message: 'the cluster is down' })) as Record<string, unknown>;
+    const parsed = JSON.parse(renderJson({ kind: 'refuse', code: 'cluster-down', message: 'the cluster is down' })) as Record<
+      string,
+      unknown
+    >;
     assert.equal(parsed.code, 'cluster-down');
     assert.equal(parsed.message, 'the cluster is down');
   });

@@ -5,7 +5,8 @@ import { checkVersionSkew, parseEtcdVersion } from '../../src/core/version.js';
 test('parseEtcdVersion reads major.minor.patch and nothing else', () => {
   assert.deepEqual(parseEtcdVersion('3.5.30'), { major: 3, minor: 5, patch: 30 });
   assert.deepEqual(parseEtcdVersion(' 3.4.0 '), { major: 3, minor: 4, patch: 0 });
-  for (const bad of ['', '3.5', 'v3.5.30', '3.5.x', 'not_decided', '3.5.30-rc.1', '3.5.30.1']) assert.equal(parseEtcdVersion(bad), undefined, bad);
+  for (const bad of ['', '3.5', 'v3.5.30', '3.5.x', 'not_decided', '3.5.30-rc.1', '3.5.30.1'])
+    assert.equal(parseEtcdVersion(bad), undefined, bad);
 });
 
 test('version skew: one minor apart upwards or the same is admitted; more, older or another major is refused', () => {

@@ -46,7 +46,14 @@ export interface BackupStoreOptions {
 }
 
 /** A client for the store's S3 endpoint: path-style when an endpoint is given (the simulated cloud). */
-export function createS3Client(options: { region?: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string }; maxAttempts?: number } = {}): S3Client {
+export function createS3Client(
+  options: {
+    region?: string;
+    endpoint?: string;
+    credentials?: { accessKeyId: string; secretAccessKey: string };
+    maxAttempts?: number;
+  } = {},
+): S3Client {
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3;
   return new S3Client({
     maxAttempts: options.maxAttempts ?? 5,
@@ -72,7 +79,10 @@ export class BackupStore {
 
   /** A new snapshot key: `<prefix>/snapshots/<UTC stamp>-<suffix>.db`. */
   newKey(now: Date, suffix: string): string {
-    return `${this.snapshotsPrefix()}${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${suffix}.db`;
+    return `${this.snapshotsPrefix()}${now
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z')}-${suffix}.db`;
   }
 
   /**
@@ -92,7 +102,10 @@ export class BackupStore {
       await upload.done();
     } catch (err) {
       bytes.destroy();
-      throw new BackupStoreError(`uploading the snapshot to s3://${this.options.bucket}/${key} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new BackupStoreError(
+        `uploading the snapshot to s3://${this.options.bucket}/${key} failed: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
     const verified = snapshotManifestSchema.parse(await manifest);
     await this.s3.send(
@@ -112,8 +125,15 @@ export class BackupStore {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.snapshotsPrefix(), ...(token !== undefined && { ContinuationToken: token }) }));
-      for (const o of page.Contents ?? []) if (o.Key?.endsWith(MANIFEST_SUFFIX) === true) keys.push(o.Key.slice(0, -MANIFEST_SUFFIX.length));
+      const page = await this.s3.send(
+        new ListObjectsV2Command({
+          Bucket: this.options.bucket,
+          Prefix: this.snapshotsPrefix(),
+          ...(token !== undefined && { ContinuationToken: token }),
+        }),
+      );
+      for (const o of page.Contents ?? [])
+        if (o.Key?.endsWith(MANIFEST_SUFFIX) === true) keys.push(o.Key.slice(0, -MANIFEST_SUFFIX.length));
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
     return keys.sort();
@@ -139,7 +159,8 @@ export class BackupStore {
       const answer = await this.s3.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: `${key}${MANIFEST_SUFFIX}` }));
       text = (await answer.Body?.transformToString()) ?? '';
     } catch (err) {
-      if ((err as { name?: string }).name === 'NoSuchKey') throw new BackupStoreError(`s3://${this.options.bucket}/${key} has no manifest: it is not a complete snapshot`, { cause: err });
+      if ((err as { name?: string }).name === 'NoSuchKey')
+        throw new BackupStoreError(`s3://${this.options.bucket}/${key} has no manifest: it is not a complete snapshot`, { cause: err });
       throw err;
     }
     let json: unknown;
@@ -149,7 +170,10 @@ export class BackupStore {
       throw new BackupStoreError(`the manifest of s3://${this.options.bucket}/${key} is not JSON`, { cause: err });
     }
     const parsed = snapshotManifestSchema.safeParse(json);
-    if (!parsed.success) throw new BackupStoreError(`the manifest of s3://${this.options.bucket}/${key} is malformed (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+    if (!parsed.success)
+      throw new BackupStoreError(
+        `the manifest of s3://${this.options.bucket}/${key} is malformed (${parsed.error.issues[0]?.message ?? 'invalid'})`,
+      );
     return parsed.data;
   }
 

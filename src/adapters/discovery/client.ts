@@ -83,12 +83,17 @@ export async function register(
   // The key exists: fine if it says exactly what we would have written (an earlier run of ours).
   const existing = await send('GET', keyURL, options);
   if (existing.status === 404) {
-    throw new DiscoveryError('conflict', `registration ${keyURL} existed but was deleted meanwhile: changed concurrently`, { url: keyURL, status: 404 });
+    throw new DiscoveryError('conflict', `registration ${keyURL} existed but was deleted meanwhile: changed concurrently`, {
+      url: keyURL,
+      status: 404,
+    });
   }
   if (existing.status !== 200) throw statusError('GET', keyURL, existing);
   const existingValue = parseKeyValue(existing.body);
   if (existingValue === undefined) {
-    throw new DiscoveryError('invalid-response', `invalid answer from ${keyURL}: no node.value (body: ${excerpt(existing.body)})`, { url: keyURL });
+    throw new DiscoveryError('invalid-response', `invalid answer from ${keyURL}: no node.value (body: ${excerpt(existing.body)})`, {
+      url: keyURL,
+    });
   }
   const parsed = parseRegistryValue(existingValue);
   if (parsed.ok && parsed.name === name && sameURLSet(parsed.peerURLs, canonicalURLs)) return 'already-registered';
@@ -125,7 +130,8 @@ interface RawResponse {
 
 async function send(method: Method, url: string, options: DiscoveryRequestOptions, formBody?: string): Promise<RawResponse> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS;
-  if (options.signal?.aborted) throw new DiscoveryError('aborted', `${method} ${url} aborted before it was sent`, { url, cause: options.signal.reason });
+  if (options.signal?.aborted)
+    throw new DiscoveryError('aborted', `${method} ${url} aborted before it was sent`, { url, cause: options.signal.reason });
   // A whole-request deadline: axios' own `timeout` is an idle-socket timer, which a trickling or half-dead
   // server (e.g. a SIGSTOPped etcd behind the service) can keep from firing.
   const deadline = AbortSignal.timeout(timeoutMs);
@@ -187,7 +193,10 @@ function checkedHexId(id: MemberId): string {
 function checkedName(name: string): string {
   // ',' and '=' are the value's separators; a name containing them could not be read back.
   if (name.trim() === '' || name !== name.trim() || /[,=]/.test(name)) {
-    throw new DiscoveryError('invalid-argument', `invalid member name ${JSON.stringify(name)}: must be non-empty, without surrounding spaces, ',' or '='`);
+    throw new DiscoveryError(
+      'invalid-argument',
+      `invalid member name ${JSON.stringify(name)}: must be non-empty, without surrounding spaces, ',' or '='`,
+    );
   }
   return name;
 }

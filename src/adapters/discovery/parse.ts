@@ -143,8 +143,7 @@ export function parseRegistryResponse(body: string, url: string): Registry {
 }
 
 export type ParsedRegistryValue =
-  | { readonly ok: true; readonly name: string; readonly peerURLs: readonly string[] }
-  | { readonly ok: false; readonly reason: string };
+  { readonly ok: true; readonly name: string; readonly peerURLs: readonly string[] } | { readonly ok: false; readonly reason: string };
 
 /** Parses `name=peerURL[,name=peerURL...]`: one non-empty name shared by every piece, valid member URLs. */
 export function parseRegistryValue(value: string): ParsedRegistryValue {
@@ -187,7 +186,11 @@ export function parseSizeResponse(body: string, url: string): number {
   const text = parsed.data.node.value.trim();
   const size = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(size) || size < 1 || size > MAX_DISCOVERY_SIZE) {
-    throw invalidResponse(url, body, `cluster size ${JSON.stringify(parsed.data.node.value)} is not an integer from 1 to ${MAX_DISCOVERY_SIZE}`);
+    throw invalidResponse(
+      url,
+      body,
+      `cluster size ${JSON.stringify(parsed.data.node.value)} is not an integer from 1 to ${MAX_DISCOVERY_SIZE}`,
+    );
   }
   return size;
 }
@@ -221,7 +224,9 @@ function parseJSON(body: string): unknown {
 }
 
 function invalidResponse(url: string, body: string, reason: string): DiscoveryError {
-  return new DiscoveryError('invalid-response', `invalid answer from ${url}: ${reason.replace(/\s+/g, ' ')} (body: ${excerpt(body)})`, { url });
+  return new DiscoveryError('invalid-response', `invalid answer from ${url}: ${reason.replace(/\s+/g, ' ')} (body: ${excerpt(body)})`, {
+    url,
+  });
 }
 
 function lastSegment(key: string): string {

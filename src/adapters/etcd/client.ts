@@ -193,7 +193,10 @@ export class EtcdClient {
    * so a cluster without a leader is still seen. Never decide a change on it alone: see memberList().
    */
   async memberListAt(endpoint: string, options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): Promise<MemberList> {
-    return toMemberList(await this.requestAt(endpoint, 'POST', '/v3/cluster/member/list', {}, options.timeoutMs ?? this.requestTimeoutMs, options.signal), endpoint);
+    return toMemberList(
+      await this.requestAt(endpoint, 'POST', '/v3/cluster/member/list', {}, options.timeoutMs ?? this.requestTimeoutMs, options.signal),
+      endpoint,
+    );
   }
 
   async memberAdd(peerURLs: readonly string[], add: { readonly asLearner: boolean }, options: CallOptions = {}): Promise<MemberAddResult> {
@@ -230,8 +233,18 @@ export class EtcdClient {
   }
 
   /** Status of exactly this endpoint: one request bounded by `timeoutMs`, no fail-over. */
-  async statusAt(endpoint: string, options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): Promise<MaintenanceStatus> {
-    const body = await this.requestAt(endpoint, 'POST', '/v3/maintenance/status', {}, options.timeoutMs ?? this.requestTimeoutMs, options.signal);
+  async statusAt(
+    endpoint: string,
+    options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+  ): Promise<MaintenanceStatus> {
+    const body = await this.requestAt(
+      endpoint,
+      'POST',
+      '/v3/maintenance/status',
+      {},
+      options.timeoutMs ?? this.requestTimeoutMs,
+      options.signal,
+    );
     return toStatus(parseWire(statusSchema, body, 'status', endpoint));
   }
 
@@ -239,8 +252,12 @@ export class EtcdClient {
    * A snapshot of exactly this endpoint, streamed (snapshot.ts): its bytes as they arrive, never the whole
    * database in memory, and the header (cluster, member, revision) of its first message.
    */
-  async snapshotAt(endpoint: string, options: SnapshotStreamOptions = {}): Promise<{ readonly bytes: Readable; readonly header: Promise<SnapshotHeader> }> {
-    if (this.auth !== undefined && this.token === undefined) this.token = await this.authenticate(endpoint, this.requestTimeoutMs, options.signal);
+  async snapshotAt(
+    endpoint: string,
+    options: SnapshotStreamOptions = {},
+  ): Promise<{ readonly bytes: Readable; readonly header: Promise<SnapshotHeader> }> {
+    if (this.auth !== undefined && this.token === undefined)
+      this.token = await this.authenticate(endpoint, this.requestTimeoutMs, options.signal);
     return openSnapshotStream(this.http, endpoint, this.token, options);
   }
 
@@ -296,10 +313,12 @@ export class EtcdClient {
   // ---- leases and keys (values are UTF-8 text; the gateway carries them as base64) ----
 
   async leaseGrant(ttlSeconds: number, options: CallOptions = {}): Promise<{ readonly id: bigint; readonly ttlSeconds: number }> {
-    if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw new EtcdError('invalid-argument', `lease TTL must be a positive integer, got ${ttlSeconds}`);
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)
+      throw new EtcdError('invalid-argument', `lease TTL must be a positive integer, got ${ttlSeconds}`);
     const { body, endpoint } = await this.call('POST', '/v3/lease/grant', { TTL: String(ttlSeconds) }, options);
     const wire = parseWire(leaseGrantSchema, body, 'lease grant', endpoint);
-    if (wire.error !== undefined && wire.error !== '') throw new EtcdError(classifyEtcdError(wire.error, undefined, 200), wire.error, { etcdMessage: wire.error, endpoint });
+    if (wire.error !== undefined && wire.error !== '')
+      throw new EtcdError(classifyEtcdError(wire.error, undefined, 200), wire.error, { etcdMessage: wire.error, endpoint });
     return { id: BigInt(wire.ID), ttlSeconds: Number(wire.TTL) };
   }
 
@@ -315,7 +334,8 @@ export class EtcdClient {
   async leaseKeepAlive(id: bigint, options: CallOptions = {}): Promise<number> {
     const { body, endpoint } = await this.call('POST', '/v3/lease/keepalive', { ID: id.toString() }, options);
     const wire = parseWire(leaseKeepAliveSchema, body, 'lease keepalive', endpoint);
-    if (wire.result === undefined) throw new EtcdError('unavailable', `etcd at ${endpoint} answered no lease keepalive result`, { endpoint });
+    if (wire.result === undefined)
+      throw new EtcdError('unavailable', `etcd at ${endpoint} answered no lease keepalive result`, { endpoint });
     return Number(wire.result.TTL);
   }
 
@@ -323,11 +343,18 @@ export class EtcdClient {
    * Puts `key` only if it does not exist (compare create_revision == 0), optionally bound to a lease.
    * When it exists, answers the current key instead: that is who holds the lock or marker.
    */
-  async putIfAbsent(key: string, value: string, put: { readonly leaseId?: bigint } = {}, options: CallOptions = {}): Promise<PutIfAbsentResult> {
+  async putIfAbsent(
+    key: string,
+    value: string,
+    put: { readonly leaseId?: bigint } = {},
+    options: CallOptions = {},
+  ): Promise<PutIfAbsentResult> {
     const encodedKey = toBase64(key);
     const request = {
       compare: [{ key: encodedKey, target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
-      success: [{ requestPut: { key: encodedKey, value: toBase64(value), ...(put.leaseId !== undefined && { lease: put.leaseId.toString() }) } }],
+      success: [
+        { requestPut: { key: encodedKey, value: toBase64(value), ...(put.leaseId !== undefined && { lease: put.leaseId.toString() }) } },
+      ],
       failure: [{ requestRange: { key: encodedKey } }],
     };
     const { body, endpoint } = await this.call('POST', '/v3/kv/txn', request, options);
@@ -345,7 +372,12 @@ export class EtcdClient {
   }
 
   async getPrefix(prefix: string, options: CallOptions = {}): Promise<readonly KeyValue[]> {
-    const { body, endpoint } = await this.call('POST', '/v3/kv/range', { key: toBase64(prefix), range_end: prefixRangeEnd(prefix) }, options);
+    const { body, endpoint } = await this.call(
+      'POST',
+      '/v3/kv/range',
+      { key: toBase64(prefix), range_end: prefixRangeEnd(prefix) },
+      options,
+    );
     return (parseWire(rangeSchema, body, 'range', endpoint).kvs ?? []).map(toKeyValue);
   }
 
@@ -386,15 +418,28 @@ export class EtcdClient {
     }
     if (answered !== undefined) throw answered;
     if (Date.now() >= deadline) {
-      throw new EtcdError('timeout', `no etcd endpoint answered ${path} within ${options.deadlineMs ?? this.deadlineMs} ms`, { cause: transport });
+      throw new EtcdError('timeout', `no etcd endpoint answered ${path} within ${options.deadlineMs ?? this.deadlineMs} ms`, {
+        cause: transport,
+      });
     }
-    throw new EtcdError('unavailable', `no etcd endpoint answered ${path} (tried ${this.endpoints.join(', ')}): ${transport?.message ?? ''}`, {
-      cause: transport,
-    });
+    throw new EtcdError(
+      'unavailable',
+      `no etcd endpoint answered ${path} (tried ${this.endpoints.join(', ')}): ${transport?.message ?? ''}`,
+      {
+        cause: transport,
+      },
+    );
   }
 
   /** One request to one endpoint, authenticating (again, once) when the cluster wants a token. */
-  private async requestAt(endpoint: string, method: HttpMethod, path: string, body: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+  private async requestAt(
+    endpoint: string,
+    method: HttpMethod,
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
     if (this.auth !== undefined && this.token === undefined) this.token = await this.authenticate(endpoint, timeoutMs, signal);
     try {
       return await this.send(endpoint, method, path, body, timeoutMs, signal);
@@ -408,7 +453,15 @@ export class EtcdClient {
   private async authenticate(endpoint: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<string> {
     const auth = this.auth;
     if (auth === undefined) throw new EtcdError('auth-required', 'no etcd credentials configured');
-    const body = await this.send(endpoint, 'POST', '/v3/auth/authenticate', { name: auth.username, password: auth.password }, timeoutMs, signal, false);
+    const body = await this.send(
+      endpoint,
+      'POST',
+      '/v3/auth/authenticate',
+      { name: auth.username, password: auth.password },
+      timeoutMs,
+      signal,
+      false,
+    );
     return parseWire(authenticateSchema, body, 'authenticate', endpoint).token;
   }
 
@@ -439,8 +492,10 @@ export class EtcdClient {
       status = response.status;
       text = typeof response.data === 'string' ? response.data : '';
     } catch (err) {
-      if (signal?.aborted === true) throw new EtcdError('aborted', `etcd request ${path} to ${endpoint} was cancelled`, { endpoint, cause: err });
-      if (timeout.aborted) throw new EtcdError('timeout', `etcd at ${endpoint} did not answer ${path} within ${timeoutMs} ms`, { endpoint, cause: err });
+      if (signal?.aborted === true)
+        throw new EtcdError('aborted', `etcd request ${path} to ${endpoint} was cancelled`, { endpoint, cause: err });
+      if (timeout.aborted)
+        throw new EtcdError('timeout', `etcd at ${endpoint} did not answer ${path} within ${timeoutMs} ms`, { endpoint, cause: err });
       const reason = (err as { code?: string }).code ?? (err as Error).message;
       throw new EtcdError('unavailable', `etcd at ${endpoint} is unreachable (${reason})`, { endpoint, cause: err });
     }
@@ -449,7 +504,11 @@ export class EtcdClient {
       parsed = JSON.parse(text);
     } catch (err) {
       if (status >= 200 && status < 300) {
-        throw new EtcdError('invalid-response', `etcd at ${endpoint} answered ${path} with invalid JSON`, { endpoint, httpStatus: status, cause: err });
+        throw new EtcdError('invalid-response', `etcd at ${endpoint} answered ${path} with invalid JSON`, {
+          endpoint,
+          httpStatus: status,
+          cause: err,
+        });
       }
       parsed = undefined; // e.g. a plain "Not Found" from the gateway
     }

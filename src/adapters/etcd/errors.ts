@@ -73,14 +73,21 @@ const MESSAGE_CODES: readonly (readonly [RegExp, EtcdErrorCode])[] = [
   [/learner member which is in sync with leader/i, 'learner-not-ready'],
   [/can only promote a learner member/i, 'member-not-learner'],
   [/requested lease not found/i, 'lease-not-found'],
-  [/permission denied|invalid auth token|user name is empty|authentication failed|user name not found|invalid auth management/i, 'auth-required'],
+  [
+    /permission denied|invalid auth token|user name is empty|authentication failed|user name not found|invalid auth management/i,
+    'auth-required',
+  ],
 ];
 
 /**
  * The adapter code for an error etcd answered with. Pure: used for the gateway's error bodies
  * (`{"error": "...", "code": n}`) and for statuses without a body.
  */
-export function classifyEtcdError(etcdMessage: string | undefined, grpcCode: number | undefined, httpStatus: number | undefined): EtcdErrorCode {
+export function classifyEtcdError(
+  etcdMessage: string | undefined,
+  grpcCode: number | undefined,
+  httpStatus: number | undefined,
+): EtcdErrorCode {
   if (etcdMessage !== undefined) {
     for (const [pattern, code] of MESSAGE_CODES) if (pattern.test(etcdMessage)) return code;
   }

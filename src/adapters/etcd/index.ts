@@ -25,6 +25,19 @@ export {
   type HealthCheckOptions,
   type ObservedCluster,
 } from './health.js';
-export { createTransportAgents, httpsAgentOptions, readTlsFiles, EtcdTlsConfigError, type EtcdTlsFiles, type EtcdTlsOptions } from './tls.js';
+export {
+  createTransportAgents,
+  httpsAgentOptions,
+  readTlsFiles,
+  EtcdTlsConfigError,
+  type EtcdTlsFiles,
+  type EtcdTlsOptions,
+} from './tls.js';
 export { type KeyValue, type MaintenanceStatus } from './wire.js';
-export { SnapshotDigest, SNAPSHOT_TRAILER_BYTES, type SnapshotDigestResult, type SnapshotHeader, type SnapshotStreamOptions } from './snapshot.js';
+export {
+  SnapshotDigest,
+  SNAPSHOT_TRAILER_BYTES,
+  type SnapshotDigestResult,
+  type SnapshotHeader,
+  type SnapshotStreamOptions,
+} from './snapshot.js';

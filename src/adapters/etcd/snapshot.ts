@@ -50,20 +50,32 @@ export async function openSnapshotStream(
   let body: Readable;
   let status: number;
   try {
-    const response = await http.request<Readable>({ url: `${endpoint}/v3/maintenance/snapshot`, method: 'POST', headers, data: '{}', responseType: 'stream', signal });
+    const response = await http.request<Readable>({
+      url: `${endpoint}/v3/maintenance/snapshot`,
+      method: 'POST',
+      headers,
+      data: '{}',
+      responseType: 'stream',
+      signal,
+    });
     body = response.data;
     status = response.status;
   } catch (err) {
     clearTimeout(timer);
-    if (options.signal?.aborted === true) throw new EtcdError('aborted', `the snapshot from ${endpoint} was cancelled`, { endpoint, cause: err });
-    if (controller.signal.aborted) throw new EtcdError('timeout', `etcd at ${endpoint} did not start a snapshot within ${idleMs} ms`, { endpoint, cause: err });
+    if (options.signal?.aborted === true)
+      throw new EtcdError('aborted', `the snapshot from ${endpoint} was cancelled`, { endpoint, cause: err });
+    if (controller.signal.aborted)
+      throw new EtcdError('timeout', `etcd at ${endpoint} did not start a snapshot within ${idleMs} ms`, { endpoint, cause: err });
     const reason = (err as { code?: string }).code ?? (err as Error).message;
     throw new EtcdError('unavailable', `etcd at ${endpoint} is unreachable (${reason})`, { endpoint, cause: err });
   }
   if (status < 200 || status >= 300) {
     clearTimeout(timer);
     const text = await readSome(body, 2000);
-    throw new EtcdError('unavailable', `etcd at ${endpoint} refused the snapshot: HTTP ${status} ${text.trim().slice(0, 200)}`, { endpoint, httpStatus: status });
+    throw new EtcdError('unavailable', `etcd at ${endpoint} refused the snapshot: HTTP ${status} ${text.trim().slice(0, 200)}`, {
+      endpoint,
+      httpStatus: status,
+    });
   }
   const decoder = new SnapshotDecoder(endpoint);
   const rearm = (): void => {
@@ -74,8 +86,14 @@ export async function openSnapshotStream(
   body.on('end', () => clearTimeout(timer));
   body.on('error', (err) => {
     clearTimeout(timer);
-    const why = controller.signal.aborted && options.signal?.aborted !== true ? `stopped answering for ${idleMs} ms` : `failed (${err.message})`;
-    decoder.destroy(new EtcdError(controller.signal.aborted ? 'timeout' : 'unavailable', `the snapshot stream from ${endpoint} ${why}`, { endpoint, cause: err }));
+    const why =
+      controller.signal.aborted && options.signal?.aborted !== true ? `stopped answering for ${idleMs} ms` : `failed (${err.message})`;
+    decoder.destroy(
+      new EtcdError(controller.signal.aborted ? 'timeout' : 'unavailable', `the snapshot stream from ${endpoint} ${why}`, {
+        endpoint,
+        cause: err,
+      }),
+    );
   });
   decoder.on('close', () => {
     clearTimeout(timer);
@@ -131,7 +149,10 @@ class SnapshotDecoder extends Transform {
     try {
       this.message(Buffer.concat(this.pending).toString('latin1'));
       if (this.remaining === undefined) throw this.invalid('no snapshot data');
-      if (this.remaining !== 0n) throw new EtcdError('unavailable', `the snapshot stream from ${this.endpoint} ended with ${this.remaining} bytes still to come`, { endpoint: this.endpoint });
+      if (this.remaining !== 0n)
+        throw new EtcdError('unavailable', `the snapshot stream from ${this.endpoint} ended with ${this.remaining} bytes still to come`, {
+          endpoint: this.endpoint,
+        });
       callback();
     } catch (err) {
       callback(err as Error);
@@ -139,7 +160,9 @@ class SnapshotDecoder extends Transform {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.rejectHeader(err ?? new EtcdError('aborted', `the snapshot from ${this.endpoint} was closed before it started`, { endpoint: this.endpoint }));
+    this.rejectHeader(
+      err ?? new EtcdError('aborted', `the snapshot from ${this.endpoint} was closed before it started`, { endpoint: this.endpoint }),
+    );
     callback(err);
   }
 
@@ -147,7 +170,12 @@ class SnapshotDecoder extends Transform {
     if (line.trim() === '') return;
     // The common message, a bare chunk: its base64 taken without parsing ~44 KB of JSON (base64 is ASCII, so the
     // latin1 decoding above is exact for it). Anything else (the first message, errors) is parsed in full.
-    if (this.remaining !== undefined && line.startsWith(BLOB_PREFIX) && line.endsWith('"}}') && line.indexOf('"', BLOB_PREFIX.length) === line.length - 3) {
+    if (
+      this.remaining !== undefined &&
+      line.startsWith(BLOB_PREFIX) &&
+      line.endsWith('"}}') &&
+      line.indexOf('"', BLOB_PREFIX.length) === line.length - 3
+    ) {
       const blob = line.slice(BLOB_PREFIX.length, -3);
       if (/^[A-Za-z0-9+/=]*$/.test(blob.slice(0, 64)) && /^[A-Za-z0-9+/=]*$/.test(blob.slice(-64))) {
         this.remaining = 0n;
@@ -156,19 +184,29 @@ class SnapshotDecoder extends Transform {
       }
     }
     line = Buffer.from(line, 'latin1').toString('utf8');
-    let parsed: { result?: { header?: Record<string, unknown>; remaining_bytes?: unknown; blob?: unknown }; error?: { message?: unknown; grpc_code?: unknown; code?: unknown } };
+    let parsed: {
+      result?: { header?: Record<string, unknown>; remaining_bytes?: unknown; blob?: unknown };
+      error?: { message?: unknown; grpc_code?: unknown; code?: unknown };
+    };
     try {
       parsed = JSON.parse(line) as typeof parsed;
     } catch {
       throw this.invalid('a message that is not JSON');
     }
     if (parsed.error !== undefined) {
-      throw new EtcdError('unavailable', `etcd at ${this.endpoint} failed the snapshot: ${typeof parsed.error.message === 'string' ? parsed.error.message : 'unknown error'}`, { endpoint: this.endpoint });
+      throw new EtcdError(
+        'unavailable',
+        `etcd at ${this.endpoint} failed the snapshot: ${typeof parsed.error.message === 'string' ? parsed.error.message : 'unknown error'}`,
+        { endpoint: this.endpoint },
+      );
     }
     const result = parsed.result;
-    if (result === undefined || (result.blob !== undefined && typeof result.blob !== 'string')) throw this.invalid('a message without a result');
+    if (result === undefined || (result.blob !== undefined && typeof result.blob !== 'string'))
+      throw this.invalid('a message without a result');
     if (this.remaining === undefined) this.resolveHeader(headerOf(result.header));
-    this.remaining = BigInt(typeof result.remaining_bytes === 'string' || typeof result.remaining_bytes === 'number' ? result.remaining_bytes : 0);
+    this.remaining = BigInt(
+      typeof result.remaining_bytes === 'string' || typeof result.remaining_bytes === 'number' ? result.remaining_bytes : 0,
+    );
     if (typeof result.blob === 'string' && result.blob !== '') this.push(Buffer.from(result.blob, 'base64'));
   }
 
@@ -237,7 +275,12 @@ export class SnapshotDigest extends Transform {
     const integrity = this.tail.length === SNAPSHOT_TRAILER_BYTES && this.database.digest().equals(this.tail);
     this.done = { sha256: this.whole.digest('hex'), size: this.byteCount, integrity };
     if (this.requireIntegrity && !integrity) {
-      callback(new EtcdError('invalid-response', `the snapshot's checksum does not match its data (${this.byteCount} bytes): it is damaged or not an etcd snapshot`));
+      callback(
+        new EtcdError(
+          'invalid-response',
+          `the snapshot's checksum does not match its data (${this.byteCount} bytes): it is damaged or not an etcd snapshot`,
+        ),
+      );
       return;
     }
     callback();

@@ -39,7 +39,11 @@ export async function readTlsFiles(files: EtcdTlsFiles): Promise<EtcdTlsOptions>
       throw new EtcdTlsConfigError(`cannot read the etcd ${what} file ${JSON.stringify(path)}: ${(err as Error).message}`, { cause: err });
     }
   };
-  const [ca, cert, key] = await Promise.all([read(files.caFile, 'CA'), read(files.certFile, 'client certificate'), read(files.keyFile, 'client key')]);
+  const [ca, cert, key] = await Promise.all([
+    read(files.caFile, 'CA'),
+    read(files.certFile, 'client certificate'),
+    read(files.keyFile, 'client key'),
+  ]);
   return { ...(ca && { ca }), ...(cert && { cert }), ...(key && { key }) };
 }
 

@@ -70,20 +70,18 @@ export async function createCertificateAuthority(options: CreateCaOptions): Prom
   const name = requireName(options.clusterName, 'cluster name');
   const keys = await subtle.generateKey(EC_KEY, true, ['sign', 'verify']);
   const window = validityWindow(options.now ?? new Date(), options.validityDays ?? CA_VALIDITY_DAYS);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned(
-    {
-      serialNumber: serialNumber(),
-      name: [{ CN: [`elastic-etcd CA ${name}`] }],
-      ...window,
-      signingAlgorithm: SIGNING,
-      keys,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false),
-      ],
-    },
-  );
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serialNumber(),
+    name: [{ CN: [`elastic-etcd CA ${name}`] }],
+    ...window,
+    signingAlgorithm: SIGNING,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false),
+    ],
+  });
   return { certificate: pemText(cert.toString('pem')), privateKey: await exportKey(keys.privateKey) };
 }
 
@@ -91,21 +89,38 @@ export async function createCertificateAuthority(options: CreateCaOptions): Prom
  * Issues a member's certificate for both etcd's client and peer listeners (serverAuth and clientAuth, since a
  * member is also the client of its peers), with the member's IPs and DNS names as SANs. The CA is checked first.
  */
-export async function issueMemberCertificate(ca: { certificate: PemInput; privateKey: PemInput }, options: MemberCertificateOptions): Promise<CertificateAndKey> {
+export async function issueMemberCertificate(
+  ca: { certificate: PemInput; privateKey: PemInput },
+  options: MemberCertificateOptions,
+): Promise<CertificateAndKey> {
   const name = requireName(options.name, 'member name');
   const ips = unique(options.ips);
   const dnsNames = unique(options.dnsNames.map((n) => n.toLowerCase()));
   for (const ip of ips) if (isIP(ip) === 0) throw new CertificateError(`member ${name}`, `${JSON.stringify(ip)} is not an IP address`);
   for (const dns of dnsNames) {
-    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(dns)) throw new CertificateError(`member ${name}`, `${JSON.stringify(dns)} is not a DNS name`);
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(dns))
+      throw new CertificateError(`member ${name}`, `${JSON.stringify(dns)} is not a DNS name`);
   }
-  if (ips.length + dnsNames.length === 0) throw new CertificateError(`member ${name}`, 'a member certificate needs at least one IP address or DNS name');
-  const sans = new x509.SubjectAlternativeNameExtension([...ips.map((value) => ({ type: 'ip' as const, value })), ...dnsNames.map((value) => ({ type: 'dns' as const, value }))], false);
-  return issue(ca, { commonName: name, usages: [SERVER_AUTH, CLIENT_AUTH], extra: [sans], validityDays: options.validityDays, now: options.now });
+  if (ips.length + dnsNames.length === 0)
+    throw new CertificateError(`member ${name}`, 'a member certificate needs at least one IP address or DNS name');
+  const sans = new x509.SubjectAlternativeNameExtension(
+    [...ips.map((value) => ({ type: 'ip' as const, value })), ...dnsNames.map((value) => ({ type: 'dns' as const, value }))],
+    false,
+  );
+  return issue(ca, {
+    commonName: name,
+    usages: [SERVER_AUTH, CLIENT_AUTH],
+    extra: [sans],
+    validityDays: options.validityDays,
+    now: options.now,
+  });
 }
 
 /** Issues a client certificate (clientAuth only) for an application, an operator or the Lambda itself. */
-export async function issueClientCertificate(ca: { certificate: PemInput; privateKey: PemInput }, options: ClientCertificateOptions): Promise<CertificateAndKey> {
+export async function issueClientCertificate(
+  ca: { certificate: PemInput; privateKey: PemInput },
+  options: ClientCertificateOptions,
+): Promise<CertificateAndKey> {
   const commonName = requireName(options.commonName, 'client name');
   return issue(ca, { commonName, usages: [CLIENT_AUTH], extra: [], validityDays: options.validityDays, now: options.now });
 }
@@ -121,27 +136,28 @@ async function issue(
   const keys = await subtle.generateKey(EC_KEY, true, ['sign', 'verify']);
   const window = validityWindow(now, leaf.validityDays ?? LEAF_VALIDITY_DAYS);
   if (window.notAfter > notAfterOf(authority.certificate)) {
-    throw new CertificateError(ca.certificate.source, `the CA expires at ${notAfterOf(authority.certificate).toISOString()}, before the certificate would (${window.notAfter.toISOString()}): renew the CA first`);
+    throw new CertificateError(
+      ca.certificate.source,
+      `the CA expires at ${notAfterOf(authority.certificate).toISOString()}, before the certificate would (${window.notAfter.toISOString()}): renew the CA first`,
+    );
   }
-  const cert = await x509.X509CertificateGenerator.create(
-    {
-      serialNumber: serialNumber(),
-      subject: [{ CN: [leaf.commonName] }],
-      issuer: caCert.subject,
-      ...window,
-      signingAlgorithm: SIGNING,
-      publicKey: keys.publicKey,
-      signingKey,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
-        new x509.ExtendedKeyUsageExtension(leaf.usages, false),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false),
-        await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
-        ...leaf.extra,
-      ],
-    },
-  );
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serialNumber(),
+    subject: [{ CN: [leaf.commonName] }],
+    issuer: caCert.subject,
+    ...window,
+    signingAlgorithm: SIGNING,
+    publicKey: keys.publicKey,
+    signingKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
+      new x509.ExtendedKeyUsageExtension(leaf.usages, false),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
+      ...leaf.extra,
+    ],
+  });
   return { certificate: pemText(cert.toString('pem')), privateKey: await exportKey(keys.privateKey) };
 }
 
@@ -157,7 +173,8 @@ export function loadCertificateAuthority(certificate: PemInput, privateKey: PemI
   if (!cert.ca) throw new CertificateError(certificate.source, 'is not a CA certificate (basicConstraints CA is not set)');
   checkValidAt(cert, certificate.source, now);
   const key = parseEcKey(privateKey);
-  if (!cert.checkPrivateKey(key)) throw new CertificateError(privateKey.source, `is not the key of the CA certificate ${certificate.source}`);
+  if (!cert.checkPrivateKey(key))
+    throw new CertificateError(privateKey.source, `is not the key of the CA certificate ${certificate.source}`);
   return { certificate: cert, key };
 }
 
@@ -193,13 +210,17 @@ export function checkCertificate(input: CheckCertificateInput): CertificateFacts
   const source = input.certificate.source;
   const ca = parseCertificate(input.ca);
   const cert = parseCertificate(input.certificate);
-  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new CertificateError(source, `was not issued by the CA in ${input.ca.source}`);
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))
+    throw new CertificateError(source, `was not issued by the CA in ${input.ca.source}`);
   checkValidAt(cert, source, now);
   const usages = cert.keyUsage ?? [];
   const needed = input.usage === 'member' ? [SERVER_AUTH, CLIENT_AUTH] : [CLIENT_AUTH];
   const lacking = needed.filter((oid) => !usages.includes(oid));
   if (lacking.length > 0) {
-    throw new CertificateError(source, `lacks the extended key usage ${lacking.map((oid) => (oid === SERVER_AUTH ? 'serverAuth' : 'clientAuth')).join(' and ')} a ${input.usage} certificate needs`);
+    throw new CertificateError(
+      source,
+      `lacks the extended key usage ${lacking.map((oid) => (oid === SERVER_AUTH ? 'serverAuth' : 'clientAuth')).join(' and ')} a ${input.usage} certificate needs`,
+    );
   }
   const names = subjectNamesOf(input.certificate.pem);
   if (input.names !== undefined) {
@@ -210,7 +231,13 @@ export function checkCertificate(input: CheckCertificateInput): CertificateFacts
     const key = parseEcKey(input.privateKey);
     if (!cert.checkPrivateKey(key)) throw new CertificateError(input.privateKey.source, `is not the key of the certificate ${source}`);
   }
-  return { commonName: commonNameOf(cert), names, notBefore: notBeforeOf(cert), notAfter: notAfterOf(cert), serialNumber: cert.serialNumber };
+  return {
+    commonName: commonNameOf(cert),
+    names,
+    notBefore: notBeforeOf(cert),
+    notAfter: notAfterOf(cert),
+    serialNumber: cert.serialNumber,
+  };
 }
 
 function parseCertificate(input: PemInput): X509Certificate {
@@ -232,7 +259,10 @@ function parseEcKey(input: PemInput): KeyObject {
   const type = key.asymmetricKeyType;
   const curve = key.asymmetricKeyDetails?.namedCurve;
   if (type !== 'ec' || curve !== 'prime256v1') {
-    throw new CertificateError(input.source, `is ${type === 'ec' ? `an EC key on ${curve ?? 'an unknown curve'}` : `an ${String(type).toUpperCase()} key`}; expected an ECDSA P-256 key`);
+    throw new CertificateError(
+      input.source,
+      `is ${type === 'ec' ? `an EC key on ${curve ?? 'an unknown curve'}` : `an ${String(type).toUpperCase()} key`}; expected an ECDSA P-256 key`,
+    );
   }
   return key;
 }
@@ -254,7 +284,10 @@ function notAfterOf(cert: X509Certificate): Date {
 function subjectNamesOf(pem: string): SubjectNames {
   const ext = new x509.X509Certificate(pem).getExtension(x509.SubjectAlternativeNameExtension);
   const items = ext?.names.items ?? [];
-  return { ips: items.filter((n) => n.type === 'ip').map((n) => n.value), dnsNames: items.filter((n) => n.type === 'dns').map((n) => n.value) };
+  return {
+    ips: items.filter((n) => n.type === 'ip').map((n) => n.value),
+    dnsNames: items.filter((n) => n.type === 'dns').map((n) => n.value),
+  };
 }
 
 function commonNameOf(cert: X509Certificate): string {
@@ -280,7 +313,7 @@ function unique(values: readonly string[]): string[] {
 /** 128 random bits as a positive serial number (RFC 5280: positive, at most 20 octets). */
 function serialNumber(): string {
   const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] ?? 0) & 0x7f | 0x01;
+  bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x01;
   return bytes.toString('hex');
 }
 
