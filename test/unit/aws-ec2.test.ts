@@ -86,16 +86,14 @@ describe('Ec2Adapter', () => {
   });
 
   it('wraps other errors, and rejects an instance without state', async () => {
-    mock
-      .on(DescribeInstancesCommand)
-      .rejectsOnce(
-        new EC2ServiceException({
-          name: 'RequestLimitExceeded',
-          message: 'slow down',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 503 },
-        }),
-      );
+    mock.on(DescribeInstancesCommand).rejectsOnce(
+      new EC2ServiceException({
+        name: 'RequestLimitExceeded',
+        message: 'slow down',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
     await assert.rejects(adapter.describeInstances([id(1)]), (err: unknown) => err instanceof AwsCallError && err.transient);
     mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: id(1) }] }] });
     await assert.rejects(adapter.describeInstances([id(1)]), MalformedAwsResponseError);
