@@ -7,6 +7,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ElasticEtcdStack } from './stack.js';
+import { CLUSTER_DEFAULTS } from '../src/core/defaults.js';
 
 const app = new App();
 const stackName = stringContext('stackName') ?? 'ElasticEtcd';
@@ -20,7 +21,7 @@ new ElasticEtcdStack(app, stackName, {
   description: 'elastic-etcd: a self-healing etcd cluster on an Auto Scaling group',
   ...(region === undefined ? {} : { env: { region, ...(account === undefined ? {} : { account }) } }),
   cluster: {
-    clusterName: stringContext('clusterName') ?? 'etcd',
+    clusterName: stringContext('clusterName') ?? CLUSTER_DEFAULTS.clusterName,
     ...(clusterSize === undefined ? {} : { clusterSize: Number(clusterSize) }),
     ...(etcdVersion === undefined ? {} : { etcdVersion }),
   },

@@ -24,9 +24,9 @@ import { etcdSettingsEnvironment } from './etcd-settings.js';
 import { bundleLambdaSync } from './lambda-bundle.js';
 import { DEFAULT_RELEASE_BASE_URL, renderBootScript, type EtcdInstall } from './userdata.js';
 
-export const CLIENT_PORT = 2379;
-export const PEER_PORT = 2380;
-export const DATA_DIR = '/var/lib/etcd';
+export const CLIENT_PORT = CLUSTER_DEFAULTS.clientPort;
+export const PEER_PORT = CLUSTER_DEFAULTS.peerPort;
+export const DATA_DIR = CLUSTER_DEFAULTS.dataDir;
 export const LAUNCH_HOOK_NAME = 'elastic-etcd-launch';
 export const TERMINATE_HOOK_NAME = 'elastic-etcd-terminate';
 /** The single FIFO message group: every lifecycle action and reconcile pass of one cluster, one at a time. */
@@ -51,7 +51,7 @@ export const QUEUE_MAX_RECEIVE_COUNT = 12;
  */
 export const INSTANCE_ARN_TAG = 'elastic-etcd:instance-arn';
 /** Where the default parameter prefix starts; the stack name follows, so each deployment has its own namespace. */
-export const PARAMETER_PREFIX_ROOT = '/elastic-etcd';
+export const PARAMETER_PREFIX_ROOT = CLUSTER_DEFAULTS.parameterPrefix;
 
 const DEFAULT_LAMBDA_ENTRY = fileURLToPath(new URL('../lambda/handler.ts', import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -379,7 +379,7 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
 
   /** Applies the defaults and refuses what cannot be deployed safely, naming the prop. */
   private resolveProps(props: ElasticEtcdClusterProps): ResolvedProps {
-    const clusterName = props.clusterName ?? 'etcd';
+    const clusterName = props.clusterName ?? CLUSTER_DEFAULTS.clusterName;
     const prefix = props.parameterPrefix ?? `${PARAMETER_PREFIX_ROOT}/${this.deploymentSegment()}`;
     const clusterSize = props.clusterSize ?? 3;
     validateProps(clusterName, prefix, clusterSize, props);
@@ -976,7 +976,7 @@ function validateProps(clusterName: string, prefix: string, clusterSize: number,
 /** unhealthyAfter in whole seconds, 30 s to 24 h (validated at synth time unless it is a token). */
 function unhealthyAfterSeconds(value: Duration | undefined): string {
   if (value?.isUnresolved() === true) return Token.asString(value.toSeconds());
-  const seconds = (value ?? Duration.minutes(5)).toSeconds({ integral: false });
+  const seconds = (value ?? Duration.seconds(CLUSTER_DEFAULTS.unhealthyAfterSeconds)).toSeconds({ integral: false });
   if (!Number.isInteger(seconds) || seconds < 30 || seconds > 86_400) {
     throw new InvalidClusterPropsError(
       `unhealthyAfter ${value?.toHumanString() ?? ''}: expected whole seconds from 30 seconds to 24 hours`,

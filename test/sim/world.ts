@@ -157,7 +157,7 @@ const SIM_CREDENTIALS = { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 's
 
 const DEFAULTS = {
   clusterName: 'sim',
-  parameterPrefix: '/elastic-etcd',
+  parameterPrefix: CLUSTER_DEFAULTS.parameterPrefix,
   groupName: 'sim-etcd-asg',
   launchHook: 'etcd-launch',
   terminateHook: 'etcd-terminate',
