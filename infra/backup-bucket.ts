@@ -29,13 +29,14 @@ export interface BackupProps {
 export interface BackupBucketProps extends BackupProps {
   /** Key prefix of this cluster's backups, e.g. "etcd" (snapshots under "<prefix>/snapshots/"). */
   readonly prefix: string;
-  readonly lambdaFunction: lambda.Function;
   readonly instanceRole: iam.IRole;
 }
 
 export class BackupBucket extends Construct {
   readonly bucket: s3.IBucket;
   readonly prefix: string;
+  /** How often the Lambda stores a snapshot, in whole seconds (its ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS). */
+  readonly intervalSeconds: number;
 
   constructor(scope: Construct, id: string, props: BackupBucketProps) {
     super(scope, id);
@@ -45,6 +46,7 @@ export class BackupBucket extends Construct {
       throw new Error(`backup interval must be whole seconds from 1 minute to 7 days, got ${interval.toHumanString()}`);
     const retentionDays = (props.retention ?? Duration.days(14)).toDays();
     this.prefix = props.prefix;
+    this.intervalSeconds = seconds;
     this.bucket =
       props.bucket ??
       new s3.Bucket(this, 'Bucket', {
@@ -66,10 +68,31 @@ export class BackupBucket extends Construct {
         ],
       });
 
-    const fn = props.lambdaFunction;
-    fn.addEnvironment('ELASTIC_ETCD_BACKUP_BUCKET', this.bucket.bucketName);
-    fn.addEnvironment('ELASTIC_ETCD_BACKUP_PREFIX', this.prefix);
-    fn.addEnvironment('ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS', String(seconds));
+    // Instances read snapshots (to restore), nothing else, and never write.
+    props.instanceRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadBackupSnapshots',
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects(`${this.prefix}/snapshots/*`)],
+      }),
+    );
+    this.bucket.encryptionKey?.grantDecrypt(props.instanceRole);
+    if (this.bucket instanceof s3.Bucket) {
+      Validations.of(this.bucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason:
+          'Access logs would need a second bucket; every write to this one is made by the lifecycle Lambda, which logs each snapshot it stores.',
+      });
+    }
+    this.acknowledgeObjects(
+      props.instanceRole,
+      `${this.prefix}/snapshots/*`,
+      "an instance restores whichever snapshot its parameters name; read only, this cluster's snapshots only",
+    );
+  }
+
+  /** The lifecycle Lambda writes, reads and lists this cluster's backups (under its prefix only). */
+  grantLambda(fn: lambda.Function): void {
     const objects = this.bucket.arnForObjects(`${this.prefix}/*`);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
@@ -86,42 +109,23 @@ export class BackupBucket extends Construct {
         conditions: { StringLike: { 's3:prefix': [`${this.prefix}/*`] } },
       }),
     );
-    // Instances read snapshots (to restore), nothing else, and never write.
-    props.instanceRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadBackupSnapshots',
-        actions: ['s3:GetObject'],
-        resources: [this.bucket.arnForObjects(`${this.prefix}/snapshots/*`)],
-      }),
-    );
     this.bucket.encryptionKey?.grantEncryptDecrypt(fn);
-    this.bucket.encryptionKey?.grantDecrypt(props.instanceRole);
-
-    if (this.bucket instanceof s3.Bucket) {
-      Validations.of(this.bucket).acknowledge({
-        id: 'AwsSolutions-S1',
-        reason:
-          'Access logs would need a second bucket; every write to this one is made by the lifecycle Lambda, which logs each snapshot it stores.',
-      });
+    if (fn.role !== undefined) {
+      this.acknowledgeObjects(
+        fn.role,
+        `${this.prefix}/*`,
+        "the Lambda writes new snapshot keys (time-stamped) and their manifests under this cluster's prefix only",
+      );
     }
+  }
+
+  /** cdk-nag's wildcard finding for objects under one prefix of this bucket, acknowledged with its reason. */
+  private acknowledgeObjects(role: iam.IRole, path: string, why: string): void {
     const ref = Stack.of(this).resolve(this.bucket.bucketArn) as unknown;
     const arnText =
       typeof ref === 'object' && ref !== null && 'Fn::GetAtt' in ref
         ? `<${(ref as { 'Fn::GetAtt': string[] })['Fn::GetAtt'].join('.')}>`
         : String(ref);
-    for (const [role, path, why] of [
-      [
-        fn.role,
-        `${this.prefix}/*`,
-        "the Lambda writes new snapshot keys (time-stamped) and their manifests under this cluster's prefix only",
-      ],
-      [
-        props.instanceRole,
-        `${this.prefix}/snapshots/*`,
-        "an instance restores whichever snapshot its parameters name; read only, this cluster's snapshots only",
-      ],
-    ] as const) {
-      if (role !== undefined) Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${arnText}/${path}]`, reason: why });
-    }
+    Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${arnText}/${path}]`, reason: why });
   }
 }

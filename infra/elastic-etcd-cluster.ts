@@ -358,15 +358,11 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.lifecycleFunction = this.createLifecycleFunction(resolved, props);
     if (props.backups !== false) {
-      this.backups = new BackupBucket(this, 'Backups', {
-        ...props.backups,
-        prefix: resolved.clusterName,
-        lambdaFunction: this.lifecycleFunction,
-        instanceRole: this.instanceRole,
-      });
+      this.backups = new BackupBucket(this, 'Backups', { ...props.backups, prefix: resolved.clusterName, instanceRole: this.instanceRole });
     }
+    this.lifecycleFunction = this.createLifecycleFunction(resolved, props);
+    this.backups?.grantLambda(this.lifecycleFunction);
     const rules = this.routeEvents(resolved);
 
     // Creation order: everything that must receive the first instances' lifecycle actions exists before the
@@ -662,6 +658,9 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
         healthTimeoutMs: (props.healthTimeout ?? Duration.millis(CLUSTER_DEFAULTS.healthTimeoutMs)).toMilliseconds(),
         // The version every member installs, for the Lambda's version-skew check.
         etcdVersion: parseEtcdVersion(this.etcdRelease.version),
+        ...(this.backups !== undefined && {
+          backup: { bucket: this.backups.bucket.bucketName, prefix: this.backups.prefix, intervalMs: this.backups.intervalSeconds * 1000 },
+        }),
       }),
       // Written as whole seconds as given: `unhealthyAfter` may be a CloudFormation parameter, whose token
       // cannot go through the writer's milliseconds-to-seconds arithmetic.
