@@ -53,7 +53,7 @@ export async function executePlan(client: EtcdClient, plan: Plan, options: Execu
     const { member, peerURLs } = plan.updatePeerURLs;
     options.faultPoint?.('update');
     await retry('update peer URLs', () => client.memberUpdate(member.id, peerURLs, call));
-    log.info(`updated the peer URLs of ${memberLabel(member)} to ${peerURLs.join(',')}`);
+    log.info('updated the peer URLs of a member', { member: memberLabel(member), peerURLs });
     return { removed: [], updated: { ...member, peerURLs } };
   }
   if (plan.kind !== 'join') return { removed: [] };
@@ -64,10 +64,10 @@ export async function executePlan(client: EtcdClient, plan: Plan, options: Execu
     try {
       await retry(`remove ${memberLabel(member)}`, () => client.memberRemove(member.id, call));
       removed.push(member);
-      log.info(`removed member ${memberLabel(member)} (${reason})`);
+      log.info('removed a member', { member: memberLabel(member), reason });
     } catch (err) {
       if (!isEtcdError(err, 'member-not-found')) throw err;
-      log.info(`member ${memberLabel(member)} was already removed`);
+      log.info('the member was already removed', { member: memberLabel(member) });
     }
   }
 
@@ -76,12 +76,12 @@ export async function executePlan(client: EtcdClient, plan: Plan, options: Execu
   let admitted: Member;
   if (admission.kind === 'reuse') {
     admitted = admission.member;
-    log.info(`starting as the existing unstarted member ${memberLabel(admitted)}`);
+    log.info('starting as an existing unstarted member', { member: memberLabel(admitted) });
   } else {
     try {
       admitted = (await retry('add this node', () => client.memberAdd(admission.peerURLs, { asLearner: admission.asLearner }, call)))
         .member;
-      log.info(`added this node as ${admission.asLearner ? 'learner' : 'voter'} ${memberLabel(admitted)}`);
+      log.info('added this node', { member: memberLabel(admitted), as: admission.asLearner ? 'learner' : 'voter' });
     } catch (err) {
       if (!isEtcdError(err, 'peer-url-exists')) throw err;
       // Our own earlier add went through although its answer was lost: take that member over.
@@ -89,7 +89,7 @@ export async function executePlan(client: EtcdClient, plan: Plan, options: Execu
       const own = list.members.find((m) => isReusableBy(m, admission.peerURLs));
       if (own === undefined) throw err;
       admitted = own;
-      log.info(`this node's member ${memberLabel(own)} already exists; starting as it`);
+      log.info("this node's member already exists; starting as it", { member: memberLabel(own) });
     }
   }
   options.faultPoint?.('mark');

@@ -110,7 +110,10 @@ async function replanAndExecute(client: EtcdClient, input: JoinInput): Promise<J
   );
   const plan = suspectRefusal(planFor(input, observed), observed, input);
   if (!changesMembership(plan)) {
-    input.log.info(`the cluster changed while waiting for the lock: ${plan.kind === 'refuse' ? plan.message : plan.reason}`);
+    input.log.info('the cluster changed while waiting for the lock', {
+      plan: plan.kind,
+      reason: plan.kind === 'refuse' ? plan.message : plan.reason,
+    });
     return { plan, executed: false, removed: [] };
   }
   const done = await executePlan(client, plan, {
@@ -141,15 +144,14 @@ function changesMembership(plan: Plan): boolean {
 }
 
 function logPlan(log: Logger, plan: Plan, dryRun: boolean): void {
-  const prefix = dryRun ? 'dry run, would ' : '';
   if (plan.kind === 'refuse') {
-    log.info(`${dryRun ? 'dry run: ' : ''}join refused (${plan.code}): ${plan.message}`);
-    for (const c of plan.checks ?? []) log.debug(4, `quorum check ${formatQuorumCheck(c)}`);
+    log.info(dryRun ? 'dry run: join refused' : 'join refused', { code: plan.code, reason: plan.message });
+    for (const c of plan.checks ?? []) log.debug(4, 'quorum check', { check: formatQuorumCheck(c) });
     return;
   }
-  log.info(`${prefix}${plan.kind}: ${plan.reason}`);
+  log.info(dryRun ? 'dry run: planned' : 'planned', { plan: plan.kind, reason: plan.reason });
   if (plan.kind === 'join') {
-    for (const c of plan.checks) log.debug(4, `quorum check ${formatQuorumCheck(c)}`);
+    for (const c of plan.checks) log.debug(4, 'quorum check', { check: formatQuorumCheck(c) });
   }
 }
 

@@ -90,7 +90,10 @@ export async function withClusterLock<T>(client: EtcdClient, options: LockOption
     // be electing and refuse for a moment. If it still fails, the lease expires after the TTL.
     await retryTransient('release the cluster lock', () => client.leaseRevoke(leaseId), { log: options.log, maxRetryTimeMs: 10_000 }).catch(
       (err: unknown) => {
-        options.log.warn(`could not release the cluster lock; it frees itself within ${ttl} s`, { error: String(err) });
+        options.log.warn('could not release the cluster lock; it frees itself when its lease expires', {
+          ttlSeconds: ttl,
+          error: String(err),
+        });
       },
     );
   }

@@ -59,7 +59,8 @@ export async function observeForPlanning(
   }
   if (options.forChange === true) observed = await confirmThroughLeader(client, observed, connection, signal);
   if (observed.clusters > 1) {
-    log.warn(`candidate endpoints belong to ${observed.clusters} different clusters; using the one most of them agree on`, {
+    log.warn('candidate endpoints belong to different clusters; using the one most of them agree on', {
+      clusters: observed.clusters,
       clusterId: observed.clusterId.toString(16),
     });
   }
@@ -128,7 +129,7 @@ async function readJoinMarkers(client: EtcdClient, log: Logger, signal?: AbortSi
       try {
         ids.add(parseHexMemberId(kv.key.slice(JOIN_MARKER_PREFIX.length)));
       } catch {
-        log.warn(`ignoring malformed join marker ${JSON.stringify(kv.key)}`);
+        log.warn('ignoring a malformed join marker', { key: kv.key });
       }
     }
     return ids;
@@ -145,6 +146,6 @@ export async function markJoining(client: EtcdClient, id: MemberId, name: string
     const lease = await client.leaseGrant(graceSeconds);
     await client.putIfAbsent(`${JOIN_MARKER_PREFIX}${memberIdToHex(id)}`, name, { leaseId: lease.id });
   } catch (err) {
-    log.warn(`could not write the join marker for ${memberIdToHex(id)}`, { error: String(err) });
+    log.warn('could not write the join marker', { member: memberIdToHex(id), error: String(err) });
   }
 }

@@ -63,7 +63,7 @@ export async function promoteWhenReady(input: PromoteInput): Promise<PromoteResu
         const attempt = await promoteOnce(client, list.members, health, own, input.signal);
         if (attempt.kind === 'not-yet') throw new NotYet(attempt.reason);
         if (attempt.kind === 'already-voter') return { outcome: 'already-voter', member: own };
-        log.info(`promoted learner ${memberLabel(own)} to a voting member`);
+        log.info('promoted the learner to a voting member', { member: memberLabel(own) });
         return { outcome: 'promoted', member: { ...own, isLearner: false } };
       },
       {

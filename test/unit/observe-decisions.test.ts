@@ -99,8 +99,8 @@ describe('observing for a decision', () => {
     assert.deepEqual(observed.kind === 'reachable' && observed.members.map((m) => m.name), ['n1', 'n2', 'n3']);
     assert.deepEqual(warnings, [
       {
-        message: 'candidate endpoints belong to 2 different clusters; using the one most of them agree on',
-        fields: { clusterId: double.clusterId.toString(16) },
+        message: 'candidate endpoints belong to different clusters; using the one most of them agree on',
+        fields: { clusters: 2, clusterId: double.clusterId.toString(16) },
       },
     ]);
   });
