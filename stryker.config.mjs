@@ -26,6 +26,7 @@ export const CORE_TESTS = [
   'test/unit/render.test.ts',
   'test/unit/health-history.test.ts',
   'test/unit/version-skew.test.ts',
+  'test/unit/pki.test.ts',
   'test/unit/planner-properties.test.ts',
 ];
 /** The decision code's tests, quickest first. */
