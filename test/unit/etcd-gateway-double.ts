@@ -15,6 +15,33 @@
 // test/integration (join markers, the lock) and test/e2e (the terminate hold, duplicate events, removals).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BASE_ID } from './fixtures.js';
+
+/**
+ * The started voters of a simulated group as the double serves them: one per instance, named after it, on its
+ * private IP, with IDs BASE_ID + 1, + 2, ... in the order of `instanceIds` (see `doubleMemberId`).
+ */
+export function doubleVoters(
+  instanceIds: readonly string[],
+  privateIpOf: (instanceId: string) => string,
+  clientPort: number,
+): DoubleMember[] {
+  return instanceIds.map((id) => {
+    const ip = privateIpOf(id);
+    return {
+      id: doubleMemberId(instanceIds, id),
+      name: id,
+      peerURLs: [`http://${ip}:2380`],
+      clientURLs: [`http://${ip}:${clientPort}`],
+      isLearner: false,
+    };
+  });
+}
+
+/** The member ID `doubleVoters` gives an instance. */
+export function doubleMemberId(instanceIds: readonly string[], instanceId: string): bigint {
+  return BASE_ID + BigInt(instanceIds.indexOf(instanceId) + 1);
+}
 
 export interface DoubleMember {
   readonly id: bigint;

@@ -7,14 +7,13 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorld, type World } from '../sim/world.js';
-import { EtcdGatewayDouble, type DoubleMember } from './etcd-gateway-double.js';
-import { BASE_ID } from './fixtures.js';
+import { doubleMemberId, doubleVoters, EtcdGatewayDouble } from './etcd-gateway-double.js';
 
 describe('terminate against a live cluster of three', () => {
   let world: World;
   let double: EtcdGatewayDouble;
   let ids: string[];
-  const memberId = (instanceId: string): bigint => BASE_ID + BigInt(ids.indexOf(instanceId) + 1);
+  const memberId = (instanceId: string): bigint => doubleMemberId(ids, instanceId);
 
   beforeEach(async () => {
     // Short re-check window and polls: the hold loop looks again every 50 ms for 600 ms.
@@ -23,17 +22,7 @@ describe('terminate against a live cluster of three', () => {
     await world.runUntilQuiet({ reconcile: 'never' });
     ids = world.inService().sort();
     assert.equal(ids.length, 3);
-    const members: DoubleMember[] = ids.map((id) => {
-      const ip = world.instance(id).privateIp;
-      return {
-        id: memberId(id),
-        name: id,
-        peerURLs: [`http://${ip}:2380`],
-        clientURLs: [`http://${ip}:${world.config.clientPort}`],
-        isLearner: false,
-      };
-    });
-    double = new EtcdGatewayDouble(members);
+    double = new EtcdGatewayDouble(doubleVoters(ids, (id) => world.instance(id).privateIp, world.config.clientPort));
   });
   afterEach(async () => {
     await double.close();

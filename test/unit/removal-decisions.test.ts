@@ -10,7 +10,7 @@ import { loadGroup, type GroupView } from '../../src/lambda/group.js';
 import { removeGoneMembers, removeMember } from '../../src/lambda/members.js';
 import type { Observed } from '../../src/services/observe.js';
 import { startWorld, type World } from '../sim/world.js';
-import { EtcdGatewayDouble, type DoubleMember } from './etcd-gateway-double.js';
+import { doubleMemberId, doubleVoters, EtcdGatewayDouble, type DoubleMember } from './etcd-gateway-double.js';
 import { BASE_ID } from './fixtures.js';
 
 describe('removal decisions against a live cluster of three', () => {
@@ -20,7 +20,7 @@ describe('removal decisions against a live cluster of three', () => {
   let group: GroupView;
   let earlierDecisions: number;
   let earlierRemovals: number;
-  const memberId = (instanceId: string): bigint => BASE_ID + BigInt(ids.indexOf(instanceId) + 1);
+  const memberId = (instanceId: string): bigint => doubleMemberId(ids, instanceId);
   const byId = (instanceId: string) => (m: Member) => m.id === memberId(instanceId);
 
   // One group for all (the tests call the decisions directly and change only the etcd double, made anew each time);
@@ -35,17 +35,7 @@ describe('removal decisions against a live cluster of three', () => {
   });
   after(async () => world.close());
   beforeEach(() => {
-    const members: DoubleMember[] = ids.map((id) => {
-      const ip = world.instance(id).privateIp;
-      return {
-        id: memberId(id),
-        name: id,
-        peerURLs: [`http://${ip}:2380`],
-        clientURLs: [`http://${ip}:${world.config.clientPort}`],
-        isLearner: false,
-      };
-    });
-    double = new EtcdGatewayDouble(members);
+    double = new EtcdGatewayDouble(doubleVoters(ids, (id) => world.instance(id).privateIp, world.config.clientPort));
     earlierDecisions = world.telemetry!.decisions().length;
     earlierRemovals = world.telemetry!.total('Removals');
   });
