@@ -17,6 +17,7 @@ import { parseDurationMs } from './duration.js';
 import { CommandFailedError, EXIT_OK, UsageError } from './errors.js';
 import { StderrLogger } from './logger.js';
 import type { Environment } from './options.js';
+import { errorMessage } from '../core/errors.js';
 
 export const SNAPSHOT_HELP = `usage: elastic-etcd snapshot --to FILE|- --endpoints URLS [options]
 
@@ -58,7 +59,7 @@ export function parseSnapshotCommandLine(argv: readonly string[], env: Environme
   try {
     ({ values } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
   } catch (err) {
-    throw new UsageError(`snapshot: ${err instanceof Error ? err.message : String(err)}`, 'run elastic-etcd snapshot --help for usage');
+    throw new UsageError(`snapshot: ${errorMessage(err)}`, 'run elastic-etcd snapshot --help for usage');
   }
   if (values.help === true) return 'help';
   const fromEnv = (name: string): string | undefined => {
@@ -80,10 +81,7 @@ export function parseSnapshotCommandLine(argv: readonly string[], env: Environme
   try {
     endpoints = parseMemberURLList(rawEndpoints);
   } catch (err) {
-    throw new UsageError(
-      `--endpoints: ${err instanceof Error ? err.message : String(err)}`,
-      'pass client URLs such as http://10.0.0.1:2379, comma-separated',
-    );
+    throw new UsageError(`--endpoints: ${errorMessage(err)}`, 'pass client URLs such as http://10.0.0.1:2379, comma-separated');
   }
   const duration = (name: 'command-timeout' | 'health-timeout', fallback: number): number => {
     const raw = value(name);
@@ -191,6 +189,6 @@ async function writeSnapshot(
 function failed(err: unknown, what: string): Error {
   if (err instanceof SnapshotError) return new CommandFailedError(`snapshot: ${err.message}`, what, { cause: err });
   if (err instanceof UsageError || err instanceof CommandFailedError) return err;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return new CommandFailedError(`snapshot failed: ${message}`, what, { cause: err });
 }

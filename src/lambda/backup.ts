@@ -6,6 +6,7 @@ import { backUp } from '../services/backup.js';
 import type { LifecycleDeps } from './deps.js';
 import { loggerFor } from './log.js';
 import { candidateEndpoints, type GroupView } from './group.js';
+import { errorMessage } from '../core/errors.js';
 
 export type BackupOutcome = 'off' | 'fresh' | 'stored' | 'failed';
 
@@ -41,7 +42,7 @@ export async function backUpWhenDue(group: GroupView, deps: LifecycleDeps, trigg
     return 'stored';
   } catch (err) {
     telemetry.count('BackupFailures');
-    telemetry.warn('backup failed; the next pass tries again', { trigger, reason: err instanceof Error ? err.message : String(err) });
+    telemetry.warn('backup failed; the next pass tries again', { trigger, reason: errorMessage(err) });
     return 'failed';
   }
 }

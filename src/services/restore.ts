@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { SnapshotDigest } from '../adapters/etcd/index.js';
 import type { BackupStore, StoredSnapshot } from '../adapters/aws/backups.js';
+import { errorMessage } from '../core/errors.js';
 
 export class RestoreRefusedError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -56,7 +57,7 @@ export async function fetchVerifiedSnapshot(store: BackupStore, options: FetchOp
   } catch (err) {
     await rm(temporary, { force: true });
     if (err instanceof RestoreRefusedError) throw err;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     throw new RestoreRefusedError(`snapshot ${key} cannot be used: ${message}`, { cause: err });
   }
 }
@@ -65,6 +66,6 @@ async function manifestOrRefuse(store: BackupStore, key: string): Promise<Stored
   try {
     return await store.manifest(key);
   } catch (err) {
-    throw new RestoreRefusedError(err instanceof Error ? err.message : String(err), { cause: err });
+    throw new RestoreRefusedError(errorMessage(err), { cause: err });
   }
 }

@@ -7,6 +7,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import * as z from 'zod';
+import { errorMessage } from '../../core/errors.js';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
 
@@ -102,10 +103,9 @@ export class BackupStore {
       await upload.done();
     } catch (err) {
       bytes.destroy();
-      throw new BackupStoreError(
-        `uploading the snapshot to s3://${this.options.bucket}/${key} failed: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err },
-      );
+      throw new BackupStoreError(`uploading the snapshot to s3://${this.options.bucket}/${key} failed: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
     const verified = snapshotManifestSchema.parse(await manifest);
     await this.s3.send(
