@@ -78,12 +78,13 @@ export class BackupStore {
     return `${this.options.prefix}/snapshots/`;
   }
 
-  /** A new snapshot key: `<prefix>/snapshots/<UTC stamp>-<suffix>.db`. */
+  /**
+   * A new snapshot key: `<prefix>/snapshots/<UTC stamp to the millisecond>-<suffix>.db`. The stamp keeps its
+   * milliseconds so that keys sort in the order they were taken: `latest()` takes the last key listed, and two
+   * snapshots within one second would otherwise be ordered by their suffix.
+   */
   newKey(now: Date, suffix: string): string {
-    return `${this.snapshotsPrefix()}${now
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d+Z$/, 'Z')}-${suffix}.db`;
+    return `${this.snapshotsPrefix()}${now.toISOString().replace(/[-:]/g, '')}-${suffix}.db`;
   }
 
   /**
