@@ -3,6 +3,9 @@
 //   <prefix>/<cluster>/bootstrap                      the first wave's bootstrap decision (written once)
 //   <prefix>/<cluster>/instances/<instance-id>/env    the instance's etcd environment file
 //   <prefix>/<cluster>/instances/<instance-id>/dropin its systemd drop-in
+//   <prefix>/<cluster>/instances/<instance-id>/restore the snapshot its boot restores before etcd starts (restore.ts)
+//   <prefix>/<cluster>/restore-request               an operator's request to restore the cluster (restore.ts)
+//   <prefix>/<cluster>/restores/<lost-cluster-token> the restore decided for a lost cluster (written once)
 // Names are built only here, from validated identifiers, and carry a brand so no caller can pass a
 // hand-made path.
 import {
@@ -21,8 +24,8 @@ declare const parameterNameBrand: unique symbol;
 /** A parameter name produced by ParameterStore from validated identifiers. */
 export type ParameterName = string & { readonly [parameterNameBrand]: true };
 
-export type InstanceFile = 'env' | 'dropin';
-export const INSTANCE_FILES: readonly InstanceFile[] = ['env', 'dropin'];
+export type InstanceFile = 'env' | 'dropin' | 'restore';
+export const INSTANCE_FILES: readonly InstanceFile[] = ['env', 'dropin', 'restore'];
 
 export interface CreateOnlyResult {
   /** True when this call wrote the value; false when one existed and `value` is that existing value. */
@@ -69,6 +72,17 @@ export class ParameterStore {
 
   bootstrapName(): ParameterName {
     return `${this.root}/bootstrap` as ParameterName;
+  }
+
+  /** Where an operator's restore request waits for the Lambda (restore.ts). */
+  restoreRequestName(): ParameterName {
+    return `${this.root}/restore-request` as ParameterName;
+  }
+
+  /** The restore decided for the lost cluster whose bootstrap token this is: written once, create-only. */
+  restoreDecisionName(lostClusterToken: string): ParameterName {
+    if (!/^[A-Za-z0-9_.-]{1,128}$/.test(lostClusterToken)) throw new TypeError(`invalid cluster token ${JSON.stringify(lostClusterToken)}`);
+    return `${this.root}/restores/${lostClusterToken}` as ParameterName;
   }
 
   instanceName(instanceId: string, file: InstanceFile): ParameterName {
