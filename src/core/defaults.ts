@@ -25,4 +25,8 @@ export const CLUSTER_DEFAULTS = {
   backupPrefix: 'elastic-etcd',
   /** A snapshot is taken when the newest is older than this (on the reconcile schedule, and before a change). */
   backupIntervalSeconds: 1800,
+  /** Once the cluster is lost for good (no instance that held its data can come back), restore it from its newest snapshot. */
+  autoRestore: true,
+  /** ...but only after no voter answered for this long. */
+  restoreAfterSeconds: 600,
 } as const;

@@ -30,7 +30,15 @@ export interface LambdaConfig {
   /** A member unhealthy this long (without a break) counts as dead: replaced through the group, removed by joins. */
   readonly unhealthyAfterMs: number;
   /** Snapshots to S3 (backup.ts): off when no bucket is configured. */
-  readonly backup?: { readonly bucket: string; readonly prefix: string; readonly intervalMs: number };
+  readonly backup?: {
+    readonly bucket: string;
+    readonly prefix: string;
+    readonly intervalMs: number;
+    /** Restore from the newest verified snapshot by itself once the cluster is lost for good (restore.ts). */
+    readonly autoRestore: boolean;
+    /** How long no voter may have answered before an automatic restore. */
+    readonly restoreAfterMs: number;
+  };
 }
 
 export interface ConfigProblem {
@@ -142,6 +150,16 @@ const VARIABLES = {
     default: String(CLUSTER_DEFAULTS.backupIntervalSeconds),
     expected: 'seconds, an integer 60-604800',
   },
+  ELASTIC_ETCD_AUTO_RESTORE: {
+    schema: z.enum(['true', 'false']).transform((raw) => raw === 'true'),
+    default: String(CLUSTER_DEFAULTS.autoRestore),
+    expected: 'true or false',
+  },
+  ELASTIC_ETCD_RESTORE_AFTER_SECONDS: {
+    schema: integer(60, 86_400),
+    default: String(CLUSTER_DEFAULTS.restoreAfterSeconds),
+    expected: 'seconds, an integer 60-86400',
+  },
 } as const satisfies Record<string, { schema: z.ZodType<unknown, string>; default?: string; optional?: true; expected: string }>;
 
 type VariableName = keyof typeof VARIABLES;
@@ -199,6 +217,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
         bucket: v.ELASTIC_ETCD_BACKUP_BUCKET,
         prefix: v.ELASTIC_ETCD_BACKUP_PREFIX,
         intervalMs: v.ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS * 1000,
+        autoRestore: v.ELASTIC_ETCD_AUTO_RESTORE,
+        restoreAfterMs: v.ELASTIC_ETCD_RESTORE_AFTER_SECONDS * 1000,
       },
     }),
   };
@@ -218,7 +238,12 @@ type Defaulted =
   | 'healthTimeoutMs'
   | 'joinGraceSeconds'
   | 'unhealthyAfterMs';
-export type EnvironmentInput = Omit<LambdaConfig, Defaulted> & Partial<Pick<LambdaConfig, Defaulted>>;
+type BackupConfig = NonNullable<LambdaConfig['backup']>;
+type BackupDefaulted = 'autoRestore' | 'restoreAfterMs';
+export type EnvironmentInput = Omit<LambdaConfig, Defaulted | 'backup'> &
+  Partial<Pick<LambdaConfig, Defaulted>> & {
+    readonly backup?: Omit<BackupConfig, BackupDefaulted> & Partial<Pick<BackupConfig, BackupDefaulted>>;
+  };
 
 /**
  * The ELASTIC_ETCD_* environment that `loadConfig` reads back as `config`: `loadConfig(toEnvironment(c))` equals
@@ -249,5 +274,10 @@ export function toEnvironment(config: EnvironmentInput): Record<string, string> 
   write('ELASTIC_ETCD_BACKUP_BUCKET', config.backup?.bucket);
   write('ELASTIC_ETCD_BACKUP_PREFIX', config.backup?.prefix);
   write('ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS', config.backup === undefined ? undefined : config.backup.intervalMs / 1000);
+  write('ELASTIC_ETCD_AUTO_RESTORE', config.backup?.autoRestore === undefined ? undefined : String(config.backup.autoRestore));
+  write(
+    'ELASTIC_ETCD_RESTORE_AFTER_SECONDS',
+    config.backup?.restoreAfterMs === undefined ? undefined : config.backup.restoreAfterMs / 1000,
+  );
   return env;
 }

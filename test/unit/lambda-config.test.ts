@@ -157,7 +157,13 @@ describe('toEnvironment', () => {
     etcdVersion: { major: 3, minor: 5, patch: 30 },
     joinGraceSeconds: 900,
     unhealthyAfterMs: 120_000,
-    backup: { bucket: 'prod-etcd-backups', prefix: 'teams/storage/prod', intervalMs: 600_000 },
+    backup: {
+      bucket: 'prod-etcd-backups',
+      prefix: 'teams/storage/prod',
+      intervalMs: 600_000,
+      autoRestore: false,
+      restoreAfterMs: 1_200_000,
+    },
   };
 
   it('writes what loadConfig reads back: every setting round-trips', () => {
@@ -195,5 +201,12 @@ describe('toEnvironment', () => {
     );
     assert.equal(config.healthTimeoutMs, CLUSTER_DEFAULTS.healthTimeoutMs);
     assert.equal(config.unhealthyAfterMs, CLUSTER_DEFAULTS.unhealthyAfterSeconds * 1000);
+  });
+
+  it('a backup bucket alone turns on automatic restore after the shared default wait', () => {
+    const config = loadConfig({ ...minimal, ELASTIC_ETCD_BACKUP_BUCKET: 'prod-etcd-backups' });
+    assert.equal(config.backup?.autoRestore, CLUSTER_DEFAULTS.autoRestore);
+    assert.equal(config.backup?.restoreAfterMs, CLUSTER_DEFAULTS.restoreAfterSeconds * 1000);
+    assert.throws(() => loadConfig({ ...minimal, ELASTIC_ETCD_AUTO_RESTORE: 'yes' }), /ELASTIC_ETCD_AUTO_RESTORE.*true or false/s);
   });
 });
