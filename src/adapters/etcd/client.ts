@@ -20,7 +20,7 @@ import { parseMemberURL } from '../../core/urls.js';
 import type { Member, MemberId } from '../../core/types.js';
 import { classifyEtcdError, EtcdError, isEtcdError, isInvalidTokenMessage, isRetryableOnAnotherEndpoint } from './errors.js';
 import { createTransportAgents, type EtcdTlsOptions, type TransportAgents } from './tls.js';
-import { openSnapshotStream, type SnapshotHeader, type SnapshotStreamOptions } from './snapshot.js';
+import { openSnapshotStream, type SnapshotHeader, type SnapshotStreamOptions, type SnapshotTransport } from './snapshot.js';
 import {
   authenticateSchema,
   deleteRangeSchema,
@@ -138,6 +138,7 @@ export class EtcdClient {
   private readonly deadlineMs: number;
   private readonly auth: EtcdAuthOptions | undefined;
   private readonly agents: TransportAgents;
+  private readonly tls: EtcdTlsOptions | undefined;
   private readonly http: AxiosInstance;
   /** Index of the endpoint that answered last; calls start there. */
   private preferred = 0;
@@ -156,6 +157,7 @@ export class EtcdClient {
     this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.auth = options.auth;
     this.agents = createTransportAgents(options.tls);
+    this.tls = options.tls;
     this.http = axios.create({
       httpAgent: this.agents.httpAgent,
       httpsAgent: this.agents.httpsAgent,
@@ -254,11 +256,11 @@ export class EtcdClient {
    */
   async snapshotAt(
     endpoint: string,
-    options: SnapshotStreamOptions = {},
+    options: SnapshotStreamOptions & { readonly transport?: SnapshotTransport } = {},
   ): Promise<{ readonly bytes: Readable; readonly header: Promise<SnapshotHeader> }> {
     if (this.auth !== undefined && this.token === undefined)
       this.token = await this.authenticate(endpoint, this.requestTimeoutMs, options.signal);
-    return openSnapshotStream(this.http, endpoint, this.token, options);
+    return openSnapshotStream(this.http, endpoint, this.token, { ...options, ...(this.tls !== undefined && { tls: this.tls }) });
   }
 
   /** etcd's /health: true when the answering member reports itself healthy. */
