@@ -1,7 +1,7 @@
 // `npm run bench`: the figures elastic-etcd competes on, each the median of several runs. Prints a table and
 // writes every sample to bench/results/latest.json.
 //
-//   npm run bench -- [--runs N] [--only bundle,cli,decision,launch,voter] [--worst-case] [--out FILE]
+//   npm run bench -- [--runs N] [--only bundle,cli,decision,launch,voter,heal,snapshot] [--worst-case] [--snapshot-mb N] [--out FILE]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ function parseOptions(argv: readonly string[]) {
       runs: { type: 'string', default: '5' },
       only: { type: 'string' },
       'worst-case': { type: 'boolean', default: false },
+      'snapshot-mb': { type: 'string', default: '100' },
       out: { type: 'string', default: fileURLToPath(new URL('./results/latest.json', import.meta.url)) },
       help: { type: 'boolean', default: false },
     },
@@ -35,18 +36,22 @@ function parseOptions(argv: readonly string[]) {
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 100)
     throw new UsageError(`--runs must be an integer 1-100, got ${JSON.stringify(values.runs)}`);
+  const snapshotMb = Number(values['snapshot-mb']);
+  if (!Number.isInteger(snapshotMb) || snapshotMb < 1 || snapshotMb > 4096)
+    throw new UsageError(`--snapshot-mb must be an integer 1-4096, got ${JSON.stringify(values['snapshot-mb'])}`);
   const only = values.only === undefined ? [...SECTIONS] : values.only.split(',').map((s) => s.trim());
   const unknown = only.filter((s) => !(SECTIONS as readonly string[]).includes(s));
   if (unknown.length > 0) throw new UsageError(`unknown section(s) ${unknown.join(', ')}; known: ${SECTIONS.join(', ')}`);
-  return { runs, sections: new Set(only as Section[]), worstCase: values['worst-case'], out: values.out, help: values.help };
+  return { runs, sections: new Set(only as Section[]), worstCase: values['worst-case'], snapshotMb, out: values.out, help: values.help };
 }
 
 class UsageError extends Error {}
 
-const USAGE = `usage: npm run bench -- [--runs N] [--only ${SECTIONS.join(',')}] [--worst-case] [--out FILE]
+const USAGE = `usage: npm run bench -- [--runs N] [--only ${SECTIONS.join(',')}] [--worst-case] [--snapshot-mb N] [--out FILE]
   --runs N        runs per figure (default 5); the table shows the median
   --only LIST     measure only these sections
   --worst-case    also time launches whose hung members come first in the handler's endpoint order
+  --snapshot-mb N MiB of values in the database the snapshot section copies (default 100)
   --out FILE      where the JSON goes (default bench/results/latest.json)`;
 
 function progress(message: string): void {
@@ -266,8 +271,7 @@ async function main(): Promise<number> {
   if (sections.has('decision') || sections.has('launch')) await benchHung(runs, sections, options.worstCase, figures);
   if (sections.has('voter')) await benchVoter(runs, figures);
   if (sections.has('heal')) await benchHeal(runs, figures, progress);
-  // 100 MB as the issue asks; ELASTIC_ETCD_BENCH_SNAPSHOT_MB for a quicker run.
-  if (sections.has('snapshot')) await benchSnapshot(runs, Number(process.env.ELASTIC_ETCD_BENCH_SNAPSHOT_MB ?? '100'), figures, progress);
+  if (sections.has('snapshot')) await benchSnapshot(runs, options.snapshotMb, figures, progress);
 
   const verdict = hungVerdict(figures);
   process.stdout.write(

@@ -9,9 +9,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { main } from '../../src/cli/run.js';
 import { realDependencies } from '../../src/cli/context.js';
 import { openSnapshot } from '../../src/services/snapshot.js';
+import { EtcdClient, SnapshotDigest } from '../../src/adapters/etcd/index.js';
 import { silentLogger } from '../../src/services/log.js';
 import { etcdctlOk, restoreTool, startCluster, type EtcdCluster } from '../harness/index.js';
 
@@ -64,6 +66,28 @@ describe('snapshots from real etcd', () => {
     assert.equal(manifest.memberCount, 3);
     assert.equal(manifest.etcdVersion, version);
     assert.ok(BigInt(manifest.revision) >= 201n, `revision ${manifest.revision}`);
+  });
+
+  test('gRPC (the default) and the JSON gateway (the fallback) stream the same database, each with a good trailer', async () => {
+    const client = new EtcdClient({ endpoints: [cluster.clientURLs[0]!] });
+    try {
+      const read = async (transport: 'grpc' | 'gateway') => {
+        const stream = await client.snapshotAt(cluster.clientURLs[0]!, { transport });
+        const digest = new SnapshotDigest(true);
+        const file = join(dir, `${transport}.db`);
+        await pipeline(stream.bytes, digest, (await import('node:fs')).createWriteStream(file));
+        return { header: await stream.header, digest: digest.result()!, status: await snapshotStatus(version, file) };
+      };
+      const grpc = await read('grpc');
+      const gateway = await read('gateway');
+      assert.equal(grpc.digest.integrity, true);
+      assert.equal(gateway.digest.integrity, true);
+      assert.ok(grpc.status.totalKey >= 200, `keys ${grpc.status.totalKey}`);
+      assert.equal(gateway.status.totalKey, grpc.status.totalKey);
+      assert.equal(gateway.status.revision, grpc.status.revision);
+    } finally {
+      client.close();
+    }
   });
 
   test('elastic-etcd snapshot --to FILE: a file the etcd tools read, at the manifest revision', async () => {
