@@ -24,12 +24,12 @@ const MAX_LINE_CHARS = 8 * 1024 * 1024;
 /** A chunk message with nothing but its blob, as etcd 3.4 and 3.5 write all but the first (no header, no count). */
 const BLOB_PREFIX = '{"result":{"blob":"';
 
-/** Which transport: gRPC with the gateway as the fallback (the default), or the gateway only. */
-export type SnapshotTransport = 'grpc' | 'gateway';
+/** Which transport: gRPC with the gateway as the fallback ('auto', the default), or only one of them. */
+export type SnapshotTransport = 'auto' | 'grpc' | 'gateway';
 
 /**
  * Opens the snapshot stream of exactly `endpoint` (no fail-over: the bytes must come from one member), over gRPC
- * unless `transport` is 'gateway' or the endpoint does not speak gRPC. Resolves once the answer starts, with the
+ * unless `transport` is 'gateway' or (with 'auto') the endpoint does not speak gRPC. Resolves once the answer starts, with the
  * snapshot's bytes as a Readable and its header; the Readable errors with an EtcdError when etcd reports an
  * error, stops answering for `idleTimeoutMs`, or the stream ends early.
  */
@@ -46,6 +46,11 @@ export async function openSnapshotStream(
     } catch (err) {
       // Only "this endpoint does not speak gRPC" falls back; etcd's own refusal, a timeout or a cancel do not.
       if (!(err instanceof NotGrpcError)) throw err;
+      if (options.transport === 'grpc')
+        throw new EtcdError('unavailable', `etcd at ${endpoint} did not answer the snapshot over gRPC (${err.message})`, {
+          endpoint,
+          cause: err,
+        });
     }
   }
   return openGatewaySnapshotStream(http, endpoint, token, idleMs, options.signal);
