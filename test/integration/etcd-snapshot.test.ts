@@ -209,4 +209,18 @@ describe('snapshots over gRPC from a cluster with mutual TLS, and from one with 
       (err: Error & { code?: string }) => err.code === 'auth-required',
     );
   });
+
+  test('a member that stops answering (SIGSTOP) is a timeout within the idle bound, not a hang or a fallback', async (t) => {
+    const cluster = await startCluster({ size: 1 });
+    t.after(() => cluster.close());
+    const member = cluster.members[0]!;
+    const client = new EtcdClient({ endpoints: cluster.clientURLs });
+    t.after(() => client.close());
+    member.stop();
+    t.after(() => member.resume());
+    await assert.rejects(client.snapshotAt(cluster.clientURLs[0]!, { idleTimeoutMs: 500 }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'timeout', err.message);
+      return true;
+    });
+  });
 });

@@ -45,27 +45,24 @@ export async function openGrpcSnapshotStream(
   const { keepAlive: _ignored, ...tlsOptions } = secure ? httpsAgentOptions(tls) : { keepAlive: true };
   const session = connect(endpoint, { ...tlsOptions, settings: { initialWindowSize: SNAPSHOT_WINDOW_BYTES } });
   session.on('connect', () => session.setLocalWindowSize(SNAPSHOT_WINDOW_BYTES));
-  let idleTimer: NodeJS.Timeout | undefined;
   let idle = false;
-  const rearm = (): void => {
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => {
-      idle = true;
-      session.destroy(new Error(`no answer for ${idleMs} ms`));
-    }, idleMs);
-  };
+  const idleTimer = setTimeout(() => {
+    idle = true;
+    session.destroy(new Error(`no answer for ${idleMs} ms`));
+  }, idleMs);
+  // Once per DATA frame (16 KiB): refresh() restarts the timer without allocating a new one.
+  const rearm = (): void => void idleTimer.refresh();
   const onAbort = (): void => session.destroy(new Error('cancelled'));
   const cleanUp = (): void => {
     clearTimeout(idleTimer);
     signal?.removeEventListener('abort', onAbort);
     if (!session.destroyed) session.destroy();
   };
-  rearm();
   if (signal?.aborted === true) onAbort();
   signal?.addEventListener('abort', onAbort, { once: true });
   const failure = (err: Error | undefined, during: string): Error => {
     if (signal?.aborted === true) return new EtcdError('aborted', `the snapshot from ${endpoint} was cancelled`, { endpoint, cause: err });
-    if (idle) return new EtcdError('timeout', `etcd at ${endpoint} ${during} for ${idleMs} ms`, { endpoint, cause: err });
+    if (idle) return new EtcdError('timeout', `etcd at ${endpoint} ${during} ${idleMs} ms`, { endpoint, cause: err });
     return new NotGrpcError(`${endpoint} did not answer over gRPC (${err?.message ?? 'closed'})`, { cause: err });
   };
 
@@ -73,7 +70,7 @@ export async function openGrpcSnapshotStream(
   let headers: IncomingHttpHeaders;
   try {
     ({ request, headers } = await new Promise<{ request: ClientHttp2Stream; headers: IncomingHttpHeaders }>((resolve, reject) => {
-      const fail = (err?: Error): void => reject(failure(err, 'did not start a snapshot'));
+      const fail = (err?: Error): void => reject(failure(err, 'did not start a snapshot within'));
       session.once('error', fail);
       session.once('close', () => fail());
       const stream = session.request({
@@ -114,7 +111,7 @@ export async function openGrpcSnapshotStream(
   request.on('trailers', (trailers: IncomingHttpHeaders) => decoder.setTrailers(trailers));
   request.on('end', () => clearTimeout(idleTimer));
   request.on('error', (err: Error) => {
-    const why = failure(err, 'stopped answering');
+    const why = failure(err, 'stopped answering for');
     decoder.destroy(
       why instanceof EtcdError
         ? why
