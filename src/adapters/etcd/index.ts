@@ -40,4 +40,5 @@ export {
   type SnapshotDigestResult,
   type SnapshotHeader,
   type SnapshotStreamOptions,
+  type SnapshotTransport,
 } from './snapshot.js';
