@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { parseMemberURLList } from '../core/urls.js';
 import type { Logger } from '../services/log.js';
-import { openSnapshot, SnapshotError, type SnapshotManifest } from '../services/snapshot.js';
+import { openSnapshot, SNAPSHOT_BUFFER_BYTES, SnapshotError, type SnapshotManifest } from '../services/snapshot.js';
 import { toEtcdConnection } from './connection.js';
 import type { CliDependencies, CliIO } from './context.js';
 import { parseDurationMs } from './duration.js';
@@ -174,7 +174,7 @@ async function writeSnapshot(
   }
   const temporary = join(dirname(to), `.${basename(to)}.partial-${randomBytes(4).toString('hex')}`);
   try {
-    const file = createWriteStream(temporary, { flags: 'wx', mode: 0o600, flush: true });
+    const file = createWriteStream(temporary, { flags: 'wx', mode: 0o600, flush: true, highWaterMark: SNAPSHOT_BUFFER_BYTES });
     await pipeline(snapshot.bytes, file);
     const manifest = await snapshot.manifest;
     await rename(temporary, to);

@@ -7,6 +7,9 @@ import type { Readable } from 'node:stream';
 import { memberIdToHex } from '../core/ids.js';
 import type { Member } from '../core/types.js';
 import { SnapshotDigest, type MaintenanceStatus } from '../adapters/etcd/index.js';
+
+/** What a file written from a snapshot stream should buffer, so its writes batch. */
+export { SNAPSHOT_BUFFER_BYTES } from '../adapters/etcd/index.js';
 import { clientFor, type EtcdConnection } from './connection.js';
 import type { Logger } from './log.js';
 

@@ -36,6 +36,7 @@ export {
 export { type KeyValue, type MaintenanceStatus } from './wire.js';
 export {
   SnapshotDigest,
+  SNAPSHOT_BUFFER_BYTES,
   SNAPSHOT_TRAILER_BYTES,
   type SnapshotDigestResult,
   type SnapshotHeader,

@@ -24,11 +24,18 @@ export interface SnapshotChunk {
   readonly blob: Buffer;
 }
 
+/**
+ * How much a stage of a snapshot pipeline buffers: the decoder's output, and a file written from it. With Node's
+ * default 16 KiB a file stream takes one 32 KiB chunk per disk write round trip; 1 MiB lets writes batch
+ * (measured on a loaded 2-core machine: 125 MB to a file in 0.8-2.2 s instead of 2.6-4.3 s).
+ */
+export const SNAPSHOT_BUFFER_BYTES = 1024 * 1024;
+
 const NO_HEADER: SnapshotHeader = { clusterId: 0n, memberId: 0n, revision: 0n };
 
 /**
  * Messages in (a subclass reads its wire format and calls `chunk`), the snapshot's bytes out; holds at most
- * 1 MiB of output before the consumer takes it (the transport's own window bounds what is in flight).
+ * SNAPSHOT_BUFFER_BYTES of output before the consumer takes it (the transport's own window bounds what is in flight).
  */
 export abstract class SnapshotMessages extends Transform {
   readonly header: Promise<SnapshotHeader>;
@@ -37,7 +44,7 @@ export abstract class SnapshotMessages extends Transform {
   private remaining: bigint | undefined;
 
   constructor(protected readonly endpoint: string) {
-    super({ readableHighWaterMark: 1024 * 1024 });
+    super({ readableHighWaterMark: SNAPSHOT_BUFFER_BYTES });
     this.header = new Promise((resolve, reject) => {
       this.resolveHeader = resolve;
       this.rejectHeader = reject;

@@ -14,7 +14,7 @@ import { NotGrpcError, openGrpcSnapshotStream } from './grpc-snapshot.js';
 import { SnapshotMessages, type SnapshotHeader, type SnapshotStreamOptions } from './snapshot-messages.js';
 import type { EtcdTlsOptions } from './tls.js';
 
-export type { SnapshotHeader, SnapshotStreamOptions } from './snapshot-messages.js';
+export { SNAPSHOT_BUFFER_BYTES, type SnapshotHeader, type SnapshotStreamOptions } from './snapshot-messages.js';
 
 /** The trailer etcd appends to the database: its SHA-256. */
 export const SNAPSHOT_TRAILER_BYTES = 32;
