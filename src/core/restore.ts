@@ -57,7 +57,8 @@ export function blockingHolders(holders: readonly DataHolder[]): DataHolder[] {
 export function decideRestore(facts: RestoreFacts): RestoreVerdict {
   if (!facts.formed) return { kind: 'none', reason: 'the recorded cluster never formed: a first wave is not restored' };
   if (facts.answering) return { kind: 'none', reason: 'the cluster answers' };
-  if (facts.request === undefined && !facts.autoRestore) return { kind: 'none', reason: 'no restore request and automatic restores are off' };
+  if (facts.request === undefined && !facts.autoRestore)
+    return { kind: 'none', reason: 'no restore request and automatic restores are off' };
   const blocking = blockingHolders(facts.holders);
   if (blocking.length > 0) {
     const named = blocking.map((h) => `${h.instanceId} (${h.lifecycleState ?? '?'})`).join(', ');
@@ -90,8 +91,8 @@ export function decideRestore(facts: RestoreFacts): RestoreVerdict {
 
 /** The cluster IDs whose snapshots a restore accepts: the record's own and those it was restored from. Undefined: any. */
 export function acceptedClusterIds(record: { readonly clusterId?: string; readonly lineage?: readonly string[] }): Set<string> | undefined {
-  if (record.clusterId === undefined) return undefined;
-  return new Set([record.clusterId, ...(record.lineage ?? [])]);
+  const ids = lineageAfter(record);
+  return ids.length === 0 ? undefined : new Set(ids);
 }
 
 /** The lineage of a cluster restored from one whose record this is: its own ID first, then its own lineage. */

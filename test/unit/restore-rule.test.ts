@@ -33,7 +33,12 @@ describe('decideRestore', () => {
     { name: 'all conditions hold: automatic restore', facts: lost, kind: 'restore', trigger: 'automatic' },
     // (1) wanted
     { name: '(1) automatic restores off, no request: none', facts: { ...lost, autoRestore: false }, kind: 'none' },
-    { name: '(1) automatic off but a request: restore', facts: { ...lost, autoRestore: false, request }, kind: 'restore', trigger: 'request' },
+    {
+      name: '(1) automatic off but a request: restore',
+      facts: { ...lost, autoRestore: false, request },
+      kind: 'restore',
+      trigger: 'request',
+    },
     // (2) formed and no member answers
     { name: '(2) never formed: none', facts: { ...lost, formed: false }, kind: 'none' },
     { name: '(2) never formed, even with a request: none', facts: { ...lost, formed: false, request }, kind: 'none' },
@@ -101,7 +106,8 @@ describe('decideRestore', () => {
 });
 
 test('cannotComeBack: gone, Terminating:* and Terminated only', () => {
-  for (const state of [undefined, 'Terminating', 'Terminating:Wait', 'Terminating:Proceed', 'Terminated']) assert.equal(cannotComeBack(state), true);
+  for (const state of [undefined, 'Terminating', 'Terminating:Wait', 'Terminating:Proceed', 'Terminated'])
+    assert.equal(cannotComeBack(state), true);
   for (const state of ['Pending', 'Pending:Wait', 'InService', 'Standby', 'EnteredStandby', 'Detaching', 'Warmed:Running'])
     assert.equal(cannotComeBack(state), false, state);
   assert.deepEqual(
@@ -118,6 +124,7 @@ test('accepted cluster IDs: the record and its lineage; a record without an ID a
   assert.equal(acceptedClusterIds({}), undefined);
   assert.deepEqual([...acceptedClusterIds({ clusterId: 'a1', lineage: ['b2', 'c3'] })!], ['a1', 'b2', 'c3']);
   assert.deepEqual([...acceptedClusterIds({ clusterId: 'a1' })!], ['a1']);
+  assert.deepEqual([...acceptedClusterIds({ lineage: ['b2'] })!], ['b2'], 'a restore wave not formed yet: its lineage');
   assert.deepEqual(lineageAfter({ clusterId: 'a1', lineage: ['b2'] }), ['a1', 'b2']);
   assert.deepEqual(lineageAfter({ lineage: ['b2'] }), ['b2']);
   assert.deepEqual(lineageAfter({ clusterId: 'a1', lineage: ['a1'] }), ['a1']);
