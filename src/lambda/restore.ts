@@ -172,7 +172,7 @@ export async function restoreIfLost(
         revision: snapshot.manifest.revision,
         takenAt: snapshot.manifest.takenAt,
         ageSeconds: Math.round(ageMs / 1000),
-        trigger: verdict.trigger === 'request' ? `request by ${request?.requestedBy ?? 'an operator'}` : 'automatic',
+        restoreTrigger: verdict.trigger === 'request' ? `request by ${request?.requestedBy ?? 'an operator'}` : 'automatic',
         downForSeconds: Math.round(downForMs / 1000),
         revisionsLost: lost === undefined ? null : lost.toString(),
         observedRevision: observed?.revision ?? null,
