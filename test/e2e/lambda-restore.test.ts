@@ -86,7 +86,7 @@ describe('automatic recovery after every instance is lost', () => {
       assert.equal(launch?.result?.outcome, 'abandon');
       const decision = world.telemetry!.decisions().at(-1)!;
       assert.equal(decision.code, 'cluster-down');
-      assert.match(String(decision.reason), new RegExp(`${members[0]} \\(InService\\)`));
+      assert.match(String(decision.reason), new RegExp(`${members[0]!} \\(InService\\)`));
       assert.deepEqual(restoreDecisionParameters(world), [], 'no restore decided');
       assert.deepEqual(restoreDecisions(world), []);
       assert.ok(world.cloud.parameters.value(world.parameters.downSinceName()) !== undefined, 'the down time is being measured');

@@ -410,7 +410,7 @@ export class World {
       .filter((i) => i.lifecycleState === 'InService')
       .map((i) => i.id);
     this.log('world', `losing every instance at once: ${lost.join(', ')}`);
-    await Promise.all(lost.map((id) => this.etcdByInstance.get(id)?.kill()));
+    await Promise.all(lost.map((id) => this.etcdByInstance.get(id)?.kill() ?? Promise.resolve()));
     for (const id of lost) this.cancelBoot(id);
     for (const id of lost) await this.group.terminate(id, { replace: true });
     return lost;
