@@ -119,7 +119,16 @@ export async function restoreIfLost(
     restoreAfterMs: deps.restoreAfterMs ?? backup?.restoreAfterMs ?? Infinity,
     holders: await dataHolders(record, self.name, group, deps),
   });
-  if (verdict.kind === 'none') return undefined;
+  if (verdict.kind === 'none') {
+    // Backups exist but automatic restores are off: the operator restores by request. Never an empty new
+    // cluster in the meantime (deciding as without restores would start one once every instance is gone).
+    if (backup === undefined) return undefined;
+    return {
+      kind: 'refuse',
+      code: 'cluster-down',
+      message: `no member answers and automatic restores are off: record a restore request to restore from ${backup.bucket}`,
+    };
+  }
   if (verdict.kind !== 'restore') return { kind: 'refuse', code: verdict.code, message: verdict.reason };
 
   const members = restoreWave(group, deps);

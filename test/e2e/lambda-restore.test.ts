@@ -313,4 +313,26 @@ describe('restore on request, and snapshots that must not be used', () => {
     assert.equal(restoreDecisions(world).at(-1)!.key, oldest);
     assert.equal((await record(world)).lineage?.length, 2, 'restored from a restored cluster: both earlier IDs');
   });
+
+  test(
+    'automatic restores off and no request: every instance lost gives cluster-down, never an empty cluster',
+    { timeout: 120_000 },
+    async () => {
+      await world.reconcile();
+      const tokenBefore = (await record(world)).token;
+      const restores = restoreDecisions(world).length;
+      await world.loseAll();
+      let launch;
+      for (let i = 0; i < 8 && world.queue.length > 0; i++) {
+        launch = await world.deliver();
+        if (launch?.summary.startsWith('launch') === true) break;
+      }
+      assert.equal(launch?.result?.outcome, 'abandon', world.describeTimeline(8));
+      const decision = world.telemetry!.decisions().at(-1)!;
+      assert.equal(decision.code, 'cluster-down');
+      assert.match(String(decision.reason), /automatic restores are off: record a restore request/);
+      assert.equal((await record(world)).token, tokenBefore, 'no new first wave');
+      assert.equal(restoreDecisions(world).length, restores);
+    },
+  );
 });
