@@ -321,6 +321,7 @@ describe('restore on request, and snapshots that must not be used', () => {
       await world.reconcile();
       const tokenBefore = (await record(world)).token;
       const restores = restoreDecisions(world).length;
+      const restoreParametersBefore = restoreDecisionParameters(world);
       await world.loseAll();
       let launch;
       for (let i = 0; i < 8 && world.queue.length > 0; i++) {
@@ -333,6 +334,20 @@ describe('restore on request, and snapshots that must not be used', () => {
       assert.match(String(decision.reason), /automatic restores are off: record a restore request/);
       assert.equal((await record(world)).token, tokenBefore, 'no new first wave');
       assert.equal(restoreDecisions(world).length, restores);
+
+      // A malformed request: a clear error naming it, ABANDON, nothing else changed.
+      await world.parameters.put(world.parameters.restoreRequestName(), JSON.stringify({ format: 1, from: '' }));
+      let next;
+      for (let i = 0; i < 8 && world.queue.length > 0; i++) {
+        next = await world.deliver();
+        if (next?.summary.startsWith('launch') === true && next.result?.outcome !== 'not-launching') break;
+      }
+      assert.equal(next?.result?.outcome, 'abandon', world.describeTimeline(8));
+      const refused = world.telemetry!.decisions().at(-1)!;
+      assert.equal(refused.code, 'bad-restore-request');
+      assert.match(String(refused.reason), /restore-request is malformed at (from|requestedAt) .*; fix or delete it/);
+      assert.equal((await record(world)).token, tokenBefore);
+      assert.deepEqual(restoreDecisionParameters(world), restoreParametersBefore);
     },
   );
 });
