@@ -28,6 +28,10 @@ const REFUSAL_HINTS: Readonly<Record<RefusalCode, string>> = {
   'stale-data-dir': 'this node is no longer a member: move its data dir away, then run again',
   'bootstrap-in-progress': 'run again once the new cluster answers',
   'no-bootstrap-source': 'pass --discovery, or --endpoints of a running member',
+  'restore-waiting': 'the cluster is restored from its newest snapshot once it has been down long enough',
+  'restore-pending': 'scale the group to 0, wait until its instances are terminated, then scale back',
+  'bad-restore-request': 'record the restore request again (elastic-etcd restore), or delete it',
+  'no-backup': 'name another snapshot (elastic-etcd restore --from S3-KEY), or check the backup bucket',
 };
 
 export function refusalHint(code: RefusalCode): string {

@@ -143,7 +143,11 @@ export type RefusalCode =
   | 'join-in-progress' // another node was added and has not started yet: its initial cluster must stay true
   | 'stale-data-dir' // this node has member data but is no longer a member
   | 'bootstrap-in-progress' // a first wave is forming without this node
-  | 'no-bootstrap-source'; // no cluster answers and nothing says how to form one
+  | 'no-bootstrap-source' // no cluster answers and nothing says how to form one
+  | 'restore-waiting' // the cluster is lost; an automatic restore follows once it has been down long enough
+  | 'restore-pending' // a restore was requested; an instance that held data is still live
+  | 'bad-restore-request' // the operator's restore request cannot be read
+  | 'no-backup'; // a restore is due and no snapshot verifies (or the requested one does not)
 
 export type Plan =
   | { readonly kind: 'bootstrap'; readonly settings: EtcdSettings; readonly reason: string }

@@ -7,6 +7,7 @@ import type { LifecycleDeps } from './deps.js';
 import { loggerFor } from './log.js';
 import { candidateEndpoints, type GroupView } from './group.js';
 import { errorMessage } from '../core/errors.js';
+import { readBootstrapRecord } from './first-wave.js';
 
 export type BackupOutcome = 'off' | 'fresh' | 'stored' | 'failed';
 
@@ -21,7 +22,10 @@ export async function backUpWhenDue(group: GroupView, deps: LifecycleDeps, trigg
   try {
     const latest = await store.latest();
     const ageMs = latest === undefined ? undefined : Date.now() - Date.parse(latest.manifest.takenAt);
-    if (ageMs !== undefined && ageMs < config.backup.intervalMs) {
+    // A newest snapshot of another cluster (the one this was restored from) is no backup of this one: due now.
+    const clusterId = (await readBootstrapRecord(deps))?.clusterId;
+    const ours = clusterId === undefined || latest?.manifest.clusterId === clusterId;
+    if (ageMs !== undefined && ageMs < config.backup.intervalMs && ours) {
       telemetry.debug('the newest snapshot is fresh', { key: latest?.key, ageSeconds: Math.round(ageMs / 1000), trigger });
       return 'fresh';
     }

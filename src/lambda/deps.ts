@@ -38,6 +38,8 @@ export interface LifecycleDeps {
   readonly lockTimeoutMs: number;
   /** How long a member this launch added is given to start before others may treat it as dead (default: the config's). */
   readonly joinGraceSeconds?: number;
+  /** How long a lost cluster must have been down before an automatic restore (default: config.backup.restoreAfterMs). */
+  readonly restoreAfterMs?: number;
   /** Where snapshots go (config.backup); none: no backups are taken. */
   readonly backups?: BackupStore;
   /** Test-only fault injection: throwing here simulates a crash between two steps. */

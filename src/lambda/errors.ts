@@ -15,6 +15,8 @@ export const TRANSIENT_REFUSALS: readonly RefusalCode[] = [
   'learner-pending',
   'bootstrap-in-progress',
   'member-suspect',
+  'restore-waiting',
+  'restore-pending',
 ];
 /** Refusals that depend on members' health at this moment: looked at again for a while before abandoning. */
 export const HEALTH_REFUSALS: readonly RefusalCode[] = ['no-quorum', 'quorum-at-risk', 'cluster-down'];

@@ -18,6 +18,23 @@ const bootstrapRecordSchema = z.object({
   createdAt: z.string(),
   /** Set once the Lambda saw the cluster answer (formed.ts): from then on no answer means cluster-down. */
   formedAt: z.string().optional(),
+  /** The cluster's ID (hex), learnt when it is marked formed: a restore accepts only its own snapshots. */
+  clusterId: z
+    .string()
+    .regex(/^[0-9a-f]{1,16}$/)
+    .optional(),
+  /** The IDs of the clusters this one was restored from, newest first: their snapshots are its own too. */
+  lineage: z.array(z.string().regex(/^[0-9a-f]{1,16}$/)).optional(),
+  /** A restore wave (restore.ts): every member restores this snapshot before etcd starts. */
+  restore: z
+    .object({
+      bucket: z.string().min(3).max(63),
+      key: z.string().min(1).max(1024),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      size: z.number().int().positive(),
+      revision: z.string().regex(/^[0-9]+$/),
+    })
+    .optional(),
 });
 export type BootstrapRecord = z.infer<typeof bootstrapRecordSchema>;
 
@@ -45,6 +62,7 @@ export async function judgeRecord(
     };
   }
   if (configured.length === 0 && ![...recorded].some((name) => live.has(name))) {
+    if (record.restore !== undefined) return { kind: 'stale' }; // kept: the caller restores again (launch.ts)
     deps.telemetry.warn(
       'the recorded first wave is stale: none of its instances is live and no live instance was configured; deciding a new one',
       {

@@ -27,10 +27,11 @@ export function recordPastForming(record: FormedRecord, group: GroupView, joinGr
 }
 
 /**
- * Notes in the first-wave record that its cluster answered (once; later calls read and return). Called by the
- * reconcile pass and a launch whenever the cluster answered.
+ * Notes in the first-wave record that its cluster answered, and its cluster ID (hex) when the caller knows it
+ * (from a member list's header): once each; later calls read and return. Called by the reconcile pass and a
+ * launch whenever the cluster answered.
  */
-export async function markFormed(deps: LifecycleDeps): Promise<void> {
+export async function markFormed(deps: LifecycleDeps, clusterId?: string): Promise<void> {
   const name = deps.parameters.bootstrapName();
   const raw = await deps.parameters.get(name);
   if (raw === undefined) return;
@@ -40,7 +41,10 @@ export async function markFormed(deps: LifecycleDeps): Promise<void> {
   } catch {
     return; // a malformed record is reported where it is used (launch.ts)
   }
-  if (typeof record !== 'object' || record === null || record.formedAt !== undefined) return;
-  await deps.parameters.put(name, JSON.stringify({ ...record, formedAt: new Date().toISOString() }));
-  deps.telemetry.info('the first wave formed its cluster', { createdAt: record.createdAt });
+  if (typeof record !== 'object' || record === null) return;
+  const learnsId = clusterId !== undefined && record.clusterId === undefined;
+  if (record.formedAt !== undefined && !learnsId) return;
+  const formedAt = record.formedAt ?? new Date().toISOString();
+  await deps.parameters.put(name, JSON.stringify({ ...record, formedAt, ...(learnsId && { clusterId }) }));
+  deps.telemetry.info('the first wave formed its cluster', { createdAt: record.createdAt, clusterId: clusterId ?? null });
 }

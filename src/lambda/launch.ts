@@ -25,6 +25,7 @@ import { versionSkewRefusal } from './skew.js';
 import { markFormed } from './formed.js';
 import { backUpWhenDue } from './backup.js';
 import { waitBudgetMs } from './timing.js';
+import { instanceRestoreOf, restoreIfLost } from './restore.js';
 
 export type LaunchOutcome = 'continue' | 'abandon' | 'duplicate' | 'not-launching';
 
@@ -153,6 +154,13 @@ export async function handleLaunch(
   await requireNamespace(deps);
   deps.faultPoint?.('store-parameters');
   const settings = withListenURLs(plan.settings, instance.privateIp, config);
+  // A member of a restore wave restores its snapshot before etcd starts: that parameter comes before the drop-in,
+  // whose arrival starts the boot.
+  if (plan.kind === 'bootstrap') {
+    const record = await readBootstrapRecord(deps);
+    const restore = record === undefined ? undefined : instanceRestoreOf(record, instanceId);
+    if (restore !== undefined) await deps.parameters.putInstanceFile(instanceId, 'restore', JSON.stringify(restore));
+  }
   // The drop-in is the instance's only configuration (the env file is no longer written: nothing read it).
   await deps.parameters.putInstanceFile(instanceId, 'dropin', renderDropin(settings));
   telemetry.decision({
@@ -316,9 +324,24 @@ async function joinOrBootstrap(self: SelfIdentity, group: GroupView, deps: Lifec
   if (record !== undefined && record.formedAt === undefined && result.plan.kind === 'join') await markFormed(deps);
   let firstWave = result.plan.kind === 'refuse' && result.plan.code === 'no-bootstrap-source' && record === undefined;
   if (result.plan.kind === 'refuse' && result.plan.code === 'bootstrap-in-progress' && record !== undefined) {
+    // No member answers a cluster that formed: restore it from a snapshot when the rule says so (restore.ts).
+    if (record.formedAt !== undefined) {
+      const restored = await restoreIfLost(record, self, group, deps);
+      if (restored !== undefined) return restored;
+    }
     // No member answers and this node is not in the record: is a first wave really still forming?
     const judged = await judgeRecord(record, self.name, group, deps);
     if (judged.kind === 'refuse') return judged;
+    if (judged.kind === 'stale' && record.restore !== undefined) {
+      // A restore wave lost before it formed: its data live on in the snapshot, never in an empty first wave.
+      return (
+        (await restoreIfLost(record, self, group, deps)) ?? {
+          kind: 'refuse',
+          code: 'cluster-down',
+          message: 'the restore wave was lost before it formed and no restore is wanted now; record a restore request',
+        }
+      );
+    }
     if (judged.kind === 'stale') firstWave = true;
   }
   if (firstWave) {

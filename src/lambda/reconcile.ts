@@ -7,7 +7,8 @@ import type { LifecycleDeps } from './deps.js';
 import { candidateEndpoints, loadGroup, liveInstances, safeHost, type GroupView } from './group.js';
 import { healUnhealthyMembers } from './heal.js';
 import { handleLaunch } from './launch.js';
-import { markFormed } from './formed.js';
+import { noteClusterAnswers, noteClusterDown } from './restore.js';
+import { readBootstrapRecord } from './first-wave.js';
 import { backUpWhenDue, type BackupOutcome } from './backup.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { handleTerminate } from './terminate.js';
@@ -64,7 +65,8 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     const gone = await removeGoneMembers(group, deps);
     report.clusterReachable = gone.reachable;
     report.removed.push(...gone.removed);
-    if (gone.reachable) await markFormed(deps);
+    if (gone.reachable) await noteClusterAnswers(group, deps);
+    else if ((await readBootstrapRecord(deps))?.formedAt !== undefined) await noteClusterDown(deps);
   });
   await attempt('promote learners', async () => {
     report.promoted.push(...(await promoteReadyLearners(group, deps)));

@@ -9,6 +9,7 @@ import type { LifecycleEvent } from './events.js';
 import { loadGroup, safeHost } from './group.js';
 import { removeMember, type RemovalOutcome } from './members.js';
 import { waitBudgetMs } from './timing.js';
+import { restoreRequested } from './restore.js';
 
 /**
  * The termination of `event.instanceId`: its member is removed when the quorum allows, the action is held
@@ -25,6 +26,21 @@ export async function handleTerminate(event: Pick<LifecycleEvent, 'instanceId' |
   const isTarget = (m: Member): boolean =>
     m.name === instanceId || (ip !== undefined && m.peerURLs.some((u) => safeHost(u) === ip) && (isUnstarted(m) || m.name === instanceId));
   const why = `instance ${instanceId} is terminating`;
+  if (await restoreRequested(deps)) {
+    // The cluster is being replaced from a snapshot: its members are left as they are (removing them could only
+    // cost the old cluster a quorum it may never get back, and the restored cluster never contains them).
+    telemetry.decision({
+      trigger: 'terminate',
+      instanceId,
+      decision: 'keep',
+      reason: `${why} while a restore is requested: the cluster is being replaced, its members are left alone`,
+    });
+    deps.faultPoint?.('delete-parameters');
+    await deps.parameters.deleteInstance(instanceId);
+    await deps.autoScaling.completeLifecycleAction(ref, 'CONTINUE');
+    telemetry.latency('Terminate', Date.now() - started);
+    return 'kept';
+  }
   let outcome = await removeMember(group, { isTarget, why }, deps);
   if (outcome === 'unsafe') {
     // The machine still runs and still counts for the quorum: hold its termination (the hook waits, kept alive

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SnapshotDigest } from '../adapters/etcd/index.js';
 import type { BackupStore, StoredSnapshot } from '../adapters/aws/backups.js';
@@ -43,22 +44,40 @@ export async function fetchVerifiedSnapshot(store: BackupStore, options: FetchOp
     throw new RestoreRefusedError(`snapshot ${key} belongs to cluster ${manifest.clusterId}, not ${options.clusterId}: refused`);
   }
   const temporary = join(dirname(options.to), `.${basename(options.to)}.partial-${randomBytes(4).toString('hex')}`);
-  const digest = new SnapshotDigest(true);
   try {
-    await pipeline(await store.open(key), digest, createWriteStream(temporary, { flags: 'wx', mode: 0o600, flush: true }));
-    const seen = digest.result();
-    if (seen?.sha256 !== manifest.sha256 || seen.size !== manifest.size) {
-      throw new RestoreRefusedError(
-        `snapshot ${key} does not match its manifest (SHA-256 ${seen?.sha256 ?? '?'}, ${seen?.size ?? '?'} bytes; expected ${manifest.sha256}, ${manifest.size} bytes): refused`,
-      );
-    }
+    await streamVerified(store, chosen, createWriteStream(temporary, { flags: 'wx', mode: 0o600, flush: true }));
     await rename(temporary, options.to);
     return chosen;
   } catch (err) {
     await rm(temporary, { force: true });
-    if (err instanceof RestoreRefusedError) throw err;
-    const message = errorMessage(err);
-    throw new RestoreRefusedError(`snapshot ${key} cannot be used: ${message}`, { cause: err });
+    throw err;
+  }
+}
+
+/**
+ * Checks a stored snapshot without keeping it: streams it through the digest (size and SHA-256 against the
+ * manifest, etcd's own trailer) into nothing. Resolves when it verifies; rejects with RestoreRefusedError
+ * saying why not. The Lambda's step before deciding a restore from it.
+ */
+export async function verifyStoredSnapshot(store: BackupStore, snapshot: StoredSnapshot): Promise<void> {
+  const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  await streamVerified(store, snapshot, discard);
+}
+
+/** Streams the snapshot through the digest into `sink`; RestoreRefusedError when it does not match its manifest. */
+async function streamVerified(store: BackupStore, snapshot: StoredSnapshot, sink: Writable): Promise<void> {
+  const { key, manifest } = snapshot;
+  const digest = new SnapshotDigest(true);
+  try {
+    await pipeline(await store.open(key), digest, sink);
+  } catch (err) {
+    throw new RestoreRefusedError(`snapshot ${key} cannot be used: ${errorMessage(err)}`, { cause: err });
+  }
+  const seen = digest.result();
+  if (seen?.sha256 !== manifest.sha256 || seen.size !== manifest.size) {
+    throw new RestoreRefusedError(
+      `snapshot ${key} does not match its manifest (SHA-256 ${seen?.sha256 ?? '?'}, ${seen?.size ?? '?'} bytes; expected ${manifest.sha256}, ${manifest.size} bytes): refused`,
+    );
   }
 }
 

@@ -55,6 +55,11 @@ export interface StartMemberOptions {
    * cluster's test CA. Defaults to whether the cluster has TLS enabled (see EtcdCluster.enableTls).
    */
   readonly tls?: boolean;
+  /**
+   * Runs after the member's work dir exists and before etcd starts (e.g. restoring a snapshot into its data dir,
+   * as a boot script does). A rejection leaves etcd unstarted and is passed on.
+   */
+  readonly beforeSpawn?: (member: EtcdMember) => Promise<void>;
 }
 
 interface MaintenanceStatus {
@@ -360,6 +365,7 @@ export class EtcdCluster {
     }
     const member = new EtcdMember(ip, workDir, options.settings ?? {}, options.flags ?? [], options.version ?? selectedEtcdVersion(), tls);
     this.all.push(member);
+    await options.beforeSpawn?.(member);
     member.spawn();
     if ((options.wait ?? 'ready') === 'ready') await member.waitReady(options.readyTimeoutMs);
     return member;

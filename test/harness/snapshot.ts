@@ -1,7 +1,8 @@
 // Snapshots for tests: taken over the JSON gateway, restored with the tool of the version the cluster reports
 // (etcd 3.4: `etcdctl snapshot restore`; 3.5 moved the offline tools to `etcdutl`, and deprecated the former).
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { majorMinor } from '../../src/adapters/etcd/index.js';
 import { etcdBinaries, type EtcdVersionName } from './versions.js';
 
@@ -62,4 +63,48 @@ export function restoreSnapshot(serverVersion: string, file: string, options: Re
       else resolve({ tool: tool.bin, output: `${stdout}${stderr}` });
     });
   });
+}
+
+export interface MemberRestoreOptions {
+  readonly name: string;
+  /** name=peerURL,... of the whole restore wave (the drop-in's ETCD_INITIAL_CLUSTER). */
+  readonly initialCluster: string;
+  readonly token: string;
+  readonly peerURL: string;
+  /** The member's data dir: the restore goes into a fresh directory beside it, renamed into place. */
+  readonly dataDir: string;
+}
+
+/**
+ * What a boot script does with a snapshot for one member of a restore wave: unless the data dir already holds
+ * `member/` (a reboot after a restore: never restore over data), restores `file` with the tool of `version`
+ * (3.5: etcdutl; 3.4: `etcdctl snapshot restore`) into a fresh directory beside the data dir, then renames it
+ * into place. Resolves with whether it restored.
+ */
+export async function restoreMemberDataDir(version: EtcdVersionName, file: string, options: MemberRestoreOptions): Promise<boolean> {
+  if (existsSync(join(options.dataDir, 'member'))) return false;
+  const bins = etcdBinaries(version);
+  const tool = bins.etcdutl !== undefined ? { bin: bins.etcdutl, env: {} } : { bin: bins.etcdctl, env: { ETCDCTL_API: '3' } };
+  const fresh = join(dirname(options.dataDir), `.${basename(options.dataDir)}.restore`);
+  rmSync(fresh, { recursive: true, force: true });
+  const args = [
+    'snapshot',
+    'restore',
+    file,
+    `--name=${options.name}`,
+    `--initial-cluster=${options.initialCluster}`,
+    `--initial-cluster-token=${options.token}`,
+    `--initial-advertise-peer-urls=${options.peerURL}`,
+    `--data-dir=${fresh}`,
+  ];
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ETCD')));
+  await new Promise<void>((resolve, reject) => {
+    execFile(tool.bin, args, { env: { ...inherited, ...tool.env }, timeout: 30_000 }, (error, _stdout, stderr) => {
+      if (error !== null) reject(new Error(`${basename(tool.bin)} snapshot restore failed: ${stderr.trim()}`, { cause: error }));
+      else resolve();
+    });
+  });
+  rmSync(options.dataDir, { recursive: true, force: true });
+  renameSync(fresh, options.dataDir);
+  return true;
 }

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { BackupStore, createS3Client, MANIFEST_SUFFIX, type StoredManifest } from '../../src/adapters/aws/backups.js';
 import { backUp } from '../../src/services/backup.js';
-import { fetchVerifiedSnapshot, RestoreRefusedError } from '../../src/services/restore.js';
+import { fetchVerifiedSnapshot, RestoreRefusedError, verifyStoredSnapshot } from '../../src/services/restore.js';
 import { silentLogger } from '../../src/services/log.js';
 import { etcdctlOk, restoreSnapshot, startCluster, type EtcdCluster } from '../harness/index.js';
 import { startSimulatedCloud, type SimulatedCloud } from '../sim/index.js';
@@ -156,5 +156,31 @@ describe('fetching a snapshot to restore from', () => {
     cloud.s3.putRaw(BUCKET, key, cloud.s3.object(BUCKET, good.key)!.body);
     await assert.rejects(fetchVerifiedSnapshot(store, { from: key, to: join(dir, 'unfinished.db') }), /no manifest/);
     assert.equal((await store.latest())?.key.includes('unfinished'), false);
+  });
+
+  test('restore candidates: both tiers, newest takenAt first (not key order); a daily copy counts; verified without a file', async () => {
+    const copy = (key: string, takenAt: string): string => {
+      cloud.s3.putRaw(BUCKET, key, cloud.s3.object(BUCKET, good.key)!.body);
+      cloud.s3.putRaw(BUCKET, `${key}${MANIFEST_SUFFIX}`, Buffer.from(JSON.stringify({ ...good.manifest, takenAt })));
+      return key;
+    };
+    // The daily copy's key sorts before every frequent key, but it was taken last.
+    const daily = copy('p/daily/00000000T000000.000Z-a.db', new Date(Date.now() + 60_000).toISOString());
+    const older = copy('p/snapshots/99999999T000000.000Z-z.db', '2020-01-01T00:00:00.000Z');
+    const keys = (await store.candidates()).map((c) => c.key);
+    assert.equal(keys[0], daily);
+    assert.equal(keys.at(-1), older);
+    assert.ok(keys.includes(good.key));
+    assert.ok(!keys.some((k) => k.includes('unfinished')), 'no manifest, no candidate');
+    assert.equal((await store.latest())?.key, daily, 'latest() orders by takenAt too');
+    await verifyStoredSnapshot(store, { key: daily, manifest: (await store.candidates())[0]!.manifest });
+    const flipped = (await store.candidates()).find((c) => c.key.includes('flipped'));
+    assert.ok(flipped !== undefined);
+    await assert.rejects(verifyStoredSnapshot(store, flipped), RestoreRefusedError);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('daily')),
+      [],
+      'nothing written',
+    );
   });
 });

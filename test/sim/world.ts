@@ -10,7 +10,13 @@
 //
 // Used by the Lambda's end-to-end tests and by the demo and chaos scripts. close() frees everything.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createWriteStream, rmSync, writeFileSync } from 'node:fs';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { instanceRestoreSchema, parseRestoreValue, type InstanceRestore } from '../../src/adapters/aws/restore-parameters.js';
+import { restoreMemberDataDir } from '../harness/snapshot.js';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CLUSTER_DEFAULTS } from '../../src/core/defaults.js';
@@ -102,6 +108,13 @@ export interface WorldOptions {
   readonly backupBucket?: string;
   /** ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS (default: the Lambda's). */
   readonly backupIntervalSeconds?: number;
+  /** ELASTIC_ETCD_AUTO_RESTORE (default: the Lambda's, on). */
+  readonly autoRestore?: boolean;
+  /**
+   * How long a lost cluster must be down before an automatic restore (LifecycleDeps.restoreAfterMs): the
+   * environment variable's minimum is 60 s, so a test passes a shorter time here.
+   */
+  readonly restoreAfterMs?: number;
 }
 
 export interface QueuedEvent {
@@ -187,6 +200,8 @@ export class World {
   readonly invocations: { summary: string; start: number; end: number }[] = [];
   /** Instances whose boot gave up (no drop-in in time, or a drop-in etcd could not be started from). */
   readonly bootFailures: { instanceId: string; reason: string }[] = [];
+  /** Instances that restored a snapshot before starting etcd (a restore wave), in order. */
+  readonly restoredInstances: string[] = [];
 
   private readonly started = Date.now();
   private readonly etcdByInstance = new Map<string, EtcdMember>();
@@ -204,6 +219,7 @@ export class World {
   readonly etcdRestarts = new Map<string, number>();
   private seq = 0;
   private closed = false;
+  private readonly instanceS3: S3Client;
   /** When the current invocation would time out (remainingMs). */
   private invocationDeadline = 0;
 
@@ -238,8 +254,11 @@ export class World {
         unsafeRecheckMs: options.unsafeRecheckMs ?? DEFAULTS.unsafeRecheckMs,
         faultPoint: (step) => this.faultPoint(step),
         ...(options.joinGraceSeconds !== undefined && { joinGraceSeconds: options.joinGraceSeconds }),
+        ...(options.restoreAfterMs !== undefined && { restoreAfterMs: options.restoreAfterMs }),
       },
     );
+    // What an instance's role reaches S3 with: its own client, as the boot script's aws CLI.
+    this.instanceS3 = createS3Client({ region: group.region, endpoint: cloud.s3Url, credentials: SIM_CREDENTIALS, maxAttempts: 3 });
   }
 
   static async start(options: WorldOptions = {}): Promise<World> {
@@ -283,6 +302,7 @@ export class World {
               bucket: options.backupBucket,
               prefix: CLUSTER_DEFAULTS.backupPrefix,
               intervalMs: (options.backupIntervalSeconds ?? CLUSTER_DEFAULTS.backupIntervalSeconds) * 1000,
+              ...(options.autoRestore !== undefined && { autoRestore: options.autoRestore }),
             },
           }),
         }),
@@ -332,6 +352,12 @@ export class World {
     this.log('world', `instances launch with etcd ${version} from now on; the Lambda expects etcd ${lambdaVersion}`);
   }
 
+  /** From now on a lost cluster must be down this long before an automatic restore (LifecycleDeps.restoreAfterMs). */
+  setRestoreAfter(ms: number): void {
+    (this as { deps: LifecycleDeps }).deps = { ...this.deps, restoreAfterMs: ms };
+    this.log('world', `an automatic restore waits for ${ms} ms of down time from now on`);
+  }
+
   /** The etcd minor instances launch with now. */
   launchEtcdVersion(): EtcdVersionName {
     return this.launchVersion;
@@ -372,6 +398,66 @@ export class World {
   async killEtcd(instanceId: string): Promise<void> {
     this.log('instance', `etcd on ${instanceId} killed`);
     await this.etcdByInstance.get(instanceId)?.kill();
+  }
+
+  /**
+   * Every instance is lost at once (an AZ outage plus failures, an operator's mistake): every etcd is killed,
+   * then the group replaces each instance. Resolves with the lost instances' IDs.
+   */
+  async loseAll(): Promise<string[]> {
+    const lost = this.group
+      .instances()
+      .filter((i) => i.lifecycleState === 'InService')
+      .map((i) => i.id);
+    this.log('world', `losing every instance at once: ${lost.join(', ')}`);
+    await Promise.all(lost.map((id) => this.etcdByInstance.get(id)?.kill() ?? Promise.resolve()));
+    for (const id of lost) this.cancelBoot(id);
+    for (const id of lost) await this.group.terminate(id, { replace: true });
+    return lost;
+  }
+
+  /**
+   * Starts a gone instance's etcd again on its old data and address (a machine thought lost comes back). Its
+   * instance stays out of the group: only its process runs.
+   */
+  startOldEtcd(instanceId: string): EtcdMember {
+    const member = this.etcdByInstance.get(instanceId);
+    if (member === undefined) throw new Error(`no etcd was ever started on ${instanceId}`);
+    this.log('instance', `${instanceId}: its old etcd starts again on its old data`);
+    member.spawn();
+    return member;
+  }
+
+  /** Flips one byte in the middle of a stored object (bit rot, a bad copy): its manifest no longer matches. */
+  flipByte(bucket: string, key: string): void {
+    const stored = this.cloud.s3.object(bucket, key);
+    if (stored === undefined) throw new Error(`no object s3://${bucket}/${key}`);
+    const body = Buffer.from(stored.body);
+    const at = Math.floor(body.length / 2);
+    body[at] = body[at]! ^ 0xff;
+    this.cloud.s3.putRaw(bucket, key, body, { ...stored.metadata });
+    this.log('world', `flipped the byte at ${at} of s3://${bucket}/${key}`);
+  }
+
+  /**
+   * Stores a snapshot of another cluster as the newest in the bucket: `of`'s bytes (so it verifies) under a new
+   * key, with a manifest naming another cluster ID and taken now. Resolves with its key.
+   */
+  putForeignSnapshot(bucket: string, of: string, prefix = CLUSTER_DEFAULTS.backupPrefix): string {
+    const body = this.cloud.s3.object(bucket, of)?.body;
+    const manifest = this.cloud.s3.object(bucket, `${of}.manifest.json`)?.body;
+    if (body === undefined || manifest === undefined) throw new Error(`no snapshot with a manifest at s3://${bucket}/${of}`);
+    const now = new Date();
+    const key = `${prefix}/snapshots/${now.toISOString().replace(/[-:]/g, '')}-foreign.db`;
+    const foreign = {
+      ...(JSON.parse(manifest.toString('utf8')) as Record<string, unknown>),
+      clusterId: 'f0f0f0f0f0f0f0f',
+      takenAt: now.toISOString(),
+    };
+    this.cloud.s3.putRaw(bucket, key, body);
+    this.cloud.s3.putRaw(bucket, `${key}.manifest.json`, Buffer.from(JSON.stringify(foreign)));
+    this.log('world', `stored a snapshot of another cluster at s3://${bucket}/${key}`);
+    return key;
   }
 
   /** The next `count` instances to boot die before fetching their configuration: their members never start. */
@@ -727,6 +813,7 @@ export class World {
     this.clients.ec2.destroy();
     this.clients.ssm.destroy();
     this.clients.sqs.destroy();
+    this.instanceS3.destroy();
     await this.cloud.close();
     releaseAddresses([...this.addresses]);
     this.addresses.clear();
@@ -817,12 +904,18 @@ export class World {
       await delay(this.options.bootPollMs ?? DEFAULTS.bootPollMs);
     }
     const { settings } = parseDropin(dropin);
+    // A member of a restore wave: its restore was written before the drop-in (absent: a normal boot).
+    const restoreName = this.parameters.instanceName(instance.id, 'restore');
+    const restoreRaw = this.cloud.parameters.value(restoreName);
+    const restore = restoreRaw === undefined ? undefined : parseRestoreValue(instanceRestoreSchema, restoreRaw, restoreName);
+    const version = this.versionByInstance.get(instance.id) ?? this.launchVersion;
     // The drop-in names the data dir on the real machine; here every instance gets its own under the sandbox.
     const member = await this.etcd.startMember({
       ip: instance.privateIp,
       settings: { ...settings, ETCD_DATA_DIR: 'data' },
       wait: 'none',
-      version: this.versionByInstance.get(instance.id) ?? this.launchVersion,
+      version,
+      ...(restore !== undefined && { beforeSpawn: (m: EtcdMember) => this.restoreBeforeStart(instance.id, m, restore, settings, version) }),
     });
     this.etcdByInstance.set(instance.id, member);
     this.log('instance', `${instance.id} started etcd (${settings.ETCD_INITIAL_CLUSTER_STATE ?? '?'} cluster)`, {
@@ -832,6 +925,56 @@ export class World {
     if (task.cancelled || instance.ec2State !== 'running')
       await member.kill(); // terminated while starting
     else if (this.options.restartEtcdAfterMs !== undefined) this.supervise(instance, member, this.options.restartEtcdAfterMs);
+  }
+
+  /**
+   * What the boot script does for a member of a restore wave, before etcd starts: downloads the snapshot (the
+   * real S3 client, the simulated S3), checks its size and SHA-256 against the parameter, and restores it with
+   * the drop-in's name, initial cluster and token using the instance's etcd version's own tool. Any mismatch or
+   * failure throws: the boot fails and etcd is not started.
+   */
+  private async restoreBeforeStart(
+    instanceId: string,
+    member: EtcdMember,
+    restore: InstanceRestore,
+    settings: Readonly<Record<string, string>>,
+    version: EtcdVersionName,
+  ): Promise<void> {
+    const where = `s3://${restore.bucket}/${restore.key}`;
+    const file = join(member.workDir, 'restore.db');
+    const answer = await this.instanceS3.send(new GetObjectCommand({ Bucket: restore.bucket, Key: restore.key }));
+    const hash = createHash('sha256');
+    let size = 0;
+    await pipeline(
+      answer.Body as Readable,
+      new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          hash.update(chunk);
+          size += chunk.length;
+          callback(null, chunk);
+        },
+      }),
+      createWriteStream(file, { mode: 0o600 }),
+    );
+    const sha256 = hash.digest('hex');
+    if (size !== restore.size || sha256 !== restore.sha256) {
+      throw new Error(
+        `snapshot ${where} does not match its restore parameter (${size} bytes, SHA-256 ${sha256}; expected ${restore.size}, ${restore.sha256}): etcd not started`,
+      );
+    }
+    const restored = await restoreMemberDataDir(version, file, {
+      name: settings.ETCD_NAME ?? instanceId,
+      initialCluster: settings.ETCD_INITIAL_CLUSTER ?? '',
+      token: settings.ETCD_INITIAL_CLUSTER_TOKEN ?? '',
+      peerURL: settings.ETCD_INITIAL_ADVERTISE_PEER_URLS ?? '',
+      dataDir: member.dataDir,
+    });
+    rmSync(file, { force: true });
+    this.restoredInstances.push(instanceId);
+    this.log(
+      'instance',
+      `${instanceId} restored ${where} (revision ${restore.revision})${restored ? '' : ': data dir kept, already restored'}`,
+    );
   }
 
   /** Restart=on-failure: starts the instance's etcd again whenever it exits, until the instance goes away. */

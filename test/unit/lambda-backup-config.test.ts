@@ -22,6 +22,8 @@ test('a bucket: the default prefix and the 30-minute interval', () => {
     bucket: 'my-backups',
     prefix: 'elastic-etcd',
     intervalMs: 1_800_000,
+    autoRestore: true,
+    restoreAfterMs: 600_000,
   });
   assert.deepEqual(
     loadConfig({
@@ -34,6 +36,8 @@ test('a bucket: the default prefix and the 30-minute interval', () => {
       bucket: 'b.k-t',
       prefix: 'a/b',
       intervalMs: 60_000,
+      autoRestore: true,
+      restoreAfterMs: 600_000,
     },
   );
 });

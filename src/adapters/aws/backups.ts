@@ -10,6 +10,8 @@ import * as z from 'zod';
 import { errorMessage } from '../../core/errors.js';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
+/** How many of the newest keys latest() reads the manifests of. */
+const LATEST_LOOKAHEAD = 4;
 
 /** What the store keeps about a snapshot (the service's SnapshotManifest, validated when read back). */
 export const snapshotManifestSchema = z.object({
@@ -140,17 +142,12 @@ export class BackupStore {
     return keys.sort();
   }
 
-  /** The newest snapshot with a valid manifest, or undefined when there is none. */
+  /**
+   * The newest snapshot with a valid manifest (by the manifest's takenAt, in either tier), or undefined when
+   * there is none. Reads the manifests of the few newest keys only: a key's stamp is when it was taken.
+   */
   async latest(): Promise<StoredSnapshot | undefined> {
-    const keys = await this.list();
-    for (const key of keys.reverse()) {
-      try {
-        return { key, manifest: await this.manifest(key) };
-      } catch (err) {
-        if (!(err instanceof BackupStoreError)) throw err;
-      }
-    }
-    return undefined;
+    return (await this.candidates({ limit: LATEST_LOOKAHEAD }))[0];
   }
 
   /** The manifest of the snapshot at `key`; BackupStoreError when it is missing or malformed. */
@@ -183,5 +180,50 @@ export class BackupStore {
     const answer = await this.s3.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
     if (answer.Body === undefined) throw new BackupStoreError(`s3://${this.options.bucket}/${key} has no body`);
     return answer.Body as Readable;
+  }
+
+  // --- restore candidates (both tiers) -------------------------------------------------------------------
+
+  /** Where the daily tier's copies are (`<prefix>/daily/`). */
+  dailyPrefix(): string {
+    return `${this.options.prefix}/daily/`;
+  }
+
+  /**
+   * Every snapshot with a valid manifest under `<prefix>/snapshots/` and `<prefix>/daily/`: the candidates of a
+   * restore, newest `takenAt` first. A snapshot object without a manifest (half-finished) is never one. With
+   * `limit`, only the manifests of that many newest keys (by their stamp) are read. A manifest that cannot be
+   * read is skipped and reported to `onSkip`.
+   */
+  async candidates(options: { limit?: number; onSkip?: (key: string, reason: string) => void } = {}): Promise<StoredSnapshot[]> {
+    const keys = [...(await this.listManifested(this.snapshotsPrefix())), ...(await this.listManifested(this.dailyPrefix()))];
+    const stamp = (key: string): string => key.slice(key.lastIndexOf('/') + 1);
+    keys.sort((a, b) => (stamp(a) < stamp(b) ? 1 : stamp(a) > stamp(b) ? -1 : a < b ? 1 : -1));
+    const found: StoredSnapshot[] = [];
+    for (const key of keys.slice(0, options.limit ?? keys.length)) {
+      try {
+        found.push({ key, manifest: await this.manifest(key) });
+      } catch (err) {
+        if (!(err instanceof BackupStoreError)) throw err;
+        options.onSkip?.(key, err.message);
+      }
+    }
+    const at = (s: StoredSnapshot): number => Date.parse(s.manifest.takenAt) || 0;
+    return found.sort((a, b) => at(b) - at(a) || (a.key < b.key ? 1 : -1));
+  }
+
+  /** Keys under `prefix` that have a manifest beside them (the manifest is the mark of a complete snapshot). */
+  private async listManifested(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ...(token !== undefined && { ContinuationToken: token }) }),
+      );
+      for (const o of page.Contents ?? [])
+        if (o.Key?.endsWith(MANIFEST_SUFFIX) === true) keys.push(o.Key.slice(0, -MANIFEST_SUFFIX.length));
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return keys;
   }
 }

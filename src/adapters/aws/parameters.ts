@@ -6,6 +6,8 @@
 //   <prefix>/<cluster>/instances/<instance-id>/restore the snapshot its boot restores before etcd starts (restore.ts)
 //   <prefix>/<cluster>/restore-request               an operator's request to restore the cluster (restore.ts)
 //   <prefix>/<cluster>/restores/<lost-cluster-token> the restore decided for a lost cluster (written once)
+//   <prefix>/<cluster>/down-since                    when no member was first seen answering (create-only)
+//   <prefix>/<cluster>/observed                      the last revision the reconcile pass saw (recovery point)
 // Names are built only here, from validated identifiers, and carry a brand so no caller can pass a
 // hand-made path.
 import {
@@ -72,6 +74,16 @@ export class ParameterStore {
 
   bootstrapName(): ParameterName {
     return `${this.root}/bootstrap` as ParameterName;
+  }
+
+  /** When the Lambda first saw the formed cluster with no member answering (create-only; deleted once it answers). */
+  downSinceName(): ParameterName {
+    return `${this.root}/down-since` as ParameterName;
+  }
+
+  /** The last revision the reconcile pass saw the cluster at: what a restore's recovery point is measured against. */
+  observedName(): ParameterName {
+    return `${this.root}/observed` as ParameterName;
   }
 
   /** Where an operator's restore request waits for the Lambda (restore.ts). */
