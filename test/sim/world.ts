@@ -22,12 +22,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { CLUSTER_DEFAULTS } from '../../src/core/defaults.js';
 import { parseEtcdVersion } from '../../src/core/version.js';
 import { createAwsClients, GROUP_TAG, INSTANCE_ARN_TAG, type AwsClients, type ParameterStore } from '../../src/adapters/aws/index.js';
-import { createS3Client } from '../../src/adapters/aws/backups.js';
+import { createS3Client, type StoredSnapshot } from '../../src/adapters/aws/backups.js';
+import { backUp } from '../../src/services/backup.js';
 import { loadConfig, toEnvironment, type LambdaConfig } from '../../src/lambda/config.js';
 import { lifecycleDeps } from '../../src/lambda/deps.js';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handleEvent, handleInvocation, type InvocationResult } from '../../src/lambda/handle.js';
 import type { FaultPoint, LifecycleDeps } from '../../src/lambda/deps.js';
+import { loggerFor } from '../../src/lambda/log.js';
 import { createCapturingTelemetry, type Attributes, type CapturingTelemetry, type Telemetry } from '../../src/lambda/log.js';
 import { allocateAddresses, releaseAddresses } from '../harness/addresses.js';
 import { clientURLOf, createCluster, readStatus, type EtcdCluster, type EtcdMember } from '../harness/etcd.js';
@@ -392,6 +394,21 @@ export class World {
     await this.etcdByInstance.get(instanceId)?.kill();
     this.cancelBoot(instanceId);
     await this.group.terminate(instanceId, { replace: true });
+  }
+
+  /**
+   * A snapshot now, through the code the Lambda's scheduled pass runs when one is due (services/backup.ts, the
+   * world's backup store): for a demo or test that needs a backup after its writes, without waiting an interval.
+   */
+  async backUpNow(): Promise<StoredSnapshot> {
+    if (this.deps.backups === undefined) throw new Error('backups are off in this world: give it a backupBucket');
+    const stored = await backUp(this.deps.backups, {
+      endpoints: this.endpoints(),
+      connection: this.deps.connection,
+      log: loggerFor(this.deps.telemetry),
+    });
+    this.log('world', `backup stored at ${stored.key} (revision ${stored.manifest.revision})`);
+    return stored;
   }
 
   /** Only the etcd process dies; the instance stays in service (the group does not notice). */
