@@ -37,7 +37,7 @@ export async function rescueSurvivors(
     return { waiting: reason };
   };
   const store = deps.backups;
-  if (store === undefined) return wait('backups are off: there is nowhere to rescue the survivors' data to');
+  if (store === undefined) return wait("backups are off: there is nowhere to rescue the survivors' data to");
   if (survivors.length === 0) return wait('no survivor was named: nothing to rescue');
   const endpoints: string[] = [];
   for (const id of survivors) {
