@@ -44,8 +44,9 @@ export type RescueChoice<S extends SurvivorStatus = SurvivorStatus> =
   | { readonly kind: 'refused'; readonly reason: RescueRefusal; readonly detail: string };
 
 /**
- * The survivor to snapshot: the highest applied index, then the highest committed index, then the highest
- * revision (then the first endpoint, so the choice is the same every time). Refused when there is none, when
+ * The survivor to snapshot: the highest applied index, then the highest revision (then the first endpoint, so the
+ * choice is the same every time). It must have applied every entry any survivor knows is committed (a committed
+ * index above its applied one is data still on its way into the snapshot). Refused when there is none, when
  * any survivor knows a leader, when they answer for different clusters, or when the chosen one still has
  * committed entries to apply. Every survivor must have answered: the caller refuses before this otherwise.
  */
@@ -111,7 +112,6 @@ export function rescueShortfall(
 function moreAdvancedFirst(a: SurvivorStatus, b: SurvivorStatus): number {
   return (
     compareDesc(a.raftAppliedIndex, b.raftAppliedIndex) ||
-    compareDesc(a.raftIndex, b.raftIndex) ||
     compareDesc(a.revision, b.revision) ||
     (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0)
   );

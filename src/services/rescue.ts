@@ -55,15 +55,16 @@ export interface RescueFacts {
 }
 
 /**
- * Stores a snapshot of the most advanced survivor (highest applied raft index, then committed index, then
- * revision) and verifies it: the manifest is written only after the stream passed etcd's checksum, is read back,
- * and must name that member at or above every survivor's revision; then every survivor is read again and must
- * still know no leader and no later revision. Refused, storing nothing, when no survivor is named, any survivor
- * does not answer (a silent one may hold more), any knows a leader, they answer for different clusters, or the
- * chosen one is still applying committed entries. When the newest stored snapshot is of the same cluster at a
- * later revision than every survivor's, nothing new is stored ('covered'): a rescue run again after some
- * survivors were replaced never stores a snapshot older than one already taken. Running it twice at the same
- * revision stores a second, equal snapshot, which is harmless. Throws (SnapshotError, BackupStoreError,
+ * Stores a snapshot of the most advanced survivor (highest applied raft index, then revision) and verifies it:
+ * the manifest is written only after the stream passed etcd's checksum, is read back, and must name that member
+ * at or above every survivor's revision; then every survivor is read again and must still know no leader and no
+ * later revision. Refused, storing nothing, when no survivor is named, any survivor does not answer (a silent one
+ * may hold more), any knows a leader, they answer for different clusters, or the chosen one has not applied
+ * every committed entry yet. When the newest stored snapshot is of the same cluster at a later revision than
+ * every survivor's, nothing new is stored ('covered'): a rescue run again after some survivors were replaced
+ * never stores a snapshot older than one already taken. Running it twice at the same revision stores a second,
+ * equal snapshot, which is harmless. A refusal after the store (the snapshot falls short, or a survivor changed
+ * meanwhile) leaves that snapshot, a valid one of that member. Throws (SnapshotError, BackupStoreError,
  * EtcdError) when the snapshot cannot be taken or stored; nothing is then taken for a good snapshot.
  */
 export async function rescueSnapshot(store: BackupStore, options: RescueOptions): Promise<RescueOutcome> {
