@@ -80,8 +80,10 @@ export function chooseRescueSource<S extends SurvivorStatus>(survivors: readonly
 /**
  * Whether a stored snapshot holds every survivor's data without a new one: the same cluster and a revision
  * strictly above every survivor's (a later revision is a later point of the one history every member applies).
- * At an equal revision a new snapshot is taken: it is harmless, and the stored one may lack a change that does
- * not move the revision (a lease, a user).
+ * Then a rescue must NOT store a snapshot of the survivors: it would be the newest one yet older in revision, and
+ * the restore takes the newest (a survivor that lagged behind the lost majority; or a second run after the most
+ * advanced survivor was rescued and replaced). At an equal revision a new snapshot is taken: it is harmless, and
+ * the stored one may lack a change that does not move the revision (a lease, a user).
  */
 export function snapshotCovers(
   snapshot: { readonly clusterId: string; readonly revision: string } | undefined,
