@@ -158,10 +158,10 @@ async function everyMemberApplied(cluster: EtcdCluster): Promise<void> {
   );
 }
 
-/** Until the member at `endpoint` knows no leader (it lost quorum). */
+/** Until the member at `endpoint` answers and knows no leader (it lost quorum, or starts without one). */
 async function withoutLeader(endpoint: string): Promise<void> {
-  await pollUntil(async () => ((await statusOf(endpoint)).leader === 0n ? true : undefined), {
+  await pollUntil(async () => ((await statusOf(endpoint).catch(() => undefined))?.leader === 0n ? true : undefined), {
     timeoutMs: 15_000,
-    what: `${endpoint} to lose its leader`,
+    what: `${endpoint} to answer without a leader`,
   });
 }
