@@ -13,6 +13,7 @@
 // left out, the gateway's error body), and every member listens on its own client URL, so the real EtcdClient,
 // health checks and fail-over run unchanged. Every decision it serves is also tested against real etcd, in
 // test/integration (join markers, the lock) and test/e2e (the terminate hold, duplicate events, removals).
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BASE_ID } from './fixtures.js';
@@ -78,6 +79,8 @@ export class EtcdGatewayDouble {
   onOperation: ((operation: DoubleOperation) => void) | undefined;
   /** The cluster ID every member answers with (a second double with another ID is a second cluster). */
   clusterId = CLUSTER_ID;
+  /** Snapshots end with a trailer that does not match their data (etcd's checksum fails at the end of the stream). */
+  snapshotDamaged = false;
   private readonly keys = new Map<string, StoredKey>();
   private readonly leases = new Set<bigint>();
   private revision = 1n;
@@ -212,6 +215,20 @@ export class EtcdGatewayDouble {
           raftAppliedIndex: this.revision.toString(),
           ...(me?.isLearner === true && { isLearner: true }),
         });
+      }
+      case '/v3/maintenance/snapshot': {
+        // A small stand-in database and etcd's trailer (its SHA-256), in two chunk messages as etcd sends them.
+        const db = Buffer.from(`snapshot of member ${self} at revision ${this.revision}\n`.padEnd(8192, '.'));
+        const trailer = createHash('sha256').update(db).digest();
+        if (this.snapshotDamaged) trailer[0] = trailer[0]! ^ 0x01;
+        const data = Buffer.concat([db, trailer]);
+        const half = data.length >> 1;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write(
+          `${JSON.stringify({ result: { header, remaining_bytes: String(data.length - half), blob: data.subarray(0, half).toString('base64') } })}\n`,
+        );
+        res.end(`${JSON.stringify({ result: { blob: data.subarray(half).toString('base64') } })}\n`);
+        return;
       }
       case '/v3/cluster/member/remove': {
         const id = BigInt(String(body.ID));
