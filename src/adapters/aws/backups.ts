@@ -5,7 +5,14 @@
 // the mark of a good snapshot. Keys begin with a UTC timestamp, so S3's key order is their age.
 // The daily tier `<prefix>/daily/` keeps the first snapshot of each UTC day longer (its own lifecycle rule): a
 // server-side copy of the snapshot, then of its manifest, so a daily snapshot too is complete once its manifest is.
-import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import * as z from 'zod';
@@ -151,6 +158,37 @@ export class BackupStore {
       );
     }
     return dailyKey;
+  }
+
+  /** Every daily snapshot with a manifest, oldest first (by key). */
+  async dailyList(): Promise<string[]> {
+    return this.manifestKeys(this.dailyPrefix());
+  }
+
+  /** The size of the object at `key`, or undefined when there is none. */
+  async objectSize(key: string): Promise<number | undefined> {
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      return head.ContentLength;
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'NotFound' || name === 'NoSuchKey') return undefined;
+      throw err;
+    }
+  }
+
+  private async manifestKeys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ...(token !== undefined && { ContinuationToken: token }) }),
+      );
+      for (const o of page.Contents ?? [])
+        if (o.Key?.endsWith(MANIFEST_SUFFIX) === true) keys.push(o.Key.slice(0, -MANIFEST_SUFFIX.length));
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return keys.sort();
   }
 
   /** Every snapshot with a manifest, oldest first (by key). */
