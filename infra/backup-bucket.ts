@@ -44,7 +44,7 @@ export interface BackupProps {
   readonly autoRestore?: boolean;
   /**
    * How long no member may have answered before an automatic restore (env ELASTIC_ETCD_RESTORE_AFTER_SECONDS).
-   * Whole seconds, 1 minute to 24 hours; may be a CloudFormation parameter.
+   * Whole seconds, 1 minute to 24 hours; may be a CloudFormation parameter, given as `Duration.seconds(param)`.
    * @default 10 minutes
    */
   readonly restoreAfter?: Duration;
