@@ -233,8 +233,10 @@ export interface ElasticEtcdClusterProps {
   readonly unhealthyAfter?: Duration;
   /**
    * Snapshots to S3 (infra/backup-bucket.ts): a versioned, encrypted, RETAINed bucket the Lambda writes to on its
-   * reconcile schedule; `false` turns backups off.
-   * @default on: every 30 minutes, kept 14 days
+   * reconcile schedule, under the cluster's name as prefix, and automatic restore of a lost cluster from it;
+   * `false` turns backups (and restores) off.
+   * @default on: every 30 minutes, each kept 7 days, the first of each UTC day kept 180 days; automatic restore
+   * after 10 minutes without an answering member
    */
   readonly backups?: BackupProps | false;
 }
@@ -347,7 +349,11 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
     this.lambdaSecurityGroup = groups.lambda;
     this.connections = new ec2.Connections({ securityGroups: [groups.members], defaultPort: ec2.Port.tcp(CLIENT_PORT) });
     this.openPorts(props.clients ?? []);
-    if (props.vpcEndpoints ?? !resolved.internetAccess) this.createVpcEndpoints(resolved.subnets);
+    const vpcEndpoints = props.vpcEndpoints ?? !resolved.internetAccess;
+    if (vpcEndpoints) this.createVpcEndpoints(resolved.subnets);
+    // Snapshots go to S3 through a gateway endpoint (free, and no NAT traffic or NAT outage in the path) in the VPC
+    // this construct creates; in a VPC of your own that is yours to add (see infra/README.md).
+    if (vpcEndpoints || (props.vpc === undefined && props.backups !== false)) this.createS3GatewayEndpoint(resolved.subnets);
 
     this.instanceRole = this.createInstanceRole(resolved);
     this.launchTemplate = this.createLaunchTemplate(resolved, props);
@@ -659,9 +665,20 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
         // The version every member installs, for the Lambda's version-skew check.
         etcdVersion: parseEtcdVersion(this.etcdRelease.version),
         ...(this.backups !== undefined && {
-          backup: { bucket: this.backups.bucket.bucketName, prefix: this.backups.prefix, intervalMs: this.backups.intervalSeconds * 1000 },
+          backup: {
+            bucket: this.backups.bucket.bucketName,
+            prefix: this.backups.prefix,
+            intervalMs: this.backups.intervalSeconds * 1000,
+            autoRestore: this.backups.autoRestore,
+            ...(!Token.isUnresolved(this.backups.restoreAfterSeconds) && {
+              restoreAfterMs: Number(this.backups.restoreAfterSeconds) * 1000,
+            }),
+          },
         }),
       }),
+      // A CloudFormation parameter's token cannot go through the writer's arithmetic: written as seconds as given.
+      ...(this.backups !== undefined &&
+        Token.isUnresolved(this.backups.restoreAfterSeconds) && { ELASTIC_ETCD_RESTORE_AFTER_SECONDS: this.backups.restoreAfterSeconds }),
       // Written as whole seconds as given: `unhealthyAfter` may be a CloudFormation parameter, whose token
       // cannot go through the writer's milliseconds-to-seconds arithmetic.
       ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: resolved.unhealthyAfterSeconds,
@@ -733,8 +750,8 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
   /**
    * The endpoints for subnets without internet: SSM (the instances read their drop-ins, the Lambda writes them),
    * Auto Scaling and EC2 (the Lambda completes lifecycle actions and describes instances), SQS (the Lambda gives a
-   * failed queue message back early with ChangeMessageVisibility; the polling itself is the Lambda service's), and
-   * the S3 gateway (the etcd tarball).
+   * failed queue message back early with ChangeMessageVisibility; the polling itself is the Lambda service's); the
+   * S3 gateway endpoint comes with them (createS3GatewayEndpoint).
    */
   private createVpcEndpoints(subnets: ec2.SubnetSelection): void {
     const services: [string, ec2.InterfaceVpcEndpointAwsService][] = [
@@ -748,6 +765,10 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
       endpoint.connections.allowFrom(this.memberSecurityGroup, ec2.Port.tcp(443), 'etcd members call AWS APIs');
       endpoint.connections.allowFrom(this.lambdaSecurityGroup, ec2.Port.tcp(443), 'the lifecycle Lambda calls AWS APIs');
     }
+  }
+
+  /** The S3 gateway endpoint on the route tables of the members' and the Lambda's subnets (tarball, snapshots). */
+  private createS3GatewayEndpoint(subnets: ec2.SubnetSelection): void {
     new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', { vpc: this.vpc, service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [subnets] });
   }
 

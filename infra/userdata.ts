@@ -148,6 +148,8 @@ export function renderBootScript(options: BootScriptOptions, template = readFile
   for (const [name, value] of Object.entries(values)) {
     script = replaceExactlyOnce(script, `'@${name}@'`, `'${value}'`);
   }
+  // Comment lines are for readers of the template; EC2's 16 KB user data limit counts every byte an instance gets.
+  script = stripCommentLines(script);
   const leftover = /'@[A-Z_0-9]+@'/.exec(script);
   if (leftover) throw new Error(`boot script template has an unfilled placeholder ${leftover[0]}`);
   const size = Buffer.byteLength(script, 'utf8');
@@ -159,6 +161,17 @@ export function renderBootScript(options: BootScriptOptions, template = readFile
     );
   }
   return script;
+}
+
+/**
+ * Drops whole-line `#` comments, keeping the shebang. Safe for this template: none of its heredocs or quoted
+ * multi-line strings (the unit, the python helpers, EXTRA_SETTINGS) has a line that starts with `#`.
+ */
+function stripCommentLines(script: string): string {
+  return script
+    .split('\n')
+    .filter((line, index) => index === 0 || !/^\s*#/.test(line))
+    .join('\n');
 }
 
 function replaceExactlyOnce(text: string, search: string, replacement: string): string {

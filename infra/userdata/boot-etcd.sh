@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # elastic-etcd instance boot: install etcd (checksum-verified, every download bounded), write its unit and the
 # static settings drop-in, wait for the drop-in that the lifecycle Lambda stored in SSM Parameter Store for THIS
-# instance, then start etcd with it.
+# instance, restore etcd's data from a snapshot when the Lambda asked for it (instances/<id>/restore), then start
+# etcd with it.
 #
-# Values in @AT_SIGNS@ are filled in at synth time by infra/userdata.ts; the same text is shellchecked and run
-# by test/infra. Environment variables override where the script talks to and writes, for tests only:
+# Values in @AT_SIGNS@ are filled in at synth time by infra/userdata.ts, which also drops the comment lines (EC2
+# takes 16 KB of user data); the same text is shellchecked and run by test/infra. Environment variables override where the script talks to and writes, for tests only:
 #   AWS_EC2_METADATA_SERVICE_ENDPOINT  IMDS base URL (default http://169.254.169.254)
 #   AWS_ENDPOINT_URL_SSM               SSM endpoint (default https://ssm.<region>.<partition DNS suffix>)
 #   AWS_ENDPOINT_URL_S3                S3 endpoint, path-style (default https://<bucket>.s3.<region>.<suffix>)
@@ -12,6 +13,7 @@
 #   ELASTIC_ETCD_BIN_DIR               where etcd is installed (default /usr/local/bin)
 #   ELASTIC_ETCD_SKIP_INSTALL=1        etcd is already installed
 #   ELASTIC_ETCD_POLL_INTERVAL         seconds between polls for the drop-in
+# (ELASTIC_ETCD_BIN_DIR also decides the restore tool: etcdutl when it is there, else etcdctl.)
 set -euo pipefail
 
 readonly PARAMETER_PATH='@PARAMETER_PATH@'
@@ -263,6 +265,158 @@ wait_for_dropin() { # instance-id region domain output-file
   die "no drop-in at ${name} after ${DROPIN_WAIT_SECONDS}s; the launch lifecycle hook will abandon this instance"
 }
 
+# --- restore from a snapshot ------------------------------------------------------------------------------
+# Prints the value of one ETCD_* setting from a systemd drop-in, unescaped as systemd reads it (render.ts writes
+# `Environment="ETCD_X=value"` with \\ \" escaped and % doubled). Parsed, never sourced: the file came from SSM.
+dropin_setting() { # dropin-file ETCD_NAME
+  python3 -c '
+import re, sys
+wanted, found = sys.argv[2], None
+with open(sys.argv[1], encoding="utf-8") as dropin:
+    for line in dropin:
+        match = re.fullmatch(r"Environment=\"((?:[^\"\\\\]|\\\\.)*)\"\s*", line)
+        if match is None:
+            continue
+        assignment = re.sub(r"\\\\(.)", r"\1", match.group(1)).replace("%%", "%")
+        key, _, value = assignment.partition("=")
+        if key == wanted:
+            found = value
+if found is None:
+    sys.exit(3)
+sys.stdout.write(found)
+' "$1" "$2"
+}
+
+# Validates the instance restore parameter (src/adapters/aws/restore-parameters.ts) and prints its bucket, key,
+# sha256, size and revision, one per line. Values are checked here because they go into a URL and a log line.
+restore_fields() { # restore-json-file
+  python3 -c '
+import json, re, sys
+value = json.load(open(sys.argv[1], encoding="utf-8"))
+checks = [
+    ("format", lambda v: v == 1),
+    ("bucket", lambda v: isinstance(v, str) and re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", v)),
+    ("key", lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_./=-]{1,1024}", v)),
+    ("sha256", lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)),
+    ("size", lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0),
+    ("revision", lambda v: isinstance(v, str) and re.fullmatch(r"[0-9]+", v)),
+]
+for field, ok in checks:
+    if not ok(value.get(field)):
+        sys.stderr.write("field %s is missing or malformed\n" % field)
+        sys.exit(1)
+for field in ("bucket", "key", "sha256", "size", "revision"):
+    print(value[field])
+' "$1"
+}
+
+# Reads instances/<id>/restore: 0 with the value in the output file, 2 when there is none (the normal case).
+# The Lambda writes it BEFORE the drop-in, so once the drop-in is here an absent parameter means "no restore";
+# any other failure is retried, and in the end fails the boot: starting empty where a restore was asked for
+# would be worse than not starting.
+read_restore_parameter() { # instance-id region domain output-file
+  local name="${PARAMETER_PATH}/instances/$1/restore" attempt token rc
+  for attempt in 1 2 3 4 5; do
+    rc=1
+    if token="$(imds_token)"; then
+      rc=0
+      ssm_get_parameter "$name" "$2" "$3" "$token" "$4" || rc=$?
+    fi
+    ((rc == 0 || rc == 2)) && return "$rc"
+    log "reading ${name} failed (attempt ${attempt} of 5)"
+    sleep "$POLL_INTERVAL"
+  done
+  die "could not read ${name}; not starting etcd without knowing whether to restore"
+}
+
+# Downloads s3://bucket/key with the instance role (bounded like every download) and checks its size and SHA-256.
+download_snapshot() { # bucket key region domain output-file
+  local url config token size actual rc=0
+  if [[ -n "${AWS_ENDPOINT_URL_S3:-}" ]]; then
+    url="${AWS_ENDPOINT_URL_S3%/}/${1}/${2}"
+  else
+    url="https://${1}.s3.${3}.${4}/${2}"
+  fi
+  log "downloading snapshot s3://${1}/${2}"
+  token="$(imds_token)" || die "IMDSv2 token request failed"
+  config="$(sigv4_credentials "$token")" || die "could not read the instance role's credentials from IMDS"
+  curl -fsSL "${DOWNLOAD_BOUNDS[@]}" --config - --aws-sigv4 "aws:amz:${3}:s3" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+    -o "$5" "$url" <<<"$config" || rc=$?
+  # curl -f exits 22 on an HTTP error such as 404 NoSuchKey or 403 AccessDenied.
+  ((rc == 0)) || die "snapshot s3://${1}/${2} could not be downloaded (curl exit ${rc}); not starting etcd"
+}
+
+# Restores the snapshot the Lambda named for this instance, before etcd's first start. The drop-in of a
+# restore-wave member is a static bootstrap with a new cluster token; the snapshot is restored with exactly its
+# name, initial cluster, token and peer URLs, so the restored member is the member the drop-in describes.
+#
+# Ownership: the unit runs etcd as a DynamicUser with StateDirectory=etcd, and the restore runs as root before
+# etcd's first start. That is fine: when the unit starts, systemd moves an existing /var/lib/etcd to
+# /var/lib/private/etcd (leaving a symlink) and, because its owner is not the unit's user, changes the ownership
+# of the directory and everything below it to that user (systemd.exec(5), StateDirectory=).
+restore_snapshot() { # instance-id region domain dropin-file
+  local restore name cluster token peers data_dir fields bucket key sha256 size revision work actual_size actual_sha tool
+  local -a command
+  restore="$(mktemp)"
+  local rc=0
+  read_restore_parameter "$1" "$2" "$3" "$restore" || rc=$?
+  if ((rc == 2)); then
+    rm -f "$restore"
+    return 0
+  fi
+  fields="$(restore_fields "$restore" 2>&1)" || { rm -f "$restore"; die "the restore parameter of $1 is malformed: ${fields}"; }
+  rm -f "$restore"
+  { read -r bucket; read -r key; read -r sha256; read -r size; read -r revision; } <<<"$fields"
+
+  data_dir="$(dropin_setting "$4" ETCD_DATA_DIR)" || die "the drop-in sets no ETCD_DATA_DIR; cannot restore"
+  [[ "$data_dir" == /* && "$data_dir" != */ ]] || die "ETCD_DATA_DIR '${data_dir}' is not an absolute path"
+  # A reboot after a restore: the data dir holds the restored (and since then changed) data. Never restore over
+  # it, and need not download: the snapshot may since have expired.
+  if [[ -d "${data_dir}/member" ]]; then
+    log "restore of s3://${bucket}/${key} skipped: ${data_dir}/member already exists (never restoring over data)"
+    return 0
+  fi
+  name="$(dropin_setting "$4" ETCD_NAME)" || die "the drop-in sets no ETCD_NAME; cannot restore"
+  cluster="$(dropin_setting "$4" ETCD_INITIAL_CLUSTER)" || die "the drop-in sets no ETCD_INITIAL_CLUSTER; cannot restore"
+  token="$(dropin_setting "$4" ETCD_INITIAL_CLUSTER_TOKEN)" || die "the drop-in sets no ETCD_INITIAL_CLUSTER_TOKEN; cannot restore"
+  peers="$(dropin_setting "$4" ETCD_INITIAL_ADVERTISE_PEER_URLS)" || die "the drop-in sets no ETCD_INITIAL_ADVERTISE_PEER_URLS; cannot restore"
+
+  # Beside the data dir (same file system), so the restored member/ is renamed into place, never copied.
+  mkdir -p "$(dirname "$data_dir")"
+  work="$(mktemp -d "${data_dir}.restore.XXXXXX")"
+  download_snapshot "$bucket" "$key" "$2" "$3" "${work}/snapshot.db"
+  actual_size="$(stat -c %s "${work}/snapshot.db")"
+  if [[ "$actual_size" != "$size" ]]; then
+    rm -rf "$work"
+    die "snapshot s3://${bucket}/${key} has ${actual_size} bytes, expected ${size}; refusing to restore it, not starting etcd"
+  fi
+  actual_sha="$(sha256sum "${work}/snapshot.db" | cut -d ' ' -f 1)"
+  if [[ "$actual_sha" != "$sha256" ]]; then
+    rm -rf "$work"
+    die "SHA-256 mismatch for snapshot s3://${bucket}/${key}: expected ${sha256}, got ${actual_sha}; refusing to restore it, not starting etcd"
+  fi
+  log "snapshot s3://${bucket}/${key} verified (${actual_size} bytes, SHA-256 ${actual_sha}, revision ${revision})"
+
+  # etcd 3.5 moved the offline restore to etcdutl (etcdctl's is deprecated there); 3.4 has only etcdctl.
+  if [[ -x "${BIN_DIR}/etcdutl" ]]; then
+    tool=etcdutl
+    command=("${BIN_DIR}/etcdutl")
+  else
+    tool=etcdctl
+    command=(env ETCDCTL_API=3 "${BIN_DIR}/etcdctl")
+  fi
+  if ! "${command[@]}" snapshot restore "${work}/snapshot.db" --name "$name" --initial-cluster "$cluster" \
+    --initial-cluster-token "$token" --initial-advertise-peer-urls "$peers" --data-dir "${work}/data" >&2; then
+    rm -rf "$work"
+    die "${tool} snapshot restore of s3://${bucket}/${key} failed; not starting etcd"
+  fi
+  mkdir -p "$data_dir"
+  chmod 0700 "$data_dir"
+  mv "${work}/data/member" "${data_dir}/member"
+  rm -rf "$work"
+  log "restored s3://${bucket}/${key} (revision ${revision}) into ${data_dir} with ${tool} as ${name}, cluster token ${token}"
+}
+
 main() {
   local token instance_id region domain dropin staged
   token="$(imds_token)" || die "IMDSv2 token request failed"
@@ -289,6 +443,7 @@ main() {
   [[ "$(grep -v -m1 -e '^#' -e '^[[:space:]]*$' "$staged")" == "[Service]" ]] || { rm -f "$staged"; die "the stored drop-in does not start with [Service]"; }
   chmod 0644 "$staged"
   mv -f "$staged" "$dropin"
+  restore_snapshot "$instance_id" "$region" "$domain" "$dropin"
 
   systemctl daemon-reload
   systemctl enable etcd

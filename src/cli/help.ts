@@ -7,6 +7,8 @@ const INTRO: Readonly<Record<CommandName, string>> = {
 Usage:
   elastic-etcd [options]            join (or bootstrap) and print the configuration for etcd
   elastic-etcd promote [options]    promote this node's learner once it is in sync (run after etcd started)
+  elastic-etcd snapshot --to FILE   take a verified snapshot of a running cluster (see snapshot --help)
+  elastic-etcd restore --from KEY   ask the lifecycle Lambda to restore from a backup (see restore --help)
 
 Prints only the configuration on stdout (-o env, dropin, flags or json); logs and errors go to stderr.
 Exit status: 0 success, 1 join refused or failed (nothing on stdout), 2 usage error (nothing on stdout).

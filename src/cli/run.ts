@@ -6,6 +6,7 @@ import { runJoinCommand } from './join-command.js';
 import { StderrLogger } from './logger.js';
 import { parseCommandLine, type Environment } from './options.js';
 import { runPromoteCommand } from './promote-command.js';
+import { runRestoreCommandLine } from './restore-command.js';
 import { runSnapshotCommandLine } from './snapshot-command.js';
 import { realDependencies, type CliDependencies, type CliIO } from './context.js';
 
@@ -23,8 +24,10 @@ export async function main(
   deps: CliDependencies = realDependencies,
 ): Promise<number> {
   try {
-    // `snapshot` has flags of its own (snapshot-command.ts); every other command goes through options.ts.
+    // `snapshot` and `restore` have flags of their own (snapshot-command.ts, restore-command.ts); every other
+    // command goes through options.ts.
     if (argv[0] === 'snapshot') return await runSnapshotCommandLine(argv.slice(1), env, io, deps);
+    if (argv[0] === 'restore') return await runRestoreCommandLine(argv.slice(1), env, io);
     const command = await parseCommandLine(argv, env);
     if (command.kind === 'help') {
       // Asked for explicitly, so it is the output: stdout, exit 0.

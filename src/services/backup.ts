@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BackupStore, StoredSnapshot } from '../adapters/aws/backups.js';
 import { openSnapshot, type SnapshotOptions } from './snapshot.js';
+import { errorMessage } from '../core/errors.js';
 
 /** Takes a snapshot of the cluster at `options.endpoints` and stores it; resolves with what was stored. */
 export async function backUp(
@@ -24,5 +25,16 @@ export async function backUp(
     source: snapshot.source.name,
     ms,
   });
+  await copyToDaily(store, stored, options.log);
   return { ...stored, source: snapshot.source.name, ms };
+}
+
+/** The daily tier: a failed copy costs only that tier's copy of the day (the next snapshot retries), never the backup. */
+async function copyToDaily(store: BackupStore, stored: StoredSnapshot, log: SnapshotOptions['log']): Promise<void> {
+  try {
+    const daily = await store.copyToDaily(stored);
+    if (daily !== undefined) log.info('daily snapshot copied', { key: stored.key, daily, bucket: store.bucket });
+  } catch (err) {
+    log.warn('daily snapshot copy failed', { key: stored.key, bucket: store.bucket, error: errorMessage(err) });
+  }
 }

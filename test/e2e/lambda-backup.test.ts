@@ -19,8 +19,9 @@ describe('backups taken by the Lambda', () => {
   });
   after(async () => world?.close());
 
-  const snapshots = () => world.cloud.s3.keys(BUCKET).filter((k) => k.endsWith('.db'));
-  const manifests = () => world.cloud.s3.keys(BUCKET).filter((k) => k.endsWith('.manifest.json'));
+  // The frequent tier only: the first snapshot of a day is also copied to daily/ (tested in s3-backup.test.ts).
+  const snapshots = () => world.cloud.s3.keys(BUCKET).filter((k) => k.includes('/snapshots/') && k.endsWith('.db'));
+  const manifests = () => world.cloud.s3.keys(BUCKET).filter((k) => k.includes('/snapshots/') && k.endsWith('.manifest.json'));
   const outcome = (d: Awaited<ReturnType<World['reconcile']>>) => (JSON.parse(d.result!.outcome) as { backup?: string }).backup;
   /** Every stored snapshot looks an hour old: the next chance takes a new one. */
   const ageAll = () => {

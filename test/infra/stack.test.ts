@@ -327,6 +327,8 @@ describe('the Lambda', () => {
       ELASTIC_ETCD_BACKUP_BUCKET: env.ELASTIC_ETCD_BACKUP_BUCKET,
       ELASTIC_ETCD_BACKUP_PREFIX: 'etcd',
       ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: '1800',
+      ELASTIC_ETCD_AUTO_RESTORE: 'true',
+      ELASTIC_ETCD_RESTORE_AFTER_SECONDS: '600',
     });
     assert.match(JSON.stringify(env.ELASTIC_ETCD_BACKUP_BUCKET), /^\{"Ref":"ClusterBackupsBucket[0-9A-F]+"\}$/);
   });
@@ -419,9 +421,9 @@ describe('least-privilege IAM', () => {
     for (const role of Object.values(roles) as { Properties: Json }[]) assert.equal(role.Properties.ManagedPolicyArns, undefined);
   });
 
-  test('no instance-side "env" parameter: the drop-in is the only thing an instance reads', () => {
+  test('no instance-side "env" parameter: the drop-in and the restore file are the only things an instance reads', () => {
     const userData = userDataOf(template);
-    assert.deepEqual([...new Set(userData.match(/\/instances\/[^/\s]+\/[a-z]+/g))], ['/instances/$1/dropin']);
+    assert.deepEqual([...new Set(userData.match(/\/instances\/[^/\s]+\/[a-z]+/g))], ['/instances/$1/dropin', '/instances/$1/restore']);
     assert.doesNotMatch(userData, /\/instances\/[^/\s]+\/env\b/);
   });
 });

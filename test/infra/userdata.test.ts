@@ -6,7 +6,7 @@ import { renderDropin } from '../../src/core/render.js';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { arch, tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { DEFAULT_ETCD_VERSION, ETCD_RELEASE_SHA256 } from '../../infra/etcd-releases.js';
 import { BOOT_SCRIPT_PATH, InvalidBootScriptOptionError, renderBootScript, type BootScriptOptions } from '../../infra/userdata.js';
 import { allocateAddresses, CLIENT_PORT, PEER_PORT, releaseAddresses } from '../harness/addresses.js';
+import { binaryPaths, createCluster, restoreSnapshot, saveSnapshot, type EtcdVersionName } from '../harness/index.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -209,7 +210,14 @@ function downloadHandler(files: Map<string, Buffer>, recorded: Recorded, open: S
       return; // never ends: curl's --max-time / --speed-time must give up
     }
     const file = files.get(url);
-    if (file === undefined) res.writeHead(404).end();
+    // S3 answers a missing key with 404 and a NoSuchKey error document.
+    if (file === undefined && req.headers.authorization !== undefined)
+      res
+        .writeHead(404, { 'content-type': 'application/xml' })
+        .end(
+          `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>`,
+        );
+    else if (file === undefined) res.writeHead(404).end();
     else res.writeHead(200, { 'content-type': 'application/gzip' }).end(file);
   };
 }
@@ -243,20 +251,20 @@ async function fakeReleaseTarball(version: string, reports: string): Promise<Buf
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 // The systemctl double: logs its arguments; `start --no-block etcd` reads the drop-ins the script wrote (in
-// systemd's order) and starts the real etcd with exactly their Environment= values, detached, recording the PID
-// for the test to stop it.
+// systemd's order) and starts the real etcd (ETCD_BINARY, /usr/bin/etcd by default) with exactly their
+// Environment= values, detached, recording the PID for the test to stop it.
 const SYSTEMCTL_DOUBLE = `#!/usr/bin/env bash
 set -euo pipefail
 echo "$*" >>"$SYSTEMCTL_LOG"
 if [[ "$*" == "start --no-block etcd" && "\${START_ETCD:-1}" == 1 ]]; then
-  grep -q '^ExecStart=/usr/local/bin/etcd$' "$ELASTIC_ETCD_SYSTEMD_DIR/etcd.service"
+  grep -qx "ExecStart=\${ELASTIC_ETCD_BIN_DIR:-/usr/local/bin}/etcd" "$ELASTIC_ETCD_SYSTEMD_DIR/etcd.service"
   env_args=()
   for dropin in "$ELASTIC_ETCD_SYSTEMD_DIR"/etcd.service.d/*.conf; do
     while IFS= read -r line; do
       env_args+=("$line")
     done < <(sed -n 's/^Environment="\\(.*\\)"$/\\1/p' "$dropin")
   done
-  env -i PATH=/usr/bin:/bin "\${env_args[@]}" setsid /usr/bin/etcd >"$ETCD_LOG" 2>&1 </dev/null &
+  env -i PATH=/usr/bin:/bin "\${env_args[@]}" setsid "\${ETCD_BINARY:-/usr/bin/etcd}" >"$ETCD_LOG" 2>&1 </dev/null &
   echo $! >"$ETCD_PID_FILE"
 fi
 `;
@@ -445,10 +453,14 @@ describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () =>
     assert.match(unit, /^TimeoutStartSec=infinity$/m);
     assert.deepEqual(read(sandbox.systemctlLog).trim().split('\n'), ['daemon-reload', 'enable etcd', 'start --no-block etcd']);
 
-    // It waited for the parameter (two misses first), and signed every SSM call with the role's credentials.
-    assert.ok(recorded.ssm.length >= 3, `polled ${recorded.ssm.length} times`);
+    // It waited for the parameter (two misses first), then asked once whether to restore (no), and signed every
+    // SSM call with the role's credentials.
+    assert.ok(recorded.ssm.length >= 4, `polled ${recorded.ssm.length} times`);
+    assert.deepEqual(
+      recorded.ssm.map((call) => call.name.replace(`/elastic-etcd/test/instances/${INSTANCE_ID}/`, '')),
+      [...Array.from({ length: recorded.ssm.length - 1 }, () => 'dropin'), 'restore'],
+    );
     for (const call of recorded.ssm) {
-      assert.equal(call.name, `/elastic-etcd/test/instances/${INSTANCE_ID}/dropin`);
       assert.equal(call.target, 'AmazonSSM.GetParameter');
       assert.match(
         call.authorization,
@@ -643,6 +655,293 @@ describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () =>
       assert.match(stderr, /this machine is x86_64 but the stack pinned etcd for arm64/);
       assert.ok(!read(sandbox.curlLog).includes(mirror.url), 'no download attempted');
     });
+  });
+});
+
+// --- restoring from a snapshot ------------------------------------------------------------------------------------
+// A real snapshot of a real etcd (with keys), served by the S3 stand-in; the script must restore it with the
+// drop-in's name, cluster and token before etcd starts, or refuse (and start nothing) when it does not verify.
+
+const BACKUP_BUCKET = 'backups-bucket';
+const ETCD_34_AND_35: readonly EtcdVersionName[] = ['3.4', '3.5'];
+const has35 = existsSync(binaryPaths('3.5').etcdutl ?? '');
+const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+
+interface TakenSnapshot {
+  readonly bytes: Buffer;
+  readonly revision: string;
+}
+
+/** Starts a real single-member etcd of `version`, writes `keys`, and takes a snapshot over the JSON gateway. */
+async function takeSnapshot(version: EtcdVersionName, keys: Record<string, string>): Promise<TakenSnapshot> {
+  const cluster = createCluster();
+  try {
+    const member = await cluster.startMember({ version, settings: { ETCD_NAME: 'source' } });
+    let revision = '';
+    for (const [key, value] of Object.entries(keys)) {
+      const res = await fetch(`${member.clientURL}/v3/kv/put`, {
+        method: 'POST',
+        body: JSON.stringify({ key: b64(key), value: b64(value) }),
+      });
+      revision = ((await res.json()) as { header: { revision: string } }).header.revision;
+    }
+    const file = join(cluster.dir, 'snapshot.db');
+    await saveSnapshot(member.clientURL, file);
+    return { bytes: readFileSync(file), revision };
+  } finally {
+    await cluster.close();
+  }
+}
+
+async function getKey(clientUrl: string, key: string): Promise<string | undefined> {
+  const res = await fetch(`${clientUrl}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: b64(key) }) });
+  const body = (await res.json()) as { kvs?: { value: string }[] };
+  const value = body.kvs?.[0]?.value;
+  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+}
+
+describe('boot script restores from a snapshot', () => {
+  let imds: { server: Server; url: string };
+  let ssm: { server: Server; url: string };
+  let s3: { server: Server; url: string };
+  const ips: string[] = [];
+  const parameters = new Map<string, string>();
+  const files = new Map<string, Buffer>();
+  const recorded: Recorded = { imds: [], ssm: [], s3: [] };
+  const sandboxes: Sandbox[] = [];
+  const snapshots = new Map<EtcdVersionName, TakenSnapshot>();
+  const KEYS = { '/app/one': 'first value', '/app/two': 'second value' };
+
+  before(async () => {
+    ips.push(...(await allocateAddresses(8)));
+    imds = await listen(imdsHandler('127.0.0.1', 'amazonaws.com', recorded));
+    ssm = await listen(ssmHandler(parameters, 0, recorded));
+    s3 = await listen(downloadHandler(files, recorded, new Set()));
+    for (const version of ETCD_34_AND_35) {
+      if (version === '3.5' && !has35) continue;
+      snapshots.set(version, await takeSnapshot(version, KEYS));
+    }
+  });
+
+  after(async () => {
+    for (const sandbox of sandboxes) {
+      if (existsSync(sandbox.etcdPidFile)) {
+        const pid = Number(readFileSync(sandbox.etcdPidFile, 'utf8'));
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+        await waitForExit(pid, 10_000);
+      }
+      rmSync(sandbox.dir, { recursive: true, force: true });
+    }
+    await Promise.all([imds, ssm, s3].map((s) => new Promise((resolve) => s.server.close(resolve))));
+    releaseAddresses(ips);
+  });
+
+  /**
+   * A sandbox whose BIN_DIR holds `version`'s tools (etcdutl only for 3.5, as in the releases) and whose stored
+   * drop-in is a restore-wave bootstrap with a new token; `restore` (when given) is stored as its restore file.
+   */
+  function restoreSandbox(
+    test: string,
+    version: EtcdVersionName,
+    restore: object | undefined,
+  ): { sandbox: Sandbox; ip: string; dataDir: string; token: string } {
+    const ip = ips.shift() ?? '';
+    const parameterPath = `/elastic-etcd/${test}`;
+    const binaries = binaryPaths(version);
+    const sandbox = makeSandbox({ ...BASE, parameterPath, dropinWaitSeconds: 5 }, imds.url, ssm.url, {
+      env: { AWS_ENDPOINT_URL_S3: s3.url, ETCD_BINARY: binaries.etcd },
+    });
+    const binDir = join(sandbox.dir, 'tools');
+    mkdirSync(binDir);
+    for (const [tool, path] of [
+      ['etcd', binaries.etcd],
+      ['etcdctl', binaries.etcdctl],
+      ['etcdutl', binaries.etcdutl],
+    ] as const) {
+      if (path !== undefined) symlinkSync(path, join(binDir, tool));
+    }
+    sandbox.env.ELASTIC_ETCD_BIN_DIR = binDir;
+    sandboxes.push(sandbox);
+    const dataDir = join(sandbox.dir, 'var-lib', 'etcd');
+    const token = `restored-${test}`;
+    const peerURL = `http://${ip}:${PEER_PORT}`;
+    parameters.set(
+      `${parameterPath}/instances/${INSTANCE_ID}/dropin`,
+      renderDropin({
+        name: INSTANCE_ID,
+        dataDir,
+        initialAdvertisePeerURLs: [peerURL],
+        listenPeerURLs: [peerURL],
+        listenClientURLs: [`http://${ip}:${CLIENT_PORT}`],
+        advertiseClientURLs: [`http://${ip}:${CLIENT_PORT}`],
+        initialClusterState: 'new',
+        initialCluster: [{ name: INSTANCE_ID, peerURL }],
+        initialClusterToken: token,
+      }),
+    );
+    if (restore !== undefined) parameters.set(`${parameterPath}/instances/${INSTANCE_ID}/restore`, JSON.stringify(restore));
+    return { sandbox, ip, dataDir, token };
+  }
+
+  function storeSnapshot(key: string, bytes: Buffer, revision: string): object {
+    files.set(`/${BACKUP_BUCKET}/${key}`, bytes);
+    return { format: 1, bucket: BACKUP_BUCKET, key, sha256: sha256(bytes), size: bytes.length, revision };
+  }
+
+  for (const version of ETCD_34_AND_35) {
+    const tool = version === '3.4' ? 'etcdctl' : 'etcdutl';
+    test(
+      `etcd ${version}: downloads, verifies and restores the snapshot with ${tool}, then starts etcd on it`,
+      { timeout: 90_000, skip: version === '3.5' && !has35 ? 'etcd 3.5 is not installed (scripts/setup.sh)' : false },
+      async () => {
+        const snapshot = snapshots.get(version);
+        assert.ok(snapshot);
+        const key = `main/snapshots/20260101T000000.000Z-${version.replace('.', '')}.db`;
+        const restore = storeSnapshot(key, snapshot.bytes, snapshot.revision);
+        const { sandbox, ip, dataDir, token } = restoreSandbox(`restore-${version.replace('.', '')}`, version, restore);
+
+        const { code, stderr } = await runScript(sandbox, 60_000);
+        assert.equal(code, 0, stderr);
+        assert.match(stderr, new RegExp(`snapshot s3://${BACKUP_BUCKET}/${key} verified \\(${snapshot.bytes.length} bytes`));
+        assert.ok(stderr.includes(`with ${tool} as ${INSTANCE_ID}, cluster token ${token}`), stderr);
+        // The download was signed with the instance role, like every S3 call of the script.
+        const call = recorded.s3.find((c) => c.url === `/${BACKUP_BUCKET}/${key}`);
+        assert.ok(call, JSON.stringify(recorded.s3));
+        assert.match(call.authorization, new RegExp(`^AWS4-HMAC-SHA256 Credential=${CREDENTIALS.AccessKeyId}/\\d{8}/${REGION}/s3/`));
+        // Restored beside the data dir and renamed into place: no work dir is left behind.
+        assert.ok(existsSync(join(dataDir, 'member', 'snap', 'db')));
+        assert.deepEqual(
+          readdirSync(join(sandbox.dir, 'var-lib')).filter((name) => name !== 'etcd'),
+          [],
+        );
+        assert.deepEqual(read(sandbox.systemctlLog).trim().split('\n'), ['daemon-reload', 'enable etcd', 'start --no-block etcd']);
+
+        const clientUrl = `http://${ip}:${CLIENT_PORT}`;
+        await waitForHealth(clientUrl, 20_000);
+        for (const [k, v] of Object.entries(KEYS)) assert.equal(await getKey(clientUrl, k), v, k);
+        const list = (await (await fetch(`${clientUrl}/v3/cluster/member/list`, { method: 'POST', body: '{}' })).json()) as {
+          members: { name: string; peerURLs: string[] }[];
+        };
+        assert.deepEqual(
+          list.members.map((m) => ({ name: m.name, peerURLs: m.peerURLs })),
+          [{ name: INSTANCE_ID, peerURLs: [`http://${ip}:${PEER_PORT}`] }],
+        );
+      },
+    );
+  }
+
+  test('a snapshot with one byte flipped is refused with a clear error, and etcd is never started', { timeout: 60_000 }, async () => {
+    const snapshot = snapshots.get('3.4');
+    assert.ok(snapshot);
+    const key = 'main/snapshots/20260101T000000.000Z-flipped.db';
+    const restore = storeSnapshot(key, snapshot.bytes, snapshot.revision);
+    const flipped = Buffer.from(snapshot.bytes);
+    flipped[Math.floor(flipped.length / 2)] = (flipped[Math.floor(flipped.length / 2)] ?? 0) ^ 0xff;
+    files.set(`/${BACKUP_BUCKET}/${key}`, flipped);
+    const { sandbox, dataDir } = restoreSandbox('flipped', '3.4', restore);
+
+    const { code, stderr } = await runScript(sandbox, 45_000);
+    assert.equal(code, 1, stderr);
+    assert.match(
+      stderr,
+      new RegExp(
+        `ERROR: SHA-256 mismatch for snapshot s3://${BACKUP_BUCKET}/${key}: expected ${sha256(snapshot.bytes)}, got ${sha256(flipped)}; refusing to restore it, not starting etcd`,
+      ),
+    );
+    assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
+    assert.equal(existsSync(join(dataDir, 'member')), false);
+  });
+
+  test('a snapshot of another size is refused before its checksum is even computed', { timeout: 60_000 }, async () => {
+    const snapshot = snapshots.get('3.4');
+    assert.ok(snapshot);
+    const key = 'main/snapshots/20260101T000000.000Z-short.db';
+    const restore = storeSnapshot(key, snapshot.bytes, snapshot.revision);
+    files.set(`/${BACKUP_BUCKET}/${key}`, snapshot.bytes.subarray(0, snapshot.bytes.length - 1));
+    const { sandbox } = restoreSandbox('short', '3.4', restore);
+    const { code, stderr } = await runScript(sandbox, 45_000);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, new RegExp(`has ${snapshot.bytes.length - 1} bytes, expected ${snapshot.bytes.length}; refusing to restore it`));
+    assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
+  });
+
+  test('a missing snapshot object is a clear error, and etcd is never started', { timeout: 60_000 }, async () => {
+    const key = 'main/snapshots/20260101T000000.000Z-gone.db';
+    const { sandbox, dataDir } = restoreSandbox('missing', '3.4', {
+      format: 1,
+      bucket: BACKUP_BUCKET,
+      key,
+      sha256: 'a'.repeat(64),
+      size: 4096,
+      revision: '7',
+    });
+    const { code, stderr } = await runScript(sandbox, 45_000);
+    assert.equal(code, 1, stderr);
+    assert.match(
+      stderr,
+      new RegExp(`ERROR: snapshot s3://${BACKUP_BUCKET}/${key} could not be downloaded \\(curl exit 22\\); not starting etcd`),
+    );
+    assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
+    assert.equal(existsSync(join(dataDir, 'member')), false);
+  });
+
+  test('a malformed restore parameter is refused and starts nothing', { timeout: 60_000 }, async () => {
+    const { sandbox } = restoreSandbox('malformed', '3.4', {
+      format: 1,
+      bucket: BACKUP_BUCKET,
+      key: "k'$(id)",
+      sha256: 'x',
+      size: 1,
+      revision: '1',
+    });
+    const { code, stderr } = await runScript(sandbox, 45_000);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /the restore parameter of i-0123456789abcdef0 is malformed: field key is missing or malformed/);
+    assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
+  });
+
+  test('an existing member/ is never restored over: no download, etcd starts on the data it has', { timeout: 90_000 }, async () => {
+    const snapshot = snapshots.get('3.4');
+    assert.ok(snapshot);
+    // The restore names an object that does not exist: any download attempt would fail the boot.
+    const key = 'main/snapshots/20260101T000000.000Z-expired.db';
+    const { sandbox, ip, dataDir, token } = restoreSandbox('reboot', '3.4', {
+      format: 1,
+      bucket: BACKUP_BUCKET,
+      key,
+      sha256: sha256(snapshot.bytes),
+      size: snapshot.bytes.length,
+      revision: snapshot.revision,
+    });
+    // What a first boot after a restore left: the member's data, under the drop-in's name and token.
+    const file = join(sandbox.dir, 'earlier.db');
+    writeFileSync(file, snapshot.bytes);
+    await restoreSnapshot('3.4.0', file, { name: INSTANCE_ID, peerURL: `http://${ip}:${PEER_PORT}`, dataDir, token });
+
+    const { code, stderr } = await runScript(sandbox, 45_000);
+    assert.equal(code, 0, stderr);
+    assert.ok(stderr.includes(`restore of s3://${BACKUP_BUCKET}/${key} skipped: ${dataDir}/member already exists`), stderr);
+    assert.ok(!recorded.s3.some((c) => c.url.includes('expired')), 'nothing downloaded');
+    assert.deepEqual(read(sandbox.systemctlLog).trim().split('\n'), ['daemon-reload', 'enable etcd', 'start --no-block etcd']);
+    const clientUrl = `http://${ip}:${CLIENT_PORT}`;
+    await waitForHealth(clientUrl, 20_000);
+    assert.equal(await getKey(clientUrl, '/app/one'), KEYS['/app/one']);
+  });
+
+  test('no restore parameter: etcd starts as usual, nothing is downloaded', { timeout: 60_000 }, async () => {
+    const { sandbox, dataDir } = restoreSandbox('plain', '3.4', undefined);
+    sandbox.env.START_ETCD = '0';
+    const before = recorded.s3.length;
+    const { code, stderr } = await runScript(sandbox, 45_000);
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /restor/);
+    assert.equal(recorded.s3.length, before);
+    assert.equal(existsSync(dataDir), false);
+    assert.ok(recorded.ssm.some((c) => c.name === `/elastic-etcd/plain/instances/${INSTANCE_ID}/restore`));
   });
 });
 

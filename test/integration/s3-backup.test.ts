@@ -13,6 +13,8 @@ import { backUp } from '../../src/services/backup.js';
 import { fetchVerifiedSnapshot, RestoreRefusedError, verifyStoredSnapshot } from '../../src/services/restore.js';
 import { silentLogger } from '../../src/services/log.js';
 import { etcdctlOk, restoreSnapshot, startCluster, type EtcdCluster } from '../harness/index.js';
+import { CopyObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { LogFields, Logger } from '../../src/services/log.js';
 import { startSimulatedCloud, type SimulatedCloud } from '../sim/index.js';
 
 const BUCKET = 'etcd-backups';
@@ -50,8 +52,9 @@ describe('backups to S3', () => {
     assert.equal(object.body.length, stored.manifest.size);
     const operations = cloud.s3.calls.filter((c) => c.error === undefined).map((c) => c.operation);
     assert.ok(operations.includes('CreateMultipartUpload') && operations.includes('CompleteMultipartUpload'));
-    assert.equal(operations.at(-1), 'PutObject', 'the manifest comes after the upload completed');
-    assert.equal(cloud.s3.calls.at(-1)?.key, `${stored.key}${MANIFEST_SUFFIX}`);
+    // The manifest comes after the upload completed (then the daily tier's copies, tested below).
+    const manifestPut = cloud.s3.calls.findIndex((c) => c.operation === 'PutObject' && c.key === `${stored.key}${MANIFEST_SUFFIX}`);
+    assert.ok(manifestPut > cloud.s3.calls.findIndex((c) => c.operation === 'CompleteMultipartUpload'), 'manifest after the upload');
 
     const latest = await store.latest();
     assert.deepEqual(latest, { key: stored.key, manifest: stored.manifest });
@@ -181,6 +184,93 @@ describe('fetching a snapshot to restore from', () => {
       readdirSync(dir).filter((f) => f.includes('daily')),
       [],
       'nothing written',
+    );
+  });
+});
+
+describe('the daily tier', () => {
+  let cloud: SimulatedCloud;
+  let cluster: EtcdCluster;
+  let store: BackupStore;
+  let s3: ReturnType<typeof createS3Client>;
+  const warnings: string[] = [];
+  const log: Logger = {
+    ...silentLogger,
+    warn: (message: string, fields?: LogFields) => warnings.push(`${message} ${JSON.stringify(fields)}`),
+  };
+  before(async () => {
+    [cloud, cluster] = await Promise.all([startSimulatedCloud(), startCluster({ size: 1 })]);
+    cloud.s3.createBucket(BUCKET);
+    s3 = createS3Client({
+      region: 'us-east-1',
+      endpoint: cloud.s3Url,
+      credentials: { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 'simulated-secret-key' },
+      maxAttempts: 2,
+    });
+    store = new BackupStore(s3, { bucket: BUCKET, prefix: 'daily-test' });
+    await etcdctlOk(cluster.clientURLs, ['put', '/k', 'v']);
+  });
+  after(async () => {
+    await cluster?.close();
+    await cloud?.close();
+  });
+  const backUpAt = (iso: string) => backUp(store, { endpoints: cluster.clientURLs, connection: CONNECTION, log, now: new Date(iso) });
+  const dailyKeys = () => cloud.s3.keys(BUCKET).filter((k) => k.startsWith('daily-test/daily/'));
+
+  test('the first snapshot of a UTC day is copied server-side, snapshot first and manifest second; later ones that day are not', async () => {
+    const first = await backUpAt('2026-03-01T00:10:00.000Z');
+    const name = first.key.slice(first.key.lastIndexOf('/') + 1);
+    assert.deepEqual(dailyKeys(), [`daily-test/daily/${name}`, `daily-test/daily/${name}${MANIFEST_SUFFIX}`]);
+    const copies = cloud.s3.calls.filter((c) => c.operation === 'CopyObject');
+    assert.deepEqual(
+      copies.map((c) => c.key),
+      [`daily-test/daily/${name}`, `daily-test/daily/${name}${MANIFEST_SUFFIX}`],
+    );
+    assert.deepEqual(cloud.s3.object(BUCKET, `daily-test/daily/${name}`)?.body, cloud.s3.object(BUCKET, first.key)?.body);
+    assert.deepEqual(await store.manifest(`daily-test/daily/${name}`), first.manifest);
+
+    await backUpAt('2026-03-01T23:59:00.000Z');
+    assert.equal(dailyKeys().length, 2, 'the day is covered');
+    const next = await backUpAt('2026-03-02T00:00:01.000Z');
+    assert.ok(dailyKeys().includes(`daily-test/daily/${next.key.slice(next.key.lastIndexOf('/') + 1)}`));
+    assert.deepEqual(warnings, []);
+  });
+
+  test('a failed copy does not fail the backup; the next snapshot of that day copies it', async () => {
+    cloud.s3.failNext('CopyObject', 2); // both attempts of the client
+    const stored = await backUpAt('2026-03-05T08:00:00.000Z');
+    assert.ok(cloud.s3.object(BUCKET, `${stored.key}${MANIFEST_SUFFIX}`), 'the snapshot itself is stored');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /^daily snapshot copy failed .*InternalError|daily snapshot copy failed/);
+    assert.ok(!dailyKeys().some((k) => k.includes('20260305T')));
+    const later = await backUpAt('2026-03-05T08:30:00.000Z');
+    assert.deepEqual(
+      dailyKeys().filter((k) => k.includes('20260305T')),
+      [
+        `daily-test/daily/${later.key.slice(later.key.lastIndexOf('/') + 1)}`,
+        `daily-test/daily/${later.key.slice(later.key.lastIndexOf('/') + 1)}${MANIFEST_SUFFIX}`,
+      ],
+    );
+  });
+
+  test('the simulated CopyObject copies a named version of a versioned object, and refuses a missing source', async () => {
+    const first = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'versions/a b.txt', Body: 'one', Metadata: { mark: '1' } }));
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'versions/a b.txt', Body: 'two' }));
+    const copied = await s3.send(
+      new CopyObjectCommand({
+        Bucket: BUCKET,
+        Key: 'versions/copy',
+        CopySource: `${BUCKET}/versions/a%20b.txt?versionId=${first.VersionId ?? ''}`,
+      }),
+    );
+    assert.equal(copied.CopySourceVersionId, first.VersionId);
+    assert.equal(cloud.s3.object(BUCKET, 'versions/copy')?.body.toString(), 'one');
+    assert.deepEqual(cloud.s3.object(BUCKET, 'versions/copy')?.metadata, { mark: '1' });
+    await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'versions/current', CopySource: `${BUCKET}/versions/a%20b.txt` }));
+    assert.equal(cloud.s3.object(BUCKET, 'versions/current')?.body.toString(), 'two');
+    await assert.rejects(
+      s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'versions/x', CopySource: `${BUCKET}/versions/missing` })),
+      (err: Error) => err.name === 'NoSuchKey',
     );
   });
 });

@@ -1,15 +1,18 @@
 // A simulated S3 for the operations the backup store uses, path-style, as the real `@aws-sdk/client-s3` speaks
-// them: PutObject, CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload, GetObject,
+// them: PutObject, CopyObject, CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload, GetObject,
 // HeadObject, DeleteObject, ListObjectsV2 (prefix, max-keys, continuation), ListMultipartUploads. What AWS documents
 // and the product relies on is reproduced: an object exists only once PutObject or CompleteMultipartUpload
 // returned (never half-written), every part but the last must be at least 5 MiB (EntityTooSmall), an aborted or
 // never completed upload leaves no object, versioned buckets keep every version (a PUT adds one), ListObjectsV2
-// sorts keys in UTF-8 binary order. The SDK's aws-chunked bodies (flexible checksums) are decoded. Signatures are
+// sorts keys in UTF-8 binary order, CopyObject copies the source's current version (or the one `?versionId=`
+// names) server-side with its metadata (unless REPLACE), at most 5 GiB in one request. The SDK's aws-chunked bodies (flexible checksums) are decoded. Signatures are
 // not checked.
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
+/** The largest object one CopyObject may copy (larger ones need UploadPartCopy). */
+export const MAX_COPY_BYTES = 5 * 1024 * 1024 * 1024;
 
 export interface SimObject {
   readonly key: string;
@@ -88,7 +91,7 @@ export class SimulatedS3 {
     const [, bucketName = '', ...rest] = path.split('/');
     const key = decodeURIComponent(rest.join('/'));
     const method = req.method ?? 'GET';
-    const operation = operationOf(method, key, query);
+    const operation = operationOf(method, key, query, req.headers);
     try {
       const bucket = this.buckets.get(bucketName);
       if (bucket === undefined) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', 404);
@@ -127,6 +130,32 @@ export class SimulatedS3 {
         const body = await readPayload(req);
         const object = this.store(bucket, key, body, metadataOf(req));
         res.writeHead(200, { etag: object.etag, 'x-amz-version-id': object.versionId }).end();
+        return;
+      }
+      case 'CopyObject': {
+        await drain(req);
+        const source = parseCopySource(String(req.headers['x-amz-copy-source']));
+        const from = this.buckets.get(source.bucket);
+        if (from === undefined) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', 404);
+        const versions = from.versions.get(source.key) ?? [];
+        const object = source.versionId === undefined ? versions.at(-1) : versions.find((v) => v.versionId === source.versionId);
+        if (object === undefined) {
+          if (source.versionId !== undefined) throw new S3Error('NoSuchVersion', 'The specified version does not exist.', 404);
+          throw new S3Error('NoSuchKey', 'The specified key does not exist.', 404);
+        }
+        if (object.body.length > MAX_COPY_BYTES)
+          throw new S3Error(
+            'InvalidRequest',
+            'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120',
+            400,
+          );
+        const replace = String(req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase() === 'REPLACE';
+        const copy = this.store(bucket, key, object.body, replace ? metadataOf(req) : { ...object.metadata }, object.etag);
+        sendXml(
+          res,
+          `<CopyObjectResult><ETag>${esc(copy.etag)}</ETag><LastModified>${copy.lastModified.toISOString()}</LastModified></CopyObjectResult>`,
+          { 'x-amz-version-id': copy.versionId, 'x-amz-copy-source-version-id': object.versionId },
+        );
         return;
       }
       case 'CreateMultipartUpload': {
@@ -276,7 +305,7 @@ export class SimulatedS3 {
   }
 }
 
-function operationOf(method: string, key: string, query: URLSearchParams): string {
+function operationOf(method: string, key: string, query: URLSearchParams, headers: IncomingMessage['headers']): string {
   if (key === '') {
     if (method === 'GET' && query.has('uploads')) return 'ListMultipartUploads';
     if (method === 'GET') return 'ListObjectsV2';
@@ -286,6 +315,7 @@ function operationOf(method: string, key: string, query: URLSearchParams): strin
   if (method === 'POST' && query.has('uploadId')) return 'CompleteMultipartUpload';
   if (method === 'PUT' && query.has('uploadId')) return 'UploadPart';
   if (method === 'DELETE' && query.has('uploadId')) return 'AbortMultipartUpload';
+  if (method === 'PUT' && headers['x-amz-copy-source'] !== undefined) return 'CopyObject';
   if (method === 'PUT') return 'PutObject';
   if (method === 'GET') return 'GetObject';
   if (method === 'HEAD') return 'HeadObject';
@@ -337,4 +367,15 @@ function sendXml(res: ServerResponse, xml: string, headers: Record<string, strin
 
 function esc(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+}
+
+/** `x-amz-copy-source`: `[/]bucket/key[?versionId=id]`, the key URL-encoded. */
+function parseCopySource(header: string): { bucket: string; key: string; versionId?: string } {
+  const [path = '', query = ''] = header.split('?', 2);
+  const [bucket = '', ...rest] = path.replace(/^\//, '').split('/');
+  const key = decodeURIComponent(rest.join('/'));
+  if (bucket === '' || key === '')
+    throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', 400);
+  const versionId = new URLSearchParams(query).get('versionId') ?? undefined;
+  return { bucket, key, ...(versionId !== undefined && { versionId }) };
 }

@@ -3,7 +3,16 @@
 // only after the snapshot object is complete AND the stream passed etcd's checksum. A snapshot without a
 // manifest (an upload that failed half way, or a crash between the two) is never listed as one: the manifest is
 // the mark of a good snapshot. Keys begin with a UTC timestamp, so S3's key order is their age.
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+// The daily tier `<prefix>/daily/` keeps the first snapshot of each UTC day longer (its own lifecycle rule): a
+// server-side copy of the snapshot, then of its manifest, so a daily snapshot too is complete once its manifest is.
+import {
+  CopyObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import * as z from 'zod';
@@ -123,6 +132,67 @@ export class BackupStore {
     return { key, manifest: verified };
   }
 
+  dailyPrefix(): string {
+    return `${this.options.prefix}/daily/`;
+  }
+
+  /**
+   * Copies `stored` into the daily tier when it is the first snapshot of its UTC day there: a day counts as
+   * covered once a daily manifest of that day exists, so a copy that failed half way is made again by the next
+   * snapshot. Server-side (CopyObject: nothing passes through the Lambda), the snapshot first and its manifest
+   * second. Resolves with the daily key, or undefined when the day was already covered.
+   */
+  async copyToDaily(stored: StoredSnapshot): Promise<string | undefined> {
+    const name = stored.key.slice(stored.key.lastIndexOf('/') + 1);
+    const day = /^(\d{8})T/.exec(name)?.[1];
+    if (!stored.key.startsWith(this.snapshotsPrefix()) || day === undefined)
+      throw new BackupStoreError(`${stored.key} is not a snapshot key of this store`);
+    const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: `${this.dailyPrefix()}${day}T` }));
+    if ((page.Contents ?? []).some((o) => o.Key?.endsWith(MANIFEST_SUFFIX) === true)) return undefined;
+    const dailyKey = `${this.dailyPrefix()}${name}`;
+    for (const suffix of ['', MANIFEST_SUFFIX]) {
+      await this.s3.send(
+        new CopyObjectCommand({
+          Bucket: this.options.bucket,
+          Key: `${dailyKey}${suffix}`,
+          CopySource: `${this.options.bucket}/${encodeKey(`${stored.key}${suffix}`)}`,
+        }),
+      );
+    }
+    return dailyKey;
+  }
+
+  /** Every daily snapshot with a manifest, oldest first (by key). */
+  async dailyList(): Promise<string[]> {
+    return this.manifestKeys(this.dailyPrefix());
+  }
+
+  /** The size of the object at `key`, or undefined when there is none. */
+  async objectSize(key: string): Promise<number | undefined> {
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      return head.ContentLength;
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'NotFound' || name === 'NoSuchKey') return undefined;
+      throw err;
+    }
+  }
+
+  private async manifestKeys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ...(token !== undefined && { ContinuationToken: token }) }),
+      );
+      for (const o of page.Contents ?? [])
+        if (o.Key?.endsWith(MANIFEST_SUFFIX) === true) keys.push(o.Key.slice(0, -MANIFEST_SUFFIX.length));
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return keys.sort();
+  }
+
   /** Every snapshot with a manifest, oldest first (by key). */
   async list(): Promise<string[]> {
     const keys: string[] = [];
@@ -226,4 +296,9 @@ export class BackupStore {
     } while (token !== undefined);
     return keys;
   }
+}
+
+/** An object key as `x-amz-copy-source` wants it: each segment URL-encoded, the slashes kept. */
+function encodeKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
 }
