@@ -35,6 +35,11 @@ export type RestoreVerdict =
   | { readonly kind: 'restore'; readonly trigger: 'automatic' | 'request'; readonly reason: string }
   /** Not yet: the launch waits (a waitable refusal), it must not ABANDON. */
   | { readonly kind: 'wait'; readonly code: 'restore-waiting' | 'restore-pending'; readonly reason: string }
+  /**
+   * Automatic, down long enough, but live instances that held data remain: their data must be saved first (a
+   * rescue snapshot of the most advanced survivor, lambda/rescue.ts), then their instances replaced.
+   */
+  | { readonly kind: 'rescue'; readonly survivors: readonly string[]; readonly reason: string }
   /** No restore now, and waiting cannot help within this launch: refused as the cluster being down. */
   | { readonly kind: 'refuse'; readonly code: 'cluster-down'; readonly reason: string };
 
@@ -68,6 +73,13 @@ export function decideRestore(facts: RestoreFacts): RestoreVerdict {
         kind: 'wait',
         code: 'restore-pending',
         reason: `a restore was requested, but ${which}: scale the group to 0, wait until they are terminated, then scale back`,
+      };
+    }
+    if (facts.autoRestore && facts.downForMs !== undefined && facts.downForMs >= facts.restoreAfterMs) {
+      return {
+        kind: 'rescue',
+        survivors: blocking.map((h) => h.instanceId),
+        reason: `no quorum for ${duration(facts.downForMs)} (at least ${duration(facts.restoreAfterMs)}) and ${which}: their data is saved first`,
       };
     }
     return { kind: 'refuse', code: 'cluster-down', reason: `no member answers and no restore now: ${which}` };

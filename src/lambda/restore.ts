@@ -20,10 +20,11 @@ import { isEtcdError } from '../adapters/etcd/index.js';
 import { clientFor } from '../services/connection.js';
 import { RestoreRefusedError, verifyStoredSnapshot } from '../services/restore.js';
 import type { LifecycleDeps } from './deps.js';
-import { parseBootstrapRecord, planStaticBootstrap, type BootstrapRecord } from './first-wave.js';
+import { parseBootstrapRecord, planStaticBootstrap, readBootstrapRecord, type BootstrapRecord } from './first-wave.js';
 import { markFormed } from './formed.js';
 import { candidateEndpoints, liveInstances, peerURL, type GroupView } from './group.js';
 import { requireNamespace } from './namespace.js';
+import { rescueSurvivors } from './rescue.js';
 
 type Refusal = Extract<Plan, { kind: 'refuse' }>;
 
@@ -48,6 +49,11 @@ export async function noteClusterAnswers(group: GroupView, deps: LifecycleDeps):
     throw err;
   } finally {
     client.close();
+  }
+  if (status.leader === 0n) {
+    // Members answer from their local state, but without a leader nothing can be written: lost, not answering.
+    if ((await readBootstrapRecord(deps))?.formedAt !== undefined) await noteClusterDown(deps);
+    return;
   }
   const clusterId = memberIdToHex(status.clusterId);
   await markFormed(deps, clusterId);
@@ -128,6 +134,19 @@ export async function restoreIfLost(
       code: 'cluster-down',
       message: `no member answers and automatic restores are off: record a restore request to restore from ${backup.bucket}`,
     };
+  }
+  if (verdict.kind === 'rescue') {
+    // A majority is gone, live survivors hold the newest data: snapshot the most advanced one, then let the group
+    // replace them; once they are gone the restore takes that snapshot (the newest), losing nothing they held.
+    const rescued = await rescueSurvivors(group, verdict.survivors, deps);
+    if (rescued === 'rescued') {
+      return {
+        kind: 'refuse',
+        code: 'restore-waiting',
+        message: `${verdict.reason}: saved in a rescue snapshot; their instances are being replaced, then the restore follows`,
+      };
+    }
+    return { kind: 'refuse', code: 'cluster-down', message: `${verdict.reason}, but no rescue snapshot yet: ${rescued.waiting}` };
   }
   if (verdict.kind !== 'restore') return { kind: 'refuse', code: verdict.code, message: verdict.reason };
 

@@ -62,17 +62,27 @@ describe('decideRestore', () => {
     },
     // (4) no holder can come back
     {
-      name: '(4) a holder InService (etcd dead or hung): cluster-down naming it',
+      name: '(4) a holder InService (etcd dead, hung or without quorum), down long enough: rescue its data first',
       facts: { ...lost, holders: [...lost.holders, { instanceId: 'i-0d', lifecycleState: 'InService' }] },
+      kind: 'rescue',
+      says: /instance i-0d \(InService\) that held data is live.*saved first/,
+    },
+    {
+      name: '(4) a holder InService, down too briefly: cluster-down naming it, no rescue yet',
+      facts: { ...lost, downForMs: 599_999, holders: [{ instanceId: 'i-0d', lifecycleState: 'InService' }] },
       kind: 'refuse',
       code: 'cluster-down',
       says: /instance i-0d \(InService\) that held data is live/,
     },
     {
-      name: '(4) a holder in Standby blocks too',
+      name: '(4) a holder InService, automatic restores off: cluster-down, no rescue',
+      facts: { ...lost, autoRestore: false, request: undefined, holders: [{ instanceId: 'i-0d', lifecycleState: 'InService' }] },
+      kind: 'none',
+    },
+    {
+      name: '(4) a holder in Standby blocks the restore too (rescued first)',
       facts: { ...lost, holders: [{ instanceId: 'i-0e', lifecycleState: 'Standby' }] },
-      kind: 'refuse',
-      code: 'cluster-down',
+      kind: 'rescue',
     },
     {
       name: '(4) a holder live while a request is pending: restore-pending (waitable)',
@@ -93,6 +103,11 @@ describe('decideRestore', () => {
     test(row.name, () => {
       const verdict = decideRestore(row.facts);
       assert.equal(verdict.kind, row.kind, verdict.reason);
+      if (verdict.kind === 'rescue')
+        assert.deepEqual(
+          verdict.survivors,
+          blockingHolders(row.facts.holders).map((h) => h.instanceId),
+        );
       if (row.code !== undefined) assert.equal((verdict as { code?: string }).code, row.code);
       if (row.trigger !== undefined) assert.equal((verdict as { trigger?: string }).trigger, row.trigger);
       if (row.says !== undefined) assert.match(verdict.reason, row.says);

@@ -132,6 +132,7 @@ export class BackupStore {
     return { key, manifest: verified };
   }
 
+  /** Where the daily tier's copies are (`<prefix>/daily/`). */
   dailyPrefix(): string {
     return `${this.options.prefix}/daily/`;
   }
@@ -179,6 +180,7 @@ export class BackupStore {
     }
   }
 
+  /** Keys under `prefix` that have a manifest beside them (the manifest is the mark of a complete snapshot), sorted. */
   private async manifestKeys(prefix: string): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;
@@ -195,21 +197,7 @@ export class BackupStore {
 
   /** Every snapshot with a manifest, oldest first (by key). */
   async list(): Promise<string[]> {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.s3.send(
-        new ListObjectsV2Command({
-          Bucket: this.options.bucket,
-          Prefix: this.snapshotsPrefix(),
-          ...(token !== undefined && { ContinuationToken: token }),
-        }),
-      );
-      for (const o of page.Contents ?? [])
-        if (o.Key?.endsWith(MANIFEST_SUFFIX) === true) keys.push(o.Key.slice(0, -MANIFEST_SUFFIX.length));
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
-    return keys.sort();
+    return this.manifestKeys(this.snapshotsPrefix());
   }
 
   /**
@@ -254,11 +242,6 @@ export class BackupStore {
 
   // --- restore candidates (both tiers) -------------------------------------------------------------------
 
-  /** Where the daily tier's copies are (`<prefix>/daily/`). */
-  dailyPrefix(): string {
-    return `${this.options.prefix}/daily/`;
-  }
-
   /**
    * Every snapshot with a valid manifest under `<prefix>/snapshots/` and `<prefix>/daily/`: the candidates of a
    * restore, newest `takenAt` first. A snapshot object without a manifest (half-finished) is never one. With
@@ -266,7 +249,7 @@ export class BackupStore {
    * read is skipped and reported to `onSkip`.
    */
   async candidates(options: { limit?: number; onSkip?: (key: string, reason: string) => void } = {}): Promise<StoredSnapshot[]> {
-    const keys = [...(await this.listManifested(this.snapshotsPrefix())), ...(await this.listManifested(this.dailyPrefix()))];
+    const keys = [...(await this.manifestKeys(this.snapshotsPrefix())), ...(await this.manifestKeys(this.dailyPrefix()))];
     const stamp = (key: string): string => key.slice(key.lastIndexOf('/') + 1);
     keys.sort((a, b) => (stamp(a) < stamp(b) ? 1 : stamp(a) > stamp(b) ? -1 : a < b ? 1 : -1));
     const found: StoredSnapshot[] = [];
@@ -280,21 +263,6 @@ export class BackupStore {
     }
     const at = (s: StoredSnapshot): number => Date.parse(s.manifest.takenAt) || 0;
     return found.sort((a, b) => at(b) - at(a) || (a.key < b.key ? 1 : -1));
-  }
-
-  /** Keys under `prefix` that have a manifest beside them (the manifest is the mark of a complete snapshot). */
-  private async listManifested(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.s3.send(
-        new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ...(token !== undefined && { ContinuationToken: token }) }),
-      );
-      for (const o of page.Contents ?? [])
-        if (o.Key?.endsWith(MANIFEST_SUFFIX) === true) keys.push(o.Key.slice(0, -MANIFEST_SUFFIX.length));
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
-    return keys;
   }
 }
 
