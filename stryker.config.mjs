@@ -19,6 +19,7 @@ export const DECISION_CODE = ['src/services/observe.ts', 'src/lambda/members.ts'
 /** Fast test files, the pure core's own first (a mutant stops at the first file that kills it). */
 export const CORE_TESTS = [
   'test/unit/core-mutants.test.ts',
+  'test/unit/core-survivors.test.ts',
   'test/unit/planner-holes.test.ts',
   'test/unit/planner.test.ts',
   'test/unit/membership.test.ts',
