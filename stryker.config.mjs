@@ -35,6 +35,7 @@ export const DECISION_TESTS = [
   'test/unit/observe-decisions.test.ts',
   'test/unit/observe-markers.test.ts',
   'test/unit/removal-decisions.test.ts',
+  'test/unit/promotion-decisions.test.ts',
   'test/unit/lambda-terminate-fast.test.ts',
 ];
 
