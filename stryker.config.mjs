@@ -37,6 +37,7 @@ export const DECISION_TESTS = [
   'test/unit/removal-decisions.test.ts',
   'test/unit/promotion-decisions.test.ts',
   'test/unit/lambda-terminate-fast.test.ts',
+  'test/unit/terminate-target.test.ts',
 ];
 
 /**
