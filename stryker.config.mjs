@@ -19,6 +19,7 @@ export const DECISION_CODE = ['src/services/observe.ts', 'src/lambda/members.ts'
 /** Fast test files, the pure core's own first (a mutant stops at the first file that kills it). */
 export const CORE_TESTS = [
   'test/unit/core-mutants.test.ts',
+  'test/unit/core-survivors.test.ts',
   'test/unit/planner-holes.test.ts',
   'test/unit/planner.test.ts',
   'test/unit/membership.test.ts',
@@ -26,6 +27,7 @@ export const CORE_TESTS = [
   'test/unit/render.test.ts',
   'test/unit/health-history.test.ts',
   'test/unit/version-skew.test.ts',
+  'test/unit/version-placeholder.test.ts',
   'test/unit/pki.test.ts',
   'test/unit/planner-properties.test.ts',
 ];
@@ -34,7 +36,9 @@ export const DECISION_TESTS = [
   'test/unit/observe-decisions.test.ts',
   'test/unit/observe-markers.test.ts',
   'test/unit/removal-decisions.test.ts',
+  'test/unit/promotion-decisions.test.ts',
   'test/unit/lambda-terminate-fast.test.ts',
+  'test/unit/terminate-target.test.ts',
 ];
 
 /**
@@ -90,8 +94,9 @@ export default {
   incrementalFile: chosen.baseline,
   concurrency: 3,
   timeoutMS: 20000,
-  // CI fails below `break`: just under the core score of this round's full run (93.8 %, mutation/README.md).
-  thresholds: { high: 95, low: 90, break: 92 },
+  // CI fails below `break`: the core's score of this round's run is 99.84 % (every other core mutant killed or set
+  // aside as equivalent in the code, mutation/README.md); one new survivor among ~610 stays above 99, two do not.
+  thresholds: { high: 100, low: 99, break: 99 },
   tempDirName: '.tmp/stryker',
   cleanTempDir: true,
 };

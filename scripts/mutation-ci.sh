@@ -7,11 +7,11 @@
 #
 # With a current baseline this takes 1-3 min. A change to src/core or its tests without a refreshed baseline
 # re-runs what it touched; editing a core test file re-runs every mutant that file covers, which can take most of
-# the full run. So the run is capped (MUTATION_CI_MAX_MINUTES, default 15): past the cap it fails and says to
+# the full run. So the run is capped (MUTATION_CI_MAX_MINUTES, default 10): past the cap it fails and says to
 # refresh the baseline (run this script locally and commit mutation/incremental.json), instead of stretching CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-max_minutes="${MUTATION_CI_MAX_MINUTES:-15}"
+max_minutes="${MUTATION_CI_MAX_MINUTES:-10}"
 started=$(date +%s)
 status=0
 MUTATION_SCOPE=core timeout --signal=INT --kill-after=30 "$((max_minutes * 60))" npx stryker run --incremental "$@" || status=$?

@@ -32,7 +32,8 @@ export function isRenewalDue(window: ValidityWindow, now: Date, fraction = DEFAU
   const start = window.notBefore.getTime();
   const end = window.notAfter.getTime();
   const t = now.getTime();
-  if (t < start || t >= end) return true;
+  // Past notAfter the last test holds too (fraction <= 1), so only "not yet valid" needs its own test.
+  if (t < start) return true;
   return t >= start + (end - start) * fraction;
 }
 

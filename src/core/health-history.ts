@@ -5,7 +5,7 @@
 // observation that looked at it, for longer than a threshold. Below it the member is "unknown" (neither
 // counted as healthy nor removed); an answer clears its record, so a member that comes back starts again
 // from zero (no flapping).
-import { countHealthy, memberLabel, votersOf } from './members.js';
+import { compareMemberIds, countHealthy, memberLabel, votersOf } from './members.js';
 import { hasQuorum } from './quorum.js';
 import type { Health, Member, MemberId } from './types.js';
 
@@ -123,7 +123,9 @@ export function planHeal(input: HealInput): HealDecision[] {
     .filter((m) => health.get(m.id) !== 'healthy' && history.has(m.id))
     .map((m) => ({ member: m, forMs: unhealthyFor(history, m.id, now) }))
     // Longest unhealthy first, then learners (they cost no vote), then by ID: deterministic.
-    .sort((a, b) => b.forMs - a.forMs || Number(b.member.isLearner) - Number(a.member.isLearner) || (a.member.id < b.member.id ? -1 : 1));
+    .sort(
+      (a, b) => b.forMs - a.forMs || Number(b.member.isLearner) - Number(a.member.isLearner) || compareMemberIds(a.member.id, b.member.id),
+    );
   const decisions: HealDecision[] = [];
   let chosen = false;
   for (const { member, forMs } of unhealthy) {
@@ -154,8 +156,12 @@ export function planHeal(input: HealInput): HealDecision[] {
       });
       continue;
     }
+    // The terminate hook's own rule, stated here too. Equivalent to `quorate` as long as the member is not
+    // healthy (it is not: see the filter above): q(V-1) <= q(V) with the same healthy voters.
+    // Stryker disable next-line all: equivalent, as just said
     const votersAfter = voters.filter((m) => m.id !== member.id);
     const healthyAfter = countHealthy(votersAfter, health);
+    // Stryker disable next-line all: equivalent, as just said
     if (!hasQuorum(votersAfter.length, healthyAfter)) {
       decisions.push({
         ...base,

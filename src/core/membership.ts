@@ -45,7 +45,7 @@ export function planRemoval(view: MembershipView, target: (m: Member) => boolean
     return { kind: 'refuse', member, reason, check };
   }
   if (!member.isLearner && isHealthy(member)) {
-    const learner = view.members.find((m) => m.isLearner && m.id !== member.id);
+    const learner = view.members.find((m) => m.isLearner); // `member` is a voter, never this learner
     if (learner !== undefined) {
       const reason = `${memberLabel(member)} is a healthy voter and learner ${memberLabel(learner)} is not promoted yet; removing it first could leave the learner unpromotable, so it waits until the learner is a voter or gone`;
       return { kind: 'refuse', member, reason, check: { ...check, ok: false } };

@@ -15,7 +15,7 @@
 //      V=3 (one dead, H=2), strategy add, no removal: promote needs 2 >= q(4)=3: refused.
 //      V=1 (H=1): promote needs 1 >= q(2)=2: refused; growing a one-member cluster always risks it.
 import { memberIdToHex } from './ids.js';
-import { isGoneOnPlatform, isReusableBy, isUnstarted, memberLabel, votersOf } from './members.js';
+import { compareMemberIds, compareNames, isGoneOnPlatform, isReusableBy, isUnstarted, memberLabel, votersOf } from './members.js';
 import { hasQuorum, quorumCheck, quorumOf } from './quorum.js';
 import type {
   Admission,
@@ -277,13 +277,17 @@ function planFreshJoin(
   // etcd admits a limited number of learners at once; a learner that is not being removed holds a slot.
   const removedIds = new Set(removals.map((r) => r.member.id));
   const joinsAsLearner = reusable === undefined ? options.joinAs === 'learner' : reusable.member.isLearner;
-  const remainingLearners = members.filter((m) => m.isLearner && !removedIds.has(m.id) && m.id !== reusable?.member.id);
-  const maxLearners = options.maxLearners ?? DEFAULT_MAX_LEARNERS;
-  if (reusable === undefined && joinsAsLearner && remainingLearners.length >= maxLearners) {
-    return refuse(
-      'learner-pending',
-      `learner ${memberLabel(remainingLearners[0]!)} is still joining and etcd allows ${maxLearners} learner(s) at a time; retry once it is promoted or removed`,
-    );
+  // (A reused member already holds its slot.) validateInput rules out a learner join with no slot at all, so a
+  // refusal here always names the learner that holds one.
+  if (reusable === undefined && joinsAsLearner) {
+    const remainingLearners = members.filter((m) => m.isLearner && !removedIds.has(m.id));
+    const maxLearners = options.maxLearners ?? DEFAULT_MAX_LEARNERS;
+    if (remainingLearners.length >= maxLearners) {
+      return refuse(
+        'learner-pending',
+        `learner ${memberLabel(remainingLearners[0]!)} is still joining and etcd allows ${maxLearners} learner(s) at a time; retry once it is promoted or removed`,
+      );
+    }
   }
 
   const checks = guardSteps(classified, removals, reusable, joinsAsLearner, self.name);
@@ -318,6 +322,7 @@ function classify(member: Member, health: Health, platform: PlatformKnowledge | 
   // A member that answers healthily is never dead, whatever else is believed about it.
   if (health === 'healthy') return { member, health, dead: false, deadReason: 'unreachable' };
   if (gone) return { member, health, dead: true, deadReason: 'platform-gone' };
+  // Stryker disable next-line ArrayDeclaration: the default is read only without platform knowledge; a validated peer URL never equals the placeholder text
   if (urlsOverlap(member.peerURLs, platform?.bootingPeerURLs ?? [])) {
     return { member, health: 'unknown', dead: false, deadReason: 'unreachable' };
   }
@@ -327,7 +332,7 @@ function classify(member: Member, health: Health, platform: PlatformKnowledge | 
 /** Dead learners first (they cost no quorum), then unstarted, then started voters; by ID within each group. */
 function orderForRemoval(dead: readonly Classified[]): Classified[] {
   const rank = (c: Classified): number => (c.member.isLearner ? 0 : isUnstarted(c.member) ? 1 : 2);
-  return [...dead].sort((a, b) => rank(a) - rank(b) || compareIds(a.member.id, b.member.id));
+  return [...dead].sort((a, b) => rank(a) - rank(b) || compareMemberIds(a.member.id, b.member.id));
 }
 
 function guardSteps(
@@ -382,9 +387,7 @@ function sortedNamedPeers(
   members: readonly { readonly name: string; readonly peerURLs: readonly string[] }[],
   selfName: string,
 ): NamedPeerURL[] {
-  const sorted = [...members].sort((a, b) =>
-    a.name === selfName ? -1 : b.name === selfName ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-  );
+  const sorted = [...members].sort((a, b) => (a.name === selfName ? -1 : b.name === selfName ? 1 : compareNames(a.name, b.name)));
   return sorted.flatMap((m) => m.peerURLs.map((peerURL) => ({ name: m.name, peerURL })));
 }
 
@@ -407,6 +410,12 @@ function validateInput(observation: Observation, options: PlanOptions): void {
   if (options.maxLearners !== undefined && (!Number.isInteger(options.maxLearners) || options.maxLearners < 0)) {
     throw new InvalidPlanInputError(`invalid learner limit ${String(options.maxLearners)}`);
   }
+  // A limit of 0 admits no learner: a node that joins as one could never join, whatever the cluster does.
+  if (options.maxLearners === 0 && options.joinAs === 'learner') {
+    throw new InvalidPlanInputError(
+      'a learner limit of 0 admits no learner, but this node joins as a learner; join as a voter or allow a learner',
+    );
+  }
   const ids = new Set<bigint>();
   if (observation.cluster.kind === 'reachable') {
     for (const m of observation.cluster.members) {
@@ -421,9 +430,5 @@ function refuse(code: RefusalCode, message: string): Plan {
 }
 
 function sortById(members: readonly Member[]): Member[] {
-  return [...members].sort((a, b) => compareIds(a.id, b.id));
-}
-
-function compareIds(a: bigint, b: bigint): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return [...members].sort((a, b) => compareMemberIds(a.id, b.id));
 }

@@ -5,7 +5,8 @@
 // - change the cluster between two requests of one decision (every member stops answering once the lock is held;
 //   a member removed by someone else between the locked re-check and the removal; the leader answering for
 //   another cluster);
-// - refuse a removal with "unhealthy cluster" exactly once on every member, or with any other error.
+// - refuse a removal with "unhealthy cluster" exactly once on every member, or with any other error;
+// - refuse a promotion as "not in sync with the leader" exactly when a test says so.
 // With real etcd these are races that a test could hit only some of the time. The double also keeps those
 // decisions' tests fast enough for mutation testing, which runs each test file once per mutant (about 350 for the
 // decision code; a real 3-member cluster costs seconds to start each time).
@@ -238,6 +239,15 @@ export class EtcdGatewayDouble {
         this.onRemove?.(id);
         // A removed member's etcd stops serving, once this answer is out.
         res.once('finish', () => void this.down(id));
+        return answer(200, { header, members: this.members.map((m) => this.wireMember(m)) });
+      }
+      case '/v3/cluster/member/promote': {
+        const id = BigInt(String(body.ID));
+        const member = this.members.find((m) => m.id === id);
+        if (member === undefined) return refuse(404, 'etcdserver: member not found', 5);
+        if (!member.isLearner) return refuse(400, 'etcdserver: can only promote a learner member', 9);
+        this.members = this.members.map((m) => (m.id === id ? { ...m, isLearner: false } : m));
+        this.operations[this.operations.length - 1] = `cluster/member/promote ${id.toString()}`;
         return answer(200, { header, members: this.members.map((m) => this.wireMember(m)) });
       }
       case '/v3/kv/range': {
