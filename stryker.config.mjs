@@ -29,6 +29,8 @@ export const CORE_TESTS = [
   'test/unit/version-skew.test.ts',
   'test/unit/version-placeholder.test.ts',
   'test/unit/pki.test.ts',
+  'test/unit/restore-rule.test.ts',
+  'test/unit/rescue-rule.test.ts',
   'test/unit/planner-properties.test.ts',
 ];
 /** The decision code's tests, quickest first. */
