@@ -501,7 +501,7 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
       parameterPath: this.parameterPath,
       release: this.etcdRelease,
       install: install.method === 's3' ? { method: 's3', bucket: install.bucket.bucketName, key: install.key } : install,
-      dropinWaitSeconds: resolved.launchTimeout.toSeconds(),
+      dropinWaitSeconds: maxLaunchWaitSeconds(resolved.launchTimeout.toSeconds()),
       settings: resolved.etcdSettings,
     });
     return new ec2.LaunchTemplate(this, 'LaunchTemplate', {
@@ -1012,4 +1012,15 @@ function isUnresolvedDuration(...durations: readonly Duration[]): boolean {
 
 function fail(message: string): never {
   throw new Error(message);
+}
+
+/**
+ * How long a launching instance may wait for its drop-in: as long as its launch action can stay pending. The
+ * Lambda keeps the action alive with heartbeats while it waits (a restore waits for the cluster to have been
+ * down long enough), and Auto Scaling ends a pending action after 100 heartbeat timeouts or 48 hours, whichever
+ * comes first. A boot that gave up earlier would leave an instance the Lambda then configures with no etcd.
+ * @see https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks.html
+ */
+export function maxLaunchWaitSeconds(heartbeatTimeoutSeconds: number): number {
+  return Math.min(100 * heartbeatTimeoutSeconds, 48 * 3600);
 }

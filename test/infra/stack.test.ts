@@ -9,6 +9,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import {
+  maxLaunchWaitSeconds,
   ElasticEtcdCluster,
   INSTANCE_ARN_TAG,
   InvalidClusterPropsError,
@@ -425,6 +426,13 @@ describe('least-privilege IAM', () => {
     const userData = userDataOf(template);
     assert.deepEqual([...new Set(userData.match(/\/instances\/[^/\s]+\/[a-z]+/g))], ['/instances/$1/dropin', '/instances/$1/restore']);
     assert.doesNotMatch(userData, /\/instances\/[^/\s]+\/env\b/);
+  });
+
+  test('the boot waits for its drop-in as long as the launch action can stay pending (100 heartbeat timeouts, at most 48 h)', () => {
+    // The default 10 min launch heartbeat timeout: the action may live 1000 min; a boot that gave up after 10
+    // would leave an instance configured later (a restore waits for its time) without etcd.
+    assert.match(userDataOf(template), /readonly DROPIN_WAIT_SECONDS='60000'/);
+    assert.equal(maxLaunchWaitSeconds(3600), 172_800);
   });
 });
 
