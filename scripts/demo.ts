@@ -1,7 +1,8 @@
 // `npm run demo`: the Lambda's main job on this machine. A simulated Auto Scaling group whose instances are
 // real etcd processes on loopback addresses, driven by the real lifecycle handler through the simulated cloud
 // (test/sim/world.ts). Bootstraps 3 members, writes keys, kills an instance and lets the group replace it,
-// scales out to 5 and in to 3, and checks that the cluster is healthy and still holds every key.
+// scales out to 5 and in to 3, then loses every instance at once and lets the cluster come back from its backup
+// in S3 (the Lambda's automatic restore), and checks that the cluster is healthy and still holds every key.
 // With --upgrade: bootstraps 3 members on etcd 3.4 instead, writes keys, and replaces every member with a 3.5
 // one through the handler under continuous writes (test/chaos/upgrade.ts), then checks the same.
 //
@@ -18,6 +19,10 @@ const USAGE = `usage: npm run demo -- [--etcd-version 3.4|3.5] [--upgrade] [--ve
   --verbose         also show the event queue's bookkeeping`;
 
 const KEYS = 20;
+/** Keys written after the last backup, before the disaster: the writes a restore cannot bring back. */
+const LOST_KEYS = 3;
+/** The demo's lost cluster is restored after this much silence (production default: 10 min). */
+const DEMO_RESTORE_AFTER_MS = 2_000;
 const SETTLE_MS = 90_000;
 
 async function phase(world: World, title: string, action: () => Promise<void>): Promise<void> {
@@ -27,6 +32,27 @@ async function phase(world: World, title: string, action: () => Promise<void>): 
   const result = await world.settle({ timeoutMs: SETTLE_MS });
   process.stdout.write(`--- ${title}: settled in ${((Date.now() - started) / 1000).toFixed(1)} s; the cluster matches the group ---\n`);
   process.stdout.write(`${renderTable(await memberTable(world, result.members))}\n`);
+}
+
+/** Every instance is lost at once; the Lambda restores the cluster from its newest snapshot in S3. */
+async function disaster(world: World): Promise<void> {
+  const stored = await world.backUpNow();
+  process.stdout.write(`\n=== Backup: the Lambda's snapshot in S3 ===\n`);
+  process.stdout.write(
+    `stored ${stored.key}: revision ${stored.manifest.revision}, ${stored.manifest.size} bytes, SHA-256 ${stored.manifest.sha256.slice(0, 16)}…\n`,
+  );
+  for (let i = 1; i <= LOST_KEYS; i++) await world.put(`/demo/after-backup-${i}`, `lost-${i}`);
+  process.stdout.write(`wrote ${LOST_KEYS} more keys after the backup: a disaster now loses them (the recovery point)\n`);
+  // The scheduled pass notes the revision the cluster reached: the restore then says how many revisions it lost.
+  await world.reconcile();
+  await phase(world, 'Disaster: every instance is lost at once; the group replaces them and the Lambda restores the backup', async () => {
+    await world.loseAll();
+  });
+  const restore = world.telemetry?.decisions().find((d) => d.decision === 'restore');
+  if (restore !== undefined) process.stdout.write(`--- the Lambda's decision: ${restore.reason}\n`);
+  let lost = 0;
+  for (let i = 1; i <= LOST_KEYS; i++) if ((await world.get(`/demo/after-backup-${i}`)) === undefined) lost++;
+  process.stdout.write(`--- ${lost} of the ${LOST_KEYS} keys written after the backup are gone, as the recovery point says\n`);
 }
 
 async function run(world: World, upgrade: boolean): Promise<{ keysOk: number; deliveries: number; failures: number; problems: string[] }> {
@@ -55,6 +81,7 @@ async function run(world: World, upgrade: boolean): Promise<{ keysOk: number; de
     await phase(world, `Instance ${victim} dies; the group replaces it`, () => world.crash(victim));
     await phase(world, 'Scale out to 5', () => world.scaleTo(5));
     await phase(world, 'Scale in to 3', () => world.scaleTo(3));
+    await disaster(world);
   }
 
   process.stdout.write(`\n=== Reading every key back ===\n`);
@@ -112,6 +139,8 @@ async function main(): Promise<number> {
     clusterSize: 5,
     seed: 2024,
     etcdVersion: version,
+    backupBucket: 'demo-etcd-backups',
+    restoreAfterMs: DEMO_RESTORE_AFTER_MS,
     onLog: (entry) => printTimelineEntry(entry, timeline),
   });
   let exitCode = 1;
