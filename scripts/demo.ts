@@ -49,7 +49,7 @@ async function disaster(world: World): Promise<void> {
     await world.loseAll();
   });
   const restore = world.telemetry?.decisions().find((d) => d.decision === 'restore');
-  if (restore !== undefined) process.stdout.write(`--- the Lambda's decision: ${restore.reason}\n`);
+  if (restore !== undefined) process.stdout.write(`--- the Lambda's decision: ${String(restore.reason)}\n`);
   let lost = 0;
   for (let i = 1; i <= LOST_KEYS; i++) if ((await world.get(`/demo/after-backup-${i}`)) === undefined) lost++;
   process.stdout.write(`--- ${lost} of the ${LOST_KEYS} keys written after the backup are gone, as the recovery point says\n`);
