@@ -115,6 +115,7 @@ function moreAdvancedFirst(a: SurvivorStatus, b: SurvivorStatus): number {
   return (
     compareDesc(a.raftAppliedIndex, b.raftAppliedIndex) ||
     compareDesc(a.revision, b.revision) ||
+    // Stryker disable next-line EqualityOperator: `<=`/`>=` differ only for equal endpoints, and each survivor has its own
     (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0)
   );
 }
@@ -124,5 +125,6 @@ function compareDesc(a: bigint, b: bigint): number {
 }
 
 function max(values: readonly bigint[]): bigint {
+  // Stryker disable next-line EqualityOperator: `>=` keeps an equal value instead, the same maximum
   return values.reduce((m, v) => (v > m ? v : m), 0n);
 }

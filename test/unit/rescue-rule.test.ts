@@ -46,6 +46,7 @@ describe('choosing the survivor to snapshot', () => {
     const p = survivor(5);
     const q = survivor(6);
     assert.equal(chosenEndpoint([q, p]), p.endpoint);
+    assert.equal(chosenEndpoint([p, q]), p.endpoint);
   });
 
   test('the highest revision among all survivors is what the snapshot must reach', () => {
@@ -62,6 +63,13 @@ describe('choosing the survivor to snapshot', () => {
     assert.equal(reason([]), 'no-survivors');
     assert.equal(reason([survivor(1), survivor(2, { leader: BASE_ID + 1n })]), 'has-leader');
     assert.equal(reason([survivor(1), survivor(2, { clusterId: CLUSTER + 1n })]), 'mixed-clusters');
+    const mixed = chooseRescueSource([survivor(1), survivor(2, { clusterId: 0xbeefn })]);
+    assert.match(mixed.kind === 'refused' ? mixed.detail : '', /2 clusters \(5ca1ab1e5ca1ab1e, beef\)/);
+    // The committed index to reach is the highest any survivor reports, wherever it stands in the list.
+    const ahead = survivor(1, { raftIndex: 130n, raftAppliedIndex: 120n });
+    const behind = survivor(2, { raftIndex: 100n, raftAppliedIndex: 100n });
+    assert.equal(reason([ahead, behind]), 'still-applying');
+    assert.equal(reason([behind, ahead]), 'still-applying');
     assert.equal(reason([survivor(1, { raftIndex: 101n, raftAppliedIndex: 100n })]), 'still-applying');
     assert.equal(reason([survivor(1, { raftIndex: 100n, raftAppliedIndex: 100n })]), 'chosen');
     // Another survivor knows of a commit the most advanced one has not applied.

@@ -9,7 +9,6 @@ import {
   decideRestore,
   duration,
   lineageAfter,
-  newestFirst,
   revisionsLost,
   type RestoreFacts,
 } from '../../src/core/restore.js';
@@ -114,6 +113,27 @@ describe('decideRestore', () => {
     });
   }
 
+  test('several live holders are named together; a request without an author names none', () => {
+    const two = decideRestore({
+      ...lost,
+      downForMs: 0,
+      holders: [
+        { instanceId: 'i-0e', lifecycleState: 'Standby' },
+        { instanceId: 'i-0d', lifecycleState: 'InService' },
+      ],
+    });
+    assert.match(two.reason, /instances i-0d \(InService\), i-0e \(Standby\) that held data are live/);
+    const one = decideRestore({ ...lost, holders: [], request: { from: 'latest' } });
+    assert.equal(one.reason, 'restore requested from latest');
+  });
+
+  test('durations: seconds below a minute, whole minutes, minutes and seconds', () => {
+    assert.equal(duration(59_999), '59 s');
+    assert.equal(duration(60_000), '1 min');
+    assert.equal(duration(250_000), '4 min 10 s');
+    assert.equal(duration(-5), '0 s');
+  });
+
   test('the waiting reason says how long down of how long needed', () => {
     const verdict = decideRestore({ ...lost, downForMs: 180_000 });
     assert.match(verdict.reason, /down 3 min of 10 min/);
@@ -133,6 +153,14 @@ test('cannotComeBack: gone, Terminating:* and Terminated only', () => {
     ]).map((h) => h.instanceId),
     ['i-1', 'i-2'],
   );
+  // Already in order stays in order (a comparator that always says "before" would swap it).
+  assert.deepEqual(
+    blockingHolders([
+      { instanceId: 'i-1', lifecycleState: 'InService' },
+      { instanceId: 'i-2', lifecycleState: 'InService' },
+    ]).map((h) => h.instanceId),
+    ['i-1', 'i-2'],
+  );
 });
 
 test('accepted cluster IDs: the record and its lineage; a record without an ID accepts any', () => {
@@ -143,18 +171,6 @@ test('accepted cluster IDs: the record and its lineage; a record without an ID a
   assert.deepEqual(lineageAfter({ clusterId: 'a1', lineage: ['b2'] }), ['a1', 'b2']);
   assert.deepEqual(lineageAfter({ lineage: ['b2'] }), ['b2']);
   assert.deepEqual(lineageAfter({ clusterId: 'a1', lineage: ['a1'] }), ['a1']);
-});
-
-test('candidates: newest takenAt first, not key order; unparsable dates last', () => {
-  const ordered = newestFirst([
-    { key: 'p/daily/20260101T000000.000Z-a.db', takenAt: '2026-01-01T00:00:00.000Z' },
-    { key: 'p/snapshots/z.db', takenAt: 'garbage' },
-    { key: 'p/snapshots/20250101T000000.000Z-b.db', takenAt: '2026-01-02T00:00:00.000Z' },
-  ]);
-  assert.deepEqual(
-    ordered.map((c) => c.key),
-    ['p/snapshots/20250101T000000.000Z-b.db', 'p/daily/20260101T000000.000Z-a.db', 'p/snapshots/z.db'],
-  );
 });
 
 test('revisions lost: observed less the snapshot, never negative, unknown across clusters or without an observation', () => {
