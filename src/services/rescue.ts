@@ -4,15 +4,14 @@
 // follows starts from everything the cluster still had. A member without quorum answers Status and Snapshot
 // from its own data on etcd 3.4 and 3.5; no health is required of it, only that every survivor answers.
 import { randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import type { BackupStore, StoredSnapshot } from '../adapters/aws/backups.js';
-import { SnapshotDigest, type EtcdClient, type MemberList } from '../adapters/etcd/index.js';
+import type { EtcdClient, MemberList } from '../adapters/etcd/index.js';
 import { errorMessage } from '../core/errors.js';
 import { memberIdToHex } from '../core/ids.js';
 import { chooseRescueSource, rescueShortfall, snapshotCovers, type RescueRefusal, type SurvivorStatus } from '../core/rescue.js';
 import { clientFor, type EtcdConnection } from './connection.js';
 import type { Logger } from './log.js';
-import { SnapshotError, type SnapshotManifest } from './snapshot.js';
+import { digested, SnapshotError } from './snapshot.js';
 
 export type { RescueRefusal } from '../core/rescue.js';
 
@@ -218,30 +217,18 @@ async function storeSnapshotOf(
     stream.bytes.destroy();
     throw new SnapshotError(`the snapshot from ${source.endpoint} came from ${wrong}, not the survivor chosen`);
   }
-  const digest = new SnapshotDigest(true);
-  // An error on either side destroys both: the upload sees it on `digest`.
-  const done = pipeline(stream.bytes, digest);
-  const manifest = new Promise<SnapshotManifest>((resolve, reject) => {
-    digest.on('end', () => {
-      const r = digest.result();
-      if (r === undefined) return reject(new SnapshotError('the snapshot ended without a digest'));
-      resolve({
-        format: 1,
-        sha256: r.sha256,
-        size: r.size,
-        revision: (header.revision > source.revision ? header.revision : source.revision).toString(),
-        clusterId: memberIdToHex(source.clusterId),
-        memberId: memberIdToHex(source.memberId),
-        memberCount: list.members.length,
-        etcdVersion: source.version,
-        takenAt: new Date().toISOString(),
-      });
-    });
-    digest.on('error', reject);
-    done.catch(reject);
-  });
-  manifest.catch(() => undefined);
-  return store.put(key, digest, manifest);
+  const { bytes, manifest } = digested(stream.bytes, (r) => ({
+    format: 1,
+    sha256: r.sha256,
+    size: r.size,
+    revision: (header.revision > source.revision ? header.revision : source.revision).toString(),
+    clusterId: memberIdToHex(source.clusterId),
+    memberId: memberIdToHex(source.memberId),
+    memberCount: list.members.length,
+    etcdVersion: source.version,
+    takenAt: new Date().toISOString(),
+  }));
+  return store.put(key, bytes, manifest);
 }
 
 function refuse(

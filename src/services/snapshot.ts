@@ -77,35 +77,47 @@ export async function openSnapshot(options: SnapshotOptions): Promise<OpenSnapsh
       stream.bytes.destroy();
       throw new SnapshotError(`the snapshot answer came from cluster ${header.clusterId.toString(16)}, not ${list.clusterId.toString(16)}`);
     }
-    const digest = new SnapshotDigest(true);
-    // An error on either side destroys both: the consumer sees it on `bytes`.
-    const done = pipeline(stream.bytes, digest);
-    const manifest = new Promise<SnapshotManifest>((resolve, reject) => {
-      digest.on('end', () => {
-        const r = digest.result();
-        if (r === undefined) return reject(new SnapshotError('the snapshot ended without a digest'));
-        resolve({
-          format: 1,
-          sha256: r.sha256,
-          size: r.size,
-          revision: (header.revision > (chosen.status.revision ?? 0n) ? header.revision : (chosen.status.revision ?? 0n)).toString(),
-          clusterId: memberIdToHex(list.clusterId),
-          memberId: memberIdToHex(chosen.member.id),
-          memberCount: list.members.length,
-          etcdVersion: chosen.status.version,
-          takenAt: new Date().toISOString(),
-        });
-      });
-      digest.on('error', reject);
-      done.catch(reject);
-    });
-    manifest.catch(() => undefined);
+    const { bytes: digest, manifest } = digested(stream.bytes, (r) => ({
+      format: 1,
+      sha256: r.sha256,
+      size: r.size,
+      revision: (header.revision > (chosen.status.revision ?? 0n) ? header.revision : (chosen.status.revision ?? 0n)).toString(),
+      clusterId: memberIdToHex(list.clusterId),
+      memberId: memberIdToHex(chosen.member.id),
+      memberCount: list.members.length,
+      etcdVersion: chosen.status.version,
+      takenAt: new Date().toISOString(),
+    }));
     handedOver = true;
     digest.on('close', () => client.close());
     return { bytes: digest, manifest, source: { name: chosen.member.name, endpoint: chosen.endpoint, leader: chosen.leader } };
   } finally {
     if (!handedOver) client.close();
   }
+}
+
+/**
+ * A snapshot stream passed through etcd's checksum, and its manifest (`describe`d from the digest) once the
+ * stream ended and passed. An error on either side destroys both: the consumer sees it on `bytes`, and the
+ * manifest rejects (already handled, so an unread manifest never is an unhandled rejection).
+ */
+export function digested(
+  source: Readable,
+  describe: (digest: { readonly sha256: string; readonly size: number }) => SnapshotManifest,
+): { readonly bytes: SnapshotDigest; readonly manifest: Promise<SnapshotManifest> } {
+  const digest = new SnapshotDigest(true);
+  const done = pipeline(source, digest);
+  const manifest = new Promise<SnapshotManifest>((resolve, reject) => {
+    digest.on('end', () => {
+      const r = digest.result();
+      if (r === undefined) return reject(new SnapshotError('the snapshot ended without a digest'));
+      resolve(describe(r));
+    });
+    digest.on('error', reject);
+    done.catch(reject);
+  });
+  manifest.catch(() => undefined);
+  return { bytes: digest, manifest };
 }
 
 interface Source {
