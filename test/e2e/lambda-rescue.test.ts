@@ -76,6 +76,14 @@ describe('a majority lost while one member survives: its data is rescued, then r
       assert.equal(world.restoredInstances.length, 3, 'every member of the restore wave restored the snapshot');
       assert.equal(world.bootFailures.length, 0);
 
+      // In that order: the data saved, then the survivor given up, then the restore.
+      const all = world.telemetry!.decisions();
+      const at = (match: (d: (typeof all)[number]) => boolean) => all.findIndex(match);
+      const saved = at((d) => d.decision === 'rescue-snapshot' && d.key === rescued.key);
+      const given = at((d) => d.decision === 'report-unhealthy' && d.instanceId === survivor);
+      const restored = at((d) => d.decision === 'restore');
+      assert.ok(saved < given && given < restored, `rescue ${saved}, report ${given}, restore ${restored}`);
+
       for (let i = 0; i < 5; i++) assert.equal(await world.get(`/rescue/before/${i}`), `v${i}`);
       for (let i = 0; i < 7; i++) {
         assert.equal(await world.get(`/rescue/after/${i}`), `late${i}`, 'a write after the regular backup is kept');
