@@ -1,7 +1,7 @@
 // `npm run bench`: the figures elastic-etcd competes on, each the median of several runs. Prints a table and
 // writes every sample to bench/results/latest.json.
 //
-//   npm run bench -- [--runs N] [--only bundle,cli,decision,launch,voter,heal,snapshot] [--worst-case] [--snapshot-mb N] [--out FILE]
+//   npm run bench -- [--runs N] [--only bundle,cli,decision,launch,voter,heal,snapshot,recovery] [--worst-case] [--snapshot-mb N] [--out FILE]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,12 +11,13 @@ import { buildCli, removeCliBuild, startDryRunTarget, timeCli } from './cli.js';
 import { CLI_COMMAND } from '../test/harness/cli.js';
 import { benchHeal } from './heal.js';
 import { benchSnapshot } from './snapshot.js';
+import { benchRecovery, RESTORE_AFTER_MS } from './recovery.js';
 import { LaunchBench, PRODUCTION_CONNECTION, type HungPlacement, type LaunchSample } from './launch.js';
 import { figure, renderTable, type Figure } from './stats.js';
 import { VoterBench } from './voter.js';
 import { etcdBinaries, etcdServerVersion, EtcdSetupError, selectedEtcdVersion, type EtcdVersionName } from '../test/harness/versions.js';
 
-const SECTIONS = ['bundle', 'cli', 'decision', 'launch', 'voter', 'heal', 'snapshot'] as const;
+const SECTIONS = ['bundle', 'cli', 'decision', 'launch', 'voter', 'heal', 'snapshot', 'recovery'] as const;
 type Section = (typeof SECTIONS)[number];
 const HEALTH_TIMEOUT_MS = PRODUCTION_CONNECTION.healthTimeoutMs;
 
@@ -240,6 +241,18 @@ function hungVerdict(figures: readonly Figure[]): string[] {
   ];
 }
 
+/** The recovery figures in seconds, saying what they leave out. */
+function recoveryLines(figures: readonly Figure[]): string[] {
+  const lines = figures
+    .filter((f) => f.id.startsWith('recovery.'))
+    .map((f) => `  ${f.label}: ${(f.median / 1000).toFixed(1)} s median (${(f.min / 1000).toFixed(1)}-${(f.max / 1000).toFixed(1)} s)`);
+  if (lines.length === 0) return [];
+  return [
+    `Recovery after quorum loss (backups on; the automatic restore's wait, ${RESTORE_AFTER_MS} ms here and 10 min by default, is excluded):`,
+    ...lines,
+  ];
+}
+
 async function main(): Promise<number> {
   let options;
   try {
@@ -253,7 +266,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const { runs, sections } = options;
-  const needsEtcd = ['cli', 'decision', 'launch', 'voter', 'heal', 'snapshot'].some((s) => sections.has(s as Section));
+  const needsEtcd = ['cli', 'decision', 'launch', 'voter', 'heal', 'snapshot', 'recovery'].some((s) => sections.has(s as Section));
   let etcdVersion: EtcdVersionName;
   try {
     // ETCD_VERSION picks the etcd every section runs (test/harness/versions.ts).
@@ -272,8 +285,9 @@ async function main(): Promise<number> {
   if (sections.has('voter')) await benchVoter(runs, figures);
   if (sections.has('heal')) await benchHeal(runs, figures, progress);
   if (sections.has('snapshot')) await benchSnapshot(runs, options.snapshotMb, figures, progress);
+  if (sections.has('recovery')) await benchRecovery(runs, figures, progress);
 
-  const verdict = hungVerdict(figures);
+  const verdict = [...hungVerdict(figures), ...recoveryLines(figures)];
   process.stdout.write(
     `\nelastic-etcd benchmarks: median of ${runs} run(s) each, etcd ${needsEtcd ? etcdServerVersion(etcdVersion) : '(none)'} on loopback, node ${process.version}\n\n`,
   );

@@ -3,11 +3,11 @@
 //
 //   npm run chaos -- [--seed N] [--runs N] [--steps N] [--size 3|5] [--etcd-version 3.4|3.5 | --mixed] [--verbose]
 import { parseArgs } from 'node:util';
-import { runChaos, type ChaosResult } from '../test/chaos/run.js';
+import { CHAOS_RESTORE_AFTER_MS, runChaos, type ChaosResult } from '../test/chaos/run.js';
 import type { EtcdVersionName } from '../test/harness/index.js';
 import { missingEtcd, scriptEtcdVersion } from './support.js';
 
-const USAGE = `usage: npm run chaos -- [--seed N] [--runs N] [--steps N] [--size 3|5] [--etcd-version 3.4|3.5 | --mixed] [--long-faults] [--verbose]
+const USAGE = `usage: npm run chaos -- [--seed N] [--runs N] [--steps N] [--size 3|5] [--etcd-version 3.4|3.5 | --mixed] [--long-faults] [--lose-quorum] [--verbose]
   --seed N            first seed (default: random); run i uses seed N+i
   --runs N            number of runs (default 3)
   --steps N           faults per run (default 8)
@@ -15,6 +15,8 @@ const USAGE = `usage: npm run chaos -- [--seed N] [--runs N] [--steps N] [--size
   --etcd-version V    the etcd the group runs (default: ETCD_VERSION, else 3.5)
   --mixed             a group mid-upgrade: the cluster forms on etcd 3.4, every later instance runs 3.5
   --long-faults       also hang a member for a long time and crash-loop one (each must be healed through the group)
+  --lose-quorum       also lose the quorum once (a majority or every instance, by the seed), right after a backup;
+                      backups on; reports the writes lost after the newest snapshot and the recovery time
   --verbose           also print the world's timeline`;
 
 function integer(raw: string | undefined, name: string, min: number, max: number, fallback: number): number {
@@ -26,7 +28,7 @@ function integer(raw: string | undefined, name: string, min: number, max: number
 }
 
 function replay(result: ChaosResult, size: number, versions: string): string {
-  return `npm run chaos -- --seed ${result.seed} --runs 1 --steps ${result.steps}${size === 3 ? '' : ` --size ${size}`}${result.longFaults ? ' --long-faults' : ''} ${versions}`;
+  return `npm run chaos -- --seed ${result.seed} --runs 1 --steps ${result.steps}${size === 3 ? '' : ` --size ${size}`}${result.longFaults ? ' --long-faults' : ''}${result.loseQuorum ? ' --lose-quorum' : ''} ${versions}`;
 }
 
 async function main(): Promise<number> {
@@ -43,6 +45,7 @@ async function main(): Promise<number> {
         mixed: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         'long-faults': { type: 'boolean', default: false },
+        'lose-quorum': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -66,6 +69,7 @@ async function main(): Promise<number> {
       etcdVersion,
       ...(values.mixed && { mixedWith: '3.5' as const }),
       longFaults: values['long-faults'],
+      loseQuorum: values['lose-quorum'],
     };
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
@@ -93,6 +97,7 @@ async function main(): Promise<number> {
       etcdVersion: options.etcdVersion,
       ...(options.mixedWith !== undefined && { mixedWith: options.mixedWith }),
       longFaults: options.longFaults,
+      loseQuorum: options.loseQuorum,
       log: (line) => process.stdout.write(`${line}\n`),
     });
     process.stdout.write(
@@ -100,6 +105,14 @@ async function main(): Promise<number> {
         `${result.writes.acknowledged}/${result.writes.attempted} writes acknowledged, ${result.writes.lost.length} lost, ` +
         `${result.samples} quorum samples, converged after ${result.reconcilePasses} reconcile pass(es)\n`,
     );
+    const q = result.quorumLoss;
+    if (q !== undefined)
+      process.stdout.write(
+        `  quorum lost at step ${q.step} (${q.kind}: ${q.lost.length} instances): restored from ${q.restoredFrom ?? 'nothing'}` +
+          `${q.rescue ? ' (rescue snapshot)' : ''}; recovery time ${q.recoveryMs === undefined ? 'none (not recovered)' : `${(q.recoveryMs / 1000).toFixed(1)} s`}` +
+          ` (includes the ${CHAOS_RESTORE_AFTER_MS / 1000} s restore wait); recovery point: ${q.writesLost.length} acknowledged writes lost after the newest snapshot` +
+          `${q.writesLost.length > 0 ? ` (${q.writesLost.slice(0, 10).join(', ')}${q.writesLost.length > 10 ? ', ...' : ''})` : ''}\n`,
+      );
     if (!result.ok) {
       failed.push(result);
       for (const v of result.violations) process.stdout.write(`  violation: ${v}\n`);

@@ -102,6 +102,8 @@ export class QuorumMonitor {
   private loop: Promise<void> | undefined;
   private previousBad: VoterSample | undefined;
   private readonly started = Date.now();
+  /** Why samples are not judged right now (a quorum the chaos took away on purpose), or undefined. */
+  private suspended: string | undefined;
 
   constructor(
     private readonly endpoints: () => readonly string[],
@@ -118,6 +120,20 @@ export class QuorumMonitor {
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
+  }
+
+  /**
+   * Stops judging samples while the chaos holds a quorum down on purpose (a majority killed at once): the lost
+   * quorum is the fault, not an action of ours. Samples are still taken. `resume` judges again.
+   */
+  suspend(reason: string): void {
+    this.suspended = reason;
+    this.previousBad = undefined;
+  }
+
+  resume(): void {
+    this.suspended = undefined;
+    this.previousBad = undefined;
   }
 
   /** One sample now; also used right after each handler action. Returns undefined if no member answered. */
@@ -139,7 +155,7 @@ export class QuorumMonitor {
     const chaosDown = voters.filter((m, i) => statuses[i] !== true && down.has(m.name ?? '')).length;
     const sample: VoterSample = { at: Date.now() - this.started, voters: voters.length, up, chaosDown, quorum: quorumOf(voters.length) };
     this.samples.push(sample);
-    const ours = up < sample.quorum && up + chaosDown >= sample.quorum;
+    const ours = this.suspended === undefined && up < sample.quorum && up + chaosDown >= sample.quorum;
     // Two bad samples in a row: one alone can be a member answering slowly under load, not a lost quorum.
     if (ours && this.previousBad !== undefined) {
       this.violations.push(

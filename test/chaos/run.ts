@@ -1,9 +1,12 @@
 // One chaos run: a seeded random fault schedule on the simulated group with real etcd (test/sim/world.ts),
 // with a writer and a quorum monitor running throughout, then the safety checks:
 //   1. no acknowledged write is lost;
-//   2. no action of ours left the voters without a quorum (see QuorumMonitor; the chaos never downs a majority);
+//   2. no action of ours left the voters without a quorum (see QuorumMonitor; the chaos never downs a majority,
+//      except the deliberate "lose quorum" fault, during which the monitor does not judge);
 //   3. membership converges to the group's in-service instances within MAX_RECONCILE_PASSES reconcile passes;
-//   4. no orphaned parameters (part of world.check()).
+//   4. no orphaned parameters (part of world.check());
+//   5. with --lose-quorum: after the recovery every write acknowledged before the newest snapshot (the regular
+//      backup, or the rescue snapshot of the survivors) is present; writes lost after it are the recovery point.
 // The same seed gives the same schedule, instance IDs, tokens and event IDs: a failure is replayed by its seed.
 import { setTimeout as delay } from 'node:timers/promises';
 import { SeededRandom } from '../sim/rng.js';
@@ -43,6 +46,35 @@ export interface ChaosOptions {
    * is LONG_FAULT_THRESHOLD_SECONDS). Off by default, so the existing seeds keep their schedules.
    */
   readonly longFaults?: boolean;
+  /**
+   * Also lose the quorum once (issue 14): at one step chosen by the seed, right after a regular backup, a
+   * majority (or every instance, chosen by the seed) is killed at once and replaced by the group; the cluster
+   * must come back from its backups (a rescue snapshot of the survivors, or the backup). Backups are on in such
+   * runs. Off by default, so the existing seeds keep their schedules.
+   */
+  readonly loseQuorum?: boolean;
+}
+
+/** The bucket of runs with the lose-quorum fault. */
+const CHAOS_BUCKET = 'chaos-etcd-backups';
+/** How long a lost cluster is down before the automatic restore, in runs with the lose-quorum fault. */
+export const CHAOS_RESTORE_AFTER_MS = 2_000;
+/** How long the recovery from a lost quorum may take (restore wait, rescue, replacements, restore). */
+const RECOVERY_TIMEOUT_MS = 180_000;
+
+/** What the lose-quorum fault cost and how long the cluster took to come back. */
+export interface QuorumLossReport {
+  readonly step: number;
+  /** 'majority': a minority survives (the rescue path); 'all': every instance is lost (the backup path). */
+  readonly kind: 'majority' | 'all';
+  readonly lost: readonly string[];
+  /** The snapshot the cluster was restored from, and whether it is a rescue snapshot. */
+  readonly restoredFrom: string | undefined;
+  readonly rescue: boolean;
+  /** From the loss to a healthy cluster matching the group, including the restore wait (CHAOS_RESTORE_AFTER_MS). */
+  readonly recoveryMs: number | undefined;
+  /** Acknowledged writes lost after the newest snapshot: the recovery point (allowed). */
+  readonly writesLost: readonly number[];
 }
 
 /** The heal threshold (ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS) of runs with long faults. */
@@ -53,12 +85,14 @@ const HEAL_TIMEOUT_MS = 90_000;
 export interface ChaosResult {
   readonly seed: number;
   readonly longFaults: boolean;
+  readonly loseQuorum: boolean;
   readonly steps: number;
   readonly ok: boolean;
   readonly violations: string[];
   readonly schedule: string[];
   readonly writes: { readonly attempted: number; readonly acknowledged: number; readonly lost: number[] };
   readonly reconcilePasses: number;
+  readonly quorumLoss?: QuorumLossReport;
   /** The distinct reasons of the handler's refusals (launches abandoned, removals kept). */
   readonly refusals: string[];
   readonly deliveries: number;
@@ -95,7 +129,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     onLog,
     ...(options.etcdVersion !== undefined && { etcdVersion: options.etcdVersion }),
     ...(options.longFaults === true && { unhealthyAfterSeconds: LONG_FAULT_THRESHOLD_SECONDS, restartEtcdAfterMs: 300 }),
+    ...(options.loseQuorum === true && {
+      backupBucket: CHAOS_BUCKET,
+      backupIntervalSeconds: 600,
+      restoreAfterMs: CHAOS_RESTORE_AFTER_MS,
+    }),
   });
+  // Its own generator, so the other faults' schedule is the same with and without the flag.
+  const lossRandom = new SeededRandom((options.seed ^ 0x5eed1055) >>> 0);
+  const lossStep = options.loseQuorum === true ? 1 + (lossRandom.nextUint32() % options.steps) : 0;
+  const lossKind = lossRandom.nextUint32() % 2 === 0 ? 'majority' : 'all';
+  let loss: { step: number; kind: 'majority' | 'all'; lost: string[]; protectedWrites: Set<number>; atLoss: Set<number> } | undefined;
+  let quorumLoss: QuorumLossReport | undefined;
   /** Instance IDs whose etcd the chaos killed or hung, while it is down. */
   const chaosDown = new Set<string>();
   const writer = new Writer(() => world.endpoints());
@@ -139,6 +184,34 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       ] as const satisfies readonly EventFault[]);
       const hung: string[] = [];
       const target = pick(random, serving);
+      if (step === lossStep) {
+        loss = await loseQuorum(world, writer, monitor, lossKind, step, chaosDown);
+        note(`${step}/${options.steps}: lose-quorum ${lossKind}: ${loss.lost.join(', ')} killed at once, right after a backup`);
+        const began = Date.now();
+        let recoveryMs: number | undefined;
+        try {
+          await world.settle({ timeoutMs: RECOVERY_TIMEOUT_MS });
+          recoveryMs = Date.now() - began;
+        } catch (err) {
+          violations.push(`the cluster did not recover from the lost quorum: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        const restore = world.telemetry
+          ?.decisions()
+          .filter((d) => d.decision === 'restore')
+          .at(-1);
+        const restoredFrom = restore === undefined ? undefined : String(restore.key);
+        const rescue = restoredFrom?.includes('-rescue-') === true;
+        // A rescue snapshot is taken after the loss: every write acknowledged before it is protected.
+        if (rescue) loss.protectedWrites = loss.atLoss;
+        quorumLoss = { step, kind: lossKind, lost: loss.lost, restoredFrom, rescue, recoveryMs, writesLost: [] };
+        note(
+          `${step}/${options.steps}:   ${recoveryMs === undefined ? 'NOT recovered' : `recovered in ${(recoveryMs / 1000).toFixed(1)} s`} from ${restoredFrom ?? 'no snapshot'}${rescue ? ' (rescue snapshot)' : ''}`,
+        );
+        for (const id of [...chaosDown]) if (world.group.instance(id)?.lifecycleState === 'Terminated') chaosDown.delete(id);
+        monitor.resume();
+        await monitor.sample(`after step ${step}`);
+        continue;
+      }
       switch (action) {
         case 'crash':
           // One member down at a time, so the chaos never takes a majority.
@@ -216,6 +289,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const readBack = await lostWrites(world.endpoints(), writer.acknowledged);
     if (!readBack.read) violations.push('could not read the written keys back from any member');
     lost = readBack.lost;
+    if (loss !== undefined && quorumLoss !== undefined) {
+      // Acknowledged after the newest snapshot and before the loss: the recovery point, not a violation.
+      const atLoss = loss.atLoss;
+      const kept = loss.protectedWrites;
+      quorumLoss = { ...quorumLoss, writesLost: lost.filter((n) => atLoss.has(n) && !kept.has(n)) };
+      lost = lost.filter((n) => !(atLoss.has(n) && !kept.has(n)));
+    }
     if (lost.length > 0)
       violations.push(`${lost.length} acknowledged writes lost: ${lost.slice(0, 10).join(', ')}${lost.length > 10 ? ', ...' : ''}`);
     if (writer.acknowledged.size === 0) violations.push('the writer never got a write acknowledged');
@@ -232,12 +312,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   return {
     seed: options.seed,
     longFaults: options.longFaults === true,
+    loseQuorum: options.loseQuorum === true,
     steps: options.steps,
     ok: violations.length === 0,
     violations,
     schedule,
     writes: { attempted: writer.attempted, acknowledged: writer.acknowledged.size, lost },
     reconcilePasses,
+    ...(quorumLoss !== undefined && { quorumLoss }),
     refusals: [
       ...new Set(
         (world.telemetry?.decisions() ?? [])
@@ -249,6 +331,30 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     samples: monitor.samples.length,
     durationMs: Date.now() - started,
   };
+}
+
+/**
+ * The lose-quorum fault: a regular backup now (the writes acknowledged before it are protected), then a
+ * majority or every instance killed at once and replaced by the group. The quorum monitor stops judging until
+ * the caller resumes it.
+ */
+async function loseQuorum(
+  world: World,
+  writer: Writer,
+  monitor: QuorumMonitor,
+  kind: 'majority' | 'all',
+  step: number,
+  chaosDown: Set<string>,
+): Promise<{ step: number; kind: 'majority' | 'all'; lost: string[]; protectedWrites: Set<number>; atLoss: Set<number> }> {
+  const protectedWrites = new Set(writer.acknowledged);
+  await world.backUpNow();
+  await delay(300); // more writes after the backup: what a rescue must save
+  monitor.suspend('a quorum lost on purpose');
+  const lost = kind === 'all' ? await world.loseAll() : await world.loseMajority();
+  // Taken once the majority is dead: nothing is acknowledged without a quorum, so no write of before is missed.
+  const atLoss = new Set(writer.acknowledged);
+  for (const id of lost) chaosDown.add(id);
+  return { step, kind, lost, protectedWrites, atLoss };
 }
 
 function isMemberFault(action: Action): boolean {

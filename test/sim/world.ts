@@ -434,6 +434,24 @@ export class World {
   }
 
   /**
+   * A majority is lost at once (an AZ outage plus one failure): `count` in-service instances (default: the
+   * smallest majority, the oldest first) lose their etcd and are replaced by the group; the rest keep running
+   * without quorum. Resolves with the lost instances' IDs.
+   */
+  async loseMajority(count?: number): Promise<string[]> {
+    const inService = this.group
+      .instances()
+      .filter((i) => i.lifecycleState === 'InService')
+      .map((i) => i.id);
+    const lost = inService.slice(0, count ?? Math.floor(inService.length / 2) + 1);
+    this.log('world', `losing a majority at once: ${lost.join(', ')}; ${inService.length - lost.length} keep running`);
+    await Promise.all(lost.map((id) => this.etcdByInstance.get(id)?.kill() ?? Promise.resolve()));
+    for (const id of lost) this.cancelBoot(id);
+    for (const id of lost) await this.group.terminate(id, { replace: true });
+    return lost;
+  }
+
+  /**
    * Starts a gone instance's etcd again on its old data and address (a machine thought lost comes back). Its
    * instance stays out of the group: only its process runs.
    */
