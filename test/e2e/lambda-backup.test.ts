@@ -23,9 +23,9 @@ describe('backups taken by the Lambda', () => {
   const snapshots = () => world.cloud.s3.keys(BUCKET).filter((k) => k.includes('/snapshots/') && k.endsWith('.db'));
   const manifests = () => world.cloud.s3.keys(BUCKET).filter((k) => k.includes('/snapshots/') && k.endsWith('.manifest.json'));
   const outcome = (d: Awaited<ReturnType<World['reconcile']>>) => (JSON.parse(d.result!.outcome) as { backup?: string }).backup;
-  /** Every stored snapshot looks an hour old: the next chance takes a new one. */
+  /** Every stored snapshot (both tiers: latest() reads both) looks an hour old: the next chance takes a new one. */
   const ageAll = () => {
-    for (const key of manifests()) {
+    for (const key of world.cloud.s3.keys(BUCKET).filter((k) => k.endsWith('.manifest.json'))) {
       const m = JSON.parse(world.cloud.s3.object(BUCKET, key)!.body.toString('utf8')) as Record<string, unknown>;
       world.cloud.s3.putRaw(BUCKET, key, Buffer.from(JSON.stringify({ ...m, takenAt: new Date(Date.now() - 3_600_000).toISOString() })));
     }
