@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
-import { BackupStore, createS3Client } from '../../src/adapters/aws/backups.js';
+import { BackupStore } from '../../src/adapters/aws/backups.js';
 import { EtcdClient } from '../../src/adapters/etcd/index.js';
 import { backUp } from '../../src/services/backup.js';
 import type { Logger } from '../../src/services/log.js';
@@ -45,12 +45,7 @@ describe('the rescue snapshot of a survivor without quorum', () => {
   before(async () => {
     [cloud, cluster] = await Promise.all([startSimulatedCloud(), startCluster({ size: 3 })]);
     cloud.s3.createBucket(BUCKET);
-    const s3 = createS3Client({
-      region: 'us-east-1',
-      endpoint: cloud.s3Url,
-      credentials: { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 'simulated-secret-key' },
-      maxAttempts: 2,
-    });
+    const s3 = cloud.s3Client(2);
     store = new BackupStore(s3, { bucket: BUCKET, prefix: 'elastic-etcd/rescue' });
     dir = mkdtempSync(join(tmpdir(), 'elastic-etcd-rescue-'));
     for (let i = 0; i < 10; i++) await put(`/before/${i}`);

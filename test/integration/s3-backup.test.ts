@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { BackupStore, createS3Client, MANIFEST_SUFFIX, type StoredManifest } from '../../src/adapters/aws/backups.js';
+import { BackupStore, MANIFEST_SUFFIX, type StoredManifest } from '../../src/adapters/aws/backups.js';
 import { backUp } from '../../src/services/backup.js';
 import { fetchVerifiedSnapshot, RestoreRefusedError, verifyStoredSnapshot } from '../../src/services/restore.js';
 import { silentLogger } from '../../src/services/log.js';
@@ -27,12 +27,7 @@ describe('backups to S3', () => {
   before(async () => {
     [cloud, cluster] = await Promise.all([startSimulatedCloud(), startCluster({ size: 3 })]);
     cloud.s3.createBucket(BUCKET);
-    const s3 = createS3Client({
-      region: 'us-east-1',
-      endpoint: cloud.s3Url,
-      credentials: { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 'simulated-secret-key' },
-      maxAttempts: 2,
-    });
+    const s3 = cloud.s3Client(2);
     store = new BackupStore(s3, { bucket: BUCKET, prefix: 'elastic-etcd/test' });
     // About 7 MiB of values: the snapshot needs two parts.
     const value = 'v'.repeat(100 * 1024);
@@ -95,15 +90,7 @@ describe('fetching a snapshot to restore from', () => {
   before(async () => {
     [cloud, cluster] = await Promise.all([startSimulatedCloud(), startCluster({ size: 1 })]);
     cloud.s3.createBucket(BUCKET);
-    store = new BackupStore(
-      createS3Client({
-        region: 'us-east-1',
-        endpoint: cloud.s3Url,
-        credentials: { accessKeyId: 'A', secretAccessKey: 'B' },
-        maxAttempts: 1,
-      }),
-      { bucket: BUCKET, prefix: 'p' },
-    );
+    store = new BackupStore(cloud.s3Client(1), { bucket: BUCKET, prefix: 'p' });
     await etcdctlOk(cluster.clientURLs, ['put', '/restore/me', 'yes']);
     good = await backUp(store, { endpoints: cluster.clientURLs, connection: CONNECTION, log: silentLogger });
     dir = mkdtempSync(join(tmpdir(), 'elastic-etcd-fetch-'));
@@ -195,7 +182,7 @@ describe('the daily tier', () => {
   let cloud: SimulatedCloud;
   let cluster: EtcdCluster;
   let store: BackupStore;
-  let s3: ReturnType<typeof createS3Client>;
+  let s3: ReturnType<SimulatedCloud['s3Client']>;
   const warnings: string[] = [];
   const log: Logger = {
     ...silentLogger,
@@ -204,12 +191,7 @@ describe('the daily tier', () => {
   before(async () => {
     [cloud, cluster] = await Promise.all([startSimulatedCloud(), startCluster({ size: 1 })]);
     cloud.s3.createBucket(BUCKET);
-    s3 = createS3Client({
-      region: 'us-east-1',
-      endpoint: cloud.s3Url,
-      credentials: { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 'simulated-secret-key' },
-      maxAttempts: 2,
-    });
+    s3 = cloud.s3Client(2);
     store = new BackupStore(s3, { bucket: BUCKET, prefix: 'daily-test' });
     await etcdctlOk(cluster.clientURLs, ['put', '/k', 'v']);
   });

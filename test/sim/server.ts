@@ -17,6 +17,11 @@ import { SimQueueError, type SimulatedFifoQueue } from './fifo.js';
 import { SimParameterError, SimulatedParameters } from './parameters.js';
 import type { SimParameter } from './parameters.js';
 import { SimulatedS3 } from './s3.js';
+import { createS3Client } from '../../src/adapters/aws/backups.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+
+/** The credentials every SDK client of the simulated cloud signs with (it accepts any). */
+export const SIMULATED_CREDENTIALS = { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 'simulated-secret-key' } as const;
 
 type Service = 'autoscaling' | 'ec2' | 'ssm' | 'sqs';
 
@@ -129,6 +134,11 @@ export class SimulatedCloud {
     return `${this.url}/s3`;
   }
 
+  /** The real S3 client, signed with the simulated credentials and pointed at this endpoint (path-style). */
+  s3Client(maxAttempts: number): S3Client {
+    return createS3Client({ region: this.group.region, endpoint: this.s3Url, credentials: SIMULATED_CREDENTIALS, maxAttempts });
+  }
+
   /** Serves a simulated FIFO queue's GetQueueUrl and ChangeMessageVisibility from this endpoint. */
   attachQueue(queue: SimulatedFifoQueue): void {
     this.queues.add(queue);
@@ -143,8 +153,8 @@ export class SimulatedCloud {
       AWS_ENDPOINT_URL_SQS: this.url,
       AWS_ENDPOINT_URL_S3: this.s3Url,
       AWS_REGION: this.group.region,
-      AWS_ACCESS_KEY_ID: 'SIMULATEDACCESSKEY',
-      AWS_SECRET_ACCESS_KEY: 'simulated-secret-key',
+      AWS_ACCESS_KEY_ID: SIMULATED_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: SIMULATED_CREDENTIALS.secretAccessKey,
     };
   }
 

@@ -22,7 +22,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { CLUSTER_DEFAULTS } from '../../src/core/defaults.js';
 import { parseEtcdVersion } from '../../src/core/version.js';
 import { createAwsClients, GROUP_TAG, INSTANCE_ARN_TAG, type AwsClients, type ParameterStore } from '../../src/adapters/aws/index.js';
-import { createS3Client, type StoredSnapshot } from '../../src/adapters/aws/backups.js';
+import type { StoredSnapshot } from '../../src/adapters/aws/backups.js';
 import { backUp } from '../../src/services/backup.js';
 import { loadConfig, toEnvironment, type LambdaConfig } from '../../src/lambda/config.js';
 import { lifecycleDeps } from '../../src/lambda/deps.js';
@@ -168,8 +168,6 @@ interface BootTask {
   readonly done: Promise<void>;
 }
 
-const SIM_CREDENTIALS = { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 'simulated-secret-key' };
-
 const DEFAULTS = {
   clusterName: 'sim',
   parameterPrefix: CLUSTER_DEFAULTS.parameterPrefix,
@@ -248,7 +246,7 @@ export class World {
         remainingMs: () => this.remainingMs(),
         instanceArn: (id) => instanceArn(group.region, group.account, id),
         connection: { requestTimeoutMs: 1500, healthTimeoutMs: 1000 },
-        s3: createS3Client({ region: group.region, endpoint: cloud.s3Url, credentials: SIM_CREDENTIALS, maxAttempts: 3 }),
+        s3: cloud.s3Client(3),
       },
       {
         sleep: (ms) => delay(Math.min(ms, options.handlerPollMs ?? DEFAULTS.handlerPollMs)),
@@ -260,7 +258,7 @@ export class World {
       },
     );
     // What an instance's role reaches S3 with: its own client, as the boot script's aws CLI.
-    this.instanceS3 = createS3Client({ region: group.region, endpoint: cloud.s3Url, credentials: SIM_CREDENTIALS, maxAttempts: 3 });
+    this.instanceS3 = cloud.s3Client(3);
   }
 
   static async start(options: WorldOptions = {}): Promise<World> {
