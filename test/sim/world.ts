@@ -710,7 +710,7 @@ export class World {
             .pendingActions()
             .map((a) => `${a.transition} ${a.instanceId}`)
             .join(', ') || 'none'
-        }`,
+        }\n${this.describeTimeline(40)}`,
     );
   }
 
