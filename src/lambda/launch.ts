@@ -323,9 +323,13 @@ async function joinOrBootstrap(self: SelfIdentity, group: GroupView, deps: Lifec
   let result = await join(bootstrap);
   if (record !== undefined && record.formedAt === undefined && result.plan.kind === 'join') await markFormed(deps);
   let firstWave = result.plan.kind === 'refuse' && result.plan.code === 'no-bootstrap-source' && record === undefined;
-  if (result.plan.kind === 'refuse' && result.plan.code === 'no-quorum' && record?.formedAt !== undefined) {
+  if (result.plan.kind === 'refuse' && result.plan.code === 'no-quorum' && record !== undefined) {
     // Members answer but no quorum is left (a majority lost): recovered as a lost cluster when the rule says so.
-    return (await restoreIfLost(record, self, group, deps)) ?? result.plan;
+    // A member answers clients only after it published itself through raft, which takes a quorum: members that
+    // answer prove the recorded cluster formed, even when no reconcile pass saw it answer before it was lost.
+    const formed = record.formedAt === undefined ? { ...record, formedAt: new Date().toISOString() } : record;
+    if (record.formedAt === undefined) await markFormed(deps);
+    return (await restoreIfLost(formed, self, group, deps)) ?? result.plan;
   }
   if (result.plan.kind === 'refuse' && result.plan.code === 'bootstrap-in-progress' && record !== undefined) {
     // No member answers a cluster that formed: restore it from a snapshot when the rule says so (restore.ts).

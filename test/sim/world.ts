@@ -824,13 +824,18 @@ export class World {
 
   /** The last `lines` deliveries, one line each: for failure messages. */
   describeTimeline(lines = 30): string {
-    return this.deliveries
+    const deliveries = this.deliveries
       .slice(-lines)
       .map(
         (d) =>
           `  #${d.seq} ${d.summary} (attempt ${d.attempt}, ${d.ms} ms): ${d.error === undefined ? `${d.result?.kind ?? ''} ${d.result?.outcome ?? ''}` : `ERROR ${d.error.message}`}`,
-      )
-      .join('\n');
+      );
+    // The reasons behind them: the last decisions and warnings the handler logged.
+    const logged = (this.telemetry?.logs ?? [])
+      .filter((l) => l.level === 'WARN' || l.level === 'ERROR' || l.attributes.decision !== undefined)
+      .slice(-10)
+      .map((l) => `  ${l.level} ${l.message} ${JSON.stringify(l.attributes, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+    return [...deliveries, '  last decisions and warnings:', ...logged].join('\n');
   }
 
   /** Stops every etcd, the endpoint and the SDK clients, and frees the addresses. Safe to call twice. */
