@@ -834,7 +834,9 @@ export class World {
     const logged = (this.telemetry?.logs ?? [])
       .filter((l) => l.level === 'WARN' || l.level === 'ERROR' || l.attributes.decision !== undefined)
       .slice(-10)
-      .map((l) => `  ${l.level} ${l.message} ${JSON.stringify(l.attributes, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+      .map(
+        (l) => `  ${l.level} ${l.message} ${JSON.stringify(l.attributes, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
+      );
     return [...deliveries, '  last decisions and warnings:', ...logged].join('\n');
   }
 
