@@ -31,6 +31,7 @@ export const CORE_TESTS = [
   'test/unit/pki.test.ts',
   'test/unit/restore-rule.test.ts',
   'test/unit/rescue-rule.test.ts',
+  'test/unit/planner-prepare.test.ts',
   'test/unit/planner-properties.test.ts',
 ];
 /** The decision code's tests, quickest first. */
