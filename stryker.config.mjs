@@ -38,6 +38,7 @@ export const CORE_TESTS = [
 export const DECISION_TESTS = [
   'test/unit/observe-decisions.test.ts',
   'test/unit/observe-markers.test.ts',
+  'test/unit/observe-survivors.test.ts',
   'test/unit/removal-decisions.test.ts',
   'test/unit/promotion-decisions.test.ts',
   'test/unit/lambda-terminate-fast.test.ts',
