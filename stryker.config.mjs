@@ -43,6 +43,7 @@ export const DECISION_TESTS = [
   'test/unit/promotion-decisions.test.ts',
   'test/unit/lambda-terminate-fast.test.ts',
   'test/unit/terminate-target.test.ts',
+  'test/unit/terminate-survivors.test.ts',
 ];
 
 /**
