@@ -18,7 +18,12 @@ describe('observation and join markers: what the mutants showed unchecked', () =
   let ips: string[];
   let double: EtcdGatewayDouble;
   let warnings: { message: string; fields: unknown }[];
-  const log: Logger = { ...silentLogger, warn: (message, fields) => void warnings.push({ message, fields }) };
+  let debugs: { level: number; message: string; fields: unknown }[];
+  const log: Logger = {
+    ...silentLogger,
+    warn: (message, fields) => void warnings.push({ message, fields }),
+    debug: (level, message, fields) => void debugs.push({ level, message, fields }),
+  };
   const id = (n: number): bigint => BASE_ID + BigInt(n);
   const started = (n: number): DoubleMember => ({
     id: id(n),
@@ -28,8 +33,8 @@ describe('observation and join markers: what the mutants showed unchecked', () =
     isLearner: false,
   });
   const endpoint = (n: number): string => `http://${ips[n - 1]!}:${CLIENT_PORT}`;
-  const withClient = async <T>(fn: (client: ReturnType<typeof clientFor>) => Promise<T>): Promise<T> => {
-    const client = clientFor([endpoint(1)], connection);
+  const withClient = async <T>(fn: (client: ReturnType<typeof clientFor>) => Promise<T>, endpoints = [endpoint(1)]): Promise<T> => {
+    const client = clientFor(endpoints, connection);
     try {
       return await fn(client);
     } finally {
@@ -44,6 +49,7 @@ describe('observation and join markers: what the mutants showed unchecked', () =
   beforeEach(async () => {
     double = new EtcdGatewayDouble([started(1), started(2), started(3)]);
     warnings = [];
+    debugs = [];
   });
   afterEach(async () => double.close());
 
@@ -80,6 +86,74 @@ describe('observation and join markers: what the mutants showed unchecked', () =
       (err: Error & { code?: string; cause?: Error & { code?: string } }) =>
         err.code === 'unavailable' && err.cause?.code === 'unavailable' && /request timed out/.test(err.cause.message),
     );
+  });
+
+  /** Runs `then` when the member list is asked for the second time: the leader's list, after the first look. */
+  const onLeaderList = (then: () => void): void => {
+    let lists = 0;
+    double.onOperation = (op) => {
+      if (op === 'cluster/member/list' && ++lists === 2) then();
+    };
+  };
+  const statusChecksAfterLeaderList = (): number => {
+    const lists = double.operations.flatMap((op, i) => (op === 'cluster/member/list' ? [i] : []));
+    return double.operations.slice(lists[1]! + 1).filter((op) => op === 'maintenance/status').length;
+  };
+
+  test('not for a change: each endpoint is asked once for its list, and no leader list is asked for', async () => {
+    await double.start();
+    // Were the leader asked (a second list), this would make the observation fail.
+    onLeaderList(() => double.refusing.add('/v3/cluster/member/list'));
+    const observed = await withClient((client) => observeForPlanning(client, connection, log));
+    assert.equal(observed.kind, 'reachable');
+    assert.deepEqual(
+      double.operations.filter((op) => op === 'cluster/member/list'),
+      ['cluster/member/list'],
+    );
+  });
+
+  test('for a change: members the first look saw unchanged are not checked again', async () => {
+    await double.start();
+    const observed = await withClient((client) => observeForPlanning(client, connection, log, undefined, { forChange: true }));
+    assert.deepEqual(observed.kind === 'reachable' && [...observed.health.values()], ['healthy', 'healthy', 'healthy']);
+    assert.equal(statusChecksAfterLeaderList(), 0);
+  });
+
+  test("for a change: a member the leader lists on another member's client URL is checked there (and is not that member)", async () => {
+    await double.start();
+    onLeaderList(() => {
+      double.members = double.members.map((m) => (m.id === id(3) ? { ...m, clientURLs: [endpoint(2)] } : m));
+    });
+    const observed = await withClient((client) => observeForPlanning(client, connection, log, undefined, { forChange: true }));
+    assert.equal(observed.kind === 'reachable' && observed.health.get(id(3)), 'unreachable', 'n2 answers there, as n2');
+    assert.equal(statusChecksAfterLeaderList(), 1);
+  });
+
+  test('the debug log: each member with its health, peer URLs and role; no endpoint answering, with the endpoints and error', async () => {
+    double.members.push({ id: id(4), name: '', peerURLs: [`http://${ips[3]!}:${PEER_PORT}`], clientURLs: [], isLearner: true });
+    await double.start();
+    double.put(`${JOIN_MARKER_PREFIX}${memberIdToHex(id(4))}`, 'n4');
+    await withClient((client) => observeForPlanning(client, connection, log));
+    const members = debugs.filter((d) => d.message.startsWith('member '));
+    assert.deepEqual(
+      members.map((d) => [d.level, d.message, d.fields]),
+      [
+        [4, `member n1 ${memberIdToHex(id(1))}: healthy`, { peerURLs: [`http://${ips[0]!}:${PEER_PORT}`], learner: false }],
+        [4, `member n2 ${memberIdToHex(id(2))}: healthy`, { peerURLs: [`http://${ips[1]!}:${PEER_PORT}`], learner: false }],
+        [4, `member n3 ${memberIdToHex(id(3))}: healthy`, { peerURLs: [`http://${ips[2]!}:${PEER_PORT}`], learner: false }],
+        [4, `member (unstarted) ${memberIdToHex(id(4))}: unknown`, { peerURLs: [`http://${ips[3]!}:${PEER_PORT}`], learner: true }],
+      ],
+    );
+
+    await double.close();
+    debugs = [];
+    const observed = await withClient((client) => observeForPlanning(client, connection, log));
+    assert.deepEqual(observed, { kind: 'unreachable' });
+    const [unreachable] = debugs;
+    assert.equal(unreachable?.message, 'no etcd endpoint answered the member list');
+    const fields = unreachable?.fields as { endpoints?: unknown; error?: unknown };
+    assert.deepEqual(fields.endpoints, [endpoint(1)]);
+    assert.equal(typeof fields.error, 'string');
   });
 
   test('markJoining writes the marker, named by the member ID, with the node name, under a lease', async () => {
