@@ -1,7 +1,9 @@
 // What the mutation run of the decision code found unchecked in src/lambda/terminate.ts and members.ts, fast (the
 // simulated cloud and the etcd gateway double, no etcd processes): a terminate while a restore is requested leaves
 // the members alone yet completes; the handler runs without a fault-injection hook, as in production; its latency
-// metric is the time it took; a group meant to have one member may shrink to one voter, any other may not.
+// metric is the time it took; a group meant to have one member may shrink to one voter, any other may not; which
+// unstarted member a terminate takes for the leaving instance's; the removal re-decided under the lock on the
+// leader's member list; the removal's decision names the member.
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LifecycleDeps } from '../../src/lambda/deps.js';
@@ -9,7 +11,8 @@ import { loadGroup } from '../../src/lambda/group.js';
 import { removeMember } from '../../src/lambda/members.js';
 import { handleTerminate } from '../../src/lambda/terminate.js';
 import { startWorld, type World } from '../sim/world.js';
-import { doubleMemberId, doubleVoters, EtcdGatewayDouble } from './etcd-gateway-double.js';
+import { doubleMemberId, doubleVoters, EtcdGatewayDouble, type DoubleMember } from './etcd-gateway-double.js';
+import { BASE_ID } from './fixtures.js';
 
 describe('terminate: the restore branch, production wiring, the latency metric, a one-member group', () => {
   let world: World;
@@ -88,6 +91,62 @@ describe('terminate: the restore branch, production wiring, the latency metric, 
     assert.deepEqual(more, []);
     assert.ok(a !== undefined && a >= 0 && a <= removal, `removal: recorded ${a} ms, measured ${removal} ms around it`);
     assert.ok(b !== undefined && b >= 0 && b <= restoring, `restore: recorded ${b} ms, measured ${restoring} ms around it`);
+  });
+
+  /** An unstarted member (added, never started) on `ip`'s peer port. */
+  const unstartedOn = (n: number, ...peerHosts: string[]): DoubleMember => ({
+    id: BASE_ID + BigInt(n),
+    name: '',
+    peerURLs: peerHosts.map((host) => `http://${host}:2380`),
+    clientURLs: [],
+    isLearner: true,
+  });
+
+  test("an unstarted member on another address (another joiner, still booting) is not the leaving instance's: absent, kept", async () => {
+    const leaving = ids[2]!;
+    // The leaving instance's member is already gone; another instance's member was added and has not started.
+    double.members = [unstartedOn(9, '10.9.9.9'), ...double.members.filter((m) => m.id !== memberId(leaving))];
+    await double.start();
+    await world.terminate(leaving);
+    assert.deepEqual((await world.deliver())?.result, { kind: 'terminate', outcome: 'absent' });
+    assert.deepEqual(removals(), []);
+    assert.equal(double.members.length, 3);
+  });
+
+  test("an unstarted member with several peer URLs, one on the leaving instance's address, is removed", async () => {
+    const leaving = ids[2]!;
+    const ip = world.instance(leaving).privateIp!;
+    double.members = [...double.members.filter((m) => m.id !== memberId(leaving)), unstartedOn(9, '10.9.9.9', ip)];
+    await double.start();
+    await world.terminate(leaving);
+    assert.deepEqual((await world.deliver())?.result, { kind: 'terminate', outcome: 'removed' });
+    assert.deepEqual(removals(), [`cluster/member/remove ${(BASE_ID + 9n).toString()}`]);
+  });
+
+  test("the locked re-check asks the leader, and without its list nothing is removed; the removal's decision names the member", async () => {
+    await double.start();
+    const group = await loadGroup(world.config.autoScalingGroup, world.deps.autoScaling, world.deps.ec2);
+    const deps: LifecycleDeps = { ...world.deps, connection: { requestTimeoutMs: 5000, healthTimeoutMs: 5000 } };
+    const leaving = ids[1]!;
+    const request = { isTarget: (m: { id: bigint }) => m.id === memberId(leaving), why: 'leaving' };
+    // Under the lock: one list per endpoint (the look), then the leader's (the fourth), which is refused.
+    let locked = false;
+    let lists = 0;
+    double.onOperation = (op) => {
+      if (op === 'kv/txn') locked = true;
+      if (locked && op === 'cluster/member/list' && ++lists === 4) double.refusing.add('/v3/cluster/member/list');
+    };
+    await assert.rejects(
+      removeMember(group, request, deps),
+      /no member answered the member list through the leader, so no membership change is made/,
+    );
+    assert.deepEqual(removals(), []);
+
+    double.onOperation = undefined;
+    double.refusing.clear();
+    assert.equal(await removeMember(group, request, deps), 'removed');
+    const decision = world.telemetry!.decisions().at(-1);
+    assert.deepEqual([decision?.decision, decision?.member], ['remove', `${leaving} [${memberId(leaving).toString(16)}]`]);
   });
 
   test('a group meant to have one member may shrink to one voter; a group of three may not', async () => {
