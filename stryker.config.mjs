@@ -44,6 +44,7 @@ export const DECISION_TESTS = [
   'test/unit/lambda-terminate-fast.test.ts',
   'test/unit/terminate-target.test.ts',
   'test/unit/terminate-survivors.test.ts',
+  'test/unit/decision-clients.test.ts',
 ];
 
 /**
