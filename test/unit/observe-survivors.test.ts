@@ -46,7 +46,7 @@ describe('observation and join markers: what the mutants showed unchecked', () =
     ips = await allocateAddresses(4);
   });
   after(() => releaseAddresses(ips));
-  beforeEach(async () => {
+  beforeEach(() => {
     double = new EtcdGatewayDouble([started(1), started(2), started(3)]);
     warnings = [];
     debugs = [];

@@ -89,8 +89,8 @@ describe('terminate: the restore branch, production wiring, the latency metric, 
     const restoring = await timed(ids[1]!);
     const [a, b, ...more] = latencies();
     assert.deepEqual(more, []);
-    assert.ok(a !== undefined && a >= 0 && a <= removal, `removal: recorded ${a} ms, measured ${removal} ms around it`);
-    assert.ok(b !== undefined && b >= 0 && b <= restoring, `restore: recorded ${b} ms, measured ${restoring} ms around it`);
+    assert.ok(a !== undefined && a >= 0 && a <= removal, `removal: recorded ${String(a)} ms, measured ${removal} ms around it`);
+    assert.ok(b !== undefined && b >= 0 && b <= restoring, `restore: recorded ${String(b)} ms, measured ${restoring} ms around it`);
   });
 
   /** An unstarted member (added, never started) on `ip`'s peer port. */
@@ -115,7 +115,7 @@ describe('terminate: the restore branch, production wiring, the latency metric, 
 
   test("an unstarted member with several peer URLs, one on the leaving instance's address, is removed", async () => {
     const leaving = ids[2]!;
-    const ip = world.instance(leaving).privateIp!;
+    const ip = world.instance(leaving).privateIp;
     double.members = [...double.members.filter((m) => m.id !== memberId(leaving)), unstartedOn(9, '10.9.9.9', ip)];
     await double.start();
     await world.terminate(leaving);
