@@ -31,16 +31,20 @@ export const CORE_TESTS = [
   'test/unit/pki.test.ts',
   'test/unit/restore-rule.test.ts',
   'test/unit/rescue-rule.test.ts',
+  'test/unit/planner-prepare.test.ts',
   'test/unit/planner-properties.test.ts',
 ];
 /** The decision code's tests, quickest first. */
 export const DECISION_TESTS = [
   'test/unit/observe-decisions.test.ts',
   'test/unit/observe-markers.test.ts',
+  'test/unit/observe-survivors.test.ts',
   'test/unit/removal-decisions.test.ts',
   'test/unit/promotion-decisions.test.ts',
   'test/unit/lambda-terminate-fast.test.ts',
   'test/unit/terminate-target.test.ts',
+  'test/unit/terminate-survivors.test.ts',
+  'test/unit/decision-clients.test.ts',
 ];
 
 /**

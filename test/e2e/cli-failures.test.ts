@@ -84,7 +84,7 @@ describe('elastic-etcd CLI: prepare, a hung member, prune', () => {
     assert.ok(list.some((m) => m.id === preAdded.id && m.name === 'f4'));
   });
 
-  test('a hung (SIGSTOP) member counts as dead within the health timeout and is replaced', async () => {
+  test('a hung (SIGSTOP) member, which accepts connections but never answers, counts as dead and is replaced', async () => {
     const hung = running.get('f2');
     assert.ok(hung?.id !== undefined);
     hung.stop();

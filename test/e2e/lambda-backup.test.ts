@@ -70,7 +70,7 @@ describe('backups taken by the Lambda', () => {
     assert.equal(manifests().length, before);
   });
 
-  test('a launch into the cluster takes a snapshot first when the newest is stale', { timeout: 90_000 }, async () => {
+  test('a launch into the cluster stores a snapshot when the newest is stale', { timeout: 90_000 }, async () => {
     ageAll();
     const before = manifests().length;
     const victim = world.inService()[0]!;

@@ -109,7 +109,7 @@ describe('lambda/handler.ts', () => {
     };
   }
 
-  test('an SQS batch: each body is handled as a direct event; a malformed body is dropped with a log, not retried', async () => {
+  test('an SQS batch: each body is handled as a direct event; a malformed body is dropped, not retried', async () => {
     const callsBefore = world.cloud.calls.length;
     const namesBefore = world.cloud.parameters.names();
     const response = await handler(

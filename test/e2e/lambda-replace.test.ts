@@ -59,6 +59,7 @@ describe('replacing instances of a running cluster', () => {
     assert.equal(pass.error, undefined, pass.error?.message);
     const report = JSON.parse(pass.result!.outcome) as { terminationsHandled: string[] };
     assert.deepEqual(report.terminationsHandled, [victim]);
+    assert.equal(world.cloud.parameters.value(world.parameters.instanceName(victim, 'dropin')), undefined, 'this pass deleted them');
 
     const result = await world.settle();
     assertSettled(result.problems);

@@ -20,7 +20,7 @@ describe('scaling the group', () => {
   });
   after(async () => world.close());
 
-  test('scale out from three to five: both join, one at a time, and become voters', TIMEOUT, async () => {
+  test('scale out from three to five: both join and become voters', TIMEOUT, async () => {
     const before = world.inService();
     await world.scaleTo(5);
     const added = world.idsIn('Pending:Wait');
@@ -42,7 +42,7 @@ describe('scaling the group', () => {
     assert.equal(await world.get('/e2e/scale'), 'written by three');
   });
 
-  test('two of five crash at once: both replaced, the quorum kept throughout', TIMEOUT, async () => {
+  test('two of five crash at once: both replaced, their terminations completed, the keys kept', TIMEOUT, async () => {
     const before = world.inService();
     const victims = [before[0]!, before[3]!];
     await Promise.all(victims.map((id) => world.crash(id)));
@@ -64,7 +64,7 @@ describe('scaling the group', () => {
     assert.equal(await world.get('/e2e/scale'), 'written by three');
   });
 
-  test('scale in from five to three: the leaving members are removed before their instances go', TIMEOUT, async () => {
+  test('scale in from five to three: the leaving instances go, and their members, parameters and etcd with them', TIMEOUT, async () => {
     const before = world.inService();
     await world.scaleTo(3);
     const leaving = world.idsIn('Terminating:Wait');

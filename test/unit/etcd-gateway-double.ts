@@ -88,6 +88,7 @@ export class EtcdGatewayDouble {
   private nextLease = 7587869215389476000n;
   private readonly servers = new Map<bigint, Server>();
   private closed = false;
+  private open = 0;
 
   constructor(members: readonly DoubleMember[]) {
     this.members = [...members];
@@ -107,6 +108,13 @@ export class EtcdGatewayDouble {
     if (this.closed || member === undefined || url === undefined || this.servers.has(id)) return;
     const { hostname, port } = new URL(url);
     const server = createServer((req, res) => void this.handle(id, req, res));
+    // No idle timeout: an idle keep-alive connection stays open until the client closes it, so `openConnections`
+    // shows whether a client was closed.
+    server.keepAliveTimeout = 0;
+    server.on('connection', (socket) => {
+      this.open++;
+      socket.once('close', () => this.open--);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(Number(port), hostname.replace(/^\[|\]$/g, ''), () => resolve());
@@ -133,6 +141,11 @@ export class EtcdGatewayDouble {
   async close(): Promise<void> {
     this.closed = true;
     for (const id of [...this.servers.keys()]) await this.down(id);
+  }
+
+  /** Client connections open to any member now. */
+  get openConnections(): number {
+    return this.open;
   }
 
   address(id: bigint): AddressInfo | undefined {
