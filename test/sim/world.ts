@@ -39,7 +39,7 @@ import { pollUntil } from '../harness/wait.js';
 import { etcdServerVersion, selectedEtcdVersion, type EtcdVersionName } from '../harness/versions.js';
 import { scheduledEvent, type EventBridgeEvent } from './events.js';
 import type { SimInstance } from './group.js';
-import { startSimulatedCloud, type SimulatedAccount, type SimulatedCloud } from './server.js';
+import { SIMULATED_CREDENTIALS, startSimulatedCloud, type SimulatedAccount, type SimulatedCloud } from './server.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // The world
@@ -312,7 +312,7 @@ export class World {
       const clients = createAwsClients({
         region: group.region,
         endpoints: cloud.endpoints,
-        credentials: { accessKeyId: 'SIMULATEDACCESSKEY', secretAccessKey: 'simulated-secret-key' },
+        credentials: SIMULATED_CREDENTIALS,
         maxAttempts: 3,
       });
       const capturing = options.telemetry === undefined ? createCapturingTelemetry() : undefined;
