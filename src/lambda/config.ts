@@ -1,7 +1,7 @@
 // The Lambda's configuration contract: the ELASTIC_ETCD_* environment, written by `toEnvironment` (the construct,
 // the simulated world and the bench) and read once at start by `loadConfig`. Every bad or missing variable is
 // reported in one error that names the variable and what it expects.
-import * as z from 'zod';
+import * as z from '../adapters/zod.js';
 import { CLUSTER_DEFAULTS } from '../core/defaults.js';
 import { DEFAULT_RENEW_AT_FRACTION, LEAF_VALIDITY_DAYS } from '../core/certificates.js';
 import type { ClusterSize, JoinStrategy } from '../core/types.js';
@@ -87,22 +87,21 @@ export class ConfigError extends Error {
 
 /** Wraps one of the identifier validators as a zod refinement. */
 function identifier(validate: (raw: unknown) => string) {
-  return z.string().transform((raw, ctx) => {
-    try {
-      return validate(raw);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'invalid' });
-      return z.NEVER;
-    }
-  });
+  return z.pipe(
+    z.string(),
+    z.transform((raw: string, ctx) => {
+      try {
+        return validate(raw);
+      } catch {
+        ctx.issues.push({ code: 'custom', message: 'invalid', input: raw });
+        return z.NEVER;
+      }
+    }),
+  );
 }
 
 const integer = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^[0-9]{1,10}$/)
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.pipe(z.pipe(z.string().check(z.regex(/^[0-9]{1,10}$/)), z.transform(Number)), z.number().check(z.int(), z.gte(min), z.lte(max)));
 
 const port = integer(1, 65535);
 
@@ -112,9 +111,10 @@ const KMS_KEY_ID =
 
 const clusterSize = z.union([z.literal('unlimited'), integer(1, 1000)]);
 
-const joinStrategy = z
-  .enum(['prepare', 'prepared', 'add', 'replace', 'prune'])
-  .transform((s): JoinStrategy => (s === 'prepared' ? 'prepare' : s));
+const joinStrategy = z.pipe(
+  z.enum(['prepare', 'prepared', 'add', 'replace', 'prune']),
+  z.transform((s): JoinStrategy => (s === 'prepared' ? 'prepare' : s)),
+);
 
 /** Each variable: its schema, its default (if optional) and the human description of what it expects. */
 const VARIABLES = {
@@ -135,7 +135,7 @@ const VARIABLES = {
   },
   ELASTIC_ETCD_JOIN_AS: { schema: z.enum(['learner', 'voter']), default: CLUSTER_DEFAULTS.joinAs, expected: 'learner or voter' },
   ELASTIC_ETCD_DATA_DIR: {
-    schema: z.string().regex(/^\/[^\0\n]*$/),
+    schema: z.string().check(z.regex(/^\/[^\0\n]*$/)),
     default: CLUSTER_DEFAULTS.dataDir,
     expected: 'an absolute path such as /var/lib/etcd',
   },
@@ -149,10 +149,10 @@ const VARIABLES = {
   // The construct's default launch heartbeat timeout (10 min): a slow boot or snapshot is not taken for dead.
   ELASTIC_ETCD_JOIN_GRACE_SECONDS: { schema: integer(10, 7200), default: '600', expected: 'seconds, an integer 10-7200' },
   ELASTIC_ETCD_VERSION: {
-    schema: z
-      .string()
-      .regex(/^3\.[4-6]\.[0-9]{1,4}$/)
-      .transform((raw) => parseEtcdVersion(raw)!),
+    schema: z.pipe(
+      z.string().check(z.regex(/^3\.[4-6]\.[0-9]{1,4}$/)),
+      z.transform((raw: string) => parseEtcdVersion(raw)!),
+    ),
     optional: true,
     expected: 'an etcd release 3.4.x, 3.5.x or 3.6.x such as 3.5.30 (or unset)',
   },
@@ -162,12 +162,12 @@ const VARIABLES = {
     expected: 'seconds, an integer 1-86400',
   },
   ELASTIC_ETCD_BACKUP_BUCKET: {
-    schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
+    schema: z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)),
     optional: true,
     expected: 'an S3 bucket name (3-63 characters of a-z 0-9 . -), or unset for no backups',
   },
   ELASTIC_ETCD_BACKUP_PREFIX: {
-    schema: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/),
+    schema: z.string().check(z.regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/)),
     default: CLUSTER_DEFAULTS.backupPrefix,
     expected: 'an S3 key prefix without leading or trailing "/" (segments of A-Z a-z 0-9 _ . -)',
   },
@@ -177,7 +177,10 @@ const VARIABLES = {
     expected: 'seconds, an integer 60-604800',
   },
   ELASTIC_ETCD_AUTO_RESTORE: {
-    schema: z.enum(['true', 'false']).transform((raw) => raw === 'true'),
+    schema: z.pipe(
+      z.enum(['true', 'false']),
+      z.transform((raw) => raw === 'true'),
+    ),
     default: String(CLUSTER_DEFAULTS.autoRestore),
     expected: 'true or false',
   },
@@ -187,12 +190,15 @@ const VARIABLES = {
     expected: 'seconds, an integer 60-86400',
   },
   ELASTIC_ETCD_TLS: {
-    schema: z.enum(['on', 'off']).transform((raw) => raw === 'on'),
+    schema: z.pipe(
+      z.enum(['on', 'off']),
+      z.transform((raw) => raw === 'on'),
+    ),
     default: CLUSTER_DEFAULTS.tls ? 'on' : 'off',
     expected: 'on or off (off: plain HTTP, for development only)',
   },
   ELASTIC_ETCD_TLS_KMS_KEY_ID: {
-    schema: z.string().regex(KMS_KEY_ID),
+    schema: z.string().check(z.regex(KMS_KEY_ID)),
     optional: true,
     expected: 'a KMS key ID, key ARN, alias name (alias/...) or alias ARN, or unset for the SSM default key',
   },
@@ -202,32 +208,32 @@ const VARIABLES = {
     expected: 'days, an integer 1-365',
   },
   ELASTIC_ETCD_TLS_RENEW_AT: {
-    schema: z
-      .string()
-      .regex(/^(0?\.[0-9]{1,20}|1(\.0*)?)$/)
-      .transform(Number)
-      .pipe(z.number().gt(0).lte(1)),
+    schema: z.pipe(
+      z.pipe(z.string().check(z.regex(/^(0?\.[0-9]{1,20}|1(\.0*)?)$/)), z.transform(Number)),
+      z.number().check(z.gt(0), z.lte(1)),
+    ),
     default: String(DEFAULT_RENEW_AT_FRACTION),
     expected: 'a fraction of the certificate lifetime, greater than 0 and at most 1, such as 0.66',
   },
   ELASTIC_ETCD_TLS_CLIENTS: {
-    schema: z
-      .string()
-      .transform((raw) => raw.split(',').map((name) => name.trim()))
-      .pipe(
-        z
-          .array(
-            z
-              .string()
-              .regex(TLS_CLIENT_NAME)
-              .refine((name) => name !== LAMBDA_CLIENT_NAME),
-          )
-          .refine((names) => new Set(names).size === names.length),
+    schema: z.pipe(
+      z.pipe(
+        z.string(),
+        z.transform((raw: string) => raw.split(',').map((name) => name.trim())),
       ),
+      z
+        .array(
+          z.string().check(
+            z.regex(TLS_CLIENT_NAME),
+            z.refine((name) => name !== LAMBDA_CLIENT_NAME),
+          ),
+        )
+        .check(z.refine((names) => new Set(names).size === names.length)),
+    ),
     optional: true,
     expected: `comma-separated client names, each unique and 1-63 characters of a-z 0-9 - (not starting with -, not ${LAMBDA_CLIENT_NAME})`,
   },
-} as const satisfies Record<string, { schema: z.ZodType<unknown, string>; default?: string; optional?: true; expected: string }>;
+} as const satisfies Record<string, { schema: z.ZodMiniType<unknown, string>; default?: string; optional?: true; expected: string }>;
 
 type VariableName = keyof typeof VARIABLES;
 type OptionalVariable = 'ELASTIC_ETCD_VERSION' | 'ELASTIC_ETCD_BACKUP_BUCKET' | 'ELASTIC_ETCD_TLS_KMS_KEY_ID' | 'ELASTIC_ETCD_TLS_CLIENTS';
@@ -249,7 +255,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       problems.push({ variable, expected: spec.expected, received: undefined });
       continue;
     }
-    const result = (spec.schema as z.ZodType<unknown, string>).safeParse(value);
+    const result = (spec.schema as z.ZodMiniType<unknown, string>).safeParse(value);
     if (result.success) parsed[variable] = result.data;
     else problems.push({ variable, expected: spec.expected, received: value });
   }

@@ -6,7 +6,7 @@
 // and the Lambda's own client certificate (in memory only, one day, renewed when due), which makes every call it
 // makes to etcd mutual TLS. A stored CA that cannot be used is a TlsSetupError naming its parameter: nothing is
 // written then, and a launch is abandoned rather than started without TLS.
-import * as z from 'zod';
+import * as z from '../adapters/zod.js';
 import { isRenewalDue, LEAF_VALIDITY_DAYS, validityWindow, type ValidityWindow } from '../core/certificates.js';
 import { errorMessage } from '../core/errors.js';
 import {
@@ -43,18 +43,18 @@ export class TlsSetupError extends Error {
 /** The CA as stored in `<root>/tls/ca`. */
 const caRecordSchema = z.object({
   format: z.literal(1),
-  certificate: z.string().min(1),
-  privateKey: z.string().min(1),
-  createdAt: z.string().min(1),
+  certificate: z.string().check(z.minLength(1)),
+  privateKey: z.string().check(z.minLength(1)),
+  createdAt: z.string().check(z.minLength(1)),
 });
 
 /** A leaf certificate as stored in `instances/<id>/tls` and `tls/clients/<name>`. */
 const certificateRecordSchema = z.object({
   format: z.literal(1),
-  caCertificate: z.string().min(1),
-  certificate: z.string().min(1),
-  privateKey: z.string().min(1),
-  notAfter: z.string().min(1),
+  caCertificate: z.string().check(z.minLength(1)),
+  certificate: z.string().check(z.minLength(1)),
+  privateKey: z.string().check(z.minLength(1)),
+  notAfter: z.string().check(z.minLength(1)),
 });
 
 /** The cluster's CA, loaded from its parameter and checked: ready to issue. */
@@ -118,7 +118,7 @@ function parseCa(name: ParameterName, value: string, now: Date, leafDays: number
   return ca;
 }
 
-function parseRecord<T>(name: string, value: string, schema: z.ZodType<T>, shape: string): T {
+function parseRecord<T>(name: string, value: string, schema: z.ZodMiniType<T>, shape: string): T {
   let json: unknown;
   try {
     json = JSON.parse(value);
