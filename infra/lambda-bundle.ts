@@ -54,9 +54,13 @@ export const LAMBDA_BUNDLE_OPTIONS = {
   absWorkingDir: PROJECT_ROOT,
   // Some dependencies still call require(); ESM output has none unless we make one.
   banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-  // axios reaches the `form-data` package (and its 130 KiB MIME database) for multipart bodies, which this
-  // Lambda never sends; Node's own FormData is what axios itself prefers when the runtime has one.
-  alias: { 'form-data': fileURLToPath(new URL('./lambda-bundle-form-data.ts', import.meta.url)) },
+  alias: {
+    // axios reaches the `form-data` package (and its 130 KiB MIME database) for multipart bodies, which this
+    // Lambda never sends; Node's own FormData is what axios itself prefers when the runtime has one.
+    'form-data': fileURLToPath(new URL('./lambda-bundle-form-data.ts', import.meta.url)),
+    // The SDK's default credential chain, of which a Lambda function only ever uses the environment's link.
+    '@aws-sdk/credential-provider-node': fileURLToPath(new URL('./lambda-bundle-credentials.ts', import.meta.url)),
+  },
   plugins: [inlineSdkSchemaKeys],
   logLevel: 'error',
 } as const satisfies BuildOptions;
