@@ -50,6 +50,9 @@ export const LAMBDA_BUNDLE_OPTIONS = {
   target: 'node22',
   minify: true,
   sourcemap: true,
+  // The licence texts of the bundled packages go to index.mjs.LEGAL.txt beside the bundle (part of the same asset,
+  // named by a comment at the end of index.mjs) instead of being parsed on every cold start.
+  legalComments: 'linked',
   mainFields: ['module', 'main'],
   absWorkingDir: PROJECT_ROOT,
   // Some dependencies still call require(); ESM output has none unless we make one.

@@ -1,7 +1,7 @@
 // The Lambda bundle: esbuild (local, no Docker) produces an ESM file that loads on Node.js with the AWS SDK inside,
 // small enough to start fast, and doing through the SDK exactly what the source does.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -65,6 +65,7 @@ test('the Lambda bundle stays under 1 MiB, without the SDK credential providers 
       inputs.some((path) => path.includes('@aws-sdk/credential-provider-env/')),
       'the environment credential provider is in',
     );
+    assert.match(readFileSync(join(outdir, 'index.mjs.LEGAL.txt'), 'utf8'), /@peculiar\/x509/, 'the licences ship beside the bundle');
   });
 });
 
