@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'cdk.out/', 'node_modules/', 'coverage/', '.tmp/', 'bench/results/', '**/*.js', '**/*.mjs'] },
+  { ignores: ['dist/', 'cdk.out/', 'node_modules/', 'coverage/', '.tmp/', 'bench/results/', '**/*.js', '**/*.mjs', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -61,6 +61,8 @@ export const LAMBDA_BUNDLE_OPTIONS = {
     // axios reaches the `form-data` package (and its 130 KiB MIME database) for multipart bodies, which this
     // Lambda never sends; Node's own FormData is what axios itself prefers when the runtime has one.
     'form-data': fileURLToPath(new URL('./lambda-bundle-form-data.ts', import.meta.url)),
+    // Debug logging that only the DEBUG variable turns on: about 10 KiB with its colour detection.
+    debug: fileURLToPath(new URL('./lambda-bundle-debug.cjs', import.meta.url)),
     // The SDK's default credential chain, of which a Lambda function only ever uses the environment's link.
     '@aws-sdk/credential-provider-node': fileURLToPath(new URL('./lambda-bundle-credentials.ts', import.meta.url)),
   },
