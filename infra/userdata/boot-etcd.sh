@@ -426,17 +426,18 @@ restore_snapshot() { # instance-id region domain dropin-file
 
 # --- TLS ----------------------------------------------------------------------------------------------------
 # Checks instances/<id>/tls (JSON {format: 1, caCertificate, certificate, privateKey, notAfter}) and writes
-# ca.crt, member.key and member.crt into PKI_DIR, each only when its content changed: staged first (owned by
+# ca.crt, member.key and member.crt into PKI_DIR, each only when its content changed: all checked, then staged (owned by
 # ETCD_USER, the key 0600), then renamed into place one after the other, never half a file. etcd reads them again
-# for each new connection, so a renewal needs no restart. Prints the names of the files it replaced.
+# for each new connection, so a renewal needs no restart. Prints the names of the files it replaced, or none.
 write_tls_files() { # tls-json-file
   python3 -c '
 import json, os, pwd, sys
-tls, user, staged = json.load(open(sys.argv[1])), pwd.getpwnam(sys.argv[3]), []
+tls, user, files, staged = json.load(open(sys.argv[1])), pwd.getpwnam(sys.argv[3]), [], []
 assert tls["format"] == 1, "format is not 1"
 for name, field, kind in ("ca.crt", "caCertificate", "CERTIFICATE"), ("member.key", "privateKey", "PRIVATE KEY"), ("member.crt", "certificate", "CERTIFICATE"):
-    data, path = tls[field], os.path.join(sys.argv[2], name)
-    assert str(data).startswith("-----BEGIN %s-----" % kind), field + " is not a PEM " + kind
+    assert str(tls[field]).startswith("-----BEGIN %s-----" % kind), field + " is not a PEM " + kind
+    files.append((os.path.join(sys.argv[2], name), tls[field], kind))
+for path, data, kind in files:
     if os.path.isfile(path) and open(path).read() == data: continue
     with open(path + ".new", "w") as new:
         os.fchmod(new.fileno(), 0o600 if kind[0] == "P" else 0o644)
@@ -445,7 +446,7 @@ for name, field, kind in ("ca.crt", "caCertificate", "CERTIFICATE"), ("member.ke
     staged.append(path)
 for path in staged:
     os.replace(path + ".new", path)
-    print(os.path.basename(path))
+print(" ".join(os.path.basename(path) for path in staged) or "none")
 ' "$1" "$PKI_DIR" "$ETCD_USER"
 }
 
@@ -460,7 +461,7 @@ install_tls() { # instance-id region domain consequence
   install -d -m 0700 -o "$ETCD_USER" "$PKI_DIR"
   out="$(write_tls_files "$file" 2>&1)" || die "${tls} is malformed: $(tail -n 1 <<<"$out"); $4"
   rm -f "$file"
-  log "TLS files replaced in ${PKI_DIR}: ${out//$'\n'/ }"
+  log "TLS files replaced in ${PKI_DIR}: ${out}"
   [[ -x "$REFRESH" ]] && return
   install -m 0700 "${BASH_SOURCE[0]}" "$REFRESH"
   printf '[Service]\nType=oneshot\nExecStart=%s tls-refresh\n' "$REFRESH" >"${SYSTEMD_DIR}/elastic-etcd-tls-refresh.service"
