@@ -330,15 +330,22 @@ describe('the Lambda', () => {
       ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: '1800',
       ELASTIC_ETCD_AUTO_RESTORE: 'true',
       ELASTIC_ETCD_RESTORE_AFTER_SECONDS: '600',
+      // TLS on by default, the SecureStrings under the stack's own key (the TLS tests below check the key).
+      ELASTIC_ETCD_TLS: 'on',
+      ELASTIC_ETCD_TLS_KMS_KEY_ID: env.ELASTIC_ETCD_TLS_KMS_KEY_ID,
     });
     assert.match(JSON.stringify(env.ELASTIC_ETCD_BACKUP_BUCKET), /^\{"Ref":"ClusterBackupsBucket[0-9A-F]+"\}$/);
+    assert.match(JSON.stringify(env.ELASTIC_ETCD_TLS_KMS_KEY_ID), /^\{"Fn::GetAtt":\["ClusterTlsKey[0-9A-F]+","Arn"\]\}$/);
   });
 });
 
 describe('least-privilege IAM', () => {
   const lambdaStatements = statementsOfRole(template, 'ClusterLifecycleFunctionServiceRole');
   // The backup read (ReadBackupSnapshots) is checked in test/infra/backup-bucket.test.ts.
-  const instanceStatements = statementsOfRole(template, 'ClusterInstanceRole').filter((s) => s.Sid !== 'ReadBackupSnapshots');
+  // The backup read (ReadBackupSnapshots) is checked in test/infra/backup-bucket.test.ts, the TLS grants below.
+  const instanceStatements = statementsOfRole(template, 'ClusterInstanceRole').filter(
+    (s) => !['ReadBackupSnapshots', 'DecryptOwnInstanceParameters', 'ReadCaCertificate'].includes(String(s.Sid)),
+  );
 
   test("the Lambda: this deployment's parameters only", () => {
     const ssm = lambdaStatements.filter((s) => asArray(s.Action as string | string[]).some((a) => a.startsWith('ssm:')));
@@ -422,9 +429,11 @@ describe('least-privilege IAM', () => {
     for (const role of Object.values(roles) as { Properties: Json }[]) assert.equal(role.Properties.ManagedPolicyArns, undefined);
   });
 
-  test('no instance-side "env" parameter: the drop-in and the restore file are the only things an instance reads', () => {
+  test('no instance-side "env" parameter: the drop-in, the restore file and the TLS material are the only things an instance reads', () => {
     const userData = userDataOf(template);
-    assert.deepEqual([...new Set(userData.match(/\/instances\/[^/\s]+\/[a-z]+/g))], ['/instances/$1/dropin', '/instances/$1/restore']);
+    assert.deepEqual([...new Set(userData.match(/\/instances\/[^/\s]+\/[a-z]+/g))], ['/instances/$1/dropin', '/instances/$1/tls']);
+    // The other reads go through read_instance_parameter <id> <file>.
+    assert.deepEqual([...userData.matchAll(/read_instance_parameter "\$1" ([a-z]+)/g)].map((m) => m[1]).sort(), ['restore', 'tls']);
     assert.doesNotMatch(userData, /\/instances\/[^/\s]+\/env\b/);
   });
 
@@ -460,7 +469,8 @@ describe('a namespace per deployment', () => {
         `${arn} vs ${lambdaB.join(' ')}`,
       );
     }
-    for (const arn of scope(tb, 'ClusterInstanceRole')) assert.ok(arn.includes('/elastic-etcd/EtcdGreen/etcd/instances/'), arn);
+    for (const arn of scope(tb, 'ClusterInstanceRole'))
+      assert.match(arn, /\/elastic-etcd\/EtcdGreen\/etcd\/(instances\/\*|tls\/ca-certificate)$/, arn);
     assert.notEqual(lambdaEnv(ta).ELASTIC_ETCD_PARAMETER_PREFIX, lambdaEnv(tb).ELASTIC_ETCD_PARAMETER_PREFIX);
     assert.notEqual(a.cluster.autoScalingGroupName, b.cluster.autoScalingGroupName);
     assert.match(userDataOf(ta), /readonly PARAMETER_PATH='\/elastic-etcd\/EtcdBlue\/etcd'/);

@@ -1074,7 +1074,8 @@ describe('boot script with TLS', () => {
       memberTlsSettings({ caFile: join(dir, 'ca.crt'), certFile: certFile ?? join(dir, 'member.crt'), keyFile: join(dir, 'member.key') }),
     ).map(([key, value]) => `Environment="${key}=${value}"\n`);
     parameters.set(`${parameterPath}/instances/${INSTANCE_ID}/dropin`, dropin + tlsLines.join(''));
-    if (tls !== undefined) parameters.set(`${parameterPath}/instances/${INSTANCE_ID}/tls`, typeof tls === 'string' ? tls : JSON.stringify(tls));
+    if (tls !== undefined)
+      parameters.set(`${parameterPath}/instances/${INSTANCE_ID}/tls`, typeof tls === 'string' ? tls : JSON.stringify(tls));
     return { sandbox, binDir, dir, parameterPath };
   }
 
@@ -1103,7 +1104,9 @@ describe('boot script with TLS', () => {
       assert.match(stderr, /TLS files replaced in \S+: ca\.crt member\.key member\.crt/);
 
       // Read after the drop-in, with decryption (a SecureString), before the restore check; etcd started after.
-      const calls = recorded.ssm.filter((c) => c.name.startsWith(`${parameterPath}/`)).map((c) => c.name.replace(`${parameterPath}/instances/${INSTANCE_ID}/`, ''));
+      const calls = recorded.ssm
+        .filter((c) => c.name.startsWith(`${parameterPath}/`))
+        .map((c) => c.name.replace(`${parameterPath}/instances/${INSTANCE_ID}/`, ''));
       assert.deepEqual(calls, ['dropin', 'tls', 'restore']);
       assert.ok(recorded.ssm.every((c) => c.withDecryption === true));
       // The unit runs etcd as the user that owns the files, and the hourly refresh is installed and enabled.
@@ -1173,54 +1176,69 @@ describe('boot script with TLS', () => {
       parameters.set(`${parameterPath}/instances/${INSTANCE_ID}/tls`, JSON.stringify({ ...renewed, privateKey: renewed.certificate }));
       const bad = await runScript(sandbox, 30_000, [refresh, 'tls-refresh']);
       assert.equal(bad.code, 1);
-      assert.match(bad.stderr, /instances\/i-0123456789abcdef0\/tls is malformed: .*privateKey is not a PEM PRIVATE KEY; the files are left as they are/);
+      assert.match(
+        bad.stderr,
+        /instances\/i-0123456789abcdef0\/tls is malformed: .*privateKey is not a PEM PRIVATE KEY; the files are left as they are/,
+      );
       assert.equal(readFileSync(join(dir, 'member.key'), 'utf8'), renewed.privateKey);
       assert.deepEqual(readdirSync(dir).sort(), ['ca.crt', 'member.crt', 'member.key']);
     },
   );
 
-  test('a missing tls parameter while the drop-in asks for TLS: a clear error, and etcd is never started', { timeout: 60_000 }, async () => {
-    const { sandbox, dir } = tlsSandbox('tls-missing', ips[1] ?? '', undefined);
-    const { code, stderr } = await runScript(sandbox, 45_000);
-    assert.equal(code, 1, stderr);
-    assert.match(
-      stderr,
-      /ERROR: the drop-in asks for TLS but \/elastic-etcd\/tls-missing\/instances\/i-0123456789abcdef0\/tls does not exist; not starting etcd without TLS/,
-    );
-    assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
-    assert.equal(existsSync(dir), false);
-  });
-
-  test('a malformed tls parameter: a clear error naming what is wrong, nothing written, etcd never started', { timeout: 90_000 }, async () => {
-    const good = await tlsParameter(ips[1] ?? '');
-    const cases: [string, TlsParameter | string, RegExp][] = [
-      ['not-json', 'certificate: yes', /JSONDecodeError/],
-      ['format', { ...good, format: 2 }, /format is not 1/],
-      ['no-key', JSON.stringify({ ...good, privateKey: undefined }), /KeyError: 'privateKey'/],
-      ['key-is-cert', { ...good, privateKey: good.certificate }, /privateKey is not a PEM PRIVATE KEY/],
-      ['cert-not-pem', { ...good, certificate: 'MIIB...' }, /certificate is not a PEM CERTIFICATE/],
-    ];
-    for (const [name, tls, reason] of cases) {
-      const { sandbox, dir } = tlsSandbox(`tls-${name}`, ips[1] ?? '', tls);
+  test(
+    'a missing tls parameter while the drop-in asks for TLS: a clear error, and etcd is never started',
+    { timeout: 60_000 },
+    async () => {
+      const { sandbox, dir } = tlsSandbox('tls-missing', ips[1] ?? '', undefined);
       const { code, stderr } = await runScript(sandbox, 45_000);
-      assert.equal(code, 1, `${name}: ${stderr}`);
-      assert.match(stderr, new RegExp(`ERROR: /elastic-etcd/tls-${name}/instances/i-0123456789abcdef0/tls is malformed: `), name);
-      assert.match(stderr, reason, name);
-      assert.match(stderr, /; not starting etcd without TLS$/m, name);
-      assert.equal(existsSync(sandbox.systemctlLog), false, `${name}: systemctl never called`);
-      assert.deepEqual(readdirSync(dir), [], `${name}: nothing written or staged`);
-      assert.equal(existsSync(join(sandbox.systemdDir, 'elastic-etcd-tls-refresh.timer')), false, name);
-    }
-  });
+      assert.equal(code, 1, stderr);
+      assert.match(
+        stderr,
+        /ERROR: the drop-in asks for TLS but \/elastic-etcd\/tls-missing\/instances\/i-0123456789abcdef0\/tls does not exist; not starting etcd without TLS/,
+      );
+      assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
+      assert.equal(existsSync(dir), false);
+    },
+  );
 
-  test('a drop-in whose certificate is not where the script writes it is refused before anything is fetched', { timeout: 60_000 }, async () => {
-    const { sandbox, parameterPath } = tlsSandbox('tls-elsewhere', ips[1] ?? '', await tlsParameter(ips[1] ?? ''), '/somewhere/else.crt');
-    const { code, stderr } = await runScript(sandbox, 45_000);
-    assert.equal(code, 1, stderr);
-    assert.match(stderr, /ERROR: ETCD_CERT_FILE is not \S+\/pki\/member\.crt; not starting etcd/);
-    assert.ok(!recorded.ssm.some((c) => c.name === `${parameterPath}/instances/${INSTANCE_ID}/tls`));
-    assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
-  });
+  test(
+    'a malformed tls parameter: a clear error naming what is wrong, nothing written, etcd never started',
+    { timeout: 90_000 },
+    async () => {
+      const good = await tlsParameter(ips[1] ?? '');
+      const cases: [string, TlsParameter | string, RegExp][] = [
+        ['not-json', 'certificate: yes', /JSONDecodeError/],
+        ['format', { ...good, format: 2 }, /format is not 1/],
+        ['no-key', JSON.stringify({ ...good, privateKey: undefined }), /KeyError: 'privateKey'/],
+        ['key-is-cert', { ...good, privateKey: good.certificate }, /privateKey is not a PEM PRIVATE KEY/],
+        ['cert-not-pem', { ...good, certificate: 'MIIB...' }, /certificate is not a PEM CERTIFICATE/],
+      ];
+      for (const [name, tls, reason] of cases) {
+        const { sandbox, dir } = tlsSandbox(`tls-${name}`, ips[1] ?? '', tls);
+        const { code, stderr } = await runScript(sandbox, 45_000);
+        assert.equal(code, 1, `${name}: ${stderr}`);
+        assert.match(stderr, new RegExp(`ERROR: /elastic-etcd/tls-${name}/instances/i-0123456789abcdef0/tls is malformed: `), name);
+        assert.match(stderr, reason, name);
+        assert.match(stderr, /; not starting etcd without TLS$/m, name);
+        assert.equal(existsSync(sandbox.systemctlLog), false, `${name}: systemctl never called`);
+        assert.deepEqual(readdirSync(dir), [], `${name}: nothing written or staged`);
+        assert.equal(existsSync(join(sandbox.systemdDir, 'elastic-etcd-tls-refresh.timer')), false, name);
+      }
+    },
+  );
+
+  test(
+    'a drop-in whose certificate is not where the script writes it is refused before anything is fetched',
+    { timeout: 60_000 },
+    async () => {
+      const { sandbox, parameterPath } = tlsSandbox('tls-elsewhere', ips[1] ?? '', await tlsParameter(ips[1] ?? ''), '/somewhere/else.crt');
+      const { code, stderr } = await runScript(sandbox, 45_000);
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, /ERROR: ETCD_CERT_FILE is not \S+\/pki\/member\.crt; not starting etcd/);
+      assert.ok(!recorded.ssm.some((c) => c.name === `${parameterPath}/instances/${INSTANCE_ID}/tls`));
+      assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
+    },
+  );
 });
 
 async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
