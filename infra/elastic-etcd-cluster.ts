@@ -3,7 +3,7 @@
 // FIFO queue, which serialises them; the Lambda plans each membership change, stores the instance's etcd drop-in
 // in SSM Parameter Store, and the instance's boot script starts etcd with it.
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, AssetHashType, Aws, DockerImage, Duration, Fn, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, AssetHashType, DockerImage, Duration, Fn, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -902,7 +902,8 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
 
   /** SSM's service name in this stack's region and partition, for kms:ViaService. */
   private ssmService(): string {
-    return `ssm.${Aws.REGION}.${Aws.URL_SUFFIX}`;
+    const stack = Stack.of(this);
+    return `ssm.${stack.region}.${stack.urlSuffix}`;
   }
 
   /**

@@ -26,10 +26,18 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { DEFAULT_ETCD_VERSION, ETCD_RELEASE_SHA256 } from '../../infra/etcd-releases.js';
-import { BOOT_SCRIPT_PATH, InvalidBootScriptOptionError, renderBootScript, type BootScriptOptions } from '../../infra/userdata.js';
+import {
+  BOOT_SCRIPT_PATH,
+  InvalidBootScriptOptionError,
+  MAX_USER_DATA_BYTES,
+  renderBootScript,
+  stripIndentation,
+  type BootScriptOptions,
+} from '../../infra/userdata.js';
 import { allocateAddresses, CLIENT_PORT, PEER_PORT, releaseAddresses } from '../harness/addresses.js';
 import { binaryPaths, createCluster, restoreSnapshot, saveSnapshot, type EtcdVersionName } from '../harness/index.js';
-import { httpsJson, memberTlsSettings, TestPki, tryHttpsJson, type TlsClientIdentity } from '../harness/tls.js';
+import { httpsJson, TestPki, tryHttpsJson, type TlsClientIdentity } from '../harness/tls.js';
+import { CLUSTER_DEFAULTS, MEMBER_TLS_FILES, memberTlsPaths } from '../../src/core/defaults.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -95,6 +103,43 @@ describe('renderBootScript', () => {
     // Every download is bounded.
     for (const bound of ['--connect-timeout', '--max-time', '--retry', '--retry-max-time', '--speed-time'])
       assert.ok(script.includes(bound), bound);
+  });
+
+  test('the TLS files go where the Lambda points etcd: CLUSTER_DEFAULTS.pkiDir and MEMBER_TLS_FILES', () => {
+    const script = readFileSync(BOOT_SCRIPT_PATH, 'utf8');
+    assert.ok(script.includes(`readonly PKI_DIR="\${ELASTIC_ETCD_PKI_DIR:-${CLUSTER_DEFAULTS.pkiDir}}"`));
+    const files: [string, string][] = [
+      [MEMBER_TLS_FILES.trustedCaFile, 'caCertificate'],
+      [MEMBER_TLS_FILES.keyFile, 'privateKey'],
+      [MEMBER_TLS_FILES.certFile, 'certificate'],
+    ];
+    for (const [file, field] of files) {
+      assert.ok(script.includes(`("${file}", "${field}", `), file);
+    }
+    assert.ok(script.includes(`"\${PKI_DIR}/${MEMBER_TLS_FILES.certFile}"`));
+  });
+
+  test('the rendering drops comments, blank lines and indentation, but keeps the Python programs valid', async () => {
+    const script = renderBootScript(BASE);
+    assert.doesNotMatch(script, /^$/m);
+    assert.doesNotMatch(script, /^\s*#(?!!)/m);
+    assert.doesNotMatch(script, /^[a-z_0-9]+\(\) \{ #/m);
+    // Every Python program compiles as it is rendered (indentation is syntax there).
+    const programs = [...script.matchAll(/python3 -c '\n([\s\S]*?)\n'/g)].map((m) => m[1] ?? '');
+    assert.equal(programs.length, 4);
+    for (const program of programs) {
+      // Exit status 0: the program parses (a SyntaxError or IndentationError fails the call).
+      await execFileAsync('python3', ['-c', 'import ast, sys; ast.parse(sys.argv[1])', program]);
+    }
+    assert.equal(
+      stripIndentation('f() {\n  python3 -c \'\nif x:\n        y\n\' "$1"\n\n  echo\n}'),
+      'f() {\npython3 -c \'\nif x:\n  y\n\' "$1"\necho\n}',
+    );
+  });
+
+  test('user data headroom: the default rendering leaves room for settings and install commands under 16 KB', () => {
+    const size = Buffer.byteLength(renderBootScript(BASE), 'utf8');
+    assert.ok(size <= MAX_USER_DATA_BYTES - 400, `${size} bytes of ${MAX_USER_DATA_BYTES}`);
   });
 
   test('refuses values that could break out of the script', () => {
@@ -1059,6 +1104,7 @@ describe('boot script with TLS', () => {
     sandbox.env.ELASTIC_ETCD_BIN_DIR = binDir;
     const dir = sandbox.env.ELASTIC_ETCD_PKI_DIR ?? '';
     const peerURL = `https://${ip}:${PEER_PORT}`;
+    // Exactly what the Lambda stores: the core renderer's TLS settings, with the sandbox's pki dir for /etc/etcd/pki.
     const dropin = renderDropin({
       name: INSTANCE_ID,
       dataDir: join(sandbox.dir, 'data'),
@@ -1069,11 +1115,9 @@ describe('boot script with TLS', () => {
       initialClusterState: 'new',
       initialCluster: [{ name: INSTANCE_ID, peerURL }],
       initialClusterToken: `tls-${test}`,
+      tls: { ...memberTlsPaths(dir), ...(certFile !== undefined && { certFile }) },
     });
-    const tlsLines = Object.entries(
-      memberTlsSettings({ caFile: join(dir, 'ca.crt'), certFile: certFile ?? join(dir, 'member.crt'), keyFile: join(dir, 'member.key') }),
-    ).map(([key, value]) => `Environment="${key}=${value}"\n`);
-    parameters.set(`${parameterPath}/instances/${INSTANCE_ID}/dropin`, dropin + tlsLines.join(''));
+    parameters.set(`${parameterPath}/instances/${INSTANCE_ID}/dropin`, dropin);
     if (tls !== undefined)
       parameters.set(`${parameterPath}/instances/${INSTANCE_ID}/tls`, typeof tls === 'string' ? tls : JSON.stringify(tls));
     return { sandbox, binDir, dir, parameterPath };
