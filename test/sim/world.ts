@@ -117,6 +117,12 @@ export interface WorldOptions {
    * environment variable's minimum is 60 s, so a test passes a shorter time here.
    */
   readonly restoreAfterMs?: number;
+  /**
+   * Mutual TLS everywhere (default, as the stack): the Lambda issues member certificates (ELASTIC_ETCD_TLS=on),
+   * instances boot with them and the world's clients present a certificate from the stored CA. false: plain
+   * HTTP, the development mode.
+   */
+  readonly tls?: boolean;
 }
 
 export interface QueuedEvent {
@@ -297,6 +303,7 @@ export class World {
           healthTimeoutMs: 1000,
           etcdVersion: parseEtcdVersion(etcdServerVersion(options.etcdVersion ?? selectedEtcdVersion())),
           unhealthyAfterMs: options.unhealthyAfterSeconds === undefined ? undefined : options.unhealthyAfterSeconds * 1000,
+          tls: options.tls === false ? false : {},
           ...(options.backupBucket !== undefined && {
             backup: {
               bucket: options.backupBucket,
