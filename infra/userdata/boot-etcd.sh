@@ -364,10 +364,9 @@ download_snapshot() { # bucket key region domain output-file
 # /var/lib/private/etcd (leaving a symlink) and, because its owner is not the unit's user, changes the ownership
 # of the directory and everything below it to that user (systemd.exec(5), StateDirectory=).
 restore_snapshot() { # instance-id region domain dropin-file
-  local restore name cluster token peers data_dir fields bucket key sha256 size revision work actual_size actual_sha tool
+  local restore name cluster token peers data_dir fields bucket key sha256 size revision work actual_size actual_sha tool rc=0
   local -a command
   restore="$(mktemp)"
-  local rc=0
   read_instance_parameter "$1" restore "$2" "$3" "$restore" || rc=$?
   if ((rc == 2)); then
     rm -f "$restore"
@@ -426,9 +425,9 @@ restore_snapshot() { # instance-id region domain dropin-file
 
 # --- TLS ----------------------------------------------------------------------------------------------------
 # Checks instances/<id>/tls (JSON {format: 1, caCertificate, certificate, privateKey, notAfter}) and writes
-# ca.crt, member.key and member.crt into PKI_DIR, each only when its content changed: all checked, then staged (owned by
-# ETCD_USER, the key 0600), then renamed into place one after the other, never half a file. etcd reads them again
-# for each new connection, so a renewal needs no restart. Prints the names of the files it replaced, or none.
+# ca.crt, member.key and member.crt into PKI_DIR, each only when its content changed: all checked first, then
+# staged (owned by ETCD_USER, the key 0600), then renamed into place one after the other, never half a file. etcd
+# reads them again for each new connection, so a renewal needs no restart. Prints the files it replaced, or none.
 write_tls_files() { # tls-json-file
   python3 -c '
 import json, os, pwd, sys
@@ -456,11 +455,13 @@ install_tls() { # instance-id region domain consequence
   local tls="${PARAMETER_PATH}/instances/$1/tls" file rc=0 out
   file="$(mktemp)"
   read_instance_parameter "$1" tls "$2" "$3" "$file" || rc=$?
-  ((rc == 0)) || die "the drop-in asks for TLS but ${tls} does not exist; $4"
+  ((rc == 0)) || { rm -f "$file"; die "${tls} does not exist; $4"; }
   id -u "$ETCD_USER" &>/dev/null || useradd -r -M -s /sbin/nologin "$ETCD_USER"
   install -d -m 0700 -o "$ETCD_USER" "$PKI_DIR"
-  out="$(write_tls_files "$file" 2>&1)" || die "${tls} is malformed: $(tail -n 1 <<<"$out"); $4"
+  out="$(write_tls_files "$file" 2>&1)" || rc=$?
+  # The value holds a private key: never left behind in /tmp, also when it is refused.
   rm -f "$file"
+  ((rc == 0)) || die "${tls} is malformed: $(tail -n 1 <<<"$out"); $4"
   log "TLS files replaced in ${PKI_DIR}: ${out}"
   [[ -x "$REFRESH" ]] && return
   install -m 0700 "${BASH_SOURCE[0]}" "$REFRESH"
@@ -469,7 +470,7 @@ install_tls() { # instance-id region domain consequence
 }
 
 main() {
-  local token instance_id region domain dropin staged cert tls=0
+  local token instance_id region domain dropin staged cert
   token="$(imds_token)" || die "IMDSv2 token request failed"
   instance_id="$(imds_get meta-data/instance-id "$token")" || die "could not read the instance ID"
   region="$(imds_get meta-data/placement/region "$token")" || die "could not read the region"
@@ -502,13 +503,12 @@ main() {
   if cert="$(dropin_setting "$dropin" ETCD_CERT_FILE 2>/dev/null)"; then
     [[ "$cert" == "${PKI_DIR}/member.crt" ]] || die "ETCD_CERT_FILE is not ${PKI_DIR}/member.crt; not starting etcd"
     install_tls "$instance_id" "$region" "$domain" "not starting etcd without TLS"
-    tls=1
   fi
   restore_snapshot "$instance_id" "$region" "$domain" "$dropin"
 
   systemctl daemon-reload
   systemctl enable etcd
-  ((tls == 0)) || systemctl enable --now elastic-etcd-tls-refresh.timer
+  [[ -z "$cert" ]] || systemctl enable --now elastic-etcd-tls-refresh.timer
   # --no-block: a learner may take long to report ready (see TimeoutStartSec); the boot need not wait for it.
   systemctl start --no-block etcd
   log "etcd start requested"

@@ -9,6 +9,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { ParameterStore } from '../../src/adapters/aws/parameters.js';
 import {
   maxLaunchWaitSeconds,
   ElasticEtcdCluster,
@@ -16,6 +18,7 @@ import {
   InvalidClusterPropsError,
   MESSAGE_GROUP_ID,
   QUEUE_MAX_RECEIVE_COUNT,
+  TLS_PARAMETERS,
   type ElasticEtcdClusterProps,
 } from '../../infra/elastic-etcd-cluster.js';
 import { retryDelaySeconds } from '../../src/lambda/sqs.js';
@@ -793,6 +796,14 @@ describe('TLS on by default', () => {
     for (const bad of ['', 'Web', 'web_1', '-web', 'a'.repeat(64), 'web,worker']) {
       assert.throws(() => tlsStack.cluster.grantClient(web, bad), InvalidClusterPropsError, bad);
     }
+  });
+
+  test('the construct grants exactly the names the Lambda writes (ParameterStore)', () => {
+    const store = new ParameterStore(new SSMClient({ region: 'eu-west-1' }), { prefix: '/elastic-etcd/EtcdTest', cluster: 'etcd' });
+    assert.equal(store.tlsCaName(), `${PARAMETER_PATH}/${TLS_PARAMETERS.ca}`);
+    assert.equal(store.tlsCaCertificateName(), stack.cluster.caCertificateParameterName);
+    assert.equal(store.tlsClientName('app'), `${stack.cluster.clientParametersPath ?? ''}/app`);
+    assert.ok(globMatches(`${PARAMETER_PATH}/instances/*`, store.instanceName('i-0123456789abcdef0', 'tls')));
   });
 
   test('plainHttp (development only): no key, no TLS grants or outputs, ELASTIC_ETCD_TLS=off, grantClient refused', () => {

@@ -1238,7 +1238,7 @@ describe('boot script with TLS', () => {
       assert.equal(code, 1, stderr);
       assert.match(
         stderr,
-        /ERROR: the drop-in asks for TLS but \/elastic-etcd\/tls-missing\/instances\/i-0123456789abcdef0\/tls does not exist; not starting etcd without TLS/,
+        /ERROR: \/elastic-etcd\/tls-missing\/instances\/i-0123456789abcdef0\/tls does not exist; not starting etcd without TLS/,
       );
       assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
       assert.equal(existsSync(dir), false);
