@@ -3,7 +3,6 @@
 // unreachable, where the terminating member is kept, and its termination held, rather than removed below the quorum.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { etcdctlMemberList } from '../harness/index.js';
 import { startWorld, type World } from '../sim/world.js';
 import { timelineFromEnv } from '../sim/timeline.js';
 import { assertSettled } from '../sim/scenario.js';
@@ -86,7 +85,7 @@ describe('scaling the group', () => {
   test('scale-in while another member is unreachable: the termination waits until removing the member is safe', TIMEOUT, async () => {
     const before = world.inService();
     const [frozen, leaving] = [before[0]!, before[2]!];
-    const membersBefore = (await etcdctlMemberList(world.endpoints())).members.map((m) => m.id).sort();
+    const membersBefore = (await world.memberList()).members.map((m) => m.id).sort();
     world.etcdOf(frozen)!.stop();
     await world.terminate(leaving);
 
@@ -101,8 +100,8 @@ describe('scaling the group', () => {
       world.completions().filter((c) => c.instanceId === leaving && c.transition === 'terminate'),
       [],
     );
-    const survivors = before.filter((id) => id !== frozen).map((id) => `http://${world.instance(id).privateIp}:2379`);
-    assert.deepEqual((await etcdctlMemberList(survivors)).members.map((m) => m.id).sort(), membersBefore);
+    const survivors = before.filter((id) => id !== frozen).map((id) => world.clientURL(id));
+    assert.deepEqual((await world.memberList(survivors)).members.map((m) => m.id).sort(), membersBefore);
 
     // Once the unreachable member answers again, the redelivered event (or the reconcile pass) removes it.
     world.etcdOf(frozen)!.resume();

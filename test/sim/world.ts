@@ -40,6 +40,7 @@ import { allocateAddresses, releaseAddresses } from '../harness/addresses.js';
 import {
   clientURLOf,
   createCluster,
+  probeJson,
   readLocalMemberList,
   readStatus,
   type EtcdCluster,
@@ -703,6 +704,11 @@ export class World {
   async status(urlOrInstance: string, timeoutMs = 1000): Promise<Awaited<ReturnType<typeof readStatus>>> {
     const url = urlOrInstance.includes('://') ? urlOrInstance : this.clientURL(urlOrInstance);
     return readStatus(url, timeoutMs, await this.clientTls());
+  }
+
+  /** A JSON request to a member (GET, or POST with a body) with the world's client certificate; undefined on any failure. */
+  async probeJson(url: string, init: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number } = {}): Promise<unknown> {
+    return probeJson(url, await this.clientTls(), init);
   }
 
   /** The member list exactly as one instance's member knows it (serializable: answered without a leader). */
