@@ -402,6 +402,18 @@ export class World {
     this.log('world', `instances launch with etcd ${version} from now on; the Lambda expects etcd ${lambdaVersion}`);
   }
 
+  /**
+   * ELASTIC_ETCD_TLS_RENEW_AT from now on: the fraction of a certificate's lifetime after which the reconcile
+   * pass re-issues it (a tiny fraction makes every certificate due at once).
+   */
+  setTlsRenewAt(fraction: number): void {
+    this.env.ELASTIC_ETCD_TLS_RENEW_AT = fraction.toFixed(15).replace(/0+$/, ''); // no exponent: 1e-7 is not a fraction to it
+    const config = loadConfig(this.env);
+    (this as { config: LambdaConfig }).config = config;
+    (this as { deps: LifecycleDeps }).deps = { ...this.deps, config };
+    this.log('world', `certificates are renewed after ${fraction} of their lifetime from now on`);
+  }
+
   /** From now on a lost cluster must be down this long before an automatic restore (LifecycleDeps.restoreAfterMs). */
   setRestoreAfter(ms: number): void {
     (this as { deps: LifecycleDeps }).deps = { ...this.deps, restoreAfterMs: ms };
