@@ -348,9 +348,17 @@ export class SimulatedCloud {
     const store = this.parameters;
     switch (operation) {
       case 'GetParameter':
-        return { Parameter: this.ssmParameter(store.get(stringField(input, 'Name'))) };
+        return { Parameter: this.ssmParameter(store.get(stringField(input, 'Name')), input.WithDecryption === true) };
       case 'PutParameter': {
-        const stored = store.put(stringField(input, 'Name'), stringField(input, 'Value'), input.Overwrite === true, tagsField(input));
+        const type = input.Type ?? 'String';
+        if (type !== 'String' && type !== 'StringList' && type !== 'SecureString')
+          throw new AwsError('ValidationException', `Type ${JSON.stringify(type)} is not String, StringList or SecureString`);
+        if (input.KeyId !== undefined && typeof input.KeyId !== 'string')
+          throw new AwsError('ValidationException', 'KeyId must be a string');
+        const stored = store.put(stringField(input, 'Name'), stringField(input, 'Value'), input.Overwrite === true, tagsField(input), {
+          type: type,
+          ...(typeof input.KeyId === 'string' && { keyId: input.KeyId }),
+        });
         return { Version: stored.version, Tier: stored.value.length > 4096 ? 'Advanced' : 'Standard' };
       }
       case 'AddTagsToResource': {
@@ -378,18 +386,37 @@ export class SimulatedCloud {
         const size = Math.min(max, this.options.pageSizes?.parameters ?? 10);
         const matches = store.byPath(stringField(input, 'Path'), input.Recursive === true);
         const { page, nextToken } = paginate(matches, typeof input.NextToken === 'string' ? input.NextToken : undefined, size);
-        return { Parameters: page.map((p) => this.ssmParameter(p)), ...(nextToken === undefined ? {} : { NextToken: nextToken }) };
+        return {
+          Parameters: page.map((p) => this.ssmParameter(p, input.WithDecryption === true)),
+          ...(nextToken === undefined ? {} : { NextToken: nextToken }),
+        };
       }
       default:
         throw new AwsError('UnknownOperationException', `unknown operation ${operation}`);
     }
   }
 
-  private ssmParameter(p: SimParameter) {
+  /**
+   * A KMS key of this account, known to SSM by its key ID, key ARN, and (given `alias`, without "alias/") its
+   * alias name and alias ARN: what a stack's customer managed key is to the SecureString parameters.
+   */
+  createKmsKey(alias?: string): { keyId: string; arn: string; aliasName?: string; aliasArn?: string } {
+    const keyId = this.group.nextUuid();
+    const base = `arn:aws:kms:${this.group.region}:${this.group.account}`;
+    const key = {
+      keyId,
+      arn: `${base}:key/${keyId}`,
+      ...(alias !== undefined && { aliasName: `alias/${alias}`, aliasArn: `${base}:alias/${alias}` }),
+    };
+    this.parameters.addKmsKey(...Object.values(key));
+    return key;
+  }
+
+  private ssmParameter(p: SimParameter, withDecryption: boolean) {
     return {
       Name: p.name,
-      Type: 'String',
-      Value: p.value,
+      Type: p.type,
+      Value: SimulatedParameters.answeredValue(p, withDecryption),
       Version: p.version,
       LastModifiedDate: p.lastModified.getTime() / 1000,
       ARN: `arn:aws:ssm:${this.group.region}:${this.group.account}:parameter${p.name.startsWith('/') ? '' : '/'}${p.name}`,
