@@ -1,6 +1,7 @@
 // The lifecycle Lambda end to end, changing the group's size: scale out from three to five members (one
 // join at a time), two instances replaced at once, scale in to three, and a scale-in while another member is
 // unreachable, where the terminating member is kept, and its termination held, rather than removed below the quorum.
+// This group runs plain HTTP (ELASTIC_ETCD_TLS=off), the development mode: every other Lambda scenario runs TLS.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorld, type World } from '../sim/world.js';
@@ -13,7 +14,9 @@ const TIMEOUT = { timeout: 150_000 };
 describe('scaling the group', () => {
   let world: World;
   before(async () => {
-    world = await startWorld({ seed: 303, clusterSize: 5, ...timelineFromEnv() });
+    world = await startWorld({ seed: 303, clusterSize: 5, tls: false, ...timelineFromEnv() });
+    assert.equal(world.config.tls, undefined, 'plain HTTP: no TLS configured');
+    assert.ok(world.endpoints().every((url) => url.startsWith('http://')));
     assertSettled((await world.bootstrap(3)).problems);
     await world.put('/e2e/scale', 'written by three');
   });

@@ -4,6 +4,7 @@
 // with a client certificate issued from the stored CA, that the renewal step serves a new certificate without a
 // restart, and that a drop-in asking for TLS without a usable `tls` parameter does not start etcd.
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -36,7 +37,7 @@ async function admit(world: World, ca: CertificateAndKey, instanceId: string, op
       privateKey: member.privateKey,
       notAfter: new Date(Date.now() + 30 * 86_400_000).toISOString(),
     };
-    store.put(world.tlsParameterName(instanceId), JSON.stringify(value), false, tags);
+    store.put(world.tlsParameterName(instanceId), JSON.stringify(value), false, tags, { type: 'SecureString' });
   }
   const pki = '/etc/etcd/pki';
   const settings = {
@@ -70,7 +71,7 @@ describe('simulated instances boot TLS from their parameters', TIMEOUT, () => {
     world = await startWorld({ seed: 1601, clusterSize: 1, boot: 'etcd', bootWaitMs: 30_000 });
     ca = await createCertificateAuthority({ clusterName: 'sim' });
     const caValue = { format: 1, certificate: ca.certificate, privateKey: ca.privateKey, createdAt: new Date().toISOString() };
-    world.cloud.parameters.put(world.caParameterName(), JSON.stringify(caValue), false);
+    world.cloud.parameters.put(world.caParameterName(), JSON.stringify(caValue), false, undefined, { type: 'SecureString' });
   });
   after(() => world.close());
 
@@ -137,9 +138,11 @@ describe('simulated instances boot TLS from their parameters', TIMEOUT, () => {
         notAfter: new Date().toISOString(),
       }),
       true,
+      undefined,
+      { type: 'SecureString' },
     );
     assert.deepEqual(await world.refreshTls(), [id]);
-    const newSerial = new (await import('node:crypto')).X509Certificate(renewed.certificate).serialNumber;
+    const newSerial = new X509Certificate(renewed.certificate).serialNumber;
     assert.equal((await servedCertificate(ip, CLIENT_PORT, client)).serialNumber, newSerial, 'the client listener serves the new one');
     assert.equal((await servedCertificate(ip, PEER_PORT, client)).serialNumber, newSerial, 'the peer listener serves the new one');
     assert.equal(member.pid, pid, 'etcd was not restarted');

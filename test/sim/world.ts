@@ -298,7 +298,7 @@ export class World {
     );
     // What an instance's role reaches S3 with: its own client, as the boot script's aws CLI.
     this.instanceS3 = cloud.s3Client(3);
-    this.tls = options.tls ?? true;
+    this.tls = config.tls !== undefined;
     this.instanceSsm = new SSMClient({
       region: group.region,
       endpoint: cloud.endpoints.ssm,
@@ -343,6 +343,7 @@ export class World {
           healthTimeoutMs: 1000,
           etcdVersion: parseEtcdVersion(etcdServerVersion(options.etcdVersion ?? selectedEtcdVersion())),
           unhealthyAfterMs: options.unhealthyAfterSeconds === undefined ? undefined : options.unhealthyAfterSeconds * 1000,
+          tls: options.tls === false ? false : {},
           ...(options.backupBucket !== undefined && {
             backup: {
               bucket: options.backupBucket,
@@ -352,7 +353,6 @@ export class World {
             },
           }),
         }),
-        ELASTIC_ETCD_TLS: options.tls === false ? 'off' : 'on',
       };
       if (options.backupBucket !== undefined) cloud.s3.createBucket(options.backupBucket);
       const config = loadConfig(env);
@@ -639,12 +639,12 @@ export class World {
 
   /** `<root>/instances/<id>/tls`: the instance's certificate, key and CA (SecureString). */
   tlsParameterName(instanceId: string): string {
-    return `${this.parameters.root}/instances/${instanceId}/tls`; // TODO(merge tls-lambda): instanceName(id, 'tls')
+    return this.parameters.instanceName(instanceId, 'tls');
   }
 
   /** `<root>/tls/ca`: the CA with its key (SecureString, create-only). */
   caParameterName(): string {
-    return `${this.parameters.root}/tls/ca`;
+    return this.parameters.tlsCaName();
   }
 
   /**
