@@ -137,7 +137,7 @@ export async function decideFirstWave(group: GroupView, deps: LifecycleDeps): Pr
   const record: BootstrapRecord = {
     version: 1,
     token: `${config.clusterName}-${randomUUID()}`,
-    members: candidates.slice(0, wanted).map((i) => ({ name: i.instanceId, peerURLs: [peerURL(i.privateIp!, config.peerPort)] })),
+    members: candidates.slice(0, wanted).map((i) => ({ name: i.instanceId, peerURLs: [peerURL(i.privateIp!, config)] })),
     createdAt: new Date().toISOString(),
   };
   await requireNamespace(deps);

@@ -597,13 +597,24 @@ function asgInstanceFields(i: SimInstance): string {
 const EC2_STATE_CODES: Record<SimInstance['ec2State'], number> = { running: 16, 'shutting-down': 32, terminated: 48 };
 
 function ec2InstanceFields(i: SimInstance): string {
-  const network = i.ec2State === 'terminated' ? '' : `<privateIpAddress>${i.privateIp}</privateIpAddress>`;
+  // As EC2 does: a terminated instance has neither its private address nor its private DNS name any more.
+  const network =
+    i.ec2State === 'terminated'
+      ? '<privateDnsName/>'
+      : `<privateDnsName>${privateDnsName(i)}</privateDnsName><privateIpAddress>${i.privateIp}</privateIpAddress>`;
   return (
     `<instanceId>${i.id}</instanceId><imageId>ami-00000000000000000</imageId>` +
     `<instanceState><code>${EC2_STATE_CODES[i.ec2State]}</code><name>${i.ec2State}</name></instanceState>` +
     `<instanceType>t3.small</instanceType><launchTime>${i.launchTime.toISOString()}</launchTime>` +
     `<placement><availabilityZone>${i.availabilityZone}</availabilityZone></placement>${network}`
   );
+}
+
+/** EC2's IP-based private DNS name: ip-10-0-0-1.ec2.internal in us-east-1, ip-10-0-0-1.<region>.compute.internal elsewhere. */
+export function privateDnsName(i: Pick<SimInstance, 'privateIp' | 'availabilityZone'>): string {
+  const region = i.availabilityZone.replace(/[a-z]$/, '');
+  const host = `ip-${i.privateIp.replaceAll('.', '-')}`;
+  return region === 'us-east-1' ? `${host}.ec2.internal` : `${host}.${region}.compute.internal`;
 }
 
 /** `Prefix.1`, `Prefix.2`, ... in index order. */
