@@ -199,6 +199,15 @@ interface BootTask {
   readonly done: Promise<void>;
 }
 
+/**
+ * What loopback changes about peer TLS, and only here: a member checks that a connecting peer's source address is
+ * among the SANs of that peer's client certificate (or resolves from one of its DNS names). On EC2 a member dials
+ * its peers from its private IP, which its certificate names; on loopback every member dials from 127.0.0.1,
+ * whatever address it listens on. The simulated instances therefore skip that one address check (etcd 3.4 and
+ * 3.5 have the flag); the certificate must still be presented and signed by the cluster's CA.
+ */
+const LOOPBACK_PEER_SETTINGS = { ETCD_EXPERIMENTAL_PEER_SKIP_CLIENT_SAN_VERIFICATION: 'true' } as const;
+
 const DEFAULTS = {
   clusterName: 'sim',
   parameterPrefix: CLUSTER_DEFAULTS.parameterPrefix,
@@ -1121,7 +1130,7 @@ export class World {
     // own under the sandbox.
     const member = await this.etcd.startMember({
       ip: instance.privateIp,
-      settings: { ...settings, ETCD_DATA_DIR: 'data', ...tlsPaths },
+      settings: { ...settings, ETCD_DATA_DIR: 'data', ...tlsPaths, ...(tls !== undefined && LOOPBACK_PEER_SETTINGS) },
       wait: 'none',
       version,
       workDirName: instance.id,
