@@ -36,6 +36,9 @@ export type LaunchOutcome = 'continue' | 'abandon' | 'duplicate' | 'not-launchin
  * completed here. mode 'adopt': a missed launch, an instance already InService that never got a launch action
  * (it launched before the hooks existed, as CloudFormation orders a group and separate hook resources):
  * planned and configured exactly as a launch, with no action to complete.
+ * With TLS on (config.tls), every etcd call is mutual TLS with the Lambda's client certificate, and the member's
+ * certificate is issued before anything changes and stored (instances/<id>/tls) before its https drop-in; a CA
+ * that cannot be used, or a certificate that cannot be issued, abandons the launch with nothing written.
  */
 export async function handleLaunch(
   event: Pick<LifecycleEvent, 'instanceId' | 'token'>,

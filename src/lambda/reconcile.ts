@@ -38,8 +38,10 @@ export interface ReconcileReport {
  * members of instances that are gone first (etcd 3.4 refuses any add while a voter is down, and a dead voter
  * blocks promotions), then learners are promoted BEFORE pending terminations are handled (a healthy voter's
  * termination is held while a learner is pending: promoting first lets a rolling update move on),
- * then pending launches and missed launches (InService instances never configured), then promotions again, then orphaned parameters. One step
- * failing does not stop the others.
+ * then pending launches and missed launches (InService instances never configured), then promotions again, then
+ * certificate renewal (tls.ts: member and client certificates missing, unusable or due), then orphaned parameters.
+ * One step failing does not stop the others. With TLS on, every etcd call is mutual TLS; a CA that cannot be used
+ * changes nothing but abandoning pending launches.
  */
 export async function reconcile(plainDeps: LifecycleDeps): Promise<ReconcileReport> {
   let deps = plainDeps;
