@@ -7,7 +7,7 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
+import * as z from '../../src/adapters/zod.js';
 import { checkCertificate, issueClientCertificate, type CertificateAndKey } from '../../src/adapters/pki/index.js';
 import type { TlsClientIdentity, TlsFiles } from '../harness/tls.js';
 
@@ -34,19 +34,19 @@ export function dropinAsksForTls(settings: Readonly<Record<string, string>>): bo
 /** `<root>/instances/<id>/tls` and `<root>/tls/clients/<name>`: one certificate with its key and CA. */
 const storedCertificateSchema = z.object({
   format: z.literal(1),
-  caCertificate: z.string().min(1),
-  certificate: z.string().min(1),
-  privateKey: z.string().min(1),
-  notAfter: z.string().min(1),
+  caCertificate: z.string().check(z.minLength(1)),
+  certificate: z.string().check(z.minLength(1)),
+  privateKey: z.string().check(z.minLength(1)),
+  notAfter: z.string().check(z.minLength(1)),
 });
 export type StoredCertificate = z.infer<typeof storedCertificateSchema>;
 
 /** `<root>/tls/ca`: the CA with its key (the Lambda's alone; the world reads it to issue its own client). */
 const storedCaSchema = z.object({
   format: z.literal(1),
-  certificate: z.string().min(1),
-  privateKey: z.string().min(1),
-  createdAt: z.string().min(1),
+  certificate: z.string().check(z.minLength(1)),
+  privateKey: z.string().check(z.minLength(1)),
+  createdAt: z.string().check(z.minLength(1)),
 });
 
 export class InstanceTlsError extends Error {
@@ -56,7 +56,7 @@ export class InstanceTlsError extends Error {
   }
 }
 
-function parseJson<T>(schema: z.ZodType<T>, raw: string, where: string): T {
+function parseJson<T>(schema: z.ZodMiniType<T>, raw: string, where: string): T {
   let json: unknown;
   try {
     json = JSON.parse(raw);
