@@ -11,7 +11,6 @@ import { handleEvent } from '../src/lambda/handle.js';
 import type { LifecycleDeps } from '../src/lambda/deps.js';
 import { sleep } from '../src/lambda/timing.js';
 import { HEALTH_PREFIX } from '../src/services/health-history.js';
-import { etcdctl, etcdctlMemberList } from '../test/harness/index.js';
 import { startWorld, type World } from '../test/sim/world.js';
 import { PRODUCTION_CONNECTION } from './launch.js';
 import { figure, type Figure } from './stats.js';
@@ -61,16 +60,12 @@ export class HealBench {
   async launchPastLongHung(): Promise<HealSample> {
     const world = this.world;
     const hung = world.inService()[2]!;
-    const { members } = await etcdctlMemberList(world.endpoints());
+    const { members } = await world.memberList();
     const member = members.find((m) => m.name === hung);
     if (member === undefined) throw new Error(`no member for ${hung}`);
     // What earlier reconcile passes would have recorded: unhealthy since well before the threshold.
     const since = new Date(Date.now() - 2 * THRESHOLD_SECONDS * 1000).toISOString();
-    const put = await etcdctl(world.endpoints(), [
-      'put',
-      `${HEALTH_PREFIX}${memberIdToHex(member.id)}`,
-      JSON.stringify({ since, name: hung }),
-    ]);
+    const put = await world.etcdctl(['put', `${HEALTH_PREFIX}${memberIdToHex(member.id)}`, JSON.stringify({ since, name: hung })]);
     if (put.exitCode !== 0) throw new Error(`could not seed the health record: ${put.stderr}`);
     world.etcdOf(hung)!.stop();
     const before = new Set(world.group.instances().map((i) => i.id));
@@ -95,7 +90,13 @@ export class HealBench {
   }
 
   private productionDeps(): LifecycleDeps {
-    return { ...this.world.deps, connection: PRODUCTION_CONNECTION, remainingMs: () => 300_000, sleep, launchWaitMs: 120_000 };
+    return {
+      ...this.world.deps,
+      connection: { ...this.world.deps.connection, ...PRODUCTION_CONNECTION },
+      remainingMs: () => 300_000,
+      sleep,
+      launchWaitMs: 120_000,
+    };
   }
 
   async close(): Promise<void> {

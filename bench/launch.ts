@@ -7,7 +7,7 @@ import type { LifecycleDeps } from '../src/lambda/deps.js';
 import { sleep } from '../src/lambda/timing.js';
 import { runJoin } from '../src/services/join.js';
 import { silentLogger } from '../src/services/log.js';
-import { peerURLOf, pollUntil, readStatus, type EtcdMember } from '../test/harness/index.js';
+import { peerURLOf, pollUntil, type EtcdMember } from '../test/harness/index.js';
 import { startWorld, type World } from '../test/sim/world.js';
 
 const MEMBERS = 5;
@@ -30,9 +30,10 @@ export interface LaunchSample {
 export class LaunchBench {
   private constructor(private readonly world: World) {}
 
-  static async start(): Promise<LaunchBench> {
+  /** Five members, TLS unless `tls` is false. */
+  static async start(options: { tls?: boolean; seed?: number } = {}): Promise<LaunchBench> {
     // No size limit: every launch is a plain learner join, never a replacement, so every run starts alike.
-    const world = await startWorld({ clusterSize: 'unlimited', seed: 42 });
+    const world = await startWorld({ clusterSize: 'unlimited', seed: options.seed ?? 42, tls: options.tls ?? true });
     try {
       await world.scaleTo(MEMBERS);
       await world.settle({ timeoutMs: 90_000 });
@@ -47,7 +48,7 @@ export class LaunchBench {
   private deps(): LifecycleDeps {
     return {
       ...this.world.deps,
-      connection: PRODUCTION_CONNECTION,
+      connection: { ...this.world.deps.connection, ...PRODUCTION_CONNECTION },
       remainingMs: () => 300_000,
       sleep,
       launchWaitMs: LAUNCH_WAIT_MS,
@@ -87,12 +88,14 @@ export class LaunchBench {
    */
   async measureDecision(hung: number, placement: HungPlacement): Promise<LaunchSample> {
     const chosen = await this.choose(hung, placement);
+    // The observer's connection: the production bounds, and in a TLS world a client certificate from the CA.
+    const connection = { ...(await this.world.connection()), ...PRODUCTION_CONNECTION };
     for (const m of chosen) m.stop();
     const started = performance.now();
     let result;
     try {
       result = await runJoin({
-        self: { name: 'i-0bench0decision00', peerURLs: [peerURLOf('127.0.0.1')] },
+        self: { name: 'i-0bench0decision00', peerURLs: [peerURLOf('127.0.0.1', this.world.tls ? 'https' : 'http')] },
         dataDir: '/var/lib/etcd',
         dataDirFresh: true,
         strategy: 'replace',
@@ -101,7 +104,7 @@ export class LaunchBench {
         bootstrap: { kind: 'none' },
         endpoints: this.members().map((m) => m.clientURL),
         dryRun: true,
-        connection: PRODUCTION_CONNECTION,
+        connection,
         lockTimeoutMs: 30_000,
         holder: 'bench',
         log: silentLogger,
@@ -132,7 +135,7 @@ export class LaunchBench {
   private async leaderId(): Promise<bigint> {
     return pollUntil(
       async () => {
-        const statuses = await Promise.all(this.members().map((m) => readStatus(m.clientURL, 1000)));
+        const statuses = await Promise.all(this.members().map((m) => this.world.status(m.clientURL, 1000)));
         const ready = statuses.length > 0 && statuses.every((s) => s !== undefined && s.leader !== 0n);
         return ready ? statuses[0]?.leader : undefined;
       },

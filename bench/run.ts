@@ -1,7 +1,9 @@
 // `npm run bench`: the figures elastic-etcd competes on, each the median of several runs. Prints a table and
 // writes every sample to bench/results/latest.json.
 //
-//   npm run bench -- [--runs N] [--only bundle,cli,decision,launch,voter,heal,snapshot,recovery] [--worst-case] [--snapshot-mb N] [--out FILE]
+// The simulated groups run mutual TLS, as the stack does; the tls section times the same launch with and without.
+//
+//   npm run bench -- [--runs N] [--only bundle,cli,decision,launch,voter,tls,heal,snapshot,recovery] [--worst-case] [--snapshot-mb N] [--out FILE]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +19,7 @@ import { figure, renderTable, type Figure } from './stats.js';
 import { VoterBench } from './voter.js';
 import { etcdBinaries, etcdServerVersion, EtcdSetupError, selectedEtcdVersion, type EtcdVersionName } from '../test/harness/versions.js';
 
-const SECTIONS = ['bundle', 'cli', 'decision', 'launch', 'voter', 'heal', 'snapshot', 'recovery'] as const;
+const SECTIONS = ['bundle', 'cli', 'decision', 'launch', 'voter', 'tls', 'heal', 'snapshot', 'recovery'] as const;
 type Section = (typeof SECTIONS)[number];
 const HEALTH_TIMEOUT_MS = PRODUCTION_CONNECTION.healthTimeoutMs;
 
@@ -217,6 +219,81 @@ async function benchVoter(runs: number, figures: Figure[]): Promise<void> {
   }
 }
 
+/** How much more a TLS launch may take than a plain one (issue 16's goal). */
+const TLS_GOAL = 0.1;
+/** The figures the tls section compares, plain HTTP against mutual TLS. */
+const TLS_FIGURES = [
+  ['decision', 'launch decision (observe + plan), 5 healthy members'],
+  ['launch', 'launch event handled (decide + act)'],
+  ['voter', 'launch event to healthy voter'],
+] as const;
+
+/**
+ * What TLS costs, measured in one run: a plain-HTTP group and a mutual-TLS group side by side, their samples
+ * taken in turns (so load on the machine hits both alike).
+ */
+async function benchTls(runs: number, figures: Figure[]): Promise<void> {
+  const samples = Object.fromEntries(
+    TLS_FIGURES.flatMap(([id]) => [
+      [`${id}.plain`, [] as number[]],
+      [`${id}.tls`, [] as number[]],
+    ]),
+  );
+  const take = (id: string, ms: number) => samples[id]!.push(ms);
+  progress('tls: starting two simulated groups of 5 members, plain HTTP and mutual TLS');
+  const launches = { plain: await LaunchBench.start({ tls: false, seed: 4201 }), tls: await LaunchBench.start({ tls: true, seed: 4202 }) };
+  try {
+    for (const bench of Object.values(launches)) await bench.measure(0, 'last'); // warm-up, as benchHung
+    for (let i = 0; i < runs; i++) {
+      for (const mode of ['plain', 'tls'] as const) {
+        const decision = await launches[mode].measureDecision(0, 'last');
+        if (decision.outcome !== 'join') throw new Error(`the ${mode} decision was ${decision.decision}, not a join`);
+        take(`decision.${mode}`, decision.ms);
+        const launch = await launches[mode].measure(0, 'last');
+        if (launch.outcome !== 'launch:continue') throw new Error(`the ${mode} launch ended ${launch.outcome}`);
+        take(`launch.${mode}`, launch.ms);
+        progress(`tls ${i + 1}/${runs}, ${mode}: decision ${decision.ms.toFixed(0)} ms, launch ${launch.ms.toFixed(0)} ms`);
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(launches).map((b) => b.close()));
+  }
+  progress('tls: starting two simulated groups of 3 members, plain HTTP and mutual TLS');
+  const voters = { plain: await VoterBench.start({ tls: false, seed: 701 }), tls: await VoterBench.start({ tls: true, seed: 702 }) };
+  try {
+    for (const bench of Object.values(voters)) await bench.measure(); // warm-up
+    for (let i = 0; i < runs; i++) {
+      for (const mode of ['plain', 'tls'] as const) {
+        const ms = await voters[mode].measure();
+        take(`voter.${mode}`, ms);
+        progress(`tls ${i + 1}/${runs}, ${mode}: launch to voter ${ms.toFixed(0)} ms`);
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(voters).map((b) => b.close()));
+  }
+  for (const [id, label] of TLS_FIGURES) {
+    figures.push(figure(`tls.${id}.plain`, `${label}, plain HTTP`, 'ms', samples[`${id}.plain`]!));
+    figures.push(figure(`tls.${id}.tls`, `${label}, mutual TLS`, 'ms', samples[`${id}.tls`]!));
+  }
+}
+
+/** The tls section's ratios against the goal (under 10 % more with TLS). */
+function tlsVerdict(figures: readonly Figure[]): string[] {
+  const lines: string[] = [];
+  for (const [id, label] of TLS_FIGURES) {
+    const plain = figures.find((f) => f.id === `tls.${id}.plain`)?.median;
+    const tls = figures.find((f) => f.id === `tls.${id}.tls`)?.median;
+    if (plain === undefined || tls === undefined) continue;
+    const ratio = tls / plain;
+    const more = `${((ratio - 1) * 100).toFixed(1)} %`;
+    lines.push(
+      `${ratio - 1 < TLS_GOAL ? 'OK' : 'NOT OK'}: ${label}: mutual TLS ${tls.toFixed(0)} ms against ${plain.toFixed(0)} ms plain, ratio ${ratio.toFixed(3)} (${more} more; goal under ${TLS_GOAL * 100} %)`,
+    );
+  }
+  return lines.length === 0 ? [] : ['What TLS costs (medians of the same run, samples taken in turns):', ...lines];
+}
+
 /**
  * The claim the issue makes: hung members cost one bounded timeout together, not one each. Printed with the
  * measured cost in health timeouts, so a regression in either direction shows.
@@ -266,7 +343,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const { runs, sections } = options;
-  const needsEtcd = ['cli', 'decision', 'launch', 'voter', 'heal', 'snapshot', 'recovery'].some((s) => sections.has(s as Section));
+  const needsEtcd = ['cli', 'decision', 'launch', 'voter', 'tls', 'heal', 'snapshot', 'recovery'].some((s) => sections.has(s as Section));
   let etcdVersion: EtcdVersionName;
   try {
     // ETCD_VERSION picks the etcd every section runs (test/harness/versions.ts).
@@ -283,11 +360,12 @@ async function main(): Promise<number> {
   if (sections.has('cli')) await benchCli(runs, figures);
   if (sections.has('decision') || sections.has('launch')) await benchHung(runs, sections, options.worstCase, figures);
   if (sections.has('voter')) await benchVoter(runs, figures);
+  if (sections.has('tls')) await benchTls(runs, figures);
   if (sections.has('heal')) await benchHeal(runs, figures, progress);
   if (sections.has('snapshot')) await benchSnapshot(runs, options.snapshotMb, figures, progress);
   if (sections.has('recovery')) await benchRecovery(runs, figures, progress);
 
-  const verdict = [...hungVerdict(figures), ...recoveryLines(figures)];
+  const verdict = [...hungVerdict(figures), ...tlsVerdict(figures), ...recoveryLines(figures)];
   process.stdout.write(
     `\nelastic-etcd benchmarks: median of ${runs} run(s) each, etcd ${needsEtcd ? etcdServerVersion(etcdVersion) : '(none)'} on loopback, node ${process.version}\n\n`,
   );

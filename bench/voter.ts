@@ -2,16 +2,14 @@
 // (test/sim/world.ts): the handler adds a learner and stores the drop-in, the instance boots from it and starts
 // etcd, and the reconcile pass promotes the learner once it has caught up (run as soon as the learner answers).
 import { setTimeout as delay } from 'node:timers/promises';
-import { readStatus, clientURLOf } from '../test/harness/index.js';
-import { etcdctlMemberList } from '../test/harness/etcdctl.js';
 import { startWorld, type World } from '../test/sim/world.js';
 
 export class VoterBench {
   private constructor(private readonly world: World) {}
 
-  /** A world with three bootstrapped members; size 5 leaves room for the fourth. */
-  static async start(): Promise<VoterBench> {
-    const world = await startWorld({ clusterSize: 5, seed: 7 });
+  /** A world with three bootstrapped members; size 5 leaves room for the fourth. TLS unless `tls` is false. */
+  static async start(options: { tls?: boolean; seed?: number } = {}): Promise<VoterBench> {
+    const world = await startWorld({ clusterSize: 5, seed: options.seed ?? 7, tls: options.tls ?? true });
     try {
       await world.scaleTo(3);
       await world.settle({ timeoutMs: 60_000 });
@@ -34,9 +32,9 @@ export class VoterBench {
     if (delivery?.error !== undefined) throw new Error(`the launch failed: ${delivery.error.message}`);
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (await this.isHealthyVoter(added.id, added.privateIp)) break;
+      if (await this.isHealthyVoter(added.id)) break;
       if (Date.now() > deadline) throw new Error(`${added.id} was no healthy voter after 60 s\n${world.describeTimeline(10)}`);
-      const learnerReady = (await readStatus(clientURLOf(added.privateIp), 500)) !== undefined;
+      const learnerReady = (await world.status(added.id, 500)) !== undefined;
       if (learnerReady) await world.reconcile();
       else await delay(20); // the instance is still booting; look again shortly
     }
@@ -46,11 +44,11 @@ export class VoterBench {
     return ms;
   }
 
-  private async isHealthyVoter(instanceId: string, ip: string): Promise<boolean> {
-    const status = await readStatus(clientURLOf(ip), 500);
+  private async isHealthyVoter(instanceId: string): Promise<boolean> {
+    const status = await this.world.status(instanceId, 500);
     if (status === undefined || status.leader === 0n || status.isLearner) return false;
     try {
-      const { members } = await etcdctlMemberList(this.world.endpoints());
+      const { members } = await this.world.memberList();
       return members.some((m) => m.name === instanceId && !m.isLearner);
     } catch {
       return false;

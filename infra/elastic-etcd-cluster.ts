@@ -9,6 +9,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -17,7 +18,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { CLUSTER_DEFAULTS } from '../src/core/defaults.js';
 import { parseEtcdVersion } from '../src/core/version.js';
-import { toEnvironment } from '../src/lambda/config.js';
+import { TLS_CLIENT_NAME, toEnvironment, type EnvironmentInput } from '../src/lambda/config.js';
 import { DEFAULT_ETCD_VERSION, resolveEtcdRelease, type EtcdArchitecture, type EtcdRelease } from './etcd-releases.js';
 import { BackupBucket, type BackupProps } from './backup-bucket.js';
 import { etcdSettingsEnvironment } from './etcd-settings.js';
@@ -52,6 +53,15 @@ export const QUEUE_MAX_RECEIVE_COUNT = 12;
 export const INSTANCE_ARN_TAG = 'elastic-etcd:instance-arn';
 /** Where the default parameter prefix starts; the stack name follows, so each deployment has its own namespace. */
 export const PARAMETER_PREFIX_ROOT = CLUSTER_DEFAULTS.parameterPrefix;
+/**
+ * The TLS parameters under `<prefix>/<cluster>` (the contract of issue 16): the CA with its key (the Lambda's
+ * only), the CA certificate (public), and one client certificate per `grantClient` name.
+ */
+export const TLS_PARAMETERS = {
+  ca: 'tls/ca',
+  caCertificate: 'tls/ca-certificate',
+  clients: 'tls/clients',
+} as const;
 
 const DEFAULT_LAMBDA_ENTRY = fileURLToPath(new URL('../lambda/handler.ts', import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -239,6 +249,14 @@ export interface ElasticEtcdClusterProps {
    * after 10 minutes without an answering member
    */
   readonly backups?: BackupProps | false;
+  /**
+   * FOR DEVELOPMENT ONLY: members speak plain HTTP, with no certificates on either listener, so anyone who reaches
+   * port 2379 can read and write every key, and peer traffic crosses subnets unencrypted. By default every client
+   * and peer URL is `https://` with client certificates required on both (infra/README.md, "TLS").
+   *
+   * @default false
+   */
+  readonly plainHttp?: boolean;
 }
 
 export class InvalidClusterPropsError extends Error {
@@ -324,6 +342,18 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
   readonly backups?: BackupBucket;
   /** The Lambda's logs: every plan, refusal and membership change. */
   readonly logGroup: logs.LogGroup;
+  /**
+   * The customer-managed key (rotation on, RETAINed) that encrypts the TLS SecureString parameters: the CA's key,
+   * each instance's certificate and key, each client's. Undefined with `plainHttp`.
+   */
+  readonly tlsKey?: kms.Key;
+  /** `<prefix>/<cluster>/tls/ca-certificate`: the cluster CA's certificate (a String parameter, PEM). Undefined with `plainHttp`. */
+  readonly caCertificateParameterName?: string;
+  /** `<prefix>/<cluster>/tls/clients`: `grantClient(grantee, name)` material is at `<this>/<name>`. Undefined with `plainHttp`. */
+  readonly clientParametersPath?: string;
+  /** What the Lambda's environment is written from; `grantClient` adds to its TLS clients. */
+  private readonly environmentInput: EnvironmentInput;
+  private readonly tlsClients: string[] = [];
 
   /** @deprecated use `lifecycleFunction` (the same function, named after its construct ID). */
   get function(): lambda.Function {
@@ -339,6 +369,11 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
       resolved.architecture,
       props.etcdSha256?.[resolved.architecture],
     );
+    if (props.plainHttp !== true) {
+      this.tlsKey = this.createTlsKey(resolved.clusterName);
+      this.caCertificateParameterName = `${this.parameterPath}/${TLS_PARAMETERS.caCertificate}`;
+      this.clientParametersPath = `${this.parameterPath}/${TLS_PARAMETERS.clients}`;
+    }
     this.vpc = props.vpc ?? this.createVpc(resolved.internetAccess);
     // An explicit name breaks the cycle group -> Lambda env/IAM -> group, and lets the rules match on it.
     this.autoScalingGroupName = props.autoScalingGroupName ?? defaultGroupName(this, resolved.clusterName);
@@ -367,6 +402,7 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
     if (props.backups !== false) {
       this.backups = new BackupBucket(this, 'Backups', { ...props.backups, prefix: resolved.clusterName, instanceRole: this.instanceRole });
     }
+    this.environmentInput = this.lambdaEnvironmentInput(resolved, props);
     this.lifecycleFunction = this.createLifecycleFunction(resolved, props);
     this.backups?.grantLambda(this.lifecycleFunction);
     const rules = this.routeEvents(resolved);
@@ -474,6 +510,29 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
         conditions: { StringEquals: { [`ssm:resourceTag/${INSTANCE_ARN_TAG}`]: '${ec2:SourceInstanceARN}' } },
       }),
     );
+    if (this.tlsKey !== undefined) {
+      // Its own instances/<id>/tls is read by the statement above (tag-scoped); SSM decrypts it with this key
+      // under the encryption context PARAMETER_ARN = that parameter's ARN, so the instance may decrypt with the
+      // key only for parameters under instances/ (never the CA's or a client's). The CA certificate is public.
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'DecryptOwnInstanceParameters',
+          actions: ['kms:Decrypt'],
+          resources: [this.tlsKey.keyArn],
+          conditions: {
+            StringLike: { 'kms:EncryptionContext:PARAMETER_ARN': this.parameterArn(`${this.parameterPath}/instances/*`) },
+            StringEquals: { 'kms:ViaService': this.ssmService() },
+          },
+        }),
+      );
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadCaCertificate',
+          actions: ['ssm:GetParameter'],
+          resources: [this.parameterArn(this.caCertificateParameterName ?? fail('no CA certificate parameter'))],
+        }),
+      );
+    }
     const install = resolved.install;
     if (install.method === 's3') {
       // Exactly the one object, nothing else in the bucket.
@@ -636,7 +695,7 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
       vpcSubnets: resolved.subnets,
       securityGroups: [this.lambdaSecurityGroup],
       logGroup: this.logGroup,
-      environment: this.lambdaEnvironment(resolved, props),
+      environment: this.lambdaEnvironment(resolved),
     });
     // Batch size 1 and partial batch responses: a record that fails is made visible again after a short retry
     // delay (sqs:ChangeMessageVisibility, which the event source grants along with receive and delete) and reported.
@@ -645,43 +704,94 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
     return fn;
   }
 
+  /**
+   * Lets `grantee` read the client certificate named `name` (CN = name), which the Lambda issues and renews into
+   * `<prefix>/<cluster>/tls/clients/<name>` (a SecureString: JSON `{format, caCertificate, certificate,
+   * privateKey, notAfter}`), and the CA certificate: GetParameter on those two parameters and kms:Decrypt for the
+   * first one only. The name is added to the Lambda's `ELASTIC_ETCD_TLS_CLIENTS`; granting one name to several
+   * grantees is allowed (they share the certificate). Throws `InvalidClusterPropsError` for a bad name or with
+   * `plainHttp`.
+   *
+   * @param name 1-63 of a-z 0-9 -, starting with a letter or digit
+   */
+  grantClient(grantee: iam.IGrantable, name: string): iam.Grant {
+    if (this.tlsKey === undefined || this.clientParametersPath === undefined || this.caCertificateParameterName === undefined) {
+      throw new InvalidClusterPropsError(
+        `grantClient(${JSON.stringify(name)}): the cluster runs plainHttp, there are no client certificates`,
+      );
+    }
+    if (Token.isUnresolved(name) || !TLS_CLIENT_NAME.test(name)) {
+      throw new InvalidClusterPropsError(
+        `grantClient(${JSON.stringify(name)}): a client name is 1-63 of a-z 0-9 -, starting with a letter or digit, and a literal`,
+      );
+    }
+    if (!this.tlsClients.includes(name)) {
+      this.tlsClients.push(name);
+      const tls = this.environmentInput.tls === false ? undefined : this.environmentInput.tls;
+      const env = toEnvironment({ ...this.environmentInput, tls: { ...tls, clients: [...this.tlsClients] } });
+      this.lifecycleFunction.addEnvironment('ELASTIC_ETCD_TLS_CLIENTS', env.ELASTIC_ETCD_TLS_CLIENTS ?? fail('no client list written'));
+    }
+    const parameter = this.parameterArn(`${this.clientParametersPath}/${name}`);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ssm:GetParameter'],
+      resourceArns: [parameter, this.parameterArn(this.caCertificateParameterName)],
+    }).combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['kms:Decrypt'],
+        resourceArns: [this.tlsKey.keyArn],
+        conditions: {
+          StringEquals: { 'kms:EncryptionContext:PARAMETER_ARN': parameter, 'kms:ViaService': this.ssmService() },
+        },
+      }),
+    );
+  }
+
   /** The Lambda's configuration: the `ELASTIC_ETCD_*` contract that src/lambda/config.ts reads. */
-  private lambdaEnvironment(resolved: ResolvedProps, props: ElasticEtcdClusterProps): Record<string, string> {
+  private lambdaEnvironment(resolved: ResolvedProps): Record<string, string> {
     return {
       NODE_OPTIONS: '--enable-source-maps',
-      ...toEnvironment({
-        clusterName: resolved.clusterName,
-        parameterPrefix: resolved.prefix,
-        autoScalingGroup: this.autoScalingGroupName,
-        clientPort: CLIENT_PORT,
-        peerPort: PEER_PORT,
-        clusterSize: resolved.clusterSize,
-        joinStrategy: props.joinStrategy ?? CLUSTER_DEFAULTS.joinStrategy,
-        joinAs: props.joinAs ?? CLUSTER_DEFAULTS.joinAs,
-        dataDir: DATA_DIR,
-        launchHook: LAUNCH_HOOK_NAME,
-        terminateHook: TERMINATE_HOOK_NAME,
-        healthTimeoutMs: (props.healthTimeout ?? Duration.millis(CLUSTER_DEFAULTS.healthTimeoutMs)).toMilliseconds(),
-        // The version every member installs, for the Lambda's version-skew check.
-        etcdVersion: parseEtcdVersion(this.etcdRelease.version),
-        ...(this.backups !== undefined && {
-          backup: {
-            bucket: this.backups.bucket.bucketName,
-            prefix: this.backups.prefix,
-            intervalMs: this.backups.intervalSeconds * 1000,
-            autoRestore: this.backups.autoRestore,
-            ...(!Token.isUnresolved(this.backups.restoreAfterSeconds) && {
-              restoreAfterMs: Number(this.backups.restoreAfterSeconds) * 1000,
-            }),
-          },
-        }),
-      }),
+      ...toEnvironment(this.environmentInput),
       // A CloudFormation parameter's token cannot go through the writer's arithmetic: written as seconds as given.
       ...(this.backups !== undefined &&
         Token.isUnresolved(this.backups.restoreAfterSeconds) && { ELASTIC_ETCD_RESTORE_AFTER_SECONDS: this.backups.restoreAfterSeconds }),
       // Written as whole seconds as given: `unhealthyAfter` may be a CloudFormation parameter, whose token
       // cannot go through the writer's milliseconds-to-seconds arithmetic.
       ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS: resolved.unhealthyAfterSeconds,
+    };
+  }
+
+  /** What `lambdaEnvironment` writes through toEnvironment. */
+  private lambdaEnvironmentInput(resolved: ResolvedProps, props: ElasticEtcdClusterProps): EnvironmentInput {
+    return {
+      clusterName: resolved.clusterName,
+      parameterPrefix: resolved.prefix,
+      autoScalingGroup: this.autoScalingGroupName,
+      clientPort: CLIENT_PORT,
+      peerPort: PEER_PORT,
+      clusterSize: resolved.clusterSize,
+      joinStrategy: props.joinStrategy ?? CLUSTER_DEFAULTS.joinStrategy,
+      joinAs: props.joinAs ?? CLUSTER_DEFAULTS.joinAs,
+      dataDir: DATA_DIR,
+      launchHook: LAUNCH_HOOK_NAME,
+      terminateHook: TERMINATE_HOOK_NAME,
+      healthTimeoutMs: (props.healthTimeout ?? Duration.millis(CLUSTER_DEFAULTS.healthTimeoutMs)).toMilliseconds(),
+      // The version every member installs, for the Lambda's version-skew check.
+      etcdVersion: parseEtcdVersion(this.etcdRelease.version),
+      ...(this.backups !== undefined && {
+        backup: {
+          bucket: this.backups.bucket.bucketName,
+          prefix: this.backups.prefix,
+          intervalMs: this.backups.intervalSeconds * 1000,
+          autoRestore: this.backups.autoRestore,
+          ...(!Token.isUnresolved(this.backups.restoreAfterSeconds) && {
+            restoreAfterMs: Number(this.backups.restoreAfterSeconds) * 1000,
+          }),
+        },
+      }),
+      // TLS on by default: the SecureStrings under this stack's key; plain HTTP only when asked for.
+      tls: this.tlsKey === undefined ? false : { kmsKeyId: this.tlsKey.keyArn },
     };
   }
 
@@ -790,6 +900,25 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
     });
   }
 
+  /** SSM's service name in this stack's region and partition, for kms:ViaService. */
+  private ssmService(): string {
+    const stack = Stack.of(this);
+    return `ssm.${stack.region}.${stack.urlSuffix}`;
+  }
+
+  /**
+   * The key of the TLS SecureStrings. Customer managed, so that its use can be limited per parameter (the
+   * instance and client grants name the encryption context) and audited; rotated yearly by KMS. RETAINed: the
+   * parameters the Lambda wrote outlive the stack, and without the key they could never be read or cleaned up.
+   */
+  private createTlsKey(clusterName: string): kms.Key {
+    return new kms.Key(this, 'TlsKey', {
+      description: `elastic-etcd ${clusterName}: TLS SecureString parameters (CA key, member and client certificates)`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
   private grantLambda(role: iam.IRole): void {
     const stack = Stack.of(this);
     const groupArn = stack.formatArn({
@@ -817,6 +946,21 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
         resources: [this.parameterArn(this.parameterPath), this.parameterArn(`${this.parameterPath}/*`)],
       }),
     );
+    if (this.tlsKey !== undefined) {
+      // The SecureStrings (CA key, instance and client certificates) under this deployment's parameters only:
+      // SSM encrypts and decrypts with the encryption context PARAMETER_ARN (GenerateDataKey for an advanced one).
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'EncryptClusterSecureStrings',
+          actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: [this.tlsKey.keyArn],
+          conditions: {
+            StringLike: { 'kms:EncryptionContext:PARAMETER_ARN': this.parameterArn(`${this.parameterPath}/*`) },
+            StringEquals: { 'kms:ViaService': this.ssmService() },
+          },
+        }),
+      );
+    }
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'CompleteOwnLifecycleActions',

@@ -42,6 +42,17 @@ export class ElasticEtcdStack extends Stack {
       description: 'Events EventBridge could not deliver to the queue; should stay empty',
       value: this.cluster.deadLetterQueue.queueUrl,
     });
+    if (this.cluster.caCertificateParameterName !== undefined && this.cluster.clientParametersPath !== undefined) {
+      new CfnOutput(this, 'CaCertificateParameter', {
+        description: "SSM parameter (String) holding the cluster CA's certificate (PEM): clients trust the members with it",
+        value: this.cluster.caCertificateParameterName,
+      });
+      new CfnOutput(this, 'ClientParametersPath', {
+        description:
+          'SSM path of the client certificates: cluster.grantClient(grantee, name) makes <path>/<name> (SecureString JSON) readable by grantee',
+        value: this.cluster.clientParametersPath,
+      });
+    }
     new CfnOutput(this, 'EtcdVersion', {
       description: 'The etcd release every member installs (checksum-verified)',
       value: this.cluster.etcdRelease.version,

@@ -141,9 +141,10 @@ export function renderBootScript(options: BootScriptOptions, template = readFile
     DROPIN_WAIT_SECONDS: String(options.dropinWaitSeconds),
     EXTRA_SETTINGS: settingLines.join('\n'),
   };
-  let script = template;
+  // Indentation is for readers too, and the template's own lines only (the operator's commands stay as given).
+  let script = stripIndentation(template);
   if (commands.length > 0) {
-    script = replaceExactlyOnce(script, '  : # @INSTALL_COMMANDS@', commands.map((c) => `  ${c}`).join('\n'));
+    script = replaceExactlyOnce(script, ': # @INSTALL_COMMANDS@', commands.map((c) => `  ${c}`).join('\n'));
   }
   for (const [name, value] of Object.entries(values)) {
     script = replaceExactlyOnce(script, `'@${name}@'`, `'${value}'`);
@@ -164,13 +165,36 @@ export function renderBootScript(options: BootScriptOptions, template = readFile
 }
 
 /**
- * Drops whole-line `#` comments, keeping the shebang. Safe for this template: none of its heredocs or quoted
+ * Drops whole-line `#` comments, keeping the shebang, and the argument notes after `name() { #`. Safe for this template: none of its heredocs or quoted
  * multi-line strings (the unit, the python helpers, EXTRA_SETTINGS) has a line that starts with `#`.
  */
 function stripCommentLines(script: string): string {
   return script
     .split('\n')
     .filter((line, index) => index === 0 || !/^\s*#/.test(line))
+    .map((line) => line.replace(/^([a-z_0-9]+\(\) \{) # .*$/, '$1'))
+    .join('\n');
+}
+
+/**
+ * Drops blank lines and the leading whitespace of every line, except inside the embedded Python programs
+ * (`python3 -c '` up to the line that starts with the closing `'`), where indentation is syntax: there each
+ * level of four spaces becomes one. Safe for this template: its one heredoc (the unit) and its multi-line strings
+ * have no indented lines.
+ */
+export function stripIndentation(script: string): string {
+  let python = false;
+  return script
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      if (python) {
+        python = !line.startsWith("'");
+        return line.replace(/^(?: {4})+/, (indent) => ' '.repeat(indent.length / 4));
+      }
+      python = line.endsWith("python3 -c '");
+      return line.trimStart();
+    })
     .join('\n');
 }
 

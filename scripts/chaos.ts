@@ -87,7 +87,7 @@ async function main(): Promise<number> {
     const seed = (options.seed + i) >>> 0;
     process.stdout.write(
       `\nchaos run ${i + 1}/${options.runs}: seed ${seed}, ${options.steps} steps, base size ${options.size}, ` +
-        `${options.mixedWith === undefined ? `etcd ${options.etcdVersion}` : `formed on etcd ${options.etcdVersion}, launches on ${options.mixedWith}`}\n`,
+        `${options.mixedWith === undefined ? `etcd ${options.etcdVersion}` : `formed on etcd ${options.etcdVersion}, launches on ${options.mixedWith}`}, mutual TLS\n`,
     );
     const result = await runChaos({
       seed,

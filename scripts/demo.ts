@@ -5,17 +5,20 @@
 // in S3 (the Lambda's automatic restore), and checks that the cluster is healthy and still holds every key.
 // With --upgrade: bootstraps 3 members on etcd 3.4 instead, writes keys, and replaces every member with a 3.5
 // one through the handler under continuous writes (test/chaos/upgrade.ts), then checks the same.
+// Every member runs mutual TLS, as the stack does by default: the Lambda issues each member's certificate from
+// the cluster's own CA; --plain-http runs the development mode instead.
 //
-//   npm run demo -- [--etcd-version 3.4|3.5] [--upgrade] [--verbose]
+//   npm run demo -- [--etcd-version 3.4|3.5] [--upgrade] [--plain-http] [--verbose]
 import { parseArgs } from 'node:util';
 import { memberTable, missingEtcd, printTimelineEntry, renderTable, scriptEtcdVersion, type TimelineOptions } from './support.js';
 import { rollingUpgrade } from '../test/chaos/upgrade.js';
-import type { EtcdVersionName } from '../test/harness/index.js';
+import { CLIENT_PORT, PEER_PORT, servedCertificate, type EtcdVersionName } from '../test/harness/index.js';
 import { startWorld, type World } from '../test/sim/world.js';
 
-const USAGE = `usage: npm run demo -- [--etcd-version 3.4|3.5] [--upgrade] [--verbose]
+const USAGE = `usage: npm run demo -- [--etcd-version 3.4|3.5] [--upgrade] [--plain-http] [--verbose]
   --etcd-version V  the etcd the group runs (default: ETCD_VERSION, else 3.5)
   --upgrade         form the cluster on etcd 3.4, then replace every member with a 3.5 one under writes
+  --plain-http      no TLS (the development mode); by default every member runs mutual TLS
   --verbose         also show the event queue's bookkeeping`;
 
 const KEYS = 20;
@@ -55,9 +58,25 @@ async function disaster(world: World): Promise<void> {
   process.stdout.write(`--- ${lost} of the ${LOST_KEYS} keys written after the backup are gone, as the recovery point says\n`);
 }
 
+/** What a TLS handshake with the first member shows: the certificate the Lambda issued it, on both listeners. */
+async function showTls(world: World): Promise<void> {
+  const client = await world.clientTls();
+  const id = world.inService()[0];
+  if (client === undefined || id === undefined) return;
+  const ip = world.instance(id).privateIp;
+  const [onClient, onPeer] = await Promise.all([servedCertificate(ip, CLIENT_PORT, client), servedCertificate(ip, PEER_PORT, client)]);
+  process.stdout.write(
+    `\n=== TLS ===\n` +
+      `${id} serves the certificate the Lambda issued it (serial ${onClient.serialNumber.slice(0, 16)}…, ${onClient.subjectAltName}, ` +
+      `valid until ${onClient.validTo.toISOString()}) on its client listener and ${onPeer.serialNumber === onClient.serialNumber ? 'the same one' : 'ANOTHER ONE'} on its peer listener;\n` +
+      `clients and peers must present a certificate from the cluster's CA (${world.caParameterName()}): this demo's own client does\n`,
+  );
+}
+
 async function run(world: World, upgrade: boolean): Promise<{ keysOk: number; deliveries: number; failures: number; problems: string[] }> {
   const problems: string[] = [];
   await phase(world, `Bootstrap: the group launches 3 instances (etcd ${world.launchEtcdVersion()})`, () => world.scaleTo(3));
+  await showTls(world);
 
   process.stdout.write(`\n=== Writing ${KEYS} keys ===\n`);
   for (let i = 1; i <= KEYS; i++) await world.put(`/demo/key-${String(i).padStart(3, '0')}`, `value-${i}`);
@@ -100,12 +119,14 @@ async function main(): Promise<number> {
   let version: EtcdVersionName;
   let upgrade: boolean;
   let verbose: boolean;
+  let tls: boolean;
   try {
     const { values } = parseArgs({
       args: process.argv.slice(2),
       options: {
         'etcd-version': { type: 'string' },
         upgrade: { type: 'boolean', default: false },
+        'plain-http': { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -119,6 +140,7 @@ async function main(): Promise<number> {
     if (values.upgrade && values['etcd-version'] !== undefined)
       throw new Error('--upgrade always goes from etcd 3.4 to 3.5: leave out --etcd-version');
     upgrade = values.upgrade;
+    tls = !values['plain-http'];
     verbose = values.verbose;
     version = upgrade ? '3.4' : scriptEtcdVersion(values['etcd-version']);
   } catch (err) {
@@ -133,7 +155,8 @@ async function main(): Promise<number> {
   const started = Date.now();
   const timeline: TimelineOptions = { verbose };
   process.stdout.write(
-    `elastic-etcd demo: a simulated Auto Scaling group of real etcd ${upgrade ? '3.4 (then 3.5)' : version} members, managed by the real Lambda handler\n`,
+    `elastic-etcd demo: a simulated Auto Scaling group of real etcd ${upgrade ? '3.4 (then 3.5)' : version} members, managed by the real Lambda handler\n` +
+      `TLS: ${tls ? "on: mutual TLS on every member's client and peer listener, certificates issued by the Lambda from the cluster's own CA" : 'off (--plain-http, the development mode)'}\n`,
   );
   const world = await startWorld({
     clusterSize: 5,
@@ -141,6 +164,7 @@ async function main(): Promise<number> {
     etcdVersion: version,
     backupBucket: 'demo-etcd-backups',
     restoreAfterMs: DEMO_RESTORE_AFTER_MS,
+    tls,
     onLog: (entry) => printTimelineEntry(entry, timeline),
   });
   let exitCode = 1;
@@ -153,6 +177,7 @@ async function main(): Promise<number> {
       `\n=== Summary ===\n` +
         `  time:        ${((Date.now() - started) / 1000).toFixed(1)} s\n` +
         `  events:      ${deliveries} delivered to the handler (${failures} failed and were retried), ${decisions} decisions logged\n` +
+        `  tls:         ${tls ? 'on (mutual TLS, client certificates required on both listeners)' : 'off (plain HTTP)'}\n` +
         `  cluster:     ${final.members.length} members, ${healthy ? 'healthy, matching the group' : `PROBLEMS: ${[...final.problems, ...problems].join('; ')}`}\n` +
         `  keys:        ${keysOk}/${KEYS} intact\n` +
         `  result:      ${healthy && keysOk === KEYS ? 'OK' : 'FAILED'}\n`,

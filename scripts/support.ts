@@ -1,13 +1,6 @@
 // Shared by the demo and the chaos runner: tool checks, the live timeline and the member table.
 import { memberIdToHex } from '../src/core/ids.js';
-import {
-  etcdBinaries,
-  EtcdSetupError,
-  parseEtcdVersionName,
-  readStatus,
-  selectedEtcdVersion,
-  type EtcdVersionName,
-} from '../test/harness/index.js';
+import { etcdBinaries, EtcdSetupError, parseEtcdVersionName, selectedEtcdVersion, type EtcdVersionName } from '../test/harness/index.js';
 import type { EtcdctlMember } from '../test/harness/index.js';
 import type { World } from '../test/sim/world.js';
 
@@ -41,9 +34,9 @@ export interface MemberRow {
 }
 
 /** The members as etcdctl lists them, with each one's own answer to a status request. */
-export async function memberTable(_world: World, members: readonly EtcdctlMember[]): Promise<MemberRow[]> {
+export async function memberTable(world: World, members: readonly EtcdctlMember[]): Promise<MemberRow[]> {
   const statuses = await Promise.all(
-    members.map(async (m) => (m.clientURLs[0] === undefined ? undefined : readStatus(m.clientURLs[0], 1000))),
+    members.map(async (m) => (m.clientURLs[0] === undefined ? undefined : world.status(m.clientURLs[0], 1000))),
   );
   return members.map((m, i) => {
     const status = statuses[i];

@@ -13,6 +13,10 @@
 #   ELASTIC_ETCD_BIN_DIR               where etcd is installed (default /usr/local/bin)
 #   ELASTIC_ETCD_SKIP_INSTALL=1        etcd is already installed
 #   ELASTIC_ETCD_POLL_INTERVAL         seconds between polls for the drop-in
+#   ELASTIC_ETCD_PKI_DIR               where the TLS files go (default /etc/etcd/pki, CLUSTER_DEFAULTS.pkiDir)
+#   ELASTIC_ETCD_USER                  the user etcd runs as and that owns the TLS files (default etcd)
+# Run with the argument tls-refresh (as elastic-etcd-tls-refresh.service does, from the copy this script installs
+# at ${BIN_DIR}/elastic-etcd-tls-refresh), it only refetches instances/<id>/tls and replaces the changed files.
 # (ELASTIC_ETCD_BIN_DIR also decides the restore tool: etcdutl when it is there, else etcdctl.)
 set -euo pipefail
 
@@ -34,6 +38,9 @@ readonly SYSTEMD_DIR="${ELASTIC_ETCD_SYSTEMD_DIR:-/etc/systemd/system}"
 readonly BIN_DIR="${ELASTIC_ETCD_BIN_DIR:-/usr/local/bin}"
 readonly POLL_INTERVAL="${ELASTIC_ETCD_POLL_INTERVAL:-5}"
 readonly ETCD_BIN="${BIN_DIR}/etcd"
+readonly PKI_DIR="${ELASTIC_ETCD_PKI_DIR:-/etc/etcd/pki}"
+readonly ETCD_USER="${ELASTIC_ETCD_USER:-etcd}"
+readonly REFRESH="${BIN_DIR}/elastic-etcd-tls-refresh"
 readonly DOWNLOAD_RETRIES=3
 # Every download is bounded: a connection must open within 10 s, each attempt ends after
 # DOWNLOAD_TIMEOUT_SECONDS, a transfer slower than 1 KiB/s for 30 s counts as stalled, and the retries together
@@ -177,7 +184,8 @@ install_etcd() { # region domain token
 
 # --- the unit -----------------------------------------------------------------------------------------------
 # All etcd configuration arrives as ETCD_* variables from the drop-ins; the unit itself carries none.
-# DynamicUser + StateDirectory give etcd its own unprivileged user and a private /var/lib/etcd.
+# DynamicUser + StateDirectory give etcd its own unprivileged user and a private /var/lib/etcd; with TLS the user
+# is a static system user (DynamicUser then uses it, systemd.exec(5)) so that it can own the key before etcd starts.
 # TimeoutStartSec=infinity: with Type=notify, etcd reports ready only once it has joined and caught up, and a
 # learner receiving a large snapshot can take longer than any fixed bound; a timeout would kill it and restart the
 # transfer from zero, so it could never finish. A member that never becomes healthy is the Lambda's to judge
@@ -198,6 +206,7 @@ Restart=on-failure
 RestartSec=5
 TimeoutStartSec=infinity
 DynamicUser=yes
+User=${ETCD_USER}
 StateDirectory=etcd
 StateDirectoryMode=0700
 LimitNOFILE=65536
@@ -222,31 +231,29 @@ write_settings_dropin() {
 }
 
 # --- SSM ----------------------------------------------------------------------------------------------------
-# GetParameter over the JSON 1.1 protocol, signed by curl itself.
+# GetParameter over the JSON 1.1 protocol, signed by curl itself, WithDecryption (ignored for a String parameter;
+# a SecureString such as instances/<id>/tls is decrypted by SSM with the instance role's kms:Decrypt).
 # Writes the parameter's value, byte for byte, to the output file; returns 2 when the parameter does not exist
 # yet, 1 on any other failure.
 ssm_get_parameter() { # name region domain token output-file
-  local name="$1" region="$2" domain="$3" token="$4" output="$5" config endpoint response status
+  local name="$1" region="$2" domain="$3" token="$4" output="$5" config endpoint response status rc=1
   config="$(sigv4_credentials "$token")" || return 1
   endpoint="${AWS_ENDPOINT_URL_SSM:-https://ssm.${region}.${domain}}"
   response="$(mktemp)"
   status="$(
     curl -sS --connect-timeout 5 --max-time 10 --config - --aws-sigv4 "aws:amz:${region}:ssm" \
       -H 'Content-Type: application/x-amz-json-1.1' -H 'X-Amz-Target: AmazonSSM.GetParameter' \
-      --data-binary "{\"Name\":\"${name}\"}" -o "$response" -w '%{http_code}' "${endpoint%/}/" <<<"$config"
-  )" || { rm -f "$response"; return 1; }
+      --data-binary "{\"Name\":\"${name}\",\"WithDecryption\":true}" -o "$response" -w '%{http_code}' "${endpoint%/}/" <<<"$config"
+  )" || status=000
   if [[ "$status" == 200 ]]; then
-    json_field Parameter.Value <"$response" >"$output" || { rm -f "$response"; return 1; }
-    rm -f "$response"
-    return 0
+    json_field Parameter.Value <"$response" >"$output" && rc=0
+  elif [[ "$status" == 400 ]] && grep -q 'ParameterNotFound' "$response"; then
+    rc=2
+  else
+    log "SSM GetParameter ${name} answered HTTP ${status}: $(head -c 300 "$response")"
   fi
-  if [[ "$status" == 400 ]] && grep -q 'ParameterNotFound' "$response"; then
-    rm -f "$response"
-    return 2
-  fi
-  log "SSM GetParameter ${name} answered HTTP ${status}: $(head -c 300 "$response")"
   rm -f "$response"
-  return 1
+  return "$rc"
 }
 
 # Waits (bounded) for the drop-in the Lambda writes once it has planned this instance's join.
@@ -266,12 +273,13 @@ wait_for_dropin() { # instance-id region domain output-file
 }
 
 # --- restore from a snapshot ------------------------------------------------------------------------------
-# Prints the value of one ETCD_* setting from a systemd drop-in, unescaped as systemd reads it (render.ts writes
-# `Environment="ETCD_X=value"` with \\ \" escaped and % doubled). Parsed, never sourced: the file came from SSM.
-dropin_setting() { # dropin-file ETCD_NAME
+# Prints the values of ETCD_* settings from a systemd drop-in, one a line, unescaped as systemd reads them
+# (render.ts writes `Environment="ETCD_X=value"` with \\ \" escaped and % doubled); fails naming the first one
+# missing. Parsed, never sourced: the file came from SSM.
+dropin_setting() { # dropin-file ETCD_NAME...
   python3 -c '
 import re, sys
-wanted, found = sys.argv[2], None
+found = {}
 with open(sys.argv[1], encoding="utf-8") as dropin:
     for line in dropin:
         match = re.fullmatch(r"Environment=\"((?:[^\"\\\\]|\\\\.)*)\"\s*", line)
@@ -279,12 +287,12 @@ with open(sys.argv[1], encoding="utf-8") as dropin:
             continue
         assignment = re.sub(r"\\\\(.)", r"\1", match.group(1)).replace("%%", "%")
         key, _, value = assignment.partition("=")
-        if key == wanted:
-            found = value
-if found is None:
-    sys.exit(3)
-sys.stdout.write(found)
-' "$1" "$2"
+        found[key] = value
+for wanted in sys.argv[2:]:
+    if wanted not in found:
+        sys.exit("the drop-in sets no " + wanted)
+print("\n".join(found[wanted] for wanted in sys.argv[2:]))
+' "$@"
 }
 
 # Validates the instance restore parameter (src/adapters/aws/restore-parameters.ts) and prints its bucket, key,
@@ -310,12 +318,13 @@ for field in ("bucket", "key", "sha256", "size", "revision"):
 ' "$1"
 }
 
-# Reads instances/<id>/restore: 0 with the value in the output file, 2 when there is none (the normal case).
-# The Lambda writes it BEFORE the drop-in, so once the drop-in is here an absent parameter means "no restore";
-# any other failure is retried, and in the end fails the boot: starting empty where a restore was asked for
-# would be worse than not starting.
-read_restore_parameter() { # instance-id region domain output-file
-  local name="${PARAMETER_PATH}/instances/$1/restore" attempt token rc
+# Reads instances/<id>/<file> (restore, tls): 0 with the value in the output file, 2 when there is none.
+# The Lambda writes both BEFORE the drop-in, so once the drop-in is here an absent parameter is an answer ("no
+# restore"; "no TLS material"); any other failure is retried, and in the end fails the boot: starting empty where
+# a restore was asked for, or without TLS, would be worse than not starting.
+read_instance_parameter() { # instance-id file region domain output-file
+  local name="${PARAMETER_PATH}/instances/$1/$2" attempt token rc
+  shift
   for attempt in 1 2 3 4 5; do
     rc=1
     if token="$(imds_token)"; then
@@ -326,7 +335,7 @@ read_restore_parameter() { # instance-id region domain output-file
     log "reading ${name} failed (attempt ${attempt} of 5)"
     sleep "$POLL_INTERVAL"
   done
-  die "could not read ${name}; not starting etcd without knowing whether to restore"
+  die "could not read ${name}; not starting etcd"
 }
 
 # Downloads s3://bucket/key with the instance role (bounded like every download) and checks its size and SHA-256.
@@ -355,11 +364,10 @@ download_snapshot() { # bucket key region domain output-file
 # /var/lib/private/etcd (leaving a symlink) and, because its owner is not the unit's user, changes the ownership
 # of the directory and everything below it to that user (systemd.exec(5), StateDirectory=).
 restore_snapshot() { # instance-id region domain dropin-file
-  local restore name cluster token peers data_dir fields bucket key sha256 size revision work actual_size actual_sha tool
+  local restore name cluster token peers data_dir fields bucket key sha256 size revision work actual_size actual_sha tool rc=0
   local -a command
   restore="$(mktemp)"
-  local rc=0
-  read_restore_parameter "$1" "$2" "$3" "$restore" || rc=$?
+  read_instance_parameter "$1" restore "$2" "$3" "$restore" || rc=$?
   if ((rc == 2)); then
     rm -f "$restore"
     return 0
@@ -368,7 +376,9 @@ restore_snapshot() { # instance-id region domain dropin-file
   rm -f "$restore"
   { read -r bucket; read -r key; read -r sha256; read -r size; read -r revision; } <<<"$fields"
 
-  data_dir="$(dropin_setting "$4" ETCD_DATA_DIR)" || die "the drop-in sets no ETCD_DATA_DIR; cannot restore"
+  fields="$(dropin_setting "$4" ETCD_DATA_DIR ETCD_NAME ETCD_INITIAL_CLUSTER ETCD_INITIAL_CLUSTER_TOKEN ETCD_INITIAL_ADVERTISE_PEER_URLS 2>&1)" ||
+    die "${fields}; cannot restore"
+  { read -r data_dir; read -r name; read -r cluster; read -r token; read -r peers; } <<<"$fields"
   [[ "$data_dir" == /* && "$data_dir" != */ ]] || die "ETCD_DATA_DIR '${data_dir}' is not an absolute path"
   # A reboot after a restore: the data dir holds the restored (and since then changed) data. Never restore over
   # it, and need not download: the snapshot may since have expired.
@@ -376,10 +386,6 @@ restore_snapshot() { # instance-id region domain dropin-file
     log "restore of s3://${bucket}/${key} skipped: ${data_dir}/member already exists (never restoring over data)"
     return 0
   fi
-  name="$(dropin_setting "$4" ETCD_NAME)" || die "the drop-in sets no ETCD_NAME; cannot restore"
-  cluster="$(dropin_setting "$4" ETCD_INITIAL_CLUSTER)" || die "the drop-in sets no ETCD_INITIAL_CLUSTER; cannot restore"
-  token="$(dropin_setting "$4" ETCD_INITIAL_CLUSTER_TOKEN)" || die "the drop-in sets no ETCD_INITIAL_CLUSTER_TOKEN; cannot restore"
-  peers="$(dropin_setting "$4" ETCD_INITIAL_ADVERTISE_PEER_URLS)" || die "the drop-in sets no ETCD_INITIAL_ADVERTISE_PEER_URLS; cannot restore"
 
   # Beside the data dir (same file system), so the restored member/ is renamed into place, never copied.
   mkdir -p "$(dirname "$data_dir")"
@@ -417,8 +423,54 @@ restore_snapshot() { # instance-id region domain dropin-file
   log "restored s3://${bucket}/${key} (revision ${revision}) into ${data_dir} with ${tool} as ${name}, cluster token ${token}"
 }
 
+# --- TLS ----------------------------------------------------------------------------------------------------
+# Checks instances/<id>/tls (JSON {format: 1, caCertificate, certificate, privateKey, notAfter}) and writes
+# ca.crt, member.key and member.crt into PKI_DIR, each only when its content changed: all checked first, then
+# staged (owned by ETCD_USER, the key 0600), then renamed into place one after the other, never half a file. etcd
+# reads them again for each new connection, so a renewal needs no restart. Prints the files it replaced, or none.
+write_tls_files() { # tls-json-file
+  python3 -c '
+import json, os, pwd, sys
+tls, user, files, staged = json.load(open(sys.argv[1])), pwd.getpwnam(sys.argv[3]), [], []
+assert tls["format"] == 1, "format is not 1"
+for name, field, kind in ("ca.crt", "caCertificate", "CERTIFICATE"), ("member.key", "privateKey", "PRIVATE KEY"), ("member.crt", "certificate", "CERTIFICATE"):
+    assert str(tls[field]).startswith("-----BEGIN %s-----" % kind), field + " is not a PEM " + kind
+    files.append((os.path.join(sys.argv[2], name), tls[field], kind))
+for path, data, kind in files:
+    if os.path.isfile(path) and open(path).read() == data: continue
+    with open(path + ".new", "w") as new:
+        os.fchmod(new.fileno(), 0o600 if kind[0] == "P" else 0o644)
+        os.fchown(new.fileno(), user.pw_uid, user.pw_gid)
+        new.write(data)
+    staged.append(path)
+for path in staged:
+    os.replace(path + ".new", path)
+print(" ".join(os.path.basename(path) for path in staged) or "none")
+' "$1" "$PKI_DIR" "$ETCD_USER"
+}
+
+# Fetches this instance's TLS material and writes its files: at boot before etcd starts, and from the hourly
+# elastic-etcd-tls-refresh.timer (randomised delay) with this script's copy. Missing or malformed: fail, saying so.
+install_tls() { # instance-id region domain consequence
+  local tls="${PARAMETER_PATH}/instances/$1/tls" file rc=0 out
+  file="$(mktemp)"
+  read_instance_parameter "$1" tls "$2" "$3" "$file" || rc=$?
+  ((rc == 0)) || { rm -f "$file"; die "${tls} does not exist; $4"; }
+  id -u "$ETCD_USER" &>/dev/null || useradd -r -M -s /sbin/nologin "$ETCD_USER"
+  install -d -m 0700 -o "$ETCD_USER" "$PKI_DIR"
+  out="$(write_tls_files "$file" 2>&1)" || rc=$?
+  # The value holds a private key: never left behind in /tmp, also when it is refused.
+  rm -f "$file"
+  ((rc == 0)) || die "${tls} is malformed: $(tail -n 1 <<<"$out"); $4"
+  log "TLS files replaced in ${PKI_DIR}: ${out}"
+  [[ -x "$REFRESH" ]] && return
+  install -m 0700 "${BASH_SOURCE[0]}" "$REFRESH"
+  printf '[Service]\nType=oneshot\nExecStart=%s tls-refresh\n' "$REFRESH" >"${SYSTEMD_DIR}/elastic-etcd-tls-refresh.service"
+  printf '[Timer]\nOnCalendar=hourly\nRandomizedDelaySec=45m\nPersistent=true\n[Install]\nWantedBy=timers.target\n' >"${SYSTEMD_DIR}/elastic-etcd-tls-refresh.timer"
+}
+
 main() {
-  local token instance_id region domain dropin staged
+  local token instance_id region domain dropin staged cert
   token="$(imds_token)" || die "IMDSv2 token request failed"
   instance_id="$(imds_get meta-data/instance-id "$token")" || die "could not read the instance ID"
   region="$(imds_get meta-data/placement/region "$token")" || die "could not read the region"
@@ -427,6 +479,10 @@ main() {
   [[ "$instance_id" =~ ^i-[0-9a-f]+$ ]] || die "unexpected instance ID '${instance_id}'"
   [[ "$region" =~ ^[a-z0-9-]+$ ]] || die "unexpected region '${region}'"
   [[ "$domain" =~ ^[a-z0-9.-]+$ ]] || die "unexpected partition DNS suffix '${domain}'"
+  if [[ "${1:-}" == tls-refresh ]]; then
+    install_tls "$instance_id" "$region" "$domain" "the files are left as they are"
+    return
+  fi
   log "instance ${instance_id} in ${region} (${domain}), etcd ${ETCD_VERSION} via ${INSTALL_METHOD}"
 
   install_etcd "$region" "$domain" "$token"
@@ -443,10 +499,16 @@ main() {
   [[ "$(grep -v -m1 -e '^#' -e '^[[:space:]]*$' "$staged")" == "[Service]" ]] || { rm -f "$staged"; die "the stored drop-in does not start with [Service]"; }
   chmod 0644 "$staged"
   mv -f "$staged" "$dropin"
+  # TLS is what the drop-in says: its certificate file must be the one written here. Plain HTTP: nothing to do.
+  if cert="$(dropin_setting "$dropin" ETCD_CERT_FILE 2>/dev/null)"; then
+    [[ "$cert" == "${PKI_DIR}/member.crt" ]] || die "ETCD_CERT_FILE is not ${PKI_DIR}/member.crt; not starting etcd"
+    install_tls "$instance_id" "$region" "$domain" "not starting etcd without TLS"
+  fi
   restore_snapshot "$instance_id" "$region" "$domain" "$dropin"
 
   systemctl daemon-reload
   systemctl enable etcd
+  [[ -z "$cert" ]] || systemctl enable --now elastic-etcd-tls-refresh.timer
   # --no-block: a learner may take long to report ready (see TimeoutStartSec); the boot need not wait for it.
   systemctl start --no-block etcd
   log "etcd start requested"

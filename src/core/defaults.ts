@@ -29,4 +29,21 @@ export const CLUSTER_DEFAULTS = {
   autoRestore: true,
   /** ...but only after no voter answered for this long. */
   restoreAfterSeconds: 600,
+  /** Members speak TLS with client certificates required on both listeners; plain HTTP is for development only. */
+  tls: true,
+  /** Where an instance keeps its member certificate, key and the cluster's CA certificate (MEMBER_TLS_FILES). */
+  pkiDir: '/etc/etcd/pki',
 } as const;
+
+/** The files in `pkiDir` the boot script writes from the instance's `tls` parameter and etcd reads. */
+export const MEMBER_TLS_FILES = { trustedCaFile: 'ca.crt', certFile: 'member.crt', keyFile: 'member.key' } as const;
+
+/** The paths etcd is given for its member certificate, key and trusted CA (EtcdSettings.tls). */
+export function memberTlsPaths(pkiDir: string = CLUSTER_DEFAULTS.pkiDir): { certFile: string; keyFile: string; trustedCaFile: string } {
+  const dir = pkiDir.endsWith('/') ? pkiDir.slice(0, -1) : pkiDir;
+  return {
+    certFile: `${dir}/${MEMBER_TLS_FILES.certFile}`,
+    keyFile: `${dir}/${MEMBER_TLS_FILES.keyFile}`,
+    trustedCaFile: `${dir}/${MEMBER_TLS_FILES.trustedCaFile}`,
+  };
+}

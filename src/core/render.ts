@@ -28,8 +28,24 @@ export function settingsEntries(settings: EtcdSettings): [key: string, value: st
     ['ETCD_INITIAL_CLUSTER_STATE', settings.initialClusterState],
     ['ETCD_INITIAL_CLUSTER_TOKEN', settings.initialClusterToken],
     ['ETCD_DISCOVERY', settings.discovery],
+    ...tlsEntries(settings.tls),
   ];
   return entries.filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '');
+}
+
+/** etcd's TLS keys: the member certificate on the client and the peer listener, client certificates required on both. */
+function tlsEntries(tls: EtcdSettings['tls']): [string, string][] {
+  if (tls === undefined) return [];
+  return [
+    ['ETCD_CERT_FILE', tls.certFile],
+    ['ETCD_KEY_FILE', tls.keyFile],
+    ['ETCD_TRUSTED_CA_FILE', tls.trustedCaFile],
+    ['ETCD_CLIENT_CERT_AUTH', 'true'],
+    ['ETCD_PEER_CERT_FILE', tls.certFile],
+    ['ETCD_PEER_KEY_FILE', tls.keyFile],
+    ['ETCD_PEER_TRUSTED_CA_FILE', tls.trustedCaFile],
+    ['ETCD_PEER_CLIENT_CERT_AUTH', 'true'],
+  ];
 }
 
 /** `KEY="value"` lines, valid both for a POSIX shell (`set -a; . file`) and a systemd EnvironmentFile. */

@@ -103,6 +103,18 @@ export interface EtcdSettings {
   readonly listenPeerURLs?: readonly string[];
   readonly listenClientURLs?: readonly string[];
   readonly advertiseClientURLs?: readonly string[];
+  /**
+   * TLS on both listeners with client certificates required: one member certificate serves clients and peers
+   * (it carries serverAuth and clientAuth), both trust the cluster's CA. Paths on the member's machine.
+   */
+  readonly tls?: EtcdTlsSettings;
+}
+
+/** Where etcd finds its member certificate, its key and the CA certificate it trusts for clients and peers. */
+export interface EtcdTlsSettings {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly trustedCaFile: string;
 }
 
 /** Why a member is about to be removed. */

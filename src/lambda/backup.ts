@@ -30,7 +30,7 @@ export async function backUpWhenDue(group: GroupView, deps: LifecycleDeps, trigg
       return 'fresh';
     }
     const stored = await backUp(store, {
-      endpoints: [...candidateEndpoints(group, config.clientPort)],
+      endpoints: [...candidateEndpoints(group, config)],
       connection: deps.connection,
       log: loggerFor(telemetry),
     });

@@ -1,8 +1,9 @@
 // The Lambda's configuration contract: the ELASTIC_ETCD_* environment, written by `toEnvironment` (the construct,
 // the simulated world and the bench) and read once at start by `loadConfig`. Every bad or missing variable is
 // reported in one error that names the variable and what it expects.
-import * as z from 'zod';
+import * as z from '../adapters/zod.js';
 import { CLUSTER_DEFAULTS } from '../core/defaults.js';
+import { DEFAULT_RENEW_AT_FRACTION, LEAF_VALIDITY_DAYS } from '../core/certificates.js';
 import type { ClusterSize, JoinStrategy } from '../core/types.js';
 import { parseEtcdVersion, type EtcdVersionNumber } from '../core/version.js';
 import { validateClusterName, validateGroupName, validateHookName, validateParameterPrefix } from '../adapters/aws/identifiers.js';
@@ -39,7 +40,28 @@ export interface LambdaConfig {
     /** How long no voter may have answered before an automatic restore. */
     readonly restoreAfterMs: number;
   };
+  /**
+   * TLS with client certificates on every member (tls.ts issues them from the cluster's CA); undefined: plain
+   * HTTP, for development only.
+   */
+  readonly tls?: TlsConfig;
 }
+
+export interface TlsConfig {
+  /** The KMS key the SecureString parameters are encrypted under; SSM's default key (alias/aws/ssm) when unset. */
+  readonly kmsKeyId?: string;
+  /** Lifetime of member and client certificates. */
+  readonly validityDays: number;
+  /** A certificate is re-issued once this fraction (0 < f <= 1) of its lifetime has passed. */
+  readonly renewAtFraction: number;
+  /** Client certificates the reconcile pass issues and renews into `<root>/tls/clients/<name>`. */
+  readonly clients: readonly string[];
+}
+
+/** A client certificate's name: its common name and the last segment of its parameter. */
+export const TLS_CLIENT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** The common name of the Lambda's own client certificate: no configured client may take it. */
+export const LAMBDA_CLIENT_NAME = 'elastic-etcd-lambda';
 
 export interface ConfigProblem {
   readonly variable: string;
@@ -65,30 +87,34 @@ export class ConfigError extends Error {
 
 /** Wraps one of the identifier validators as a zod refinement. */
 function identifier(validate: (raw: unknown) => string) {
-  return z.string().transform((raw, ctx) => {
-    try {
-      return validate(raw);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'invalid' });
-      return z.NEVER;
-    }
-  });
+  return z.pipe(
+    z.string(),
+    z.transform((raw: string, ctx) => {
+      try {
+        return validate(raw);
+      } catch {
+        ctx.issues.push({ code: 'custom', message: 'invalid', input: raw });
+        return z.NEVER;
+      }
+    }),
+  );
 }
 
 const integer = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^[0-9]{1,10}$/)
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.pipe(z.pipe(z.string().check(z.regex(/^[0-9]{1,10}$/)), z.transform(Number)), z.number().check(z.int(), z.gte(min), z.lte(max)));
 
 const port = integer(1, 65535);
 
+// A key ID, a multi-Region key ID, a key or alias ARN, or an alias name (the forms KMS's KeyId accepts).
+const KMS_KEY_ID =
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|alias\/[A-Za-z0-9/_-]{1,250}|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key\/[A-Za-z0-9-]{1,64}|alias\/[A-Za-z0-9/_-]{1,250}))$/;
+
 const clusterSize = z.union([z.literal('unlimited'), integer(1, 1000)]);
 
-const joinStrategy = z
-  .enum(['prepare', 'prepared', 'add', 'replace', 'prune'])
-  .transform((s): JoinStrategy => (s === 'prepared' ? 'prepare' : s));
+const joinStrategy = z.pipe(
+  z.enum(['prepare', 'prepared', 'add', 'replace', 'prune']),
+  z.transform((s): JoinStrategy => (s === 'prepared' ? 'prepare' : s)),
+);
 
 /** Each variable: its schema, its default (if optional) and the human description of what it expects. */
 const VARIABLES = {
@@ -109,7 +135,7 @@ const VARIABLES = {
   },
   ELASTIC_ETCD_JOIN_AS: { schema: z.enum(['learner', 'voter']), default: CLUSTER_DEFAULTS.joinAs, expected: 'learner or voter' },
   ELASTIC_ETCD_DATA_DIR: {
-    schema: z.string().regex(/^\/[^\0\n]*$/),
+    schema: z.string().check(z.regex(/^\/[^\0\n]*$/)),
     default: CLUSTER_DEFAULTS.dataDir,
     expected: 'an absolute path such as /var/lib/etcd',
   },
@@ -123,10 +149,10 @@ const VARIABLES = {
   // The construct's default launch heartbeat timeout (10 min): a slow boot or snapshot is not taken for dead.
   ELASTIC_ETCD_JOIN_GRACE_SECONDS: { schema: integer(10, 7200), default: '600', expected: 'seconds, an integer 10-7200' },
   ELASTIC_ETCD_VERSION: {
-    schema: z
-      .string()
-      .regex(/^3\.[4-6]\.[0-9]{1,4}$/)
-      .transform((raw) => parseEtcdVersion(raw)!),
+    schema: z.pipe(
+      z.string().check(z.regex(/^3\.[4-6]\.[0-9]{1,4}$/)),
+      z.transform((raw: string) => parseEtcdVersion(raw)!),
+    ),
     optional: true,
     expected: 'an etcd release 3.4.x, 3.5.x or 3.6.x such as 3.5.30 (or unset)',
   },
@@ -136,12 +162,12 @@ const VARIABLES = {
     expected: 'seconds, an integer 1-86400',
   },
   ELASTIC_ETCD_BACKUP_BUCKET: {
-    schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
+    schema: z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)),
     optional: true,
     expected: 'an S3 bucket name (3-63 characters of a-z 0-9 . -), or unset for no backups',
   },
   ELASTIC_ETCD_BACKUP_PREFIX: {
-    schema: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/),
+    schema: z.string().check(z.regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/)),
     default: CLUSTER_DEFAULTS.backupPrefix,
     expected: 'an S3 key prefix without leading or trailing "/" (segments of A-Z a-z 0-9 _ . -)',
   },
@@ -151,7 +177,10 @@ const VARIABLES = {
     expected: 'seconds, an integer 60-604800',
   },
   ELASTIC_ETCD_AUTO_RESTORE: {
-    schema: z.enum(['true', 'false']).transform((raw) => raw === 'true'),
+    schema: z.pipe(
+      z.enum(['true', 'false']),
+      z.transform((raw) => raw === 'true'),
+    ),
     default: String(CLUSTER_DEFAULTS.autoRestore),
     expected: 'true or false',
   },
@@ -160,14 +189,58 @@ const VARIABLES = {
     default: String(CLUSTER_DEFAULTS.restoreAfterSeconds),
     expected: 'seconds, an integer 60-86400',
   },
-} as const satisfies Record<string, { schema: z.ZodType<unknown, string>; default?: string; optional?: true; expected: string }>;
+  ELASTIC_ETCD_TLS: {
+    schema: z.pipe(
+      z.enum(['on', 'off']),
+      z.transform((raw) => raw === 'on'),
+    ),
+    default: CLUSTER_DEFAULTS.tls ? 'on' : 'off',
+    expected: 'on or off (off: plain HTTP, for development only)',
+  },
+  ELASTIC_ETCD_TLS_KMS_KEY_ID: {
+    schema: z.string().check(z.regex(KMS_KEY_ID)),
+    optional: true,
+    expected: 'a KMS key ID, key ARN, alias name (alias/...) or alias ARN, or unset for the SSM default key',
+  },
+  ELASTIC_ETCD_TLS_VALIDITY_DAYS: {
+    schema: integer(1, 365),
+    default: String(LEAF_VALIDITY_DAYS),
+    expected: 'days, an integer 1-365',
+  },
+  ELASTIC_ETCD_TLS_RENEW_AT: {
+    schema: z.pipe(
+      z.pipe(z.string().check(z.regex(/^(0?\.[0-9]{1,20}|1(\.0*)?)$/)), z.transform(Number)),
+      z.number().check(z.gt(0), z.lte(1)),
+    ),
+    default: String(DEFAULT_RENEW_AT_FRACTION),
+    expected: 'a fraction of the certificate lifetime, greater than 0 and at most 1, such as 0.66',
+  },
+  ELASTIC_ETCD_TLS_CLIENTS: {
+    schema: z.pipe(
+      z.pipe(
+        z.string(),
+        z.transform((raw: string) => raw.split(',').map((name) => name.trim())),
+      ),
+      z
+        .array(
+          z.string().check(
+            z.regex(TLS_CLIENT_NAME),
+            z.refine((name) => name !== LAMBDA_CLIENT_NAME),
+          ),
+        )
+        .check(z.refine((names) => new Set(names).size === names.length)),
+    ),
+    optional: true,
+    expected: `comma-separated client names, each unique and 1-63 characters of a-z 0-9 - (not starting with -, not ${LAMBDA_CLIENT_NAME})`,
+  },
+} as const satisfies Record<string, { schema: z.ZodMiniType<unknown, string>; default?: string; optional?: true; expected: string }>;
 
 type VariableName = keyof typeof VARIABLES;
+type OptionalVariable = 'ELASTIC_ETCD_VERSION' | 'ELASTIC_ETCD_BACKUP_BUCKET' | 'ELASTIC_ETCD_TLS_KMS_KEY_ID' | 'ELASTIC_ETCD_TLS_CLIENTS';
 type Parsed = {
-  [K in Exclude<VariableName, 'ELASTIC_ETCD_VERSION' | 'ELASTIC_ETCD_BACKUP_BUCKET'>]: z.output<(typeof VARIABLES)[K]['schema']>;
+  [K in Exclude<VariableName, OptionalVariable>]: z.output<(typeof VARIABLES)[K]['schema']>;
 } & {
-  ELASTIC_ETCD_VERSION?: EtcdVersionNumber;
-  ELASTIC_ETCD_BACKUP_BUCKET?: string;
+  [K in OptionalVariable]?: z.output<(typeof VARIABLES)[K]['schema']>;
 };
 
 /** Reads and validates the configuration; throws one ConfigError listing every problem. */
@@ -182,7 +255,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       problems.push({ variable, expected: spec.expected, received: undefined });
       continue;
     }
-    const result = (spec.schema as z.ZodType<unknown, string>).safeParse(value);
+    const result = (spec.schema as z.ZodMiniType<unknown, string>).safeParse(value);
     if (result.success) parsed[variable] = result.data;
     else problems.push({ variable, expected: spec.expected, received: value });
   }
@@ -193,6 +266,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       expected: 'a port different from ELASTIC_ETCD_CLIENT_PORT',
       received: env.ELASTIC_ETCD_PEER_PORT ?? String(CLUSTER_DEFAULTS.peerPort),
     });
+  }
+  if (parsed.ELASTIC_ETCD_TLS === false) {
+    // Settings of a TLS that is off would be silently ignored: say so instead.
+    for (const variable of ['ELASTIC_ETCD_TLS_KMS_KEY_ID', 'ELASTIC_ETCD_TLS_CLIENTS'] as const) {
+      const raw = env[variable]?.trim();
+      if (raw !== undefined && raw !== '') problems.push({ variable, expected: 'unset while ELASTIC_ETCD_TLS=off', received: raw });
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const v = parsed as Parsed;
@@ -221,6 +301,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
         restoreAfterMs: v.ELASTIC_ETCD_RESTORE_AFTER_SECONDS * 1000,
       },
     }),
+    ...(v.ELASTIC_ETCD_TLS && {
+      tls: {
+        ...(v.ELASTIC_ETCD_TLS_KMS_KEY_ID !== undefined && { kmsKeyId: v.ELASTIC_ETCD_TLS_KMS_KEY_ID }),
+        validityDays: v.ELASTIC_ETCD_TLS_VALIDITY_DAYS,
+        renewAtFraction: v.ELASTIC_ETCD_TLS_RENEW_AT,
+        clients: v.ELASTIC_ETCD_TLS_CLIENTS ?? [],
+      },
+    }),
   };
 }
 
@@ -240,14 +328,21 @@ type Defaulted =
   | 'unhealthyAfterMs';
 type BackupConfig = NonNullable<LambdaConfig['backup']>;
 type BackupDefaulted = 'autoRestore' | 'restoreAfterMs';
-export type EnvironmentInput = Omit<LambdaConfig, Defaulted | 'backup'> &
+type TlsDefaulted = 'validityDays' | 'renewAtFraction' | 'clients';
+export type EnvironmentInput = Omit<LambdaConfig, Defaulted | 'backup' | 'tls'> &
   Partial<Pick<LambdaConfig, Defaulted>> & {
     readonly backup?: Omit<BackupConfig, BackupDefaulted> & Partial<Pick<BackupConfig, BackupDefaulted>>;
+    /**
+     * TLS settings, or false for plain HTTP. Left out: not written, so the default applies (CLUSTER_DEFAULTS.tls, on);
+     * plain HTTP must therefore be asked for with `false`.
+     */
+    readonly tls?: false | (Omit<TlsConfig, TlsDefaulted> & Partial<Pick<TlsConfig, TlsDefaulted>>);
   };
 
 /**
  * The ELASTIC_ETCD_* environment that `loadConfig` reads back as `config`: `loadConfig(toEnvironment(c))` equals
- * `c` for every valid configuration. Writes values as they are, without validating them (the construct passes
+ * `c` for every valid configuration (a plain-HTTP `c`, whose `tls` is undefined, given as `{ ...c, tls: false }`:
+ * a left-out `tls` means the default). Writes values as they are, without validating them (the construct passes
  * CloudFormation tokens); `loadConfig` validates. A setting left out is not written, so its default applies.
  */
 export function toEnvironment(config: EnvironmentInput): Record<string, string> {
@@ -279,5 +374,13 @@ export function toEnvironment(config: EnvironmentInput): Record<string, string> 
     'ELASTIC_ETCD_RESTORE_AFTER_SECONDS',
     config.backup?.restoreAfterMs === undefined ? undefined : config.backup.restoreAfterMs / 1000,
   );
+  const tls = config.tls;
+  write('ELASTIC_ETCD_TLS', tls === undefined ? undefined : tls === false ? 'off' : 'on');
+  if (tls !== undefined && tls !== false) {
+    write('ELASTIC_ETCD_TLS_KMS_KEY_ID', tls.kmsKeyId);
+    write('ELASTIC_ETCD_TLS_VALIDITY_DAYS', tls.validityDays);
+    write('ELASTIC_ETCD_TLS_RENEW_AT', tls.renewAtFraction);
+    write('ELASTIC_ETCD_TLS_CLIENTS', tls.clients === undefined || tls.clients.length === 0 ? undefined : tls.clients.join(','));
+  }
   return env;
 }

@@ -77,6 +77,7 @@ export function lifecycleDeps(wiring: LifecycleWiring, extra: Partial<LifecycleD
       prefix: config.parameterPrefix,
       cluster: config.clusterName,
       group: config.autoScalingGroup,
+      ...(config.tls?.kmsKeyId !== undefined && { kmsKeyId: config.tls.kmsKeyId }),
       ...(wiring.instanceArn !== undefined && { instanceArn: wiring.instanceArn }),
     }),
     queue: new QueueAdapter(clients.sqs),

@@ -2,7 +2,7 @@
 // scheduled reconcile pass, something to ignore (with the reason, for the log), or a malformed event.
 // Shapes follow the EventBridge events of Amazon EC2 Auto Scaling ("Lifecycle action events" and
 // "Warm pool example events" in the Auto Scaling user guide) and of scheduled rules.
-import * as z from 'zod';
+import * as z from '../adapters/zod.js';
 import { isInstanceId } from '../adapters/aws/identifiers.js';
 
 export const LAUNCH_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
@@ -54,23 +54,20 @@ const place = z.enum(['EC2', 'AutoScalingGroup', 'WarmPool']);
 const envelope = z.object({
   'detail-type': z.string(),
   source: z.string(),
-  id: z.string().optional(),
-  time: z.string().optional(),
-  detail: z.unknown().optional(),
+  id: z.optional(z.string()),
+  time: z.optional(z.string()),
+  detail: z.optional(z.unknown()),
 });
 
 const lifecycleDetail = z.object({
-  LifecycleActionToken: z
-    .string()
-    .min(1)
-    .max(36 * 4),
-  AutoScalingGroupName: z.string().min(1).max(255),
-  LifecycleHookName: z.string().min(1).max(255),
-  EC2InstanceId: z.string().refine(isInstanceId, 'not an EC2 instance ID'),
+  LifecycleActionToken: z.string().check(z.minLength(1), z.maxLength(36 * 4)),
+  AutoScalingGroupName: z.string().check(z.minLength(1), z.maxLength(255)),
+  LifecycleHookName: z.string().check(z.minLength(1), z.maxLength(255)),
+  EC2InstanceId: z.string().check(z.refine(isInstanceId, 'not an EC2 instance ID')),
   LifecycleTransition: z.string(),
-  NotificationMetadata: z.string().optional(),
-  Origin: place.optional(),
-  Destination: place.optional(),
+  NotificationMetadata: z.optional(z.string()),
+  Origin: z.optional(place),
+  Destination: z.optional(place),
 });
 
 /** Classifies one incoming event. Throws MalformedEventError with the reason when it cannot be understood. */
@@ -156,7 +153,7 @@ function isTestNotification(event: object): boolean {
   return [e.Event, e.LifecycleTransition, e.detail?.Event, e.detail?.LifecycleTransition].includes(TEST_NOTIFICATION);
 }
 
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 3)
     .map((issue) => `${issue.path.length === 0 ? 'event' : issue.path.join('.')}: ${issue.message}`)

@@ -2,7 +2,7 @@
 // create-only, in Parameter Store (the bootstrap record), so every invocation and every member of the wave reads
 // the same initial cluster; a record nobody answers for is judged stale or still forming.
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../adapters/zod.js';
 import { planJoin } from '../core/planner.js';
 import type { BootstrapSource, Plan, SelfIdentity } from '../core/types.js';
 import type { LambdaConfig } from './config.js';
@@ -13,28 +13,27 @@ import { requireNamespace } from './namespace.js';
 
 const bootstrapRecordSchema = z.object({
   version: z.literal(1),
-  token: z.string().min(8).max(128),
-  members: z.array(z.object({ name: z.string().min(1), peerURLs: z.array(z.string().min(1)).min(1) })).min(1),
+  token: z.string().check(z.minLength(8), z.maxLength(128)),
+  members: z
+    .array(z.object({ name: z.string().check(z.minLength(1)), peerURLs: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)) }))
+    .check(z.minLength(1)),
   createdAt: z.string(),
   /** Set once the Lambda saw the cluster answer (formed.ts): from then on no answer means cluster-down. */
-  formedAt: z.string().optional(),
+  formedAt: z.optional(z.string()),
   /** The cluster's ID (hex), learnt when it is marked formed: a restore accepts only its own snapshots. */
-  clusterId: z
-    .string()
-    .regex(/^[0-9a-f]{1,16}$/)
-    .optional(),
+  clusterId: z.optional(z.string().check(z.regex(/^[0-9a-f]{1,16}$/))),
   /** The IDs of the clusters this one was restored from, newest first: their snapshots are its own too. */
-  lineage: z.array(z.string().regex(/^[0-9a-f]{1,16}$/)).optional(),
+  lineage: z.optional(z.array(z.string().check(z.regex(/^[0-9a-f]{1,16}$/)))),
   /** A restore wave (restore.ts): every member restores this snapshot before etcd starts. */
-  restore: z
-    .object({
-      bucket: z.string().min(3).max(63),
-      key: z.string().min(1).max(1024),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/),
-      size: z.number().int().positive(),
-      revision: z.string().regex(/^[0-9]+$/),
-    })
-    .optional(),
+  restore: z.optional(
+    z.object({
+      bucket: z.string().check(z.minLength(3), z.maxLength(63)),
+      key: z.string().check(z.minLength(1), z.maxLength(1024)),
+      sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+      size: z.number().check(z.int(), z.positive()),
+      revision: z.string().check(z.regex(/^[0-9]+$/)),
+    }),
+  ),
 });
 export type BootstrapRecord = z.infer<typeof bootstrapRecordSchema>;
 
@@ -137,7 +136,7 @@ export async function decideFirstWave(group: GroupView, deps: LifecycleDeps): Pr
   const record: BootstrapRecord = {
     version: 1,
     token: `${config.clusterName}-${randomUUID()}`,
-    members: candidates.slice(0, wanted).map((i) => ({ name: i.instanceId, peerURLs: [peerURL(i.privateIp!, config.peerPort)] })),
+    members: candidates.slice(0, wanted).map((i) => ({ name: i.instanceId, peerURLs: [peerURL(i.privateIp!, config)] })),
     createdAt: new Date().toISOString(),
   };
   await requireNamespace(deps);

@@ -5,11 +5,17 @@ import { isUnstarted } from '../core/members.js';
 import type { Member, PlatformKnowledge } from '../core/types.js';
 import { hostOf } from '../core/urls.js';
 import { isGoneState, isInstanceId, type AutoScalingAdapter, type Ec2Adapter } from '../adapters/aws/index.js';
+import type { LambdaConfig } from './config.js';
+
+/** What a member URL depends on: the ports, and https when TLS is on. */
+export type UrlConfig = Pick<LambdaConfig, 'clientPort' | 'peerPort' | 'tls'>;
 
 export interface GroupInstanceView {
   readonly instanceId: string;
   readonly lifecycleState: string;
   readonly privateIp: string | undefined;
+  /** EC2's private DNS name of the instance (a SAN of its member certificate); undefined when EC2 gives none. */
+  readonly privateDnsName?: string;
   readonly ec2State: string | undefined;
 }
 
@@ -43,6 +49,7 @@ export async function loadGroup(groupName: string, autoScaling: AutoScalingAdapt
       instanceId: i.instanceId,
       lifecycleState: i.lifecycleState,
       privateIp: found?.privateIpAddress,
+      ...(found?.privateDnsName !== undefined && { privateDnsName: found.privateDnsName }),
       ec2State: gone.has(i.instanceId) ? 'terminated' : found?.state,
     });
   }
@@ -54,10 +61,10 @@ export function liveInstances(group: GroupView): GroupInstanceView[] {
 }
 
 /** Client URLs of every live instance with an address: where to look for the cluster. */
-export function candidateEndpoints(group: GroupView, clientPort: number): string[] {
+export function candidateEndpoints(group: GroupView, config: UrlConfig): string[] {
   return liveInstances(group)
     .filter((i) => i.privateIp !== undefined)
-    .map((i) => clientURL(i.privateIp!, clientPort));
+    .map((i) => clientURL(i.privateIp!, config));
 }
 
 /** The host of a member's URL, or undefined when etcd reported one that does not parse. */
@@ -69,12 +76,18 @@ export function safeHost(url: string): string | undefined {
   }
 }
 
-export function peerURL(ip: string, port: number): string {
-  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+/** A member's peer URL: https when TLS is on (every member speaks TLS then), http otherwise. */
+export function peerURL(ip: string, config: UrlConfig): string {
+  return memberURL(ip, config.peerPort, config);
 }
 
-export function clientURL(ip: string, port: number): string {
-  return peerURL(ip, port);
+/** A member's client URL: https when TLS is on, http otherwise. */
+export function clientURL(ip: string, config: UrlConfig): string {
+  return memberURL(ip, config.clientPort, config);
+}
+
+function memberURL(ip: string, port: number, config: UrlConfig): string {
+  return `${config.tls === undefined ? 'http' : 'https'}://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
 }
 
 /**

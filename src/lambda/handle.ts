@@ -19,6 +19,7 @@ import { handleTerminate } from './terminate.js';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { checkNamespace } from './namespace.js';
 import { handleSqsEvent, isSqsEvent } from './sqs.js';
+import { prepareTls } from './tls.js';
 
 /**
  * One invocation of the function: an SQS batch from the serialising queue (answered with the records to
@@ -88,7 +89,8 @@ export async function handleEvent(event: unknown, deps: LifecycleDeps): Promise<
         return { kind: 'launch', outcome: await handleLaunch(classified, deps) };
       case 'terminate':
         telemetry.appendKeys({ instanceId: classified.instanceId, eventId: classified.eventId });
-        return { kind: 'terminate', outcome: await handleTerminate(classified, deps) };
+        // A launch prepares its own TLS (it abandons when it cannot); here a CA that cannot be used is an error.
+        return { kind: 'terminate', outcome: await handleTerminate(classified, (await prepareTls(deps))?.deps ?? deps) };
       case 'reconcile': {
         const report = await reconcile(deps);
         return { kind: 'reconcile', outcome: JSON.stringify(report) };

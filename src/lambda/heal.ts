@@ -31,7 +31,7 @@ export async function healUnhealthyMembers(group: GroupView, deps: LifecycleDeps
   const { config, telemetry } = deps;
   const log = loggerFor(telemetry);
   const report: HealReport = { reported: [], unhealthy: [] };
-  const client = clientFor(candidateEndpoints(group, config.clientPort), deps.connection);
+  const client = clientFor(candidateEndpoints(group, config), deps.connection);
   try {
     const observed = await observeForPlanning(client, deps.connection, log);
     if (observed.kind === 'unreachable') return report;
@@ -141,7 +141,7 @@ export async function removeLongUnhealthyMembers(group: GroupView, deps: Lifecyc
   const { config, telemetry } = deps;
   if (config.joinStrategy !== 'replace' && config.joinStrategy !== 'prune') return [];
   const log = loggerFor(telemetry);
-  const client = clientFor(candidateEndpoints(group, config.clientPort), deps.connection);
+  const client = clientFor(candidateEndpoints(group, config), deps.connection);
   const removed: string[] = [];
   try {
     const observed = await observeForPlanning(client, deps.connection, log);

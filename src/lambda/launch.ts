@@ -26,6 +26,8 @@ import { markFormed } from './formed.js';
 import { backUpWhenDue } from './backup.js';
 import { waitBudgetMs } from './timing.js';
 import { instanceRestoreOf, restoreIfLost } from './restore.js';
+import { issueMemberTls, isTlsSetupError, prepareTls } from './tls.js';
+import { CLUSTER_DEFAULTS, memberTlsPaths } from '../core/defaults.js';
 
 export type LaunchOutcome = 'continue' | 'abandon' | 'duplicate' | 'not-launching';
 
@@ -34,12 +36,16 @@ export type LaunchOutcome = 'continue' | 'abandon' | 'duplicate' | 'not-launchin
  * completed here. mode 'adopt': a missed launch, an instance already InService that never got a launch action
  * (it launched before the hooks existed, as CloudFormation orders a group and separate hook resources):
  * planned and configured exactly as a launch, with no action to complete.
+ * With TLS on (config.tls), every etcd call is mutual TLS with the Lambda's client certificate, and the member's
+ * certificate is issued before anything changes and stored (instances/<id>/tls) before its https drop-in; a CA
+ * that cannot be used, or a certificate that cannot be issued, abandons the launch with nothing written.
  */
 export async function handleLaunch(
   event: Pick<LifecycleEvent, 'instanceId' | 'token'>,
-  deps: LifecycleDeps,
+  plainDeps: LifecycleDeps,
   mode: 'action' | 'adopt' = 'action',
 ): Promise<LaunchOutcome> {
+  let deps = plainDeps;
   const { config, telemetry } = deps;
   const started = Date.now();
   const { instanceId } = event;
@@ -64,11 +70,41 @@ export async function handleLaunch(
     return 'not-launching';
   }
   if (instance.privateIp === undefined) throw new RetryLaterError(`instance ${instanceId} has no private IP yet`);
-  const self = { name: instanceId, peerURLs: [peerURL(instance.privateIp, config.peerPort)] };
+  const self = { name: instanceId, peerURLs: [peerURL(instance.privateIp, config)] };
+
+  // TLS: the CA (created on first need), the Lambda's client certificate for every etcd call below, and this
+  // member's certificate, issued and checked before anything changes. When any of them cannot be had, the launch
+  // is abandoned: the instance is never started without TLS, and nothing was written.
+  let memberTls: string | undefined;
+  try {
+    const prepared = await prepareTls(deps);
+    if (prepared !== undefined) {
+      deps = prepared.deps;
+      memberTls = await issueMemberTls(prepared.ca, instance, config.tls!);
+    }
+  } catch (err) {
+    if (!isTlsSetupError(err)) throw err;
+    await complete('ABANDON');
+    telemetry.decision({
+      trigger: adopt ? 'reconcile' : 'launch',
+      instanceId,
+      decision: 'refuse',
+      reason: `no usable certificate for the new member, so it is not started: ${err.message}`,
+      details: { code: 'tls-unusable' },
+    });
+    return 'abandon';
+  }
+  /** The member's certificate goes before its drop-in: the boot script waits for the drop-in, then needs its tls. */
+  const storeMemberTls = async (): Promise<void> => {
+    if (memberTls !== undefined) await deps.parameters.putInstanceFile(instanceId, 'tls', memberTls);
+  };
 
   // A repeated event after the parameters were stored (an earlier invocation failed before completing).
   const stored = await deps.parameters.get(deps.parameters.instanceName(instanceId, 'dropin'));
   if (stored !== undefined) {
+    // Never a drop-in without its tls (a configuration written before TLS was on, or a lost parameter).
+    if (memberTls !== undefined && (await deps.parameters.get(deps.parameters.instanceName(instanceId, 'tls'))) === undefined)
+      await storeMemberTls();
     // Its learner may still be waiting for promotion: the launch completes only once the member votes.
     if (!adopt && (await memberState(self, group, deps)) === 'learner' && !(await promoteAfterLaunch(self, group, deps))) {
       const silent = await learnerSilentPastThreshold(self, group, deps);
@@ -154,6 +190,7 @@ export async function handleLaunch(
   await requireNamespace(deps);
   deps.faultPoint?.('store-parameters');
   const settings = withListenURLs(plan.settings, instance.privateIp, config);
+  await storeMemberTls();
   // A member of a restore wave restores its snapshot before etcd starts: that parameter comes before the drop-in,
   // whose arrival starts the boot.
   if (plan.kind === 'bootstrap') {
@@ -197,7 +234,7 @@ async function holdLaunch(ref: ReturnType<typeof actionRef>, instanceId: string,
  * A learner that answers but is still catching up (a large snapshot) has no such record and is waited for.
  */
 async function learnerSilentPastThreshold(self: SelfIdentity, group: GroupView, deps: LifecycleDeps): Promise<string | undefined> {
-  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  const client = clientFor(candidateEndpoints(group, deps.config), deps.connection);
   try {
     const { members } = await client.memberList();
     const own = ownMember(members, self);
@@ -222,7 +259,7 @@ function ownMember(members: readonly Member[], self: SelfIdentity): Member | und
 
 /** Whether `self` is a learner, a voter, or not (visibly) a member: the cluster may not answer. */
 async function memberState(self: SelfIdentity, group: GroupView, deps: LifecycleDeps): Promise<'learner' | 'voter' | 'unknown'> {
-  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  const client = clientFor(candidateEndpoints(group, deps.config), deps.connection);
   try {
     const { members } = await client.memberList();
     const own = ownMember(members, self);
@@ -241,7 +278,7 @@ async function promoteAfterLaunch(self: SelfIdentity, group: GroupView, deps: Li
   try {
     const result = await promoteWhenReady({
       self,
-      endpoints: [...candidateEndpoints(group, deps.config.clientPort)],
+      endpoints: [...candidateEndpoints(group, deps.config)],
       connection: deps.connection,
       timeoutMs,
       log: loggerFor(deps.telemetry),
@@ -295,9 +332,7 @@ async function joinOrBootstrap(self: SelfIdentity, group: GroupView, deps: Lifec
   // A member of the recorded first wave always starts from the record: etcd accepts a late bootstrap member
   // with the same initial cluster and token, whether or not the others formed the cluster already.
   if (record?.members.some((m) => m.name === self.name) === true) return planStaticBootstrap(self, record, config);
-  const endpoints = candidateEndpoints(group, config.clientPort).filter(
-    (u) => u !== clientURL(hostOf(self.peerURLs[0]!), config.clientPort),
-  );
+  const endpoints = candidateEndpoints(group, config).filter((u) => u !== clientURL(hostOf(self.peerURLs[0]!), config));
   let bootstrap: BootstrapSource = record === undefined ? { kind: 'none' } : staticBootstrap(record);
   const join = (source: BootstrapSource) =>
     runJoin({
@@ -369,9 +404,10 @@ function withListenURLs(settings: EtcdSettings, ip: string, config: LambdaConfig
   return {
     ...settings,
     dataDir: config.dataDir,
-    listenPeerURLs: [peerURL(ip, config.peerPort)],
-    listenClientURLs: [clientURL(ip, config.clientPort)],
-    advertiseClientURLs: [clientURL(ip, config.clientPort)],
+    listenPeerURLs: [peerURL(ip, config)],
+    listenClientURLs: [clientURL(ip, config)],
+    advertiseClientURLs: [clientURL(ip, config)],
+    ...(config.tls !== undefined && { tls: memberTlsPaths(CLUSTER_DEFAULTS.pkiDir) }),
   };
 }
 

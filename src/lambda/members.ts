@@ -33,7 +33,7 @@ export async function removeMember(group: GroupView, request: RemovalRequest, de
   const { isTarget, why, justObserved } = request;
   const { telemetry } = deps;
   const log = loggerFor(telemetry);
-  const endpoints = candidateEndpoints(group, deps.config.clientPort);
+  const endpoints = candidateEndpoints(group, deps.config);
   const client = clientFor(endpoints, deps.connection);
   try {
     const observed = justObserved ?? (await observeForPlanning(client, deps.connection, log));
@@ -92,7 +92,7 @@ export async function removeMember(group: GroupView, request: RemovalRequest, de
 
 /** Removes, one at a time and each under the quorum guard, the members whose instances are gone for good. */
 export async function removeGoneMembers(group: GroupView, deps: LifecycleDeps): Promise<{ reachable: boolean; removed: string[] }> {
-  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  const client = clientFor(candidateEndpoints(group, deps.config), deps.connection);
   const removed: string[] = [];
   try {
     const observed = await observeForPlanning(client, deps.connection, loggerFor(deps.telemetry));
@@ -121,7 +121,7 @@ export async function removeGoneMembers(group: GroupView, deps: LifecycleDeps): 
 /** Promotes every learner that caught up, if the quorum allows. Returns the promoted members' names. */
 export async function promoteReadyLearners(group: GroupView, deps: LifecycleDeps): Promise<string[]> {
   const log = loggerFor(deps.telemetry);
-  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  const client = clientFor(candidateEndpoints(group, deps.config), deps.connection);
   const promoted: string[] = [];
   try {
     let list;

@@ -1,11 +1,11 @@
 // The parameter namespace `<prefix>/<cluster>` belongs to one Auto Scaling group: the first group's Lambda to
 // act records itself there, create-only, and a second group configured with the same namespace refuses to act
 // rather than overwrite or delete the first one's parameters (e.g. two stacks deployed with one cluster name).
-import * as z from 'zod';
+import * as z from '../adapters/zod.js';
 import { GroupNotFoundError } from '../adapters/aws/index.js';
 import type { LifecycleDeps } from './deps.js';
 
-const ownerRecordSchema = z.object({ version: z.literal(1), group: z.string().min(1), createdAt: z.string() });
+const ownerRecordSchema = z.object({ version: z.literal(1), group: z.string().check(z.minLength(1)), createdAt: z.string() });
 
 export type NamespaceClaim =
   | { readonly kind: 'ours'; readonly how: 'unclaimed' | 'created' | 'existing' | 'taken-over'; readonly previousOwner?: string }

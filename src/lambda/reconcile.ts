@@ -12,6 +12,7 @@ import { readBootstrapRecord } from './first-wave.js';
 import { backUpWhenDue, type BackupOutcome } from './backup.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { handleTerminate } from './terminate.js';
+import { isTlsSetupError, prepareTls, renewCertificates, type TlsContext } from './tls.js';
 
 export interface ReconcileReport {
   readonly promoted: string[];
@@ -25,6 +26,8 @@ export interface ReconcileReport {
   readonly deferred: string[];
   /** Instances reported Unhealthy to the group: their members stayed unhealthy past the threshold (heal.ts). */
   readonly reportedUnhealthy: string[];
+  /** Member (instance IDs) and client certificates (names) re-issued: missing, unusable or due (tls.ts). */
+  readonly renewedCertificates: string[];
   clusterReachable: boolean;
   /** What the backup step did (backup.ts); absent when the cluster did not answer. */
   backup?: BackupOutcome;
@@ -35,10 +38,13 @@ export interface ReconcileReport {
  * members of instances that are gone first (etcd 3.4 refuses any add while a voter is down, and a dead voter
  * blocks promotions), then learners are promoted BEFORE pending terminations are handled (a healthy voter's
  * termination is held while a learner is pending: promoting first lets a rolling update move on),
- * then pending launches and missed launches (InService instances never configured), then promotions again, then orphaned parameters. One step
- * failing does not stop the others.
+ * then pending launches and missed launches (InService instances never configured), then promotions again, then
+ * certificate renewal (tls.ts: member and client certificates missing, unusable or due), then orphaned parameters.
+ * One step failing does not stop the others. With TLS on, every etcd call is mutual TLS; a CA that cannot be used
+ * changes nothing but abandoning pending launches.
  */
-export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
+export async function reconcile(plainDeps: LifecycleDeps): Promise<ReconcileReport> {
+  let deps = plainDeps;
   const { config, telemetry } = deps;
   const report: ReconcileReport = {
     promoted: [],
@@ -49,6 +55,7 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     adopted: [],
     deferred: [],
     reportedUnhealthy: [],
+    renewedCertificates: [],
     clusterReachable: false,
   };
   const attempt = async (what: string, step: () => Promise<void>): Promise<void> => {
@@ -61,6 +68,25 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     }
   };
   let group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
+  let tls: TlsContext | undefined;
+  try {
+    tls = await prepareTls(deps);
+    if (tls !== undefined) deps = tls.deps;
+  } catch (err) {
+    if (!isTlsSetupError(err)) throw err;
+    // Without a usable CA no call to etcd can be made (and none is made without TLS): nothing changes but pending
+    // launches, which are abandoned (each finds the same CA and refuses), never started insecurely.
+    telemetry.error('the cluster certificate authority cannot be used; nothing was changed', { error: err.message });
+    report.deferred.push(`tls: ${err.message}`);
+    for (const instance of [...group.instances.values()].filter((i) => i.lifecycleState === 'Pending:Wait')) {
+      await attempt(`launch ${instance.instanceId}`, async () => {
+        await handleLaunch({ instanceId: instance.instanceId, token: '' }, deps);
+        report.launchesHandled.push(instance.instanceId);
+      });
+    }
+    telemetry.decision({ trigger: 'reconcile', decision: 'reconciled', reason: summary(report), details: { ...report } });
+    return report;
+  }
   await attempt('remove members of gone instances', async () => {
     const gone = await removeGoneMembers(group, deps);
     report.clusterReachable = gone.reachable;
@@ -104,6 +130,14 @@ export async function reconcile(deps: LifecycleDeps): Promise<ReconcileReport> {
     report.reportedUnhealthy.push(...(await healUnhealthyMembers(group, deps)).reported);
   });
 
+  if (tls !== undefined) {
+    const context = { ...tls, deps };
+    await attempt('renew certificates', async () => {
+      const renewed = await renewCertificates(group, context);
+      report.renewedCertificates.push(...renewed.members, ...renewed.clients.map((name) => `client ${name}`));
+    });
+  }
+
   if (report.clusterReachable && deps.backups !== undefined) report.backup = await backUpWhenDue(group, deps, 'reconcile');
   // Parameters of instances that are gone: only those this deployment wrote (tagged with its group).
   const live = new Set(liveInstances(group).map((i) => i.instanceId));
@@ -133,7 +167,7 @@ async function missedLaunches(group: GroupView, deps: LifecycleDeps): Promise<st
   const configured = new Set(await deps.parameters.listInstanceIds());
   const unconfigured = inService.filter((i) => !configured.has(i.instanceId));
   if (unconfigured.length === 0) return [];
-  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  const client = clientFor(candidateEndpoints(group, deps.config), deps.connection);
   let members: readonly Member[] = [];
   try {
     members = (await client.memberList()).members;
@@ -157,6 +191,7 @@ function summary(r: ReconcileReport): string {
     r.removed.length > 0 ? `removed ${r.removed.join(', ')}` : undefined,
     r.deletedParameters.length > 0 ? `deleted parameters of ${r.deletedParameters.join(', ')}` : undefined,
     r.reportedUnhealthy.length > 0 ? `reported unhealthy ${r.reportedUnhealthy.join(', ')}` : undefined,
+    r.renewedCertificates.length > 0 ? `renewed certificates of ${r.renewedCertificates.join(', ')}` : undefined,
     r.deferred.length > 0 ? `deferred ${r.deferred.length} step(s) to the next pass` : undefined,
   ].filter((p) => p !== undefined);
   return parts.length === 0 ? 'nothing to do: the cluster matches the group' : parts.join('; ');

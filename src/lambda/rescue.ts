@@ -43,7 +43,7 @@ export async function rescueSurvivors(
   for (const id of survivors) {
     const ip = group.instances.get(id)?.privateIp;
     if (ip === undefined) return wait('a survivor has no known address: its data cannot be read', { instanceId: id });
-    endpoints.push(clientURL(ip, config.clientPort));
+    endpoints.push(clientURL(ip, config));
   }
 
   let outcome: RescueOutcome;

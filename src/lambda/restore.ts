@@ -40,7 +40,7 @@ interface Observed {
  * revision seen is recorded when it moved (one PutParameter at most). Called by the reconcile pass.
  */
 export async function noteClusterAnswers(group: GroupView, deps: LifecycleDeps): Promise<void> {
-  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  const client = clientFor(candidateEndpoints(group, deps.config), deps.connection);
   let status;
   try {
     status = await client.status();
@@ -253,7 +253,7 @@ function restoreWave(group: GroupView, deps: LifecycleDeps): BootstrapRecord['me
   );
   const candidates = liveInstances(group).filter((i) => i.privateIp !== undefined);
   if (!Number.isFinite(wanted) || candidates.length < wanted) return undefined;
-  return candidates.slice(0, wanted).map((i) => ({ name: i.instanceId, peerURLs: [peerURL(i.privateIp!, config.peerPort)] }));
+  return candidates.slice(0, wanted).map((i) => ({ name: i.instanceId, peerURLs: [peerURL(i.privateIp!, config)] }));
 }
 
 /**

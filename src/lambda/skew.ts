@@ -14,7 +14,7 @@ import { candidateEndpoints, type GroupView } from './group.js';
 export async function versionSkewRefusal(group: GroupView, deps: LifecycleDeps): Promise<string | undefined> {
   const wanted = deps.config.etcdVersion;
   if (wanted === undefined) return undefined;
-  const client = clientFor(candidateEndpoints(group, deps.config.clientPort), deps.connection);
+  const client = clientFor(candidateEndpoints(group, deps.config), deps.connection);
   try {
     const { cluster, server } = await client.getVersion();
     const decision = checkVersionSkew(wanted, cluster, server);

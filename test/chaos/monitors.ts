@@ -1,9 +1,14 @@
 // The chaos run's observers: a writer that records which numbered writes etcd acknowledged, and a quorum
 // monitor that samples the voters' health. Both talk to the in-service instances' client URLs directly over the
-// v3 JSON gateway with short timeouts, so a hung member slows them down by one timeout at most.
+// v3 JSON gateway with short timeouts, so a hung member slows them down by one timeout at most. On TLS members
+// they make their requests through the world's `probeJson` (its client certificate).
+
 import { setTimeout as delay } from 'node:timers/promises';
 import { quorumOf } from '../../src/core/quorum.js';
 import { tryJson } from '../harness/index.js';
+
+/** One JSON request, undefined on any failure: tryJson for plain HTTP, World.probeJson for TLS members. */
+export type JsonProbe = (url: string, init?: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number }) => Promise<unknown>;
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 const unb64 = (text: string): string => Buffer.from(text, 'base64').toString('utf8');
@@ -21,7 +26,10 @@ export class Writer {
   private running = false;
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly endpoints: () => readonly string[]) {}
+  constructor(
+    private readonly endpoints: () => readonly string[],
+    private readonly probe: JsonProbe = tryJson,
+  ) {}
 
   start(): void {
     this.running = true;
@@ -45,7 +53,7 @@ export class Writer {
       const n = ++this.attempted;
       // A put answered with a header is committed by a quorum; anything else (timeout, error) is unknown, and
       // an unknown write may or may not be there at the end: only acknowledged ones are checked.
-      const answer = await tryJson(`${endpoint}/v3/kv/put`, {
+      const answer = await this.probe(`${endpoint}/v3/kv/put`, {
         method: 'POST',
         body: { key: b64(keyOf(n)), value: b64(String(n)) },
         timeoutMs: 1000,
@@ -61,10 +69,11 @@ export class Writer {
 export async function lostWrites(
   endpoints: readonly string[],
   acknowledged: ReadonlySet<number>,
+  probe: JsonProbe = tryJson,
 ): Promise<{ lost: number[]; read: boolean }> {
   const end = b64(KEY_PREFIX.slice(0, -1) + String.fromCharCode(KEY_PREFIX.charCodeAt(KEY_PREFIX.length - 1) + 1));
   for (const endpoint of endpoints) {
-    const answer = await tryJson(`${endpoint}/v3/kv/range`, {
+    const answer = await probe(`${endpoint}/v3/kv/range`, {
       method: 'POST',
       body: { key: b64(KEY_PREFIX), range_end: end },
       timeoutMs: 5000,
@@ -110,6 +119,7 @@ export class QuorumMonitor {
     /** Names (instance IDs) of members the chaos has killed or hung right now. */
     private readonly chaosDown: () => ReadonlySet<string>,
     private readonly intervalMs = 250,
+    private readonly probe: JsonProbe = tryJson,
   ) {}
 
   start(): void {
@@ -146,7 +156,7 @@ export class QuorumMonitor {
       voters.map(async (m) => {
         const url = m.clientURLs?.[0];
         if (url === undefined) return false;
-        const answer = (await tryJson(`${url}/v3/maintenance/status`, { method: 'POST', body: {}, timeoutMs: 700 })) as
+        const answer = (await this.probe(`${url}/v3/maintenance/status`, { method: 'POST', body: {}, timeoutMs: 700 })) as
           { header?: { cluster_id?: string } } | undefined;
         return answer?.header?.cluster_id === list.clusterId;
       }),
@@ -177,7 +187,7 @@ export class QuorumMonitor {
     { clusterId: string; members: { name?: string; isLearner?: boolean; clientURLs?: string[] }[] } | undefined
   > {
     for (const endpoint of this.endpoints()) {
-      const answer = (await tryJson(`${endpoint}/v3/cluster/member/list`, { method: 'POST', body: {}, timeoutMs: 700 })) as
+      const answer = (await this.probe(`${endpoint}/v3/cluster/member/list`, { method: 'POST', body: {}, timeoutMs: 700 })) as
         { header?: { cluster_id?: string }; members?: { name?: string; isLearner?: boolean; clientURLs?: string[] }[] } | undefined;
       if (answer?.header?.cluster_id !== undefined) return { clusterId: answer.header.cluster_id, members: answer.members ?? [] };
     }

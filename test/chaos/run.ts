@@ -143,10 +143,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   let quorumLoss: QuorumLossReport | undefined;
   /** Instance IDs whose etcd the chaos killed or hung, while it is down. */
   const chaosDown = new Set<string>();
-  const writer = new Writer(() => world.endpoints());
+  const probe = (url: string, init?: Parameters<World['probeJson']>[1]) => world.probeJson(url, init);
+  const writer = new Writer(() => world.endpoints(), probe);
   const monitor = new QuorumMonitor(
     () => world.endpoints(),
     () => chaosDown,
+    undefined,
+    probe,
   );
   let reconcilePasses = 0;
   let lost: number[] = [];
@@ -286,7 +289,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     }
     await writer.stop();
     await monitor.stop();
-    const readBack = await lostWrites(world.endpoints(), writer.acknowledged);
+    const readBack = await lostWrites(world.endpoints(), writer.acknowledged, probe);
     if (!readBack.read) violations.push('could not read the written keys back from any member');
     lost = readBack.lost;
     if (loss !== undefined && quorumLoss !== undefined) {

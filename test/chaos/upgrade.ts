@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { tryJson } from '../harness/index.js';
 import type { EtcdVersionName } from '../harness/versions.js';
 import type { World } from '../sim/world.js';
-import { QuorumMonitor, Writer, lostWrites } from './monitors.js';
+import { QuorumMonitor, Writer, lostWrites, type JsonProbe } from './monitors.js';
 
 export interface UpgradeResult {
   readonly violations: string[];
@@ -36,10 +36,13 @@ export async function rollingUpgrade(
   const started = Date.now();
   const old = world.inService();
   const size = old.length;
-  const writer = new Writer(() => world.endpoints());
+  const probe = (url: string, init?: Parameters<World['probeJson']>[1]) => world.probeJson(url, init);
+  const writer = new Writer(() => world.endpoints(), probe);
   const monitor = new QuorumMonitor(
     () => world.endpoints(),
     () => new Set(),
+    undefined,
+    probe,
   );
   writer.start();
   monitor.start();
@@ -58,10 +61,10 @@ export async function rollingUpgrade(
   }
   violations.push(...monitor.violations);
   const endpoints = world.endpoints();
-  const { lost, read } = await lostWrites(endpoints, writer.acknowledged);
+  const { lost, read } = await lostWrites(endpoints, writer.acknowledged, probe);
   if (!read) violations.push('the writes could not be read back');
   if (lost.length > 0) violations.push(`${lost.length} acknowledged writes lost`);
-  const clusterVersion = await waitForClusterVersion(endpoints, to);
+  const clusterVersion = await waitForClusterVersion(endpoints, to, probe);
   if (clusterVersion?.startsWith(`${to}.`) !== true)
     violations.push(`the cluster reports version ${clusterVersion ?? '(no answer)'}, not ${to}`);
   const versions = Object.fromEntries(world.inService().map((id) => [id, world.instanceVersion(id)]));
@@ -78,12 +81,16 @@ export async function rollingUpgrade(
 }
 
 /** /version's etcdcluster, polled until it reports `minor` or the wait runs out; the last answer. */
-export async function waitForClusterVersion(endpoints: readonly string[], minor: string): Promise<string | undefined> {
+export async function waitForClusterVersion(
+  endpoints: readonly string[],
+  minor: string,
+  probe: JsonProbe = tryJson,
+): Promise<string | undefined> {
   const deadline = Date.now() + CLUSTER_VERSION_WAIT_MS;
   let last: string | undefined;
   for (;;) {
     for (const endpoint of endpoints) {
-      const answer = (await tryJson(`${endpoint}/version`, { timeoutMs: 1000 })) as { etcdcluster?: string } | undefined;
+      const answer = (await probe(`${endpoint}/version`, { timeoutMs: 1000 })) as { etcdcluster?: string } | undefined;
       if (answer?.etcdcluster !== undefined) {
         last = answer.etcdcluster;
         break;

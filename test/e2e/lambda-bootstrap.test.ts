@@ -3,7 +3,6 @@
 // forms), duplicate events, and handler crashes between steps that the redelivery or the reconcile finishes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { etcdctlMemberList } from '../harness/index.js';
 import { parseDropin } from '../harness/systemd.js';
 import { SimulatedCrash, startWorld, type World } from '../sim/world.js';
 import { timelineFromEnv } from '../sim/timeline.js';
@@ -68,7 +67,7 @@ describe('first bootstrap of three instances', () => {
 
     await world.put('/e2e/bootstrap', 'written after the bootstrap');
     assert.equal(await world.get('/e2e/bootstrap'), 'written after the bootstrap');
-    const list = await etcdctlMemberList(world.endpoints());
+    const list = await world.memberList();
     assert.equal(list.members.length, 3);
   });
 

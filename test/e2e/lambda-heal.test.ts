@@ -5,7 +5,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { etcdctlMemberList } from '../harness/index.js';
 import { startWorld, type World } from '../sim/world.js';
 import { timelineFromEnv } from '../sim/timeline.js';
 
@@ -102,7 +101,7 @@ describe('healing a hung member of a three-member cluster', () => {
       [{ instanceId: victim, transition: 'terminate', result: 'CONTINUE' }],
       'the terminate hook removed the member',
     );
-    const { members } = await etcdctlMemberList(world.endpoints());
+    const { members } = await world.memberList();
     assert.equal(members.length, 3);
     assert.ok(members.every((m) => !m.isLearner && m.name !== victim));
     assert.equal(await world.get('/e2e/heal'), 'kept through every heal');
@@ -112,7 +111,7 @@ describe('healing a hung member of a three-member cluster', () => {
   test('with two of three members hung (no quorum) nothing is reported or removed', TIMEOUT, async () => {
     const reportedBefore = reportedUnhealthy(world).length;
     const [a, b] = world.inService();
-    const { members: membersBefore } = await etcdctlMemberList(world.endpoints());
+    const { members: membersBefore } = await world.memberList();
     world.etcdOf(a!)!.stop();
     world.etcdOf(b!)!.stop();
     try {
@@ -129,7 +128,7 @@ describe('healing a hung member of a three-member cluster', () => {
       world.etcdOf(b!)!.resume();
     }
     await world.waitForHealthyMembers();
-    const { members: membersAfter } = await etcdctlMemberList(world.endpoints());
+    const { members: membersAfter } = await world.memberList();
     assert.deepEqual(membersAfter.map((m) => m.id).sort(), membersBefore.map((m) => m.id).sort());
   });
 });
@@ -188,7 +187,7 @@ describe('healing members that never run: never started, or crash-looping under 
       // Admitted (a learner was added for it), but its etcd never starts: the launch waits for a voter, so the
       // instance stays Pending:Wait and the unstarted learner holds the only learner slot.
       assert.equal(world.instance(broken).lifecycleState, 'Pending:Wait');
-      const { members } = await etcdctlMemberList(world.endpoints());
+      const { members } = await world.memberList();
       assert.ok(
         members.some((m) => m.isLearner && m.name === ''),
         'an unstarted learner holds the only learner slot',
@@ -200,7 +199,7 @@ describe('healing members that never run: never started, or crash-looping under 
       const result = await world.settle({ timeoutMs: 90_000 });
       assertSettled(result.problems);
       assert.ok(!result.inService.includes(broken));
-      const after = await etcdctlMemberList(world.endpoints());
+      const after = await world.memberList();
       assert.equal(after.members.length, 3);
       assert.ok(after.members.every((m) => !m.isLearner && m.name !== ''));
       assert.equal(await world.get('/e2e/heal-never'), 'kept');

@@ -4,7 +4,6 @@
 // the members answer again. Runs on both versions.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { readLocalMemberList } from '../harness/index.js';
 import { startWorld, type World } from '../sim/world.js';
 import { timelineFromEnv } from '../sim/timeline.js';
 
@@ -23,8 +22,7 @@ describe('a launch while the cluster has no leader', () => {
     { timeout: 120_000 },
     async () => {
       const [survivor, ...frozen] = world.inService() as [string, string, string];
-      const survivorURL = `http://${world.instance(survivor).privateIp}:2379`;
-      const membersBefore = (await readLocalMemberList(survivorURL)).members.map((m) => m.id).sort();
+      const membersBefore = (await world.localMemberList(survivor)).members.map((m) => m.id).sort();
       for (const id of frozen) world.etcdOf(id)!.stop();
       try {
         await world.scaleTo(4);
@@ -34,7 +32,7 @@ describe('a launch while the cluster has no leader', () => {
         const decision = world.telemetry!.decisions().at(-1);
         assert.equal(decision?.decision, 'refuse');
         assert.match(String(decision?.code), /no-quorum|quorum-at-risk|cluster-down/);
-        assert.deepEqual((await readLocalMemberList(survivorURL)).members.map((m) => m.id).sort(), membersBefore);
+        assert.deepEqual((await world.localMemberList(survivor)).members.map((m) => m.id).sort(), membersBefore);
       } finally {
         for (const id of frozen) world.etcdOf(id)!.resume();
       }

@@ -3,7 +3,6 @@
 // abandoned with the member list unchanged (and heals once the cluster is healthy again).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { etcdctlMemberList, readLocalMemberList } from '../harness/index.js';
 import { startWorld, type World } from '../sim/world.js';
 import { timelineFromEnv } from '../sim/timeline.js';
 import { assertSettled, TIMEOUT } from '../sim/scenario.js';
@@ -74,7 +73,7 @@ describe('replacing instances of a running cluster', () => {
   test('a join that would lose quorum is abandoned with the member list unchanged, and heals later', TIMEOUT, async () => {
     const before = world.inService();
     const [survivor, frozen, victim] = before as [string, string, string];
-    const membersBefore = (await etcdctlMemberList(world.endpoints())).members.map((m) => `${m.id}:${m.name}:${m.isLearner}`).sort();
+    const membersBefore = (await world.memberList()).members.map((m) => `${m.id}:${m.name}:${m.isLearner}`).sort();
 
     // One machine dies, another stops answering: one healthy voter of three, no quorum.
     world.etcdOf(frozen)!.stop();
@@ -89,9 +88,7 @@ describe('replacing instances of a running cluster', () => {
     assert.deepEqual(world.completions().at(-1), { instanceId: replacement, transition: 'launch', result: 'ABANDON' });
     assert.equal(world.cloud.parameters.value(world.parameters.instanceName(replacement, 'dropin')), undefined);
     // The survivor's own view: without a leader, 3.5's etcdctl (always linearizable) cannot list at all.
-    const membersAfter = (await readLocalMemberList(`http://${world.instance(survivor).privateIp}:2379`)).members
-      .map((m) => `${m.id}:${m.name}:${m.isLearner}`)
-      .sort();
+    const membersAfter = (await world.localMemberList(survivor)).members.map((m) => `${m.id}:${m.name}:${m.isLearner}`).sort();
     assert.deepEqual(membersAfter, membersBefore);
     assert.equal(world.instance(replacement).lifecycleState, 'Terminated');
     assert.equal(world.telemetry?.total('Refusals'), 1);

@@ -4,7 +4,6 @@
 // meets damaged, foreign and half-finished snapshots. Runs on both versions.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { readStatus } from '../harness/etcd.js';
 import { timelineFromEnv } from '../sim/timeline.js';
 import { startWorld, type World } from '../sim/world.js';
 
@@ -196,7 +195,7 @@ describe('automatic recovery after every instance is lost', () => {
       );
       assert.equal(world.telemetry!.total('Removals'), removalsBefore);
       assert.equal(world.telemetry!.total('Additions'), additionsBefore);
-      const status = await readStatus(old.clientURL, 1000);
+      const status = await world.status(old.clientURL, 1000);
       assert.ok(status === undefined || status.clusterId.toString(16) === lostClusterId, 'it is still the lost cluster, without a quorum');
       assert.ok(status === undefined || status.leader === 0n, 'it has no leader');
       await old.kill();

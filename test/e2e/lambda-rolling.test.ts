@@ -6,7 +6,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { etcdctlMemberList } from '../harness/index.js';
 import { startWorld, type World } from '../sim/world.js';
 import { timelineFromEnv } from '../sim/timeline.js';
 
@@ -35,7 +34,7 @@ describe('rolling replacement with slow boots', () => {
       const voterCounts: number[] = [];
       let held = 0;
       const watchQuorum = async (): Promise<void> => {
-        const { members } = await etcdctlMemberList(world.endpoints());
+        const { members } = await world.memberList();
         voterCounts.push(members.filter((m) => !m.isLearner).length);
         // Every member is readable through the cluster: the quorum answers.
         assert.equal(await world.get('/e2e/rolling'), 'survives');

@@ -1,9 +1,9 @@
 // The lifecycle Lambda end to end, changing the group's size: scale out from three to five members (one
 // join at a time), two instances replaced at once, scale in to three, and a scale-in while another member is
 // unreachable, where the terminating member is kept, and its termination held, rather than removed below the quorum.
+// This group runs plain HTTP (ELASTIC_ETCD_TLS=off), the development mode: every other Lambda scenario runs TLS.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { etcdctlMemberList } from '../harness/index.js';
 import { startWorld, type World } from '../sim/world.js';
 import { timelineFromEnv } from '../sim/timeline.js';
 import { assertSettled } from '../sim/scenario.js';
@@ -14,7 +14,9 @@ const TIMEOUT = { timeout: 150_000 };
 describe('scaling the group', () => {
   let world: World;
   before(async () => {
-    world = await startWorld({ seed: 303, clusterSize: 5, ...timelineFromEnv() });
+    world = await startWorld({ seed: 303, clusterSize: 5, tls: false, ...timelineFromEnv() });
+    assert.equal(world.config.tls, undefined, 'plain HTTP: no TLS configured');
+    assert.ok(world.endpoints().every((url) => url.startsWith('http://')));
     assertSettled((await world.bootstrap(3)).problems);
     await world.put('/e2e/scale', 'written by three');
   });
@@ -86,7 +88,7 @@ describe('scaling the group', () => {
   test('scale-in while another member is unreachable: the termination waits until removing the member is safe', TIMEOUT, async () => {
     const before = world.inService();
     const [frozen, leaving] = [before[0]!, before[2]!];
-    const membersBefore = (await etcdctlMemberList(world.endpoints())).members.map((m) => m.id).sort();
+    const membersBefore = (await world.memberList()).members.map((m) => m.id).sort();
     world.etcdOf(frozen)!.stop();
     await world.terminate(leaving);
 
@@ -101,8 +103,8 @@ describe('scaling the group', () => {
       world.completions().filter((c) => c.instanceId === leaving && c.transition === 'terminate'),
       [],
     );
-    const survivors = before.filter((id) => id !== frozen).map((id) => `http://${world.instance(id).privateIp}:2379`);
-    assert.deepEqual((await etcdctlMemberList(survivors)).members.map((m) => m.id).sort(), membersBefore);
+    const survivors = before.filter((id) => id !== frozen).map((id) => world.clientURL(id));
+    assert.deepEqual((await world.memberList(survivors)).members.map((m) => m.id).sort(), membersBefore);
 
     // Once the unreachable member answers again, the redelivered event (or the reconcile pass) removes it.
     world.etcdOf(frozen)!.resume();

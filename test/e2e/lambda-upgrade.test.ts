@@ -4,7 +4,7 @@
 // it, and the cluster is left as it was. Runs both versions at once, so it runs in the 3.5 pass of `npm test`.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { etcdctlMemberList, selectedEtcdVersion } from '../harness/index.js';
+import { selectedEtcdVersion } from '../harness/index.js';
 import { rollingUpgrade } from '../chaos/upgrade.js';
 import { startWorld, type World } from '../sim/world.js';
 import { timelineFromEnv } from '../sim/timeline.js';
@@ -27,7 +27,7 @@ describe('rolling upgrade 3.4 -> 3.5', { skip }, () => {
 
   /** Launches one instance with the Lambda told `lambdaVersion`; expects the launch abandoned for the skew. */
   async function expectSkewRefused(lambdaVersion: string, reason: RegExp): Promise<void> {
-    const before = (await etcdctlMemberList(world.endpoints())).members.map((m) => m.id).sort();
+    const before = (await world.memberList()).members.map((m) => m.id).sort();
     world.setLaunchVersion('3.4', lambdaVersion);
     await world.scaleTo(4);
     const launch = await world.deliver();
@@ -36,7 +36,7 @@ describe('rolling upgrade 3.4 -> 3.5', { skip }, () => {
     assert.equal(decision?.decision, 'refuse');
     assert.match(String(decision?.reason), reason);
     assert.equal(decision?.code, 'version-skew');
-    assert.deepEqual((await etcdctlMemberList(world.endpoints())).members.map((m) => m.id).sort(), before, 'no member added or removed');
+    assert.deepEqual((await world.memberList()).members.map((m) => m.id).sort(), before, 'no member added or removed');
     await world.scaleTo(3);
     assertSettled((await world.settle()).problems);
   }

@@ -26,8 +26,8 @@ export interface MemberTls {
   readonly client: TlsPems;
 }
 
-/** A JSON probe over http, or over https presenting `client`. */
-function probeJson(
+/** A JSON probe over http, or over https presenting `client`: the parsed JSON of a 2xx answer, undefined otherwise. */
+export function probeJson(
   url: string,
   client: TlsPems | undefined,
   init: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number },
@@ -52,9 +52,12 @@ export interface StartMemberOptions {
   readonly version?: EtcdVersionName;
   /**
    * Mutual TLS on both listeners (https:// URLs, client certificates required), with a certificate from the
-   * cluster's test CA. Defaults to whether the cluster has TLS enabled (see EtcdCluster.enableTls).
+   * cluster's test CA. Defaults to whether the cluster has TLS enabled (see EtcdCluster.enableTls). Or the
+   * member's own files and the identity to probe it with (e.g. certificates an instance fetched from SSM).
    */
-  readonly tls?: boolean;
+  readonly tls?: boolean | MemberTls;
+  /** The member's work dir under the cluster's dir (default: its IP and a counter), e.g. an instance ID. */
+  readonly workDirName?: string;
   /**
    * Runs after the member's work dir exists and before etcd starts (e.g. restoring a snapshot into its data dir,
    * as a boot script does). A rejection leaves etcd unstarted and is passed on.
@@ -351,14 +354,20 @@ export class EtcdCluster {
     return ip;
   }
 
+  /** The work dir a member started with `workDirName` (or, without it, the next one at `ip`) gets. */
+  workDirFor(ip: string, workDirName?: string): string {
+    if (workDirName !== undefined && !/^[A-Za-z0-9_.-]+$/.test(workDirName)) throw new Error(`invalid work dir name ${workDirName}`);
+    return join(this.dir, workDirName ?? `${ip}-${this.all.length}`);
+  }
+
   /** Starts one etcd process from arbitrary settings or flags (see StartMemberOptions). */
   async startMember(options: StartMemberOptions = {}): Promise<EtcdMember> {
     if (this.closed) throw new Error('cluster is closed');
     const ip = options.ip ?? (await this.allocateIp());
-    const workDir = join(this.dir, `${ip}-${this.all.length}`);
+    const workDir = this.workDirFor(ip, options.workDirName);
     mkdirSync(workDir, { recursive: true });
-    let tls: MemberTls | undefined;
-    if (options.tls ?? this.pki !== undefined) {
+    let tls: MemberTls | undefined = typeof options.tls === 'object' ? options.tls : undefined;
+    if (tls === undefined && ((options.tls as boolean | undefined) ?? this.pki !== undefined)) {
       const pki = await this.enableTls();
       const name = flagValue(options.flags ?? [], 'name') ?? options.settings?.ETCD_NAME ?? 'default';
       tls = { files: await pki.issueMember(name, ip), client: this.tlsClient! };

@@ -3,6 +3,7 @@
 // one. Renewing a member writes new files at the same paths, as an instance's renewal timer would.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { connect } from 'node:tls';
 import { join } from 'node:path';
 import {
   createCertificateAuthority,
@@ -157,4 +158,28 @@ export async function tryHttpsJson(
   } catch {
     return undefined;
   }
+}
+
+/** What a fresh TLS handshake with a listener shows of the certificate it serves now. */
+export interface ServedCertificate {
+  readonly serialNumber: string;
+  /** Node's rendering of the SANs, e.g. "IP Address:127.0.0.11, DNS:ip-127-0-0-11.ec2.internal". */
+  readonly subjectAltName: string;
+  readonly validTo: Date;
+}
+
+/**
+ * Opens a new TLS connection to ip:port presenting `client` and resolves with the server certificate it got
+ * (checked against `client.ca`, with the IP as the name to verify).
+ */
+export function servedCertificate(ip: string, port: number, client: TlsPems, timeoutMs = 3000): Promise<ServedCertificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: ip, port, ca: client.ca, cert: client.cert, key: client.key }, () => {
+      const peer = socket.getPeerCertificate();
+      socket.destroy();
+      resolve({ serialNumber: peer.serialNumber, subjectAltName: peer.subjectaltname ?? '', validTo: new Date(peer.valid_to) });
+    });
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no TLS handshake with ${ip}:${port}`)));
+    socket.on('error', reject);
+  });
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -44,6 +45,17 @@ describe('cdk-nag AwsSolutions', () => {
       internetAccess: false,
       etcdInstall: { method: 's3', bucket, key: 'etcd/etcd-v3.5.30-linux-amd64.tar.gz' },
     });
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    assert.deepEqual(
+      report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.locations.join(',')).join(' ')}`),
+      [],
+    );
+  });
+
+  test('no unacknowledged finding with a TLS client granted (grantClient adds no wildcard)', () => {
+    const stack = new ElasticEtcdStack(new App(), 'Clients', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const application = new iam.Role(stack, 'Application', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    stack.cluster.grantClient(application, 'app');
     const report = new AwsSolutionsChecks().validateScope(stack);
     assert.deepEqual(
       report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.locations.join(',')).join(' ')}`),

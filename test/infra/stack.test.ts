@@ -7,7 +7,10 @@ import { after, describe, test } from 'node:test';
 import { App, CfnParameter, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { ParameterStore } from '../../src/adapters/aws/parameters.js';
 import {
   maxLaunchWaitSeconds,
   ElasticEtcdCluster,
@@ -15,6 +18,7 @@ import {
   InvalidClusterPropsError,
   MESSAGE_GROUP_ID,
   QUEUE_MAX_RECEIVE_COUNT,
+  TLS_PARAMETERS,
   type ElasticEtcdClusterProps,
 } from '../../infra/elastic-etcd-cluster.js';
 import { retryDelaySeconds } from '../../src/lambda/sqs.js';
@@ -330,15 +334,22 @@ describe('the Lambda', () => {
       ELASTIC_ETCD_BACKUP_INTERVAL_SECONDS: '1800',
       ELASTIC_ETCD_AUTO_RESTORE: 'true',
       ELASTIC_ETCD_RESTORE_AFTER_SECONDS: '600',
+      // TLS on by default, the SecureStrings under the stack's own key (the TLS tests below check the key).
+      ELASTIC_ETCD_TLS: 'on',
+      ELASTIC_ETCD_TLS_KMS_KEY_ID: env.ELASTIC_ETCD_TLS_KMS_KEY_ID,
     });
     assert.match(JSON.stringify(env.ELASTIC_ETCD_BACKUP_BUCKET), /^\{"Ref":"ClusterBackupsBucket[0-9A-F]+"\}$/);
+    assert.match(JSON.stringify(env.ELASTIC_ETCD_TLS_KMS_KEY_ID), /^\{"Fn::GetAtt":\["ClusterTlsKey[0-9A-F]+","Arn"\]\}$/);
   });
 });
 
 describe('least-privilege IAM', () => {
   const lambdaStatements = statementsOfRole(template, 'ClusterLifecycleFunctionServiceRole');
   // The backup read (ReadBackupSnapshots) is checked in test/infra/backup-bucket.test.ts.
-  const instanceStatements = statementsOfRole(template, 'ClusterInstanceRole').filter((s) => s.Sid !== 'ReadBackupSnapshots');
+  // The backup read (ReadBackupSnapshots) is checked in test/infra/backup-bucket.test.ts, the TLS grants below.
+  const instanceStatements = statementsOfRole(template, 'ClusterInstanceRole').filter(
+    (s) => !['ReadBackupSnapshots', 'DecryptOwnInstanceParameters', 'ReadCaCertificate'].includes(String(s.Sid)),
+  );
 
   test("the Lambda: this deployment's parameters only", () => {
     const ssm = lambdaStatements.filter((s) => asArray(s.Action as string | string[]).some((a) => a.startsWith('ssm:')));
@@ -422,9 +433,11 @@ describe('least-privilege IAM', () => {
     for (const role of Object.values(roles) as { Properties: Json }[]) assert.equal(role.Properties.ManagedPolicyArns, undefined);
   });
 
-  test('no instance-side "env" parameter: the drop-in and the restore file are the only things an instance reads', () => {
+  test('no instance-side "env" parameter: the drop-in, the restore file and the TLS material are the only things an instance reads', () => {
     const userData = userDataOf(template);
-    assert.deepEqual([...new Set(userData.match(/\/instances\/[^/\s]+\/[a-z]+/g))], ['/instances/$1/dropin', '/instances/$1/restore']);
+    assert.deepEqual([...new Set(userData.match(/\/instances\/[^/\s]+\/[a-z]+/g))], ['/instances/$1/dropin', '/instances/$1/tls']);
+    // The other reads go through read_instance_parameter <id> <file>.
+    assert.deepEqual([...userData.matchAll(/read_instance_parameter "\$1" ([a-z]+)/g)].map((m) => m[1]).sort(), ['restore', 'tls']);
     assert.doesNotMatch(userData, /\/instances\/[^/\s]+\/env\b/);
   });
 
@@ -460,7 +473,8 @@ describe('a namespace per deployment', () => {
         `${arn} vs ${lambdaB.join(' ')}`,
       );
     }
-    for (const arn of scope(tb, 'ClusterInstanceRole')) assert.ok(arn.includes('/elastic-etcd/EtcdGreen/etcd/instances/'), arn);
+    for (const arn of scope(tb, 'ClusterInstanceRole'))
+      assert.match(arn, /\/elastic-etcd\/EtcdGreen\/etcd\/(instances\/\*|tls\/ca-certificate)$/, arn);
     assert.notEqual(lambdaEnv(ta).ELASTIC_ETCD_PARAMETER_PREFIX, lambdaEnv(tb).ELASTIC_ETCD_PARAMETER_PREFIX);
     assert.notEqual(a.cluster.autoScalingGroupName, b.cluster.autoScalingGroupName);
     assert.match(userDataOf(ta), /readonly PARAMETER_PATH='\/elastic-etcd\/EtcdBlue\/etcd'/);
@@ -615,6 +629,203 @@ describe('region and partition', () => {
   });
 });
 
+// --- TLS (issue 16) --------------------------------------------------------------------------------------------
+
+/** Every statement of every IAM policy, with the logical IDs of the roles the policy is attached to. */
+function allStatements(t: Template): { roles: string; statement: Json }[] {
+  return (Object.values(t.findResources('AWS::IAM::Policy')) as { Properties: Json }[]).flatMap((p) =>
+    (p.Properties.PolicyDocument as { Statement: Json[] }).Statement.map((statement) => ({
+      roles: JSON.stringify(p.Properties.Roles),
+      statement,
+    })),
+  );
+}
+
+/** Whether an IAM pattern (`*` and `?` wildcards, as in ARNs and StringLike) matches `text`. */
+function globMatches(pattern: string, text: string): boolean {
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${source}$`).test(text);
+}
+
+/** The PARAMETER_ARN encryption-context patterns a kms:Decrypt statement is limited to (none: any parameter). */
+function contextPatterns(statement: Json): string[] {
+  const condition = (statement.Condition ?? {}) as Record<string, Record<string, unknown>>;
+  return Object.values(condition).flatMap((c) => asArray((c['kms:EncryptionContext:PARAMETER_ARN'] ?? []) as unknown[]).map(arnText));
+}
+
+/** Which roles (logical-ID JSON) may read `parameterArn`: ssm:GetParameter* on it and kms:Decrypt for it. */
+function rolesReading(t: Template, parameterArn: string): { ssm: string[]; kms: string[] } {
+  const actions = (s: Json): string[] => asArray(s.Action as string | string[]);
+  const allowed = allStatements(t).filter(({ statement }) => statement.Effect === 'Allow');
+  return {
+    ssm: allowed
+      .filter(({ statement }) => actions(statement).some((a) => /^ssm:(GetParameter|\*)/.test(a)))
+      .filter(({ statement }) => asArray(statement.Resource).some((r) => globMatches(arnText(r), parameterArn)))
+      .map(({ roles }) => roles),
+    kms: allowed
+      .filter(({ statement }) => actions(statement).some((a) => a === 'kms:Decrypt' || a === 'kms:*'))
+      .filter(({ statement }) => {
+        const patterns = contextPatterns(statement);
+        return patterns.length === 0 || patterns.some((p) => globMatches(p, parameterArn));
+      })
+      .map(({ roles }) => roles),
+  };
+}
+
+describe('TLS on by default', () => {
+  const keyIds = logicalIdsOf(template, 'AWS::KMS::Key');
+  const keyArn = { 'Fn::GetAtt': [keyIds[0], 'Arn'] };
+  const ssmVia = { 'Fn::Join': ['', ['ssm.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] };
+
+  test('one customer-managed key for the SecureStrings: rotation on, RETAINed, administered through IAM of this account only', () => {
+    assert.equal(keyIds.length, 1);
+    const key = template.findResources('AWS::KMS::Key')[keyIds[0] ?? ''] as {
+      Properties: Json;
+      DeletionPolicy: string;
+      UpdateReplacePolicy: string;
+    };
+    assert.equal(key.Properties.EnableKeyRotation, true);
+    assert.equal(key.DeletionPolicy, 'Retain');
+    assert.equal(key.UpdateReplacePolicy, 'Retain');
+    // The key policy names no principal but the account: who may use the key is decided by the IAM grants below.
+    const statements = (key.Properties.KeyPolicy as { Statement: Json[] }).Statement;
+    assert.equal(statements.length, 1);
+    assert.equal(arnText((statements[0]?.Principal as Json).AWS), 'arn:aws:iam::123456789012:root');
+    assert.equal(stack.cluster.tlsKey !== undefined, true);
+  });
+
+  test('no plain-HTTP URL in the Lambda environment or the user data (only the instance metadata service, which is link-local HTTP)', () => {
+    const env = JSON.stringify(lambdaEnv(template));
+    assert.doesNotMatch(env, /http:\/\//);
+    assert.equal(lambdaEnv(template).ELASTIC_ETCD_TLS, 'on');
+    const userData = userDataOf(template);
+    assert.deepEqual([...new Set(userData.match(/http:\/\/[^\s"'}]+/g))], ['http://169.254.169.254']);
+    // The boot script writes the member's TLS files whenever the drop-in asks for them, where the Lambda points etcd.
+    assert.match(userData, /readonly PKI_DIR="\$\{ELASTIC_ETCD_PKI_DIR:-\/etc\/etcd\/pki\}"/);
+  });
+
+  test('TLS is in the protocol, not the port: members open 2380 among themselves and 2379 to clients and the Lambda, nothing else', () => {
+    const ports = new Set<string>();
+    for (const rule of resourcesOf(template, 'AWS::EC2::SecurityGroupIngress'))
+      ports.add(`${String(rule.FromPort)}-${String(rule.ToPort)}`);
+    for (const group of resourcesOf(template, 'AWS::EC2::SecurityGroup'))
+      for (const rule of (group.SecurityGroupIngress as Json[] | undefined) ?? [])
+        ports.add(`${String(rule.FromPort)}-${String(rule.ToPort)}`);
+    assert.deepEqual([...ports].sort(), ['2379-2379', '2380-2380']);
+  });
+
+  test("the Lambda: encrypts and decrypts with the key through SSM, for this deployment's parameters only", () => {
+    const statements = statementsOfRole(template, 'ClusterLifecycleFunctionServiceRole').filter((s) =>
+      JSON.stringify(s.Action).includes('kms:'),
+    );
+    assert.equal(statements.length, 1);
+    const [statement] = statements as [Json];
+    assert.deepEqual([...asArray(statement.Action as string[])].sort(), ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']);
+    assert.deepEqual(statement.Resource, keyArn);
+    assert.deepEqual(contextPatterns(statement), [`${PARAMETER_ARN}/*`]);
+    assert.deepEqual((statement.Condition as Json).StringEquals, { 'kms:ViaService': ssmVia });
+  });
+
+  test('the instance: decrypts only instance parameters (and reads only its own, by the instance-ARN tag), and the CA certificate', () => {
+    const statements = statementsOfRole(template, 'ClusterInstanceRole').filter((s) => s.Sid !== 'ReadBackupSnapshots');
+    const bySid = new Map(statements.map((s) => [String(s.Sid), s]));
+    assert.deepEqual([...bySid.keys()].sort(), ['DecryptOwnInstanceParameters', 'ReadCaCertificate', 'ReadOwnInstanceParameters']);
+    const decrypt = bySid.get('DecryptOwnInstanceParameters') ?? {};
+    assert.equal(decrypt.Action, 'kms:Decrypt');
+    assert.deepEqual(decrypt.Resource, keyArn);
+    assert.deepEqual(contextPatterns(decrypt), [`${PARAMETER_ARN}/instances/*`]);
+    assert.deepEqual((decrypt.Condition as Json).StringEquals, { 'kms:ViaService': ssmVia });
+    const ca = bySid.get('ReadCaCertificate') ?? {};
+    assert.equal(ca.Action, 'ssm:GetParameter');
+    assert.equal(arnText(ca.Resource), `${PARAMETER_ARN}/tls/ca-certificate`);
+    // The tls parameter itself is read through the tag-scoped statement, as the drop-in is.
+    assert.deepEqual((bySid.get('ReadOwnInstanceParameters') ?? {}).Condition, {
+      StringEquals: { [`ssm:resourceTag/${INSTANCE_ARN_TAG}`]: '${ec2:SourceInstanceARN}' },
+    });
+  });
+
+  test("the CA's key: only the Lambda's role may read <root>/tls/ca or decrypt it, also after clients are granted", () => {
+    const app = newApp();
+    const tlsStack = new ElasticEtcdStack(app, 'EtcdTest', { env: ENV });
+    const application = new iam.Role(tlsStack, 'Application', { assumedBy: new iam.AccountRootPrincipal() });
+    tlsStack.cluster.grantClient(application, 'app');
+    const t = Template.fromStack(tlsStack);
+    const lambdaRole = /ClusterLifecycleFunctionServiceRole/;
+    const ca = rolesReading(t, `${PARAMETER_ARN}/tls/ca`);
+    assert.ok(ca.ssm.length > 0 && ca.kms.length > 0);
+    for (const roles of [...ca.ssm, ...ca.kms]) assert.match(roles, lambdaRole);
+    // The checker is not vacuous: the instance's own tls parameter is readable by the instance role, and a
+    // client's by its grantee.
+    const instance = rolesReading(t, `${PARAMETER_ARN}/instances/i-0123456789abcdef0/tls`);
+    assert.ok(instance.ssm.some((r) => r.includes('ClusterInstanceRole')) && instance.kms.some((r) => r.includes('ClusterInstanceRole')));
+    const client = rolesReading(t, `${PARAMETER_ARN}/tls/clients/app`);
+    assert.ok(client.ssm.some((r) => r.includes('Application')) && client.kms.some((r) => r.includes('Application')));
+    assert.ok(!client.kms.some((r) => r.includes('ClusterInstanceRole')), 'instances cannot decrypt client material');
+    assert.ok(!rolesReading(t, `${PARAMETER_ARN}/tls/clients/other`).kms.some((r) => r.includes('Application')));
+  });
+
+  test('grantClient: the name joins ELASTIC_ETCD_TLS_CLIENTS; the grantee reads that parameter and the CA certificate, and decrypts only that one', () => {
+    const app = newApp();
+    const tlsStack = new ElasticEtcdStack(app, 'EtcdTest', { env: ENV });
+    const web = new iam.Role(tlsStack, 'Web', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    const worker = new iam.Role(tlsStack, 'Worker', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    const grant = tlsStack.cluster.grantClient(web, 'web');
+    assert.equal(grant.success, true);
+    tlsStack.cluster.grantClient(worker, 'worker-1');
+    tlsStack.cluster.grantClient(worker, 'web'); // a shared name is added once
+    const t = Template.fromStack(tlsStack);
+    assert.equal(lambdaEnv(t).ELASTIC_ETCD_TLS_CLIENTS, 'web,worker-1');
+    const webStatements = statementsOfRole(t, 'Web');
+    assert.equal(webStatements.length, 2);
+    const read = webStatements.find((s) => s.Action === 'ssm:GetParameter') ?? {};
+    assert.deepEqual(asArray(read.Resource).map(arnText), [`${PARAMETER_ARN}/tls/clients/web`, `${PARAMETER_ARN}/tls/ca-certificate`]);
+    const decrypt = webStatements.find((s) => s.Action === 'kms:Decrypt') ?? {};
+    assert.deepEqual(decrypt.Resource, { 'Fn::GetAtt': [logicalIdsOf(t, 'AWS::KMS::Key')[0], 'Arn'] });
+    assert.deepEqual(decrypt.Condition, {
+      StringEquals: { 'kms:EncryptionContext:PARAMETER_ARN': (read.Resource as unknown[])[0], 'kms:ViaService': ssmVia },
+    });
+    assert.equal(statementsOfRole(t, 'Worker').length, 4, 'two names, two statements each');
+    // Where to find it: the stack's outputs.
+    t.hasOutput('CaCertificateParameter', { Value: `${PARAMETER_PATH}/tls/ca-certificate` });
+    t.hasOutput('ClientParametersPath', { Value: `${PARAMETER_PATH}/tls/clients` });
+    assert.equal(tlsStack.cluster.clientParametersPath, `${PARAMETER_PATH}/tls/clients`);
+
+    for (const bad of ['', 'Web', 'web_1', '-web', 'a'.repeat(64), 'web,worker']) {
+      assert.throws(() => tlsStack.cluster.grantClient(web, bad), InvalidClusterPropsError, bad);
+    }
+  });
+
+  test('the construct grants exactly the names the Lambda writes (ParameterStore)', () => {
+    const store = new ParameterStore(new SSMClient({ region: 'eu-west-1' }), { prefix: '/elastic-etcd/EtcdTest', cluster: 'etcd' });
+    assert.equal(store.tlsCaName(), `${PARAMETER_PATH}/${TLS_PARAMETERS.ca}`);
+    assert.equal(store.tlsCaCertificateName(), stack.cluster.caCertificateParameterName);
+    assert.equal(store.tlsClientName('app'), `${stack.cluster.clientParametersPath ?? ''}/app`);
+    assert.ok(globMatches(`${PARAMETER_PATH}/instances/*`, store.instanceName('i-0123456789abcdef0', 'tls')));
+  });
+
+  test('plainHttp (development only): no key, no TLS grants or outputs, ELASTIC_ETCD_TLS=off, grantClient refused', () => {
+    const { stack: plain, template: t } = synth({ plainHttp: true });
+    t.resourceCountIs('AWS::KMS::Key', 0);
+    const env = lambdaEnv(t);
+    assert.equal(env.ELASTIC_ETCD_TLS, 'off');
+    assert.equal(env.ELASTIC_ETCD_TLS_KMS_KEY_ID, undefined);
+    assert.doesNotMatch(JSON.stringify(t.toJSON()), /kms:|tls\/ca|TlsKey/);
+    assert.deepEqual(
+      statementsOfRole(t, 'ClusterInstanceRole')
+        .map((s) => s.Sid)
+        .filter((sid) => sid !== 'ReadBackupSnapshots'),
+      ['ReadOwnInstanceParameters'],
+    );
+    assert.deepEqual(Object.keys(t.findOutputs('CaCertificateParameter')), []);
+    assert.equal(plain.cluster.tlsKey, undefined);
+    const application = new iam.Role(plain, 'Application', { assumedBy: new iam.AccountRootPrincipal() });
+    assert.throws(() => plain.cluster.grantClient(application, 'app'), InvalidClusterPropsError);
+  });
+});
+
 describe('outputs and props', () => {
   test('outputs name the group, the parameter path, the queues and the client security group', () => {
     template.hasOutput('AutoScalingGroupName', { Value: GROUP });
@@ -624,6 +835,8 @@ describe('outputs and props', () => {
     template.hasOutput('QueueDeadLetterQueueUrl', { Value: resolve(stack.cluster.queueDeadLetterQueue.queueUrl) });
     template.hasOutput('DeadLetterQueueUrl', { Value: resolve(stack.cluster.deadLetterQueue.queueUrl) });
     template.hasOutput('EtcdVersion', { Value: '3.5.30' });
+    template.hasOutput('CaCertificateParameter', { Value: `${PARAMETER_PATH}/tls/ca-certificate` });
+    template.hasOutput('ClientParametersPath', { Value: `${PARAMETER_PATH}/tls/clients` });
   });
 
   test('props change the cluster: size, name, prefix, install commands, schedule, extra settings', () => {

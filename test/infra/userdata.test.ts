@@ -4,19 +4,40 @@
 // that starts the real /usr/bin/etcd from the drop-ins the script wrote, and wait for etcd's /health.
 import { renderDropin } from '../../src/core/render.js';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { arch, tmpdir } from 'node:os';
+import { connect } from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { DEFAULT_ETCD_VERSION, ETCD_RELEASE_SHA256 } from '../../infra/etcd-releases.js';
-import { BOOT_SCRIPT_PATH, InvalidBootScriptOptionError, renderBootScript, type BootScriptOptions } from '../../infra/userdata.js';
+import {
+  BOOT_SCRIPT_PATH,
+  InvalidBootScriptOptionError,
+  MAX_USER_DATA_BYTES,
+  renderBootScript,
+  stripIndentation,
+  type BootScriptOptions,
+} from '../../infra/userdata.js';
 import { allocateAddresses, CLIENT_PORT, PEER_PORT, releaseAddresses } from '../harness/addresses.js';
 import { binaryPaths, createCluster, restoreSnapshot, saveSnapshot, type EtcdVersionName } from '../harness/index.js';
+import { httpsJson, TestPki, tryHttpsJson, type TlsClientIdentity } from '../harness/tls.js';
+import { CLUSTER_DEFAULTS, MEMBER_TLS_FILES, memberTlsPaths } from '../../src/core/defaults.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -84,6 +105,43 @@ describe('renderBootScript', () => {
       assert.ok(script.includes(bound), bound);
   });
 
+  test('the TLS files go where the Lambda points etcd: CLUSTER_DEFAULTS.pkiDir and MEMBER_TLS_FILES', () => {
+    const script = readFileSync(BOOT_SCRIPT_PATH, 'utf8');
+    assert.ok(script.includes(`readonly PKI_DIR="\${ELASTIC_ETCD_PKI_DIR:-${CLUSTER_DEFAULTS.pkiDir}}"`));
+    const files: [string, string][] = [
+      [MEMBER_TLS_FILES.trustedCaFile, 'caCertificate'],
+      [MEMBER_TLS_FILES.keyFile, 'privateKey'],
+      [MEMBER_TLS_FILES.certFile, 'certificate'],
+    ];
+    for (const [file, field] of files) {
+      assert.ok(script.includes(`("${file}", "${field}", `), file);
+    }
+    assert.ok(script.includes(`"\${PKI_DIR}/${MEMBER_TLS_FILES.certFile}"`));
+  });
+
+  test('the rendering drops comments, blank lines and indentation, but keeps the Python programs valid', async () => {
+    const script = renderBootScript(BASE);
+    assert.doesNotMatch(script, /^$/m);
+    assert.doesNotMatch(script, /^\s*#(?!!)/m);
+    assert.doesNotMatch(script, /^[a-z_0-9]+\(\) \{ #/m);
+    // Every Python program compiles as it is rendered (indentation is syntax there).
+    const programs = [...script.matchAll(/python3 -c '\n([\s\S]*?)\n'/g)].map((m) => m[1] ?? '');
+    assert.equal(programs.length, 4);
+    for (const program of programs) {
+      // Exit status 0: the program parses (a SyntaxError or IndentationError fails the call).
+      await execFileAsync('python3', ['-c', 'import ast, sys; ast.parse(sys.argv[1])', program]);
+    }
+    assert.equal(
+      stripIndentation('f() {\n  python3 -c \'\nif x:\n        y\n\' "$1"\n\n  echo\n}'),
+      'f() {\npython3 -c \'\nif x:\n  y\n\' "$1"\necho\n}',
+    );
+  });
+
+  test('user data headroom: the default rendering leaves room for settings and install commands under 16 KB', () => {
+    const size = Buffer.byteLength(renderBootScript(BASE), 'utf8');
+    assert.ok(size <= MAX_USER_DATA_BYTES - 400, `${size} bytes of ${MAX_USER_DATA_BYTES}`);
+  });
+
   test('refuses values that could break out of the script', () => {
     const bad: BootScriptOptions[] = [
       { ...BASE, parameterPath: "/x'; rm -rf / #" },
@@ -125,7 +183,7 @@ const ON_X86_64 = arch() === 'x64';
 
 interface Recorded {
   readonly imds: string[];
-  readonly ssm: { name: string; authorization: string; securityToken: string; target: string }[];
+  readonly ssm: { name: string; authorization: string; securityToken: string; target: string; withDecryption?: boolean }[];
   readonly s3: { url: string; authorization: string; securityToken: string; contentSha: string }[];
 }
 
@@ -167,10 +225,11 @@ function ssmHandler(parameters: Map<string, string>, missesFirst: number, record
   return (req: IncomingMessage, res: ServerResponse): void => {
     void readBody(req).then((body) => {
       const target = String(req.headers['x-amz-target'] ?? '');
-      const name = (JSON.parse(body) as { Name?: string }).Name ?? '';
+      const { Name: name = '', WithDecryption: withDecryption } = JSON.parse(body) as { Name?: string; WithDecryption?: boolean };
       recorded.ssm.push({
         name,
         target,
+        withDecryption,
         authorization: String(req.headers.authorization ?? ''),
         securityToken: String(req.headers['x-amz-security-token'] ?? ''),
       });
@@ -345,6 +404,9 @@ function makeSandbox(options: BootScriptOptions, imdsUrl: string, ssmUrl: string
     ELASTIC_ETCD_SYSTEMD_DIR: systemdDir,
     ...(sandboxOptions.install ? { ELASTIC_ETCD_BIN_DIR: binDir } : { ELASTIC_ETCD_SKIP_INSTALL: '1' }),
     ELASTIC_ETCD_POLL_INTERVAL: '0.2',
+    // Never the machine's own /etc/etcd/pki or a new system user: the sandbox's dir, owned by an existing user.
+    ELASTIC_ETCD_PKI_DIR: join(dir, 'pki'),
+    ELASTIC_ETCD_USER: 'nobody',
     START_ETCD: sandboxOptions.startEtcd === false ? '0' : '1',
     SYSTEMCTL_LOG: sandbox.systemctlLog,
     CURL_LOG: sandbox.curlLog,
@@ -358,9 +420,13 @@ function makeSandbox(options: BootScriptOptions, imdsUrl: string, ssmUrl: string
   return { ...sandbox, env };
 }
 
-function runScript(sandbox: Sandbox, timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
+function runScript(
+  sandbox: Sandbox,
+  timeoutMs: number,
+  argv: readonly string[] = [sandbox.scriptPath],
+): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [sandbox.scriptPath], { env: sandbox.env, stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs });
+    const child = spawn('bash', argv, { env: sandbox.env, stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
@@ -452,6 +518,9 @@ describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () =>
     assert.match(unit, /^Restart=on-failure$/m);
     assert.match(unit, /^TimeoutStartSec=infinity$/m);
     assert.deepEqual(read(sandbox.systemctlLog).trim().split('\n'), ['daemon-reload', 'enable etcd', 'start --no-block etcd']);
+    // Plain HTTP: nothing about TLS is done (no pki dir, no refresh timer, no tls parameter read below).
+    assert.equal(existsSync(join(sandbox.dir, 'pki')), false);
+    assert.equal(existsSync(join(sandbox.systemdDir, 'elastic-etcd-tls-refresh.timer')), false);
 
     // It waited for the parameter (two misses first), then asked once whether to restore (no), and signed every
     // SSM call with the role's credentials.
@@ -943,6 +1012,277 @@ describe('boot script restores from a snapshot', () => {
     assert.equal(existsSync(dataDir), false);
     assert.ok(recorded.ssm.some((c) => c.name === `/elastic-etcd/plain/instances/${INSTANCE_ID}/restore`));
   });
+});
+
+// --- TLS on the instance -------------------------------------------------------------------------------------------
+// The drop-in asks for TLS (ETCD_CERT_FILE): the script must write the member's files from instances/<id>/tls
+// before etcd starts (a real etcd then serves mutual TLS with them), refuse to start etcd when that parameter is
+// missing or malformed, and install the hourly refresh that replaces only what changed, without a restart.
+
+interface TlsParameter {
+  format: number;
+  caCertificate: string;
+  certificate: string;
+  privateKey: string;
+  notAfter: string;
+}
+
+/** The serial number of the certificate a new TLS connection to `ip:port` is served. */
+function servedSerial(ip: string, port: number, client: TlsClientIdentity): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: ip, port, ca: client.ca, cert: client.cert, key: client.key, servername: 'localhost' }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.destroy();
+      resolve(serial);
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('boot script with TLS', () => {
+  let imds: { server: Server; url: string };
+  let ssm: { server: Server; url: string };
+  const ips: string[] = [];
+  const parameters = new Map<string, string>();
+  const recorded: Recorded = { imds: [], ssm: [], s3: [] };
+  const sandboxes: Sandbox[] = [];
+  let pki: TestPki;
+  let pkiDir = '';
+  let client: TlsClientIdentity;
+  const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+
+  before(async () => {
+    ips.push(...(await allocateAddresses(2)));
+    imds = await listen(imdsHandler('127.0.0.1', 'amazonaws.com', recorded));
+    ssm = await listen(ssmHandler(parameters, 0, recorded));
+    pkiDir = mkdtempSync(join(tmpdir(), 'elastic-etcd-boot-ca-'));
+    pki = await TestPki.create(pkiDir, 'boot-script');
+    client = await pki.issueClient('boot-test');
+  });
+
+  after(async () => {
+    for (const sandbox of sandboxes) {
+      if (existsSync(sandbox.etcdPidFile)) {
+        const pid = Number(readFileSync(sandbox.etcdPidFile, 'utf8'));
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+        await waitForExit(pid, 10_000);
+      }
+      rmSync(sandbox.dir, { recursive: true, force: true });
+    }
+    rmSync(pkiDir, { recursive: true, force: true });
+    await Promise.all([imds, ssm].map((s) => new Promise((resolve) => s.server.close(resolve))));
+    releaseAddresses(ips);
+  });
+
+  /** A member certificate for `ip` as the Lambda stores it in instances/<id>/tls. */
+  async function tlsParameter(ip: string): Promise<TlsParameter> {
+    const files = await pki.issueMember(INSTANCE_ID, ip);
+    const certificate = readFileSync(files.certFile, 'utf8');
+    return {
+      format: 1,
+      caCertificate: pki.ca.certificate,
+      certificate,
+      privateKey: readFileSync(files.keyFile, 'utf8'),
+      notAfter: new Date(new X509Certificate(certificate).validTo).toISOString(),
+    };
+  }
+
+  /**
+   * A sandbox whose stored drop-in is an https member with etcd's TLS settings pointing into the sandbox's pki
+   * dir (as the Lambda's point into /etc/etcd/pki), and whose stored tls parameter is `tls` (when given).
+   */
+  function tlsSandbox(test: string, ip: string, tls: TlsParameter | string | undefined, certFile?: string) {
+    const parameterPath = `/elastic-etcd/${test}`;
+    const sandbox = makeSandbox({ ...BASE, parameterPath, dropinWaitSeconds: 5 }, imds.url, ssm.url);
+    sandboxes.push(sandbox);
+    const binDir = join(sandbox.dir, 'usr-local-bin');
+    mkdirSync(binDir);
+    sandbox.env.ELASTIC_ETCD_BIN_DIR = binDir;
+    const dir = sandbox.env.ELASTIC_ETCD_PKI_DIR ?? '';
+    const peerURL = `https://${ip}:${PEER_PORT}`;
+    // Exactly what the Lambda stores: the core renderer's TLS settings, with the sandbox's pki dir for /etc/etcd/pki.
+    const dropin = renderDropin({
+      name: INSTANCE_ID,
+      dataDir: join(sandbox.dir, 'data'),
+      initialAdvertisePeerURLs: [peerURL],
+      listenPeerURLs: [peerURL],
+      listenClientURLs: [`https://${ip}:${CLIENT_PORT}`],
+      advertiseClientURLs: [`https://${ip}:${CLIENT_PORT}`],
+      initialClusterState: 'new',
+      initialCluster: [{ name: INSTANCE_ID, peerURL }],
+      initialClusterToken: `tls-${test}`,
+      tls: { ...memberTlsPaths(dir), ...(certFile !== undefined && { certFile }) },
+    });
+    parameters.set(`${parameterPath}/instances/${INSTANCE_ID}/dropin`, dropin);
+    if (tls !== undefined)
+      parameters.set(`${parameterPath}/instances/${INSTANCE_ID}/tls`, typeof tls === 'string' ? tls : JSON.stringify(tls));
+    return { sandbox, binDir, dir, parameterPath };
+  }
+
+  const mode = (path: string): number => statSync(path).mode & 0o777;
+
+  test(
+    'writes ca.crt, member.crt and member.key before etcd starts; etcd serves mutual TLS with them; renewals replace only what changed, without a restart',
+    { timeout: 120_000 },
+    async () => {
+      const ip = ips[0] ?? '';
+      const tls = await tlsParameter(ip);
+      const { sandbox, binDir, dir, parameterPath } = tlsSandbox('tls', ip, tls);
+      const { code, stderr } = await runScript(sandbox, 60_000);
+      assert.equal(code, 0, stderr);
+
+      // The files: exactly the parameter's PEMs, in a 0700 dir owned by the etcd user, the key 0600.
+      assert.equal(readFileSync(join(dir, 'ca.crt'), 'utf8'), tls.caCertificate);
+      assert.equal(readFileSync(join(dir, 'member.crt'), 'utf8'), tls.certificate);
+      assert.equal(readFileSync(join(dir, 'member.key'), 'utf8'), tls.privateKey);
+      assert.equal(mode(dir), 0o700);
+      assert.equal(mode(join(dir, 'member.key')), 0o600);
+      assert.equal(mode(join(dir, 'member.crt')), 0o644);
+      for (const path of [dir, ...['ca.crt', 'member.crt', 'member.key'].map((f) => join(dir, f))])
+        assert.equal(statSync(path).uid, nobody, path);
+      assert.deepEqual(readdirSync(dir).sort(), ['ca.crt', 'member.crt', 'member.key']);
+      assert.match(stderr, /TLS files replaced in \S+: ca\.crt member\.key member\.crt/);
+
+      // Read after the drop-in, with decryption (a SecureString), before the restore check; etcd started after.
+      const calls = recorded.ssm
+        .filter((c) => c.name.startsWith(`${parameterPath}/`))
+        .map((c) => c.name.replace(`${parameterPath}/instances/${INSTANCE_ID}/`, ''));
+      assert.deepEqual(calls, ['dropin', 'tls', 'restore']);
+      assert.ok(recorded.ssm.every((c) => c.withDecryption === true));
+      // The unit runs etcd as the user that owns the files, and the hourly refresh is installed and enabled.
+      assert.match(readFileSync(join(sandbox.systemdDir, 'etcd.service'), 'utf8'), /^User=nobody$/m);
+      assert.deepEqual(read(sandbox.systemctlLog).trim().split('\n'), [
+        'daemon-reload',
+        'enable etcd',
+        'enable --now elastic-etcd-tls-refresh.timer',
+        'start --no-block etcd',
+      ]);
+      const timer = readFileSync(join(sandbox.systemdDir, 'elastic-etcd-tls-refresh.timer'), 'utf8');
+      assert.match(timer, /^OnCalendar=hourly$/m);
+      assert.match(timer, /^RandomizedDelaySec=\S+$/m);
+      assert.match(timer, /^WantedBy=timers\.target$/m);
+      const refresh = join(binDir, 'elastic-etcd-tls-refresh');
+      assert.match(
+        readFileSync(join(sandbox.systemdDir, 'elastic-etcd-tls-refresh.service'), 'utf8'),
+        new RegExp(`^ExecStart=${refresh} tls-refresh$`, 'm'),
+      );
+      assert.equal(readFileSync(refresh, 'utf8'), readFileSync(sandbox.scriptPath, 'utf8'));
+
+      // The real etcd serves https with these files and requires a client certificate from the cluster's CA.
+      const clientUrl = `https://${ip}:${CLIENT_PORT}`;
+      const deadline = Date.now() + 20_000;
+      let health: unknown;
+      while (Date.now() < deadline && (health as { health?: string } | undefined)?.health !== 'true') {
+        health = await tryHttpsJson(`${clientUrl}/health`, client);
+        await new Promise((resolve) => setTimeout(resolve, 100)); // poll interval, bounded by the deadline
+      }
+      assert.deepEqual(health, { health: 'true' });
+      const anonymous = await httpsJson(`${clientUrl}/health`, { ca: client.ca });
+      assert.ok(!anonymous.ok || anonymous.status >= 400, 'a client without a certificate is refused');
+      const pid = read(sandbox.etcdPidFile).trim();
+      assert.equal(await servedSerial(ip, CLIENT_PORT, client), new X509Certificate(tls.certificate).serialNumber);
+
+      // The timer's run with nothing changed: every file stays as it is (same inode, same time).
+      const before = new Map(['ca.crt', 'member.crt', 'member.key'].map((f) => [f, statSync(join(dir, f))]));
+      const unchanged = await runScript(sandbox, 30_000, [refresh, 'tls-refresh']);
+      assert.equal(unchanged.code, 0, unchanged.stderr);
+      assert.match(unchanged.stderr, /TLS files replaced in \S+: none$/m);
+      for (const [file, stat] of before) {
+        assert.equal(statSync(join(dir, file)).ino, stat.ino, file);
+        assert.equal(statSync(join(dir, file)).mtimeMs, stat.mtimeMs, file);
+      }
+
+      // A renewal: a new member certificate and key under the same CA. The run replaces those two (renamed into
+      // place: new inodes, no staged file left), leaves ca.crt alone, and never touches etcd.
+      const renewed = await tlsParameter(ip);
+      parameters.set(`${parameterPath}/instances/${INSTANCE_ID}/tls`, JSON.stringify(renewed));
+      const run = await runScript(sandbox, 30_000, [refresh, 'tls-refresh']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /TLS files replaced in \S+: member\.key member\.crt$/m);
+      assert.equal(readFileSync(join(dir, 'member.crt'), 'utf8'), renewed.certificate);
+      assert.equal(readFileSync(join(dir, 'member.key'), 'utf8'), renewed.privateKey);
+      assert.notEqual(statSync(join(dir, 'member.crt')).ino, before.get('member.crt')?.ino);
+      assert.equal(statSync(join(dir, 'ca.crt')).ino, before.get('ca.crt')?.ino);
+      assert.equal(statSync(join(dir, 'ca.crt')).mtimeMs, before.get('ca.crt')?.mtimeMs);
+      assert.equal(mode(join(dir, 'member.key')), 0o600);
+      assert.equal(statSync(join(dir, 'member.key')).uid, nobody);
+      assert.deepEqual(readdirSync(dir).sort(), ['ca.crt', 'member.crt', 'member.key']);
+      assert.equal(read(sandbox.systemctlLog).trim().split('\n').length, 4, 'no systemctl call: etcd is not restarted');
+      assert.equal(read(sandbox.etcdPidFile).trim(), pid);
+      // The same etcd serves the renewed certificate on a new connection.
+      assert.equal(await servedSerial(ip, CLIENT_PORT, client), new X509Certificate(renewed.certificate).serialNumber);
+
+      // A malformed parameter at the next run: a clear error, and the files stay as they are.
+      parameters.set(`${parameterPath}/instances/${INSTANCE_ID}/tls`, JSON.stringify({ ...renewed, privateKey: renewed.certificate }));
+      const bad = await runScript(sandbox, 30_000, [refresh, 'tls-refresh']);
+      assert.equal(bad.code, 1);
+      assert.match(
+        bad.stderr,
+        /instances\/i-0123456789abcdef0\/tls is malformed: .*privateKey is not a PEM PRIVATE KEY; the files are left as they are/,
+      );
+      assert.equal(readFileSync(join(dir, 'member.key'), 'utf8'), renewed.privateKey);
+      assert.deepEqual(readdirSync(dir).sort(), ['ca.crt', 'member.crt', 'member.key']);
+    },
+  );
+
+  test(
+    'a missing tls parameter while the drop-in asks for TLS: a clear error, and etcd is never started',
+    { timeout: 60_000 },
+    async () => {
+      const { sandbox, dir } = tlsSandbox('tls-missing', ips[1] ?? '', undefined);
+      const { code, stderr } = await runScript(sandbox, 45_000);
+      assert.equal(code, 1, stderr);
+      assert.match(
+        stderr,
+        /ERROR: \/elastic-etcd\/tls-missing\/instances\/i-0123456789abcdef0\/tls does not exist; not starting etcd without TLS/,
+      );
+      assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
+      assert.equal(existsSync(dir), false);
+    },
+  );
+
+  test(
+    'a malformed tls parameter: a clear error naming what is wrong, nothing written, etcd never started',
+    { timeout: 90_000 },
+    async () => {
+      const good = await tlsParameter(ips[1] ?? '');
+      const cases: [string, TlsParameter | string, RegExp][] = [
+        ['not-json', 'certificate: yes', /JSONDecodeError/],
+        ['format', { ...good, format: 2 }, /format is not 1/],
+        ['no-key', JSON.stringify({ ...good, privateKey: undefined }), /KeyError: 'privateKey'/],
+        ['key-is-cert', { ...good, privateKey: good.certificate }, /privateKey is not a PEM PRIVATE KEY/],
+        ['cert-not-pem', { ...good, certificate: 'MIIB...' }, /certificate is not a PEM CERTIFICATE/],
+      ];
+      for (const [name, tls, reason] of cases) {
+        const { sandbox, dir } = tlsSandbox(`tls-${name}`, ips[1] ?? '', tls);
+        const { code, stderr } = await runScript(sandbox, 45_000);
+        assert.equal(code, 1, `${name}: ${stderr}`);
+        assert.match(stderr, new RegExp(`ERROR: /elastic-etcd/tls-${name}/instances/i-0123456789abcdef0/tls is malformed: `), name);
+        assert.match(stderr, reason, name);
+        assert.match(stderr, /; not starting etcd without TLS$/m, name);
+        assert.equal(existsSync(sandbox.systemctlLog), false, `${name}: systemctl never called`);
+        assert.deepEqual(readdirSync(dir), [], `${name}: nothing written or staged`);
+        assert.equal(existsSync(join(sandbox.systemdDir, 'elastic-etcd-tls-refresh.timer')), false, name);
+      }
+    },
+  );
+
+  test(
+    'a drop-in whose certificate is not where the script writes it is refused before anything is fetched',
+    { timeout: 60_000 },
+    async () => {
+      const { sandbox, parameterPath } = tlsSandbox('tls-elsewhere', ips[1] ?? '', await tlsParameter(ips[1] ?? ''), '/somewhere/else.crt');
+      const { code, stderr } = await runScript(sandbox, 45_000);
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, /ERROR: ETCD_CERT_FILE is not \S+\/pki\/member\.crt; not starting etcd/);
+      assert.ok(!recorded.ssm.some((c) => c.name === `${parameterPath}/instances/${INSTANCE_ID}/tls`));
+      assert.equal(existsSync(sandbox.systemctlLog), false, 'systemctl never called');
+    },
+  );
 });
 
 async function waitForExit(pid: number, timeoutMs: number): Promise<void> {

@@ -1,5 +1,13 @@
 // The simulated SSM Parameter Store: names, values and versions, with the semantics the adapters rely on
-// (create-only puts, idempotent deletes, path listing with pagination).
+// (create-only puts, idempotent deletes, path listing with pagination), and SecureString as SSM has it: the type
+// and KMS key are stored, a key the account does not have is refused (InvalidKeyId), and the plain text comes
+// back only when decryption is asked for (otherwise a ciphertext-like value, never the plain text).
+import { createHash } from 'node:crypto';
+
+export type SimParameterType = 'String' | 'StringList' | 'SecureString';
+
+/** SSM's default key for SecureString parameters: every account has it. */
+export const DEFAULT_SSM_KEY = 'alias/aws/ssm';
 
 export interface SimParameter {
   readonly name: string;
@@ -7,11 +15,19 @@ export interface SimParameter {
   readonly version: number;
   readonly lastModified: Date;
   readonly tags: Readonly<Record<string, string>>;
+  readonly type: SimParameterType;
+  /** The KMS key a SecureString is encrypted under (as the put named it); undefined for other types. */
+  readonly keyId?: string;
+}
+
+export interface SimPutOptions {
+  readonly type?: SimParameterType;
+  readonly keyId?: string;
 }
 
 export class SimParameterError extends Error {
   constructor(
-    readonly code: 'ParameterNotFound' | 'ParameterAlreadyExists' | 'ValidationException',
+    readonly code: 'ParameterNotFound' | 'ParameterAlreadyExists' | 'ValidationException' | 'InvalidKeyId',
     message: string,
   ) {
     super(message);
@@ -24,10 +40,24 @@ const MAX_VALUE_LENGTH = 8192; // Advanced tier; the adapters ask for Intelligen
 
 export class SimulatedParameters {
   private readonly parameters = new Map<string, SimParameter>();
+  /** Every way the account's KMS keys may be named (key ID, key ARN, alias name, alias ARN). */
+  private readonly kmsKeys = new Set<string>([DEFAULT_SSM_KEY]);
 
   constructor(private readonly clock: () => Date = () => new Date()) {}
 
-  put(name: string, value: string, overwrite: boolean, tags?: Readonly<Record<string, string>>): SimParameter {
+  /** Makes a KMS key known to the account under each of the given names (its ID, ARN, alias, alias ARN). */
+  addKmsKey(...names: string[]): void {
+    for (const name of names) this.kmsKeys.add(name);
+  }
+
+  put(name: string, value: string, overwrite: boolean, tags?: Readonly<Record<string, string>>, options: SimPutOptions = {}): SimParameter {
+    const type = options.type ?? 'String';
+    if (options.keyId !== undefined && type !== 'SecureString') {
+      throw new SimParameterError('ValidationException', 'KeyId is only valid for a SecureString parameter');
+    }
+    if (type === 'SecureString' && options.keyId !== undefined && !this.kmsKeys.has(options.keyId)) {
+      throw new SimParameterError('InvalidKeyId', "The query key ID isn't valid.");
+    }
     if (tags !== undefined && overwrite) {
       // As SSM does: tags can only be given when creating a parameter.
       throw new SimParameterError('ValidationException', "Invalid request: tags and overwrite can't be used together.");
@@ -49,9 +79,23 @@ export class SimulatedParameters {
       version: (existing?.version ?? 0) + 1,
       lastModified: this.clock(),
       tags: { ...existing?.tags, ...tags },
+      type,
+      ...(type === 'SecureString' && { keyId: options.keyId ?? DEFAULT_SSM_KEY }),
     };
     this.parameters.set(name, parameter);
     return parameter;
+  }
+
+  /**
+   * The value SSM answers for a parameter: a SecureString's plain text only with decryption, otherwise a
+   * ciphertext-like base64 value (deterministic, never the plain text).
+   */
+  static answeredValue(parameter: SimParameter, withDecryption: boolean): string {
+    if (parameter.type !== 'SecureString' || withDecryption) return parameter.value;
+    const digest = createHash('sha256')
+      .update(`${parameter.keyId ?? ''}\0${parameter.version}\0${parameter.value}`)
+      .digest();
+    return Buffer.concat([Buffer.from([0x01, 0x02, 0x02, 0x00, 0x78]), digest, digest]).toString('base64');
   }
 
   get(name: string): SimParameter {

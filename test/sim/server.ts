@@ -348,9 +348,17 @@ export class SimulatedCloud {
     const store = this.parameters;
     switch (operation) {
       case 'GetParameter':
-        return { Parameter: this.ssmParameter(store.get(stringField(input, 'Name'))) };
+        return { Parameter: this.ssmParameter(store.get(stringField(input, 'Name')), input.WithDecryption === true) };
       case 'PutParameter': {
-        const stored = store.put(stringField(input, 'Name'), stringField(input, 'Value'), input.Overwrite === true, tagsField(input));
+        const type = input.Type ?? 'String';
+        if (type !== 'String' && type !== 'StringList' && type !== 'SecureString')
+          throw new AwsError('ValidationException', `Type ${JSON.stringify(type)} is not String, StringList or SecureString`);
+        if (input.KeyId !== undefined && typeof input.KeyId !== 'string')
+          throw new AwsError('ValidationException', 'KeyId must be a string');
+        const stored = store.put(stringField(input, 'Name'), stringField(input, 'Value'), input.Overwrite === true, tagsField(input), {
+          type: type,
+          ...(typeof input.KeyId === 'string' && { keyId: input.KeyId }),
+        });
         return { Version: stored.version, Tier: stored.value.length > 4096 ? 'Advanced' : 'Standard' };
       }
       case 'AddTagsToResource': {
@@ -378,18 +386,37 @@ export class SimulatedCloud {
         const size = Math.min(max, this.options.pageSizes?.parameters ?? 10);
         const matches = store.byPath(stringField(input, 'Path'), input.Recursive === true);
         const { page, nextToken } = paginate(matches, typeof input.NextToken === 'string' ? input.NextToken : undefined, size);
-        return { Parameters: page.map((p) => this.ssmParameter(p)), ...(nextToken === undefined ? {} : { NextToken: nextToken }) };
+        return {
+          Parameters: page.map((p) => this.ssmParameter(p, input.WithDecryption === true)),
+          ...(nextToken === undefined ? {} : { NextToken: nextToken }),
+        };
       }
       default:
         throw new AwsError('UnknownOperationException', `unknown operation ${operation}`);
     }
   }
 
-  private ssmParameter(p: SimParameter) {
+  /**
+   * A KMS key of this account, known to SSM by its key ID, key ARN, and (given `alias`, without "alias/") its
+   * alias name and alias ARN: what a stack's customer managed key is to the SecureString parameters.
+   */
+  createKmsKey(alias?: string): { keyId: string; arn: string; aliasName?: string; aliasArn?: string } {
+    const keyId = this.group.nextUuid();
+    const base = `arn:aws:kms:${this.group.region}:${this.group.account}`;
+    const key = {
+      keyId,
+      arn: `${base}:key/${keyId}`,
+      ...(alias !== undefined && { aliasName: `alias/${alias}`, aliasArn: `${base}:alias/${alias}` }),
+    };
+    this.parameters.addKmsKey(...Object.values(key));
+    return key;
+  }
+
+  private ssmParameter(p: SimParameter, withDecryption: boolean) {
     return {
       Name: p.name,
-      Type: 'String',
-      Value: p.value,
+      Type: p.type,
+      Value: SimulatedParameters.answeredValue(p, withDecryption),
       Version: p.version,
       LastModifiedDate: p.lastModified.getTime() / 1000,
       ARN: `arn:aws:ssm:${this.group.region}:${this.group.account}:parameter${p.name.startsWith('/') ? '' : '/'}${p.name}`,
@@ -570,13 +597,24 @@ function asgInstanceFields(i: SimInstance): string {
 const EC2_STATE_CODES: Record<SimInstance['ec2State'], number> = { running: 16, 'shutting-down': 32, terminated: 48 };
 
 function ec2InstanceFields(i: SimInstance): string {
-  const network = i.ec2State === 'terminated' ? '' : `<privateIpAddress>${i.privateIp}</privateIpAddress>`;
+  // As EC2 does: a terminated instance has neither its private address nor its private DNS name any more.
+  const network =
+    i.ec2State === 'terminated'
+      ? '<privateDnsName/>'
+      : `<privateDnsName>${privateDnsName(i)}</privateDnsName><privateIpAddress>${i.privateIp}</privateIpAddress>`;
   return (
     `<instanceId>${i.id}</instanceId><imageId>ami-00000000000000000</imageId>` +
     `<instanceState><code>${EC2_STATE_CODES[i.ec2State]}</code><name>${i.ec2State}</name></instanceState>` +
     `<instanceType>t3.small</instanceType><launchTime>${i.launchTime.toISOString()}</launchTime>` +
     `<placement><availabilityZone>${i.availabilityZone}</availabilityZone></placement>${network}`
   );
+}
+
+/** EC2's IP-based private DNS name: ip-10-0-0-1.ec2.internal in us-east-1, ip-10-0-0-1.<region>.compute.internal elsewhere. */
+export function privateDnsName(i: Pick<SimInstance, 'privateIp' | 'availabilityZone'>): string {
+  const region = i.availabilityZone.replace(/[a-z]$/, '');
+  const host = `ip-${i.privateIp.replaceAll('.', '-')}`;
+  return region === 'us-east-1' ? `${host}.ec2.internal` : `${host}.${region}.compute.internal`;
 }
 
 /** `Prefix.1`, `Prefix.2`, ... in index order. */

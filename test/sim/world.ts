@@ -8,6 +8,10 @@
 //             itself), with helpers to duplicate, delay, reorder and drop them
 //   handler   handleEvent with the real adapters, a LambdaConfig and short loopback timeouts
 //
+//   TLS       on by default, as in the stack: the Lambda issues each member's certificate into SSM, an instance
+//             writes it into its own pki dir before etcd starts (refreshTls: the renewal timer), and the
+//             world's own clients present a certificate issued from the stored CA (see instance-tls.ts)
+//
 // Used by the Lambda's end-to-end tests and by the demo and chaos scripts. close() frees everything.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -15,6 +19,7 @@ import { createWriteStream, rmSync, writeFileSync } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { instanceRestoreSchema, parseRestoreValue, type InstanceRestore } from '../../src/adapters/aws/restore-parameters.js';
 import { restoreMemberDataDir } from '../harness/snapshot.js';
 import { join } from 'node:path';
@@ -32,13 +37,33 @@ import type { FaultPoint, LifecycleDeps } from '../../src/lambda/deps.js';
 import { loggerFor } from '../../src/lambda/log.js';
 import { createCapturingTelemetry, type Attributes, type CapturingTelemetry, type Telemetry } from '../../src/lambda/log.js';
 import { allocateAddresses, releaseAddresses } from '../harness/addresses.js';
-import { clientURLOf, createCluster, readStatus, type EtcdCluster, type EtcdMember } from '../harness/etcd.js';
-import { etcdctl, etcdctlMemberList, type EtcdctlMember } from '../harness/etcdctl.js';
+import {
+  clientURLOf,
+  createCluster,
+  probeJson,
+  readLocalMemberList,
+  readStatus,
+  type EtcdCluster,
+  type EtcdMember,
+  type MemberTls,
+} from '../harness/etcd.js';
+import { etcdctl, etcdctlMemberList, type EtcdctlMember, type EtcdctlResult } from '../harness/etcdctl.js';
+import type { TlsClientIdentity } from '../harness/tls.js';
+import type { EtcdConnection } from '../../src/services/connection.js';
 import { parseDropin } from '../harness/systemd.js';
 import { pollUntil } from '../harness/wait.js';
 import { etcdServerVersion, selectedEtcdVersion, type EtcdVersionName } from '../harness/versions.js';
 import { scheduledEvent, type EventBridgeEvent } from './events.js';
 import type { SimInstance } from './group.js';
+import {
+  dropinAsksForTls,
+  issueClientFromStoredCa,
+  memberTlsFiles,
+  parseInstanceTls,
+  readSecureParameter,
+  TLS_FILE_SETTINGS,
+  writeMemberTlsFiles,
+} from './instance-tls.js';
 import { SIMULATED_CREDENTIALS, startSimulatedCloud, type SimulatedAccount, type SimulatedCloud } from './server.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -117,6 +142,12 @@ export interface WorldOptions {
    * environment variable's minimum is 60 s, so a test passes a shorter time here.
    */
   readonly restoreAfterMs?: number;
+  /**
+   * Mutual TLS everywhere (default, as the stack): the Lambda issues member certificates (ELASTIC_ETCD_TLS=on),
+   * instances boot with them and the world's clients present a certificate from the stored CA. false: plain
+   * HTTP, the development mode.
+   */
+  readonly tls?: boolean;
 }
 
 export interface QueuedEvent {
@@ -167,6 +198,15 @@ interface BootTask {
   cancelled: boolean;
   readonly done: Promise<void>;
 }
+
+/**
+ * What loopback changes about peer TLS, and only here: a member checks that a connecting peer's source address is
+ * among the SANs of that peer's client certificate (or resolves from one of its DNS names). On EC2 a member dials
+ * its peers from its private IP, which its certificate names; on loopback every member dials from 127.0.0.1,
+ * whatever address it listens on. The simulated instances therefore skip that one address check (etcd 3.4 and
+ * 3.5 have the flag); the certificate must still be presented and signed by the cluster's CA.
+ */
+const LOOPBACK_PEER_SETTINGS = { ETCD_EXPERIMENTAL_PEER_SKIP_CLIENT_SAN_VERIFICATION: 'true' } as const;
 
 const DEFAULTS = {
   clusterName: 'sim',
@@ -220,6 +260,14 @@ export class World {
   private seq = 0;
   private closed = false;
   private readonly instanceS3: S3Client;
+  /** Whether the members run mutual TLS (WorldOptions.tls). */
+  readonly tls: boolean;
+  /** What instances and the world's own clients reach SSM with: their own client, as the boot script's aws CLI. */
+  private readonly instanceSsm: SSMClient;
+  /** The world's own client certificate, once the CA exists (see clientTls). */
+  private client: TlsClientIdentity | undefined;
+  /** Each TLS instance's certificate files, in its own sandbox dir. */
+  private readonly tlsFilesByInstance = new Map<string, MemberTls['files']>();
   /** When the current invocation would time out (remainingMs). */
   private invocationDeadline = 0;
 
@@ -259,6 +307,13 @@ export class World {
     );
     // What an instance's role reaches S3 with: its own client, as the boot script's aws CLI.
     this.instanceS3 = cloud.s3Client(3);
+    this.tls = config.tls !== undefined;
+    this.instanceSsm = new SSMClient({
+      region: group.region,
+      endpoint: cloud.endpoints.ssm,
+      credentials: SIMULATED_CREDENTIALS,
+      maxAttempts: 3,
+    });
   }
 
   static async start(options: WorldOptions = {}): Promise<World> {
@@ -297,6 +352,7 @@ export class World {
           healthTimeoutMs: 1000,
           etcdVersion: parseEtcdVersion(etcdServerVersion(options.etcdVersion ?? selectedEtcdVersion())),
           unhealthyAfterMs: options.unhealthyAfterSeconds === undefined ? undefined : options.unhealthyAfterSeconds * 1000,
+          tls: options.tls === false ? false : {},
           ...(options.backupBucket !== undefined && {
             backup: {
               bucket: options.backupBucket,
@@ -319,7 +375,10 @@ export class World {
       const world = new World(cloud, etcd, clients, options, options.telemetry ?? capturing!, capturing, config, env);
       pending.world = world;
       group.subscribe((event) => world.enqueue(event));
-      world.log('world', `cloud at ${cloud.url}, group ${group.name}, cluster ${config.clusterName} of size ${String(config.clusterSize)}`);
+      world.log(
+        'world',
+        `cloud at ${cloud.url}, group ${group.name}, cluster ${config.clusterName} of size ${String(config.clusterSize)}, ${world.tls ? 'mutual TLS' : 'plain HTTP'}`,
+      );
       return world;
     } catch (err) {
       await etcd.close();
@@ -350,6 +409,18 @@ export class World {
     (this as { config: LambdaConfig }).config = config;
     (this as { deps: LifecycleDeps }).deps = { ...this.deps, config };
     this.log('world', `instances launch with etcd ${version} from now on; the Lambda expects etcd ${lambdaVersion}`);
+  }
+
+  /**
+   * ELASTIC_ETCD_TLS_RENEW_AT from now on: the fraction of a certificate's lifetime after which the reconcile
+   * pass re-issues it (a tiny fraction makes every certificate due at once).
+   */
+  setTlsRenewAt(fraction: number): void {
+    this.env.ELASTIC_ETCD_TLS_RENEW_AT = fraction.toFixed(15).replace(/0+$/, ''); // no exponent: 1e-7 is not a fraction to it
+    const config = loadConfig(this.env);
+    (this as { config: LambdaConfig }).config = config;
+    (this as { deps: LifecycleDeps }).deps = { ...this.deps, config };
+    this.log('world', `certificates are renewed after ${fraction} of their lifetime from now on`);
   }
 
   /** From now on a lost cluster must be down this long before an automatic restore (LifecycleDeps.restoreAfterMs). */
@@ -402,7 +473,7 @@ export class World {
     if (this.deps.backups === undefined) throw new Error('backups are off in this world: give it a backupBucket');
     const stored = await backUp(this.deps.backups, {
       endpoints: this.endpoints(),
-      connection: this.deps.connection,
+      connection: await this.connection(),
       log: loggerFor(this.deps.telemetry),
     });
     this.log('world', `backup stored at ${stored.key} (revision ${stored.manifest.revision})`);
@@ -565,7 +636,105 @@ export class World {
     return this.group
       .instances()
       .filter((i) => i.lifecycleState === 'InService')
-      .map((i) => clientURLOf(i.privateIp));
+      .map((i) => this.clientURL(i.id));
+  }
+
+  /** An instance's client URL: https:// in a TLS world. */
+  clientURL(instanceId: string): string {
+    return clientURLOf(this.instance(instanceId).privateIp, this.tls ? 'https' : 'http');
+  }
+
+  // --- TLS -----------------------------------------------------------------------------------------------
+
+  /** `<root>/instances/<id>/tls`: the instance's certificate, key and CA (SecureString). */
+  tlsParameterName(instanceId: string): string {
+    return this.parameters.instanceName(instanceId, 'tls');
+  }
+
+  /** `<root>/tls/ca`: the CA with its key (SecureString, create-only). */
+  caParameterName(): string {
+    return this.parameters.tlsCaName();
+  }
+
+  /**
+   * The world's own client identity (CN elastic-etcd-world): a certificate issued from the stored CA with our own
+   * PKI code, its files in the sandbox for etcdctl. Undefined in a plain-HTTP world, and while no CA exists.
+   */
+  async clientTls(): Promise<TlsClientIdentity | undefined> {
+    if (!this.tls) return undefined;
+    this.client ??= await issueClientFromStoredCa(
+      this.instanceSsm,
+      this.caParameterName(),
+      'elastic-etcd-world',
+      join(this.etcd.dir, 'world-client'),
+    );
+    return this.client;
+  }
+
+  /** How the world's own code talks to the members with our etcd client (bounds of the handler's, its TLS). */
+  async connection(): Promise<EtcdConnection> {
+    const client = await this.clientTls();
+    return {
+      requestTimeoutMs: this.deps.connection.requestTimeoutMs,
+      healthTimeoutMs: this.deps.connection.healthTimeoutMs,
+      ...(client !== undefined && { tls: { ca: client.ca, cert: client.cert, key: client.key } }),
+    };
+  }
+
+  /** The certificate files an instance's etcd reads (TLS worlds), in its own sandbox dir. */
+  tlsFilesOf(instanceId: string): MemberTls['files'] | undefined {
+    return this.tlsFilesByInstance.get(instanceId);
+  }
+
+  /**
+   * What the renewal timer (elastic-etcd-tls-refresh) does on every instance running etcd, or the given ones:
+   * reads its `tls` parameter again and rewrites the files when it changed. etcd reads them for each new
+   * connection, so nothing restarts. Resolves with the instances whose files changed.
+   */
+  async refreshTls(instanceIds: readonly string[] = [...this.tlsFilesByInstance.keys()]): Promise<string[]> {
+    const changed: string[] = [];
+    for (const id of instanceIds) {
+      const files = this.tlsFilesByInstance.get(id);
+      const instance = this.group.instance(id);
+      if (files === undefined || instance === undefined || instance.ec2State !== 'running') continue;
+      const name = this.tlsParameterName(id);
+      const stored = parseInstanceTls(await readSecureParameter(this.instanceSsm, name), name, instance.privateIp);
+      if (writeMemberTlsFiles(files, stored)) {
+        changed.push(id);
+        this.log('instance', `${id} renewed its certificate files (valid until ${stored.notAfter})`);
+      }
+    }
+    return changed;
+  }
+
+  // --- the world's own clients -------------------------------------------------------------------------
+
+  /** etcdctl through the in-service instances (or `endpoints`), with the world's client certificate. */
+  async etcdctl(args: readonly string[], endpoints: readonly string[] = this.endpoints()): Promise<EtcdctlResult> {
+    const client = await this.clientTls();
+    return etcdctl(endpoints, args, client === undefined ? {} : { tls: client });
+  }
+
+  /** `etcdctl member list` through the in-service instances (or `endpoints`), IDs as bigint. */
+  async memberList(endpoints: readonly string[] = this.endpoints()): Promise<{ clusterId: bigint; members: EtcdctlMember[] }> {
+    const client = await this.clientTls();
+    return etcdctlMemberList(endpoints, client === undefined ? {} : { tls: client });
+  }
+
+  /** One member's own status answer (a client URL or an instance ID); undefined when it does not answer. */
+  async status(urlOrInstance: string, timeoutMs = 1000): Promise<Awaited<ReturnType<typeof readStatus>>> {
+    const url = urlOrInstance.includes('://') ? urlOrInstance : this.clientURL(urlOrInstance);
+    return readStatus(url, timeoutMs, await this.clientTls());
+  }
+
+  /** A JSON request to a member (GET, or POST with a body) with the world's client certificate; undefined on any failure. */
+  async probeJson(url: string, init: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number } = {}): Promise<unknown> {
+    return probeJson(url, await this.clientTls(), init);
+  }
+
+  /** The member list exactly as one instance's member knows it (serializable: answered without a leader). */
+  async localMemberList(instanceId: string, timeoutMs = 2000): ReturnType<typeof readLocalMemberList> {
+    return readLocalMemberList(this.clientURL(instanceId), timeoutMs, await this.clientTls());
   }
 
   /** Every CompleteLifecycleAction the handler made that succeeded, in order. */
@@ -757,7 +926,7 @@ export class World {
     let members: EtcdctlMember[] = [];
     if (inService.length > 0) {
       try {
-        const list = await etcdctlMemberList(this.endpoints());
+        const list = await this.memberList();
         members = list.members;
         const names = members.map((m) => m.name).sort();
         if (JSON.stringify(names) !== JSON.stringify(inService)) {
@@ -766,7 +935,7 @@ export class World {
         const learners = members.filter((m) => m.isLearner);
         if (learners.length > 0) problems.push(`learners: ${learners.map((m) => m.name || m.id.toString(16)).join(', ')}`);
         const statuses = await Promise.all(
-          members.map(async (m) => (m.clientURLs[0] === undefined ? undefined : readStatus(m.clientURLs[0], 1000))),
+          members.map(async (m) => (m.clientURLs[0] === undefined ? undefined : this.status(m.clientURLs[0], 1000))),
         );
         members.forEach((m, i) => {
           const status = statuses[i];
@@ -788,6 +957,13 @@ export class World {
       } else if (store.tags(name)?.[GROUP_TAG] !== this.group.name) {
         problems.push(`${name} is not tagged with the group ${this.group.name}`);
       }
+      if (this.tls) {
+        const tlsName = this.tlsParameterName(id);
+        if (store.value(tlsName) === undefined) problems.push(`no tls parameter for ${id}`);
+        else if (store.tags(tlsName)?.[INSTANCE_ARN_TAG] !== instanceArn(this.group.region, this.group.account, id)) {
+          problems.push(`${tlsName} is not tagged with the ARN of ${id}`);
+        }
+      }
       // The env file is no longer written (nothing read it): the drop-in is the instance's only configuration.
       if (store.value(this.parameters.instanceName(id, 'env')) !== undefined) problems.push(`an env parameter was written for ${id}`);
     }
@@ -798,13 +974,13 @@ export class World {
 
   /** `etcdctl put` through the in-service instances. */
   async put(key: string, value: string): Promise<void> {
-    const result = await etcdctl(this.endpoints(), ['put', key, value]);
+    const result = await this.etcdctl(['put', key, value]);
     if (result.exitCode !== 0) throw new Error(`etcdctl put ${key} failed: ${result.stderr.trim()}`);
   }
 
   /** `etcdctl get --print-value-only`, linearizable, through the in-service instances; undefined when absent. */
   async get(key: string): Promise<string | undefined> {
-    const result = await etcdctl(this.endpoints(), ['get', key, '--print-value-only']);
+    const result = await this.etcdctl(['get', key, '--print-value-only']);
     if (result.exitCode !== 0) throw new Error(`etcdctl get ${key} failed: ${result.stderr.trim()}`);
     const value = result.stdout.replace(/\n$/, '');
     return value === '' ? undefined : value;
@@ -815,7 +991,7 @@ export class World {
     await pollUntil(
       async () => {
         const ids = this.inService();
-        const statuses = await Promise.all(ids.map((id) => readStatus(clientURLOf(this.instance(id).privateIp), 1000)));
+        const statuses = await Promise.all(ids.map((id) => this.status(id, 1000)));
         return statuses.every((s) => s !== undefined && s.leader !== 0n) ? true : undefined;
       },
       { timeoutMs, intervalMs: 100, what: 'the in-service members to be healthy' },
@@ -854,6 +1030,7 @@ export class World {
     this.clients.ssm.destroy();
     this.clients.sqs.destroy();
     this.instanceS3.destroy();
+    this.instanceSsm.destroy();
     await this.cloud.close();
     releaseAddresses([...this.addresses]);
     this.addresses.clear();
@@ -949,12 +1126,22 @@ export class World {
     const restoreRaw = this.cloud.parameters.value(restoreName);
     const restore = restoreRaw === undefined ? undefined : parseRestoreValue(instanceRestoreSchema, restoreRaw, restoreName);
     const version = this.versionByInstance.get(instance.id) ?? this.launchVersion;
-    // The drop-in names the data dir on the real machine; here every instance gets its own under the sandbox.
+    // A drop-in with TLS: the boot script fetches the certificate (written before the drop-in) into its pki dir.
+    const tls = dropinAsksForTls(settings) ? await this.fetchMemberTls(instance) : undefined;
+    const tlsPaths = Object.fromEntries(
+      Object.entries(TLS_FILE_SETTINGS)
+        .filter(([key]) => settings[key] !== undefined)
+        .map(([key, file]) => [key, tls!.files[file]]),
+    );
+    // The drop-in names the data dir and the certificate files on the real machine; here every instance gets its
+    // own under the sandbox.
     const member = await this.etcd.startMember({
       ip: instance.privateIp,
-      settings: { ...settings, ETCD_DATA_DIR: 'data' },
+      settings: { ...settings, ETCD_DATA_DIR: 'data', ...tlsPaths, ...(tls !== undefined && LOOPBACK_PEER_SETTINGS) },
       wait: 'none',
       version,
+      workDirName: instance.id,
+      tls: tls ?? false,
       ...(restore !== undefined && { beforeSpawn: (m: EtcdMember) => this.restoreBeforeStart(instance.id, m, restore, settings, version) }),
     });
     this.etcdByInstance.set(instance.id, member);
@@ -965,6 +1152,23 @@ export class World {
     if (task.cancelled || instance.ec2State !== 'running')
       await member.kill(); // terminated while starting
     else if (this.options.restartEtcdAfterMs !== undefined) this.supervise(instance, member, this.options.restartEtcdAfterMs);
+  }
+
+  /**
+   * What the boot script does for a drop-in with TLS, before etcd starts: reads the instance's `tls` parameter
+   * (with decryption), checks it and writes ca.crt, member.crt and member.key (0600) into the instance's own pki
+   * dir. A missing or unusable parameter throws: the boot fails and etcd is not started.
+   */
+  private async fetchMemberTls(instance: SimInstance): Promise<MemberTls> {
+    const name = this.tlsParameterName(instance.id);
+    const stored = parseInstanceTls(await readSecureParameter(this.instanceSsm, name), name, instance.privateIp);
+    const files = memberTlsFiles(join(this.etcd.workDirFor(instance.privateIp, instance.id), 'pki'));
+    writeMemberTlsFiles(files, stored);
+    this.tlsFilesByInstance.set(instance.id, files);
+    const client = await this.clientTls();
+    if (client === undefined) throw new Error(`${instance.id} has a certificate but the world finds no CA to issue its client from`);
+    this.log('instance', `${instance.id} wrote its certificate (valid until ${stored.notAfter})`);
+    return { files, client };
   }
 
   /**

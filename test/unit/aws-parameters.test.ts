@@ -105,12 +105,17 @@ describe('ParameterStore', () => {
     assert.equal(await store.delete(store.bootstrapName()), false);
   });
 
-  it('deleteInstance deletes env, drop-in and restore', async () => {
+  it('deleteInstance deletes env, drop-in, restore and tls', async () => {
     mock.on(DeleteParameterCommand).rejects(new ParameterNotFound({ message: 'nope', ...meta }));
     await store.deleteInstance(I1);
     assert.deepEqual(
       mock.commandCalls(DeleteParameterCommand).map((c) => c.args[0].input.Name),
-      [`/elastic-etcd/prod/instances/${I1}/env`, `/elastic-etcd/prod/instances/${I1}/dropin`, `/elastic-etcd/prod/instances/${I1}/restore`],
+      [
+        `/elastic-etcd/prod/instances/${I1}/env`,
+        `/elastic-etcd/prod/instances/${I1}/dropin`,
+        `/elastic-etcd/prod/instances/${I1}/restore`,
+        `/elastic-etcd/prod/instances/${I1}/tls`,
+      ],
     );
   });
 

@@ -24,7 +24,7 @@ describe('the decisions close their etcd clients', () => {
   };
 
   before(async () => {
-    world = await startWorld({ seed: 17, boot: 'none', clusterSize: 3, handlerPollMs: 50 });
+    world = await startWorld({ seed: 17, boot: 'none', clusterSize: 3, handlerPollMs: 50, tls: false });
     await world.scaleTo(3);
     await world.runUntilQuiet({ reconcile: 'never' });
     ids = world.inService().sort();

@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       healthTimeoutMs: 2000,
       joinGraceSeconds: 600,
       unhealthyAfterMs: 300_000,
+      tls: { validityDays: 30, renewAtFraction: 2 / 3, clients: [] },
     });
   });
 
@@ -101,6 +102,19 @@ describe('loadConfig', () => {
     ['ELASTIC_ETCD_HEALTH_TIMEOUT_MS', '2s'],
     ['ELASTIC_ETCD_JOIN_GRACE_SECONDS', '5'],
     ['ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS', '0'],
+    ['ELASTIC_ETCD_TLS', 'true'],
+    ['ELASTIC_ETCD_TLS_KMS_KEY_ID', 'my key'],
+    ['ELASTIC_ETCD_TLS_KMS_KEY_ID', 'arn:aws:s3:::bucket'],
+    ['ELASTIC_ETCD_TLS_VALIDITY_DAYS', '0'],
+    ['ELASTIC_ETCD_TLS_VALIDITY_DAYS', '400'],
+    ['ELASTIC_ETCD_TLS_RENEW_AT', '0'],
+    ['ELASTIC_ETCD_TLS_RENEW_AT', '1.5'],
+    ['ELASTIC_ETCD_TLS_RENEW_AT', '2/3'],
+    ['ELASTIC_ETCD_TLS_CLIENTS', 'app,App'],
+    ['ELASTIC_ETCD_TLS_CLIENTS', 'app,,web'],
+    ['ELASTIC_ETCD_TLS_CLIENTS', 'app,app'],
+    ['ELASTIC_ETCD_TLS_CLIENTS', '-app'],
+    ['ELASTIC_ETCD_TLS_CLIENTS', 'elastic-etcd-lambda'],
   ];
   for (const [variable, value] of bad) {
     it(`rejects ${variable}=${value} naming the variable and what it expects`, () => {
@@ -140,6 +154,58 @@ describe('loadConfig: ELASTIC_ETCD_VERSION', () => {
   });
 });
 
+// TLS: on unless ELASTIC_ETCD_TLS=off; its settings only mean something while it is on.
+describe('loadConfig: TLS', () => {
+  it('is on by default, with the shared certificate lifetime and renewal point', () => {
+    assert.equal(CLUSTER_DEFAULTS.tls, true);
+    assert.deepEqual(loadConfig(minimal).tls, { validityDays: 30, renewAtFraction: 2 / 3, clients: [] });
+  });
+
+  it('reads the KMS key, lifetime, renewal fraction and clients', () => {
+    const config = loadConfig({
+      ...minimal,
+      ELASTIC_ETCD_TLS: 'on',
+      ELASTIC_ETCD_TLS_KMS_KEY_ID: 'alias/etcd-secrets',
+      ELASTIC_ETCD_TLS_VALIDITY_DAYS: '7',
+      ELASTIC_ETCD_TLS_RENEW_AT: '0.5',
+      ELASTIC_ETCD_TLS_CLIENTS: 'app, web-frontend',
+    });
+    assert.deepEqual(config.tls, {
+      kmsKeyId: 'alias/etcd-secrets',
+      validityDays: 7,
+      renewAtFraction: 0.5,
+      clients: ['app', 'web-frontend'],
+    });
+    for (const key of [
+      '1234abcd-12ab-34cd-56ef-1234567890ab',
+      'mrk-1234abcd12ab34cd56ef1234567890ab',
+      'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      'arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/etcd',
+    ]) {
+      assert.equal(loadConfig({ ...minimal, ELASTIC_ETCD_TLS_KMS_KEY_ID: key }).tls?.kmsKeyId, key);
+    }
+    assert.equal(loadConfig({ ...minimal, ELASTIC_ETCD_TLS_RENEW_AT: '1' }).tls?.renewAtFraction, 1);
+  });
+
+  it('off is plain HTTP: no tls at all', () => {
+    assert.equal('tls' in loadConfig({ ...minimal, ELASTIC_ETCD_TLS: 'off' }), false);
+  });
+
+  it('a client list or KMS key while TLS is off is a problem, not silently ignored', () => {
+    assert.deepEqual(
+      problemsOf({ ...minimal, ELASTIC_ETCD_TLS: 'off', ELASTIC_ETCD_TLS_CLIENTS: 'app', ELASTIC_ETCD_TLS_KMS_KEY_ID: 'alias/x' }),
+      [
+        { variable: 'ELASTIC_ETCD_TLS_KMS_KEY_ID', received: 'alias/x' },
+        { variable: 'ELASTIC_ETCD_TLS_CLIENTS', received: 'app' },
+      ],
+    );
+    assert.throws(
+      () => loadConfig({ ...minimal, ELASTIC_ETCD_TLS: 'off', ELASTIC_ETCD_TLS_CLIENTS: 'app' }),
+      /unset while ELASTIC_ETCD_TLS=off/,
+    );
+  });
+});
+
 describe('toEnvironment', () => {
   const full: LambdaConfig = {
     clusterName: 'prod',
@@ -164,10 +230,24 @@ describe('toEnvironment', () => {
       autoRestore: false,
       restoreAfterMs: 1_200_000,
     },
+    tls: {
+      kmsKeyId: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      validityDays: 14,
+      renewAtFraction: 2 / 3,
+      clients: ['app', 'backup-job'],
+    },
   };
 
   it('writes what loadConfig reads back: every setting round-trips', () => {
     assert.deepEqual(loadConfig(toEnvironment(full)), full);
+    const { tls: _plain, ...plainHttp } = full;
+    assert.deepEqual(loadConfig(toEnvironment({ ...plainHttp, tls: false })), plainHttp);
+    const { kmsKeyId: _ssmKey, ...defaultKey } = full.tls!;
+    assert.deepEqual(loadConfig(toEnvironment({ ...full, tls: { ...defaultKey, clients: [] } })), {
+      ...full,
+      tls: { ...defaultKey, clients: [] },
+    });
+    assert.deepEqual(loadConfig(toEnvironment({ ...full, tls: { ...defaultKey, renewAtFraction: 0.9 } })).tls?.renewAtFraction, 0.9);
     const { etcdVersion: _none, ...withoutVersion } = full;
     assert.deepEqual(loadConfig(toEnvironment(withoutVersion)), withoutVersion);
     const { backup: _off, ...withoutBackups } = full;
@@ -201,6 +281,13 @@ describe('toEnvironment', () => {
     );
     assert.equal(config.healthTimeoutMs, CLUSTER_DEFAULTS.healthTimeoutMs);
     assert.equal(config.unhealthyAfterMs, CLUSTER_DEFAULTS.unhealthyAfterSeconds * 1000);
+    assert.deepEqual(config.tls, { validityDays: 30, renewAtFraction: 2 / 3, clients: [] }, 'TLS is on unless asked off');
+  });
+
+  it('plain HTTP is written only when asked for', () => {
+    const base = { clusterName: 'prod', autoScalingGroup: 'etcd-asg', clusterSize: 3, launchHook: 'l', terminateHook: 't' } as const;
+    assert.equal(toEnvironment({ ...base, tls: false }).ELASTIC_ETCD_TLS, 'off');
+    assert.deepEqual(toEnvironment({ ...base, tls: {} }), { ...toEnvironment(base), ELASTIC_ETCD_TLS: 'on' });
   });
 
   it('a backup bucket alone turns on automatic restore after the shared default wait', () => {

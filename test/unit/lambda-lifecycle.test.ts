@@ -116,8 +116,16 @@ describe('the first wave without a running cluster', () => {
       assert.equal(env.ETCD_INITIAL_CLUSTER_STATE, 'new');
       assert.equal(env.ETCD_INITIAL_CLUSTER_TOKEN, record.token);
       assert.deepEqual(env.ETCD_INITIAL_CLUSTER?.split(',').sort(), record.members.map((m) => `${m.name}=${m.peerURLs[0] ?? ''}`).sort());
-      assert.equal(env.ETCD_LISTEN_CLIENT_URLS, `http://${ip}:2379`);
-      assert.equal(env.ETCD_INITIAL_ADVERTISE_PEER_URLS, `http://${ip}:2380`);
+      // TLS by default: https everywhere, and the member's certificate stored (SecureString, tagged) before its drop-in.
+      assert.equal(env.ETCD_LISTEN_CLIENT_URLS, `https://${ip}:2379`);
+      assert.equal(env.ETCD_INITIAL_ADVERTISE_PEER_URLS, `https://${ip}:2380`);
+      assert.equal(env.ETCD_CLIENT_CERT_AUTH, 'true');
+      assert.equal(env.ETCD_PEER_CLIENT_CERT_AUTH, 'true');
+      const tlsName = world.parameters.instanceName(id, 'tls');
+      assert.equal(world.cloud.parameters.get(tlsName).type, 'SecureString');
+      assert.equal(world.cloud.parameters.tags(tlsName)?.[INSTANCE_ARN_TAG], instanceArn(world.group.region, world.group.account, id));
+      const puts = world.cloud.callsOf('PutParameter').map((c) => c.params.Name);
+      assert.ok(puts.indexOf(tlsName) < puts.indexOf(world.parameters.instanceName(id, 'dropin')), 'tls is written before the drop-in');
       assert.equal(env.ETCD_DATA_DIR, world.config.dataDir);
       // The drop-in is the only file (nothing read the env file, so it is no longer written); it is tagged for the instance's
       // own role and with the group that wrote it.
@@ -265,8 +273,13 @@ describe('the bootstrap record', () => {
       const from = world.cloud.calls.length;
       const delivery = await world.deliver();
       assert.match(delivery?.error?.message ?? '', /bootstrap record .*bootstrap is malformed .*fix or delete it/);
+      // Only the cluster's CA, created on the first launch's need (before the record is read), is written.
+      const caNames = [world.parameters.tlsCaName(), world.parameters.tlsCaCertificateName()];
       assert.deepEqual(
-        operationsSince(world, from).filter((op) => WRITES.includes(op)),
+        world.cloud.calls
+          .slice(from)
+          .filter((c) => WRITES.includes(c.operation) && !caNames.includes(c.params.Name as never))
+          .map((c) => c.operation),
         [],
       );
       assert.deepEqual(await world.parameters.listInstanceIds(), []);

@@ -30,7 +30,7 @@ describe('rescuing the survivors of a lost majority', () => {
   const decisions = () => (world.telemetry?.decisions() ?? []).slice(decisionsFrom).map((d) => d.decision);
 
   beforeEach(async () => {
-    world = await startWorld({ seed: 21, boot: 'none', clusterSize: 3, backupBucket: BUCKET });
+    world = await startWorld({ seed: 21, boot: 'none', clusterSize: 3, backupBucket: BUCKET, tls: false });
     await world.scaleTo(3);
     await world.runUntilQuiet({ reconcile: 'never' });
     ids = world.inService().sort();

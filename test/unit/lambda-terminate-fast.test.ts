@@ -17,7 +17,7 @@ describe('terminate against a live cluster of three', () => {
 
   beforeEach(async () => {
     // Short re-check window and polls: the hold loop looks again every 50 ms for 600 ms.
-    world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 600, handlerPollMs: 50 });
+    world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 600, handlerPollMs: 50, tls: false });
     await world.scaleTo(3);
     await world.runUntilQuiet({ reconcile: 'never' });
     ids = world.inService().sort();

@@ -20,7 +20,7 @@ describe('promotion of learners that caught up, against a group of four (three v
   const learnerId = (): bigint => memberId(ids[3]!);
 
   before(async () => {
-    world = await startWorld({ seed: 16, boot: 'none', clusterSize: 4, handlerPollMs: 50 });
+    world = await startWorld({ seed: 16, boot: 'none', clusterSize: 4, handlerPollMs: 50, tls: false });
     await world.scaleTo(4);
     await world.runUntilQuiet({ reconcile: 'never' });
     ids = world.inService().sort();

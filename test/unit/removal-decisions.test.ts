@@ -26,7 +26,7 @@ describe('removal decisions against a live cluster of three', () => {
   // One group for all (the tests call the decisions directly and change only the etcd double, made anew each time);
   // the one test that terminates an instance through the handler runs last.
   before(async () => {
-    world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 600, handlerPollMs: 50 });
+    world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 600, handlerPollMs: 50, tls: false });
     await world.scaleTo(3);
     await world.runUntilQuiet({ reconcile: 'never' });
     ids = world.inService().sort();

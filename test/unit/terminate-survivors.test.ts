@@ -26,7 +26,7 @@ describe('terminate: the restore branch, production wiring, the latency metric, 
     Object.fromEntries(Object.entries(world.deps).filter(([key]) => key !== 'faultPoint')) as unknown as LifecycleDeps;
 
   beforeEach(async () => {
-    world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 300, handlerPollMs: 50 });
+    world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 300, handlerPollMs: 50, tls: false });
     await world.scaleTo(3);
     await world.runUntilQuiet({ reconcile: 'never' });
     ids = world.inService().sort();

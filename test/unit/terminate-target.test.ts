@@ -14,7 +14,7 @@ describe('the member a terminate removes', () => {
   const removals = (): string[] => double.operations.filter((op) => op.startsWith('cluster/member/remove'));
 
   beforeEach(async () => {
-    world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 300, handlerPollMs: 50 });
+    world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 300, handlerPollMs: 50, tls: false });
     await world.scaleTo(3);
     await world.runUntilQuiet({ reconcile: 'never' });
     ids = world.inService().sort();

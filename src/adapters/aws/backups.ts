@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { errorMessage } from '../../core/errors.js';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
@@ -25,12 +25,12 @@ const LATEST_LOOKAHEAD = 4;
 /** What the store keeps about a snapshot (the service's SnapshotManifest, validated when read back). */
 export const snapshotManifestSchema = z.object({
   format: z.literal(1),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  size: z.number().int().positive(),
-  revision: z.string().regex(/^[0-9]+$/),
-  clusterId: z.string().regex(/^[0-9a-f]{1,16}$/),
-  memberId: z.string().regex(/^[0-9a-f]{1,16}$/),
-  memberCount: z.number().int().positive(),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+  size: z.number().check(z.int(), z.positive()),
+  revision: z.string().check(z.regex(/^[0-9]+$/)),
+  clusterId: z.string().check(z.regex(/^[0-9a-f]{1,16}$/)),
+  memberId: z.string().check(z.regex(/^[0-9a-f]{1,16}$/)),
+  memberCount: z.number().check(z.int(), z.positive()),
   etcdVersion: z.string(),
   takenAt: z.string(),
 });

@@ -7,6 +7,8 @@ import { isInstanceId, validateInstanceId } from './identifiers.js';
 export interface Ec2Instance {
   readonly instanceId: string;
   readonly privateIpAddress: string | undefined;
+  /** The private DNS name EC2 gives the primary address (e.g. ip-10-0-0-1.ec2.internal); undefined or '' when none. */
+  readonly privateDnsName?: string;
   /** pending | running | shutting-down | terminated | stopping | stopped */
   readonly state: string;
   readonly launchTime: Date | undefined;
@@ -80,6 +82,7 @@ export class Ec2Adapter {
           result.push({
             instanceId: instance.InstanceId,
             privateIpAddress: instance.PrivateIpAddress,
+            ...(instance.PrivateDnsName !== undefined && instance.PrivateDnsName !== '' && { privateDnsName: instance.PrivateDnsName }),
             state: instance.State.Name,
             launchTime: instance.LaunchTime,
           });

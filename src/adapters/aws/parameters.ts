@@ -4,6 +4,10 @@
 //   <prefix>/<cluster>/instances/<instance-id>/env    the instance's etcd environment file
 //   <prefix>/<cluster>/instances/<instance-id>/dropin its systemd drop-in
 //   <prefix>/<cluster>/instances/<instance-id>/restore the snapshot its boot restores before etcd starts (restore.ts)
+//   <prefix>/<cluster>/instances/<instance-id>/tls    its member certificate, key and the CA certificate (SecureString)
+//   <prefix>/<cluster>/tls/ca                        the cluster's CA certificate and key (SecureString, create-only)
+//   <prefix>/<cluster>/tls/ca-certificate            the CA certificate alone (public)
+//   <prefix>/<cluster>/tls/clients/<name>            a client's certificate and key (SecureString)
 //   <prefix>/<cluster>/restore-request               an operator's request to restore the cluster (restore.ts)
 //   <prefix>/<cluster>/restores/<lost-cluster-token> the restore decided for a lost cluster (written once)
 //   <prefix>/<cluster>/down-since                    when no member was first seen answering (create-only)
@@ -26,8 +30,10 @@ declare const parameterNameBrand: unique symbol;
 /** A parameter name produced by ParameterStore from validated identifiers. */
 export type ParameterName = string & { readonly [parameterNameBrand]: true };
 
-export type InstanceFile = 'env' | 'dropin' | 'restore';
-export const INSTANCE_FILES: readonly InstanceFile[] = ['env', 'dropin', 'restore'];
+export type InstanceFile = 'env' | 'dropin' | 'restore' | 'tls';
+export const INSTANCE_FILES: readonly InstanceFile[] = ['env', 'dropin', 'restore', 'tls'];
+/** Instance files that hold secrets: written as SecureString under the store's KMS key. */
+const SECRET_INSTANCE_FILES: ReadonlySet<InstanceFile> = new Set(['tls']);
 
 export interface CreateOnlyResult {
   /** True when this call wrote the value; false when one existed and `value` is that existing value. */
@@ -45,6 +51,13 @@ export interface ParameterStoreOptions {
   readonly instanceArn?: (instanceId: string) => string;
   /** The Auto Scaling group writing: each instance parameter carries it in GROUP_TAG (reconcile deletes only its own). */
   readonly group?: string;
+  /** The KMS key SecureString parameters are encrypted under; SSM's default key (alias/aws/ssm) when left out. */
+  readonly kmsKeyId?: string;
+}
+
+/** How a value is stored: in the clear, or as a SecureString encrypted under the store's KMS key. */
+export interface PutOptions {
+  readonly secure?: boolean;
 }
 
 /** The tag that ties an instance's parameters to that instance (see infra/elastic-etcd-cluster.ts). */
@@ -57,6 +70,7 @@ export class ParameterStore {
 
   private readonly instanceArn: ((instanceId: string) => string) | undefined;
   private readonly group: string | undefined;
+  private readonly kmsKeyId: string | undefined;
 
   constructor(
     private readonly client: SSMClient,
@@ -64,6 +78,7 @@ export class ParameterStore {
   ) {
     this.instanceArn = options.instanceArn;
     this.group = options.group;
+    this.kmsKeyId = options.kmsKeyId;
     const prefix = validateParameterPrefix(options.prefix);
     this.root = `${prefix}/${validateClusterName(options.cluster)}`;
   }
@@ -97,15 +112,32 @@ export class ParameterStore {
     return `${this.root}/restores/${lostClusterToken}` as ParameterName;
   }
 
+  /** The cluster's CA, certificate and key (SecureString, create-only): only the Lambda reads it. */
+  tlsCaName(): ParameterName {
+    return `${this.root}/tls/ca` as ParameterName;
+  }
+
+  /** The CA certificate alone, public: what instances, clients and operators trust. */
+  tlsCaCertificateName(): ParameterName {
+    return `${this.root}/tls/ca-certificate` as ParameterName;
+  }
+
+  /** A configured client's certificate and key (SecureString); `name` as ELASTIC_ETCD_TLS_CLIENTS allows. */
+  tlsClientName(name: string): ParameterName {
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) throw new TypeError(`invalid client name ${JSON.stringify(name)}`);
+    return `${this.root}/tls/clients/${name}` as ParameterName;
+  }
+
   instanceName(instanceId: string, file: InstanceFile): ParameterName {
     if (!INSTANCE_FILES.includes(file)) throw new TypeError(`unknown instance file ${JSON.stringify(file)}`);
     return `${this.instancesPath()}/${validateInstanceId(instanceId)}/${file}` as ParameterName;
   }
 
-  /** The value, or undefined when the parameter does not exist. */
+  /** The value (a SecureString decrypted), or undefined when the parameter does not exist. */
   async get(name: ParameterName): Promise<string | undefined> {
     try {
-      const answer = await this.client.send(new GetParameterCommand({ Name: name }));
+      // Decryption is asked for always: it changes nothing for a String parameter.
+      const answer = await this.client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
       const value = answer.Parameter?.Value;
       if (value === undefined) throw new MalformedAwsResponseError('GetParameter', `no value for ${name}`);
       return value;
@@ -115,10 +147,10 @@ export class ParameterStore {
     }
   }
 
-  /** Writes the value, replacing any existing one. */
-  async put(name: ParameterName, value: string): Promise<void> {
+  /** Writes the value, replacing any existing one; `secure`: as a SecureString under the store's KMS key. */
+  async put(name: ParameterName, value: string, options: PutOptions = {}): Promise<void> {
     try {
-      await this.client.send(new PutParameterCommand(putInput(name, value, true)));
+      await this.client.send(new PutParameterCommand(this.putInput(name, value, true, options)));
     } catch (err) {
       rethrowAws('PutParameter', err);
     }
@@ -126,23 +158,24 @@ export class ParameterStore {
 
   /**
    * Writes one of an instance's files, tagged with the instance's ARN when the store knows how to build it and
-   * with the writing group when it knows that.
+   * with the writing group when it knows that. Its `tls` is a SecureString under the store's KMS key.
    */
   async putInstanceFile(instanceId: string, file: InstanceFile, value: string): Promise<void> {
     const name = this.instanceName(instanceId, file);
+    const options = { secure: SECRET_INSTANCE_FILES.has(file) };
     const tags = [
       ...(this.instanceArn === undefined ? [] : [{ Key: INSTANCE_ARN_TAG, Value: this.instanceArn(validateInstanceId(instanceId)) }]),
       ...(this.group === undefined ? [] : [{ Key: GROUP_TAG, Value: this.group }]),
     ];
-    if (tags.length === 0) return this.put(name, value);
+    if (tags.length === 0) return this.put(name, value, options);
     try {
       // SSM accepts tags only when creating; an existing parameter is overwritten, then tagged.
-      await this.client.send(new PutParameterCommand({ ...putInput(name, value, false), Tags: tags }));
+      await this.client.send(new PutParameterCommand({ ...this.putInput(name, value, false, options), Tags: tags }));
       return;
     } catch (err) {
       if (awsErrorCode(err) !== 'ParameterAlreadyExists') rethrowAws('PutParameter', err);
     }
-    await this.put(name, value);
+    await this.put(name, value, options);
     try {
       await this.client.send(new AddTagsToResourceCommand({ ResourceType: 'Parameter', ResourceId: name, Tags: tags }));
     } catch (err) {
@@ -183,13 +216,14 @@ export class ParameterStore {
 
   /**
    * Writes the value only if the parameter does not exist yet. When it exists, the existing value wins
-   * and is returned: concurrent first-wave invocations thereby all agree on one decision.
+   * and is returned: concurrent first-wave invocations thereby all agree on one decision. `secure`: as a
+   * SecureString under the store's KMS key.
    */
-  async createOnly(name: ParameterName, value: string): Promise<CreateOnlyResult> {
+  async createOnly(name: ParameterName, value: string, options: PutOptions = {}): Promise<CreateOnlyResult> {
     // Two rounds cover the race of the existing parameter being deleted between our put and get.
     for (let round = 0; round < 2; round++) {
       try {
-        await this.client.send(new PutParameterCommand(putInput(name, value, false)));
+        await this.client.send(new PutParameterCommand(this.putInput(name, value, false, options)));
         return { created: true, value };
       } catch (err) {
         if (awsErrorCode(err) !== 'ParameterAlreadyExists') rethrowAws('PutParameter', err);
@@ -238,9 +272,17 @@ export class ParameterStore {
   private instancesPath(): string {
     return `${this.root}/instances`;
   }
-}
 
-function putInput(name: ParameterName, value: string, overwrite: boolean) {
-  // Intelligent-Tiering stays Standard (free) and moves to Advanced only if a value outgrows 4 KB.
-  return { Name: name, Value: value, Type: 'String', Overwrite: overwrite, Tier: 'Intelligent-Tiering' } as const;
+  private putInput(name: ParameterName, value: string, overwrite: boolean, options: PutOptions) {
+    const secure = options.secure === true;
+    return {
+      Name: name,
+      Value: value,
+      Type: secure ? 'SecureString' : 'String',
+      ...(secure && this.kmsKeyId !== undefined && { KeyId: this.kmsKeyId }),
+      Overwrite: overwrite,
+      // Intelligent-Tiering stays Standard (free) and moves to Advanced only if a value outgrows 4 KB.
+      Tier: 'Intelligent-Tiering',
+    } as const;
+  }
 }

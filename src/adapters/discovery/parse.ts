@@ -4,7 +4,7 @@
 // Unlike the original tool, nothing here panics or silently defaults: a malformed answer is an
 // 'invalid-response' error, and a malformed registry entry (no value, no `=`, no URL) is reported in `problems` and skipped;
 // a size that is not a positive integer is an error, never a silent 0.
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { errorMessage } from '../../core/errors.js';
 import { parseHexMemberId } from '../../core/ids.js';
 import type { MemberId } from '../../core/types.js';
@@ -69,7 +69,7 @@ export function parseDiscoveryURL(raw: string): string {
   return trimmed;
 }
 
-const keysErrorSchema = z.object({ errorCode: z.number(), message: z.string(), cause: z.string().optional() });
+const keysErrorSchema = z.object({ errorCode: z.number(), message: z.string(), cause: z.optional(z.string()) });
 
 /** The etcd v2 keys error body (`{"errorCode":100,"message":"Key not found","cause":"/_etcd/..."}`), if it is one. */
 export function parseKeysError(body: string): z.infer<typeof keysErrorSchema> | undefined {
@@ -82,15 +82,15 @@ const registryResponseSchema = z.object({
     key: z.string(),
     dir: z.literal(true, { error: 'the discovery URL names a key, not a registry directory' }),
     // Children are validated one by one below, so that one bad child is a problem, not a failed read.
-    nodes: z.array(z.unknown()).optional(),
+    nodes: z.optional(z.array(z.unknown())),
   }),
 });
 
 const registryChildSchema = z.object({
   key: z.string(),
-  dir: z.boolean().optional(),
-  value: z.string().optional(),
-  createdIndex: z.number().int().nonnegative(),
+  dir: z.optional(z.boolean()),
+  value: z.optional(z.string()),
+  createdIndex: z.number().check(z.int(), z.nonnegative()),
 });
 
 /** Parses the body of `GET <discovery URL>`; throws 'invalid-response' only if the whole answer is unusable. */

@@ -1,16 +1,19 @@
 // The v3 JSON gateway's answers, validated. The gateway leaves out zero values (false, 0, "", empty lists),
 // so almost every field is optional and defaults to its zero value. int64/uint64 fields arrive as decimal
 // strings and are kept as bigint. Pure: no I/O here.
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { parseDecimalMemberId } from '../../core/ids.js';
 import type { Member, MemberId } from '../../core/types.js';
 import { EtcdError } from './errors.js';
 
-const decimal = z.string().regex(/^[0-9]{1,20}$/, 'expected a decimal integer string');
+const decimal = z.string().check(z.regex(/^[0-9]{1,20}$/, 'expected a decimal integer string'));
 /** A uint64 or int64 as the gateway writes it; absent means 0. */
-const wireInt = decimal.optional().transform((v) => (v === undefined ? 0n : BigInt(v)));
+const wireInt = z.pipe(
+  z.optional(decimal),
+  z.transform((v) => (v === undefined ? 0n : BigInt(v))),
+);
 /** Base64 bytes (keys and values). */
-const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
+const base64 = z.string().check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64'));
 
 const header = z.object({
   cluster_id: wireInt,
@@ -21,61 +24,65 @@ const header = z.object({
 
 const wireMember = z.object({
   ID: decimal,
-  name: z.string().optional(),
-  peerURLs: z.array(z.string()).optional(),
-  clientURLs: z.array(z.string()).optional(),
-  isLearner: z.boolean().optional(),
+  name: z.optional(z.string()),
+  peerURLs: z.optional(z.array(z.string())),
+  clientURLs: z.optional(z.array(z.string())),
+  isLearner: z.optional(z.boolean()),
 });
 
-export const memberListSchema = z.object({ header: header.optional(), members: z.array(wireMember).optional() });
-export const memberAddSchema = z.object({ header: header.optional(), member: wireMember, members: z.array(wireMember).optional() });
+export const memberListSchema = z.object({ header: z.optional(header), members: z.optional(z.array(wireMember)) });
+export const memberAddSchema = z.object({
+  header: z.optional(header),
+  member: wireMember,
+  members: z.optional(z.array(wireMember)),
+});
 /** remove, promote and update answer the member list after the change (update: 3.4 answers it too). */
 export const memberChangeSchema = memberListSchema;
 
 export const statusSchema = z.object({
   header: header,
-  version: z.string().optional(),
+  version: z.optional(z.string()),
   dbSize: wireInt,
   leader: wireInt,
   raftIndex: wireInt,
   raftTerm: wireInt,
   raftAppliedIndex: wireInt,
-  errors: z.array(z.string()).optional(),
-  isLearner: z.boolean().optional(),
+  errors: z.optional(z.array(z.string())),
+  isLearner: z.optional(z.boolean()),
 });
 
 export const versionSchema = z.object({ etcdserver: z.string(), etcdcluster: z.string() });
-export const healthSchema = z.object({ health: z.union([z.string(), z.boolean()]), reason: z.string().optional() });
-export const authenticateSchema = z.object({ header: header.optional(), token: z.string().min(1) });
+export const healthSchema = z.object({ health: z.union([z.string(), z.boolean()]), reason: z.optional(z.string()) });
+export const authenticateSchema = z.object({ header: z.optional(header), token: z.string().check(z.minLength(1)) });
 
 const keyValue = z.object({
   key: base64,
-  value: base64.optional(),
+  value: z.optional(base64),
   create_revision: wireInt,
   mod_revision: wireInt,
   version: wireInt,
   lease: wireInt,
 });
-export const rangeSchema = z.object({ header: header.optional(), kvs: z.array(keyValue).optional(), count: wireInt });
-export const deleteRangeSchema = z.object({ header: header.optional(), deleted: wireInt });
-export const leaseGrantSchema = z.object({ header: header.optional(), ID: decimal, TTL: wireInt, error: z.string().optional() });
-export const leaseRevokeSchema = z.object({ header: header.optional() });
+export const rangeSchema = z.object({ header: z.optional(header), kvs: z.optional(z.array(keyValue)), count: wireInt });
+export const deleteRangeSchema = z.object({ header: z.optional(header), deleted: wireInt });
+export const leaseGrantSchema = z.object({ header: z.optional(header), ID: decimal, TTL: wireInt, error: z.optional(z.string()) });
+export const leaseRevokeSchema = z.object({ header: z.optional(header) });
 /** One answer of the LeaseKeepAlive stream through the gateway; an expired or unknown lease answers no TTL. */
 export const leaseKeepAliveSchema = z.object({
-  result: z.object({ header: header.optional(), ID: decimal.optional(), TTL: wireInt }).optional(),
-  error: z.object({ message: z.string().optional() }).passthrough().optional(),
+  result: z.optional(z.object({ header: z.optional(header), ID: z.optional(decimal), TTL: wireInt })),
+  error: z.optional(z.looseObject({ message: z.optional(z.string()) })),
 });
 export const txnSchema = z.object({
-  header: header.optional(),
-  succeeded: z.boolean().optional(),
-  responses: z.array(z.object({ response_range: rangeSchema.optional() }).passthrough()).optional(),
+  header: z.optional(header),
+  succeeded: z.optional(z.boolean()),
+  responses: z.optional(z.array(z.looseObject({ response_range: z.optional(rangeSchema) }))),
 });
 
 /** An error body of the gateway: {"error": "...", "message": "...", "code": 14}. */
 export const errorBodySchema = z.object({
-  error: z.string().optional(),
-  message: z.string().optional(),
-  code: z.number().int().optional(),
+  error: z.optional(z.string()),
+  message: z.optional(z.string()),
+  code: z.optional(z.number().check(z.int())),
 });
 
 export interface KeyValue {
@@ -106,7 +113,7 @@ export interface MaintenanceStatus {
 }
 
 /** Validates `body` against `schema`; a mismatch is an 'invalid-response' EtcdError naming the field. */
-export function parseWire<S extends z.ZodType>(schema: S, body: unknown, what: string, endpoint?: string): z.output<S> {
+export function parseWire<S extends z.ZodMiniType>(schema: S, body: unknown, what: string, endpoint?: string): z.output<S> {
   const result = schema.safeParse(body);
   if (!result.success) {
     const issue = result.error.issues[0];
