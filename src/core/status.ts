@@ -26,8 +26,7 @@ export interface MemberStatusSample {
 
 /** What asking one member for its status gave: its answer, or why there was none. */
 export type MemberProbe =
-  | { readonly kind: 'answered'; readonly status: MemberStatusSample }
-  | { readonly kind: 'failed'; readonly error: string };
+  { readonly kind: 'answered'; readonly status: MemberStatusSample } | { readonly kind: 'failed'; readonly error: string };
 
 export interface ActiveAlarm {
   readonly memberId: MemberId;
@@ -247,7 +246,10 @@ export function summarizeStatus(observation: StatusObservation): StatusSummary {
 
   const problems: StatusProblem[] = [];
   if (quorum.margin < 0) {
-    problems.push({ code: 'quorum-lost', message: `only ${healthyVoters} of ${voters.length} voters are healthy; a quorum needs ${needed}` });
+    problems.push({
+      code: 'quorum-lost',
+      message: `only ${healthyVoters} of ${voters.length} voters are healthy; a quorum needs ${needed}`,
+    });
   }
   if (leader === undefined) problems.push({ code: 'no-leader', message: 'no healthy member knows a leader' });
   for (const r of rows) {

@@ -257,7 +257,10 @@ export class EtcdClient {
    * The cluster's active alarms (etcd's Maintenance Alarm, action GET), asked of exactly this endpoint within
    * `timeoutMs`, no fail-over. etcd answers it through raft, so a member without a quorum does not answer.
    */
-  async alarmListAt(endpoint: string, options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): Promise<readonly EtcdAlarm[]> {
+  async alarmListAt(
+    endpoint: string,
+    options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+  ): Promise<readonly EtcdAlarm[]> {
     const body = await this.requestAt(
       endpoint,
       'POST',

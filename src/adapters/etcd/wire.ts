@@ -172,7 +172,9 @@ export interface EtcdAlarm {
 
 export function toAlarms(wire: z.output<typeof alarmListSchema>): EtcdAlarm[] {
   // The gateway leaves out the zero enum value (NONE): an alarm without a name is no alarm.
-  return (wire.alarms ?? []).flatMap((a) => (a.alarm === undefined || a.alarm === 'NONE' ? [] : [{ memberId: a.memberID, alarm: a.alarm }]));
+  return (wire.alarms ?? []).flatMap((a) =>
+    a.alarm === undefined || a.alarm === 'NONE' ? [] : [{ memberId: a.memberID, alarm: a.alarm }],
+  );
 }
 
 export function toKeyValue(wire: z.output<typeof keyValue>): KeyValue {
