@@ -315,7 +315,7 @@ export function formatBytes(bytes: bigint): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit] ?? ''}`;
 }
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {

@@ -229,7 +229,7 @@ describe('summarizeStatus', () => {
         [...c.healthy],
       );
       // Every unhealthy row says why; healthy rows do not.
-      for (const m of summary.members) assert.equal(m.problem === undefined, m.healthy, `${m.name}: ${m.problem}`);
+      for (const m of summary.members) assert.equal(m.problem === undefined, m.healthy, `${m.name}: ${m.problem ?? '-'}`);
     });
   }
 
