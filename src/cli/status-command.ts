@@ -179,7 +179,7 @@ export function parseStatusCommandLine(argv: readonly string[], env: Environment
   };
 }
 
-/** Version of the `-o json` shape; raised on any change that is not a new optional field. */
+/** Version of the `-o json` shape; raised with any change to it (the schema is closed: no other field passes). */
 export const STATUS_JSON_VERSION = 1;
 
 const hexId = z.string().regex(/^[0-9a-f]{1,16}$/, 'a member or cluster ID in lowercase hex');
