@@ -20,7 +20,7 @@ import { startSimulatedCloud, type SimulatedCloud } from '../sim/index.js';
 import { expectExit, runCli, type CliRun } from './cli-support.js';
 
 /** The health timeout the SIGSTOP test configures, and so the bound it checks. */
-const HEALTH_TIMEOUT_MS = 4_000;
+const HEALTH_TIMEOUT_MS = 8_000;
 
 function parseJson(run: CliRun): StatusJson {
   return statusJsonSchema.parse(JSON.parse(run.stdout));
@@ -66,7 +66,7 @@ describe('elastic-etcd status against a real cluster', () => {
     const lines = run.stdout.split('\n');
     assert.match(lines[0] ?? '', /^cluster [0-9a-f]+: HEALTHY$/);
     assert.match(lines[1] ?? '', /^voters 3\/3 healthy, quorum 2, margin 1 \(survives 1 more voter failure\)$/);
-    for (const name of ['m1', 'm2', 'm3']) assert.match(run.stdout, new RegExp(`^${name} +[0-9a-f]{16} +voter +yes +yes `, 'm'));
+    for (const name of ['m1', 'm2', 'm3']) assert.match(run.stdout, new RegExp(`^${name} +[0-9a-f]{1,16} +voter +yes +yes `, 'm'));
     assert.equal((run.stdout.match(/^m\d .* yes +yes +yes /gm) ?? []).length, 1, 'exactly one leader');
     assert.doesNotMatch(run.stdout, /problems:/);
   });
@@ -155,8 +155,12 @@ describe('elastic-etcd status against a real cluster', () => {
 
   test('a SIGSTOPped member: degraded, and the command returns within about one health timeout', async (t) => {
     const timeout = `--health-timeout=${HEALTH_TIMEOUT_MS}ms`;
-    // The same command on the healthy cluster, just before: what starting the CLI costs on this machine now.
-    const baseline = expectExit(await runCli(['status', endpoints, timeout, '-o', 'json']), 0, 'status before the stop');
+    // The same command on the healthy cluster, just before (the slower of two runs): what starting the CLI costs on
+    // this machine now, under its current load.
+    let baseline = 0;
+    for (let i = 0; i < 2; i++) {
+      baseline = Math.max(baseline, expectExit(await runCli(['status', endpoints, timeout, '-o', 'json']), 0, 'status before the stop').ms);
+    }
     const m3 = cluster.members[2]!;
     m3.stop();
     t.after(async () => {
@@ -169,9 +173,9 @@ describe('elastic-etcd status against a real cluster', () => {
     assert.match(row(status, 'm3').problem ?? '', new RegExp(`did not answer .* within ${HEALTH_TIMEOUT_MS} ms`));
     assert.deepEqual(status.quorum, { voters: 3, healthyVoters: 2, needed: 2, margin: 0 });
     assert.ok(row(status, 'm1').healthy && row(status, 'm2').healthy);
-    // Asked one after another, the member list, the status and a second health check would cost three timeouts;
-    // in parallel and not asked twice it costs one. The bound allows half a timeout of noise on top.
-    const bound = baseline.ms + 1.5 * HEALTH_TIMEOUT_MS;
+    // Asked one after another, the member list, the status and a second health check would cost three timeouts
+    // (two at the least); in parallel and not asked twice it costs one. The bound allows half a timeout of noise.
+    const bound = baseline + 1.5 * HEALTH_TIMEOUT_MS;
     assert.ok(run.ms < bound, `status took ${Math.round(run.ms)} ms with a hung member; bound ${Math.round(bound)} ms`);
   });
 
@@ -256,7 +260,7 @@ describe('elastic-etcd status --auto-scaling-group, with the simulated cloud', (
     assert.match(run.stdout, new RegExp(`^group ${GROUP}: 3 instances$`, 'm'));
     for (const i of cloud.group.instances()) {
       // The member row names its instance, and the instance row names its member.
-      assert.match(run.stdout, new RegExp(`^${i.id} +[0-9a-f]{16} +voter +yes +yes .* ${i.id}$`, 'm'));
+      assert.match(run.stdout, new RegExp(`^${i.id} +[0-9a-f]{1,16} +voter +yes +yes .* ${i.id}$`, 'm'));
       assert.match(run.stdout, new RegExp(`^${i.id} +${i.privateIp.replaceAll('.', '\\.')} +InService +running +${i.id}$`, 'm'));
     }
     const json = parseJson(expectExit(await status(['-o', 'json']), 0, 'status --auto-scaling-group -o json'));
