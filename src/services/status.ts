@@ -40,8 +40,8 @@ export type StatusOutcome =
 /**
  * observeStatus observes the cluster (and the group, when asked) and summarizes it. Changes nothing anywhere.
  * 'unreachable' when no endpoint answers the member list; bad credentials, malformed answers and AWS errors are
- * thrown. Bounded: about one health timeout for the etcd side however many members hang (two when a hung member
- * was not among the endpoints asked first), plus the AWS calls' own time.
+ * thrown. Bounded: about one health timeout for the etcd side however many members hang (two only when a hung
+ * endpoint and a hung member that is not among the endpoints come together), plus the AWS calls' own time.
  */
 export async function observeStatus(request: StatusRequest): Promise<StatusOutcome> {
   const { connection, log, signal } = request;
