@@ -9,6 +9,7 @@ Usage:
   elastic-etcd promote [options]    promote this node's learner once it is in sync (run after etcd started)
   elastic-etcd snapshot --to FILE   take a verified snapshot of a running cluster (see snapshot --help)
   elastic-etcd restore --from KEY   ask the lifecycle Lambda to restore from a backup (see restore --help)
+  elastic-etcd status               is the cluster healthy, and does it match its group (see status --help)
 
 Prints only the configuration on stdout (-o env, dropin, flags or json); logs and errors go to stderr.
 Exit status: 0 success, 1 join refused or failed (nothing on stdout), 2 usage error (nothing on stdout).

@@ -8,13 +8,14 @@ import { parseCommandLine, type Environment } from './options.js';
 import { runPromoteCommand } from './promote-command.js';
 import { runRestoreCommandLine } from './restore-command.js';
 import { runSnapshotCommandLine } from './snapshot-command.js';
+import { runStatusCommandLine } from './status-command.js';
 import { realDependencies, type CliDependencies, type CliIO } from './context.js';
 
 export type { CliDependencies, CliIO } from './context.js';
 
 /**
  * main runs one CLI invocation: parses `argv` and `env`, runs the command, and returns the process exit code
- * (0 success, 1 a refused or failed run, 2 a usage error). Writes only through `io`; every failure, input
+ * (0 success, 1 a refused or failed run or, for status, a degraded cluster, 2 a usage error). Writes only through `io`; every failure, input
  * errors included, becomes a one-line message with a hint on stderr, never a stack trace.
  */
 export async function main(
@@ -24,10 +25,11 @@ export async function main(
   deps: CliDependencies = realDependencies,
 ): Promise<number> {
   try {
-    // `snapshot` and `restore` have flags of their own (snapshot-command.ts, restore-command.ts); every other
-    // command goes through options.ts.
+    // `snapshot`, `restore` and `status` have flags of their own (snapshot-command.ts, restore-command.ts,
+    // status-command.ts); every other command goes through options.ts.
     if (argv[0] === 'snapshot') return await runSnapshotCommandLine(argv.slice(1), env, io, deps);
     if (argv[0] === 'restore') return await runRestoreCommandLine(argv.slice(1), env, io);
+    if (argv[0] === 'status') return await runStatusCommandLine(argv.slice(1), env, io, deps);
     const command = await parseCommandLine(argv, env);
     if (command.kind === 'help') {
       // Asked for explicitly, so it is the output: stdout, exit 0.

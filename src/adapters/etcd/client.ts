@@ -22,8 +22,10 @@ import { classifyEtcdError, EtcdError, isEtcdError, isInvalidTokenMessage, isRet
 import { createTransportAgents, type EtcdTlsOptions, type TransportAgents } from './tls.js';
 import { openSnapshotStream, type SnapshotHeader, type SnapshotStreamOptions, type SnapshotTransport } from './snapshot.js';
 import {
+  alarmListSchema,
   authenticateSchema,
   deleteRangeSchema,
+  type EtcdAlarm,
   errorBodySchema,
   healthSchema,
   type KeyValue,
@@ -37,6 +39,7 @@ import {
   prefixRangeEnd,
   rangeSchema,
   statusSchema,
+  toAlarms,
   toBase64,
   toKeyValue,
   toMember,
@@ -248,6 +251,25 @@ export class EtcdClient {
       options.signal,
     );
     return toStatus(parseWire(statusSchema, body, 'status', endpoint));
+  }
+
+  /**
+   * The cluster's active alarms (etcd's Maintenance Alarm, action GET), asked of exactly this endpoint within
+   * `timeoutMs`, no fail-over. etcd answers it through raft, so a member without a quorum does not answer.
+   */
+  async alarmListAt(
+    endpoint: string,
+    options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+  ): Promise<readonly EtcdAlarm[]> {
+    const body = await this.requestAt(
+      endpoint,
+      'POST',
+      '/v3/maintenance/alarm',
+      { action: 'GET' },
+      options.timeoutMs ?? this.requestTimeoutMs,
+      options.signal,
+    );
+    return toAlarms(parseWire(alarmListSchema, body, 'alarm list', endpoint));
   }
 
   /**

@@ -33,7 +33,7 @@ export {
   type EtcdTlsFiles,
   type EtcdTlsOptions,
 } from './tls.js';
-export { type KeyValue, type MaintenanceStatus } from './wire.js';
+export { type EtcdAlarm, type KeyValue, type MaintenanceStatus } from './wire.js';
 export {
   SnapshotDigest,
   SNAPSHOT_BUFFER_BYTES,

@@ -43,12 +43,20 @@ export const statusSchema = z.object({
   header: header,
   version: z.optional(z.string()),
   dbSize: wireInt,
+  /** 3.4+: the part of dbSize in use; the rest is free space that only a defragmentation returns. */
+  dbSizeInUse: wireInt,
   leader: wireInt,
   raftIndex: wireInt,
   raftTerm: wireInt,
   raftAppliedIndex: wireInt,
   errors: z.optional(z.array(z.string())),
   isLearner: z.optional(z.boolean()),
+});
+
+/** Maintenance Alarm with action GET: the cluster's active alarms (none: no `alarms`). */
+export const alarmListSchema = z.object({
+  header: z.optional(header),
+  alarms: z.optional(z.array(z.object({ memberID: wireInt, alarm: z.optional(z.string()) }))),
 });
 
 export const versionSchema = z.object({ etcdserver: z.string(), etcdcluster: z.string() });
@@ -106,6 +114,8 @@ export interface MaintenanceStatus {
   readonly isLearner: boolean;
   readonly version: string;
   readonly dbSize: bigint;
+  /** Bytes of dbSize in use (3.4+; absent on hand-made values). */
+  readonly dbSizeInUse?: bigint;
   /** The member's store revision when it answered (always set by toStatus; optional for hand-made values). */
   readonly revision?: bigint;
   /** Alarms and similar, e.g. "NOSPACE" (3.4+). */
@@ -155,9 +165,23 @@ export function toStatus(wire: z.output<typeof statusSchema>): MaintenanceStatus
     isLearner: wire.isLearner ?? false,
     version: wire.version ?? '',
     dbSize: wire.dbSize,
+    dbSizeInUse: wire.dbSizeInUse,
     revision: wire.header.revision,
     errors: wire.errors ?? [],
   };
+}
+
+/** One active alarm: which member raised it and what it is, as etcd names it (NOSPACE, CORRUPT). */
+export interface EtcdAlarm {
+  readonly memberId: MemberId;
+  readonly alarm: string;
+}
+
+export function toAlarms(wire: z.output<typeof alarmListSchema>): EtcdAlarm[] {
+  // The gateway leaves out the zero enum value (NONE): an alarm without a name is no alarm.
+  return (wire.alarms ?? []).flatMap((a) =>
+    a.alarm === undefined || a.alarm === 'NONE' ? [] : [{ memberId: a.memberID, alarm: a.alarm }],
+  );
 }
 
 export function toKeyValue(wire: z.output<typeof keyValue>): KeyValue {
