@@ -40,6 +40,23 @@ export function doubleVoters(
   });
 }
 
+/** Member `n` (from 1) of a double on `ips`: started, a voter, named `n<n>`, ID BASE_ID + n, on `ips[n - 1]`. */
+export function startedDoubleMember(ips: readonly string[], n: number, clientPort: number, peerPort: number): DoubleMember {
+  const ip = ips[n - 1]!;
+  return {
+    id: BASE_ID + BigInt(n),
+    name: `n${n}`,
+    peerURLs: [`http://${ip}:${peerPort}`],
+    clientURLs: [`http://${ip}:${clientPort}`],
+    isLearner: false,
+  };
+}
+
+/** Member `n` added as a learner and not started yet: no name, no client URLs. */
+export function unstartedDoubleMember(ips: readonly string[], n: number, peerPort: number): DoubleMember {
+  return { id: BASE_ID + BigInt(n), name: '', peerURLs: [`http://${ips[n - 1]!}:${peerPort}`], clientURLs: [], isLearner: true };
+}
+
 /** The member ID `doubleVoters` gives an instance. */
 export function doubleMemberId(instanceIds: readonly string[], instanceId: string): bigint {
   return BASE_ID + BigInt(instanceIds.indexOf(instanceId) + 1);

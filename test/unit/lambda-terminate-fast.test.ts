@@ -6,7 +6,8 @@
 // - a duplicate terminate event finds the member gone (absent) and completes nothing twice.
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorld, type World } from '../sim/world.js';
+import type { World } from '../sim/world.js';
+import { startBareGroupOfThree } from './double-world.js';
 import { doubleMemberId, doubleVoters, EtcdGatewayDouble } from './etcd-gateway-double.js';
 
 describe('terminate against a live cluster of three', () => {
@@ -17,11 +18,7 @@ describe('terminate against a live cluster of three', () => {
 
   beforeEach(async () => {
     // Short re-check window and polls: the hold loop looks again every 50 ms for 600 ms.
-    world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 600, handlerPollMs: 50, tls: false });
-    await world.scaleTo(3);
-    await world.runUntilQuiet({ reconcile: 'never' });
-    ids = world.inService().sort();
-    assert.equal(ids.length, 3);
+    ({ world, ids } = await startBareGroupOfThree(600));
     double = new EtcdGatewayDouble(doubleVoters(ids, (id) => world.instance(id).privateIp, world.config.clientPort));
   });
   afterEach(async () => {

@@ -8,7 +8,7 @@ import { clientFor, type EtcdConnection } from '../../src/services/connection.js
 import { silentLogger, type Logger } from '../../src/services/log.js';
 import { JOIN_MARKER_PREFIX, observeForPlanning, type ObserveOptions } from '../../src/services/observe.js';
 import { allocateAddresses, CLIENT_PORT, PEER_PORT, releaseAddresses } from '../harness/addresses.js';
-import { EtcdGatewayDouble, type DoubleMember } from './etcd-gateway-double.js';
+import { EtcdGatewayDouble, type DoubleMember, startedDoubleMember, unstartedDoubleMember } from './etcd-gateway-double.js';
 import { BASE_ID } from './fixtures.js';
 
 const connection: EtcdConnection = { requestTimeoutMs: 5000, healthTimeoutMs: 5000 };
@@ -20,20 +20,8 @@ describe('observing for a decision', () => {
   let warnings: { message: string; fields: unknown }[];
   const log: Logger = { ...silentLogger, warn: (message, fields) => void warnings.push({ message, fields }) };
   const id = (n: number): bigint => BASE_ID + BigInt(n);
-  const started = (n: number): DoubleMember => ({
-    id: id(n),
-    name: `n${n}`,
-    peerURLs: [`http://${ips[n - 1]!}:${PEER_PORT}`],
-    clientURLs: [`http://${ips[n - 1]!}:${CLIENT_PORT}`],
-    isLearner: false,
-  });
-  const unstarted = (n: number): DoubleMember => ({
-    id: id(n),
-    name: '',
-    peerURLs: [`http://${ips[n - 1]!}:${PEER_PORT}`],
-    clientURLs: [],
-    isLearner: true,
-  });
+  const started = (n: number): DoubleMember => startedDoubleMember(ips, n, CLIENT_PORT, PEER_PORT);
+  const unstarted = (n: number): DoubleMember => unstartedDoubleMember(ips, n, PEER_PORT);
   const endpoint = (n: number): string => `http://${ips[n - 1]!}:${CLIENT_PORT}`;
 
   before(async () => {

@@ -10,7 +10,7 @@ import { runJoin, type JoinInput } from '../../src/services/join.js';
 import { silentLogger, type Logger } from '../../src/services/log.js';
 import { JOIN_MARKER_PREFIX, observeForPlanning } from '../../src/services/observe.js';
 import { allocateAddresses, CLIENT_PORT, PEER_PORT, releaseAddresses } from '../harness/addresses.js';
-import { EtcdGatewayDouble, type DoubleMember } from './etcd-gateway-double.js';
+import { EtcdGatewayDouble, type DoubleMember, startedDoubleMember } from './etcd-gateway-double.js';
 import { BASE_ID } from './fixtures.js';
 
 // Generous bounds: nothing here waits for a timeout (a member that is down refuses at once), and a loaded CI
@@ -35,13 +35,7 @@ describe('join markers', () => {
 
   before(async () => {
     ips = await allocateAddresses(5);
-    const started = (n: number): DoubleMember => ({
-      id: id(n),
-      name: `n${n}`,
-      peerURLs: [`http://${ips[n - 1]!}:${PEER_PORT}`],
-      clientURLs: [`http://${ips[n - 1]!}:${CLIENT_PORT}`],
-      isLearner: false,
-    });
+    const started = (n: number): DoubleMember => startedDoubleMember(ips, n, CLIENT_PORT, PEER_PORT);
     // n1-n3 healthy voters; n4 a learner that was added and has not started (no name, no client URLs).
     members = [
       started(1),

@@ -9,7 +9,7 @@ import { clientFor, type EtcdConnection } from '../../src/services/connection.js
 import { silentLogger, type Logger } from '../../src/services/log.js';
 import { JOIN_MARKER_PREFIX, markJoining, observeForPlanning } from '../../src/services/observe.js';
 import { allocateAddresses, CLIENT_PORT, PEER_PORT, releaseAddresses } from '../harness/addresses.js';
-import { EtcdGatewayDouble, type DoubleMember } from './etcd-gateway-double.js';
+import { EtcdGatewayDouble, type DoubleMember, startedDoubleMember } from './etcd-gateway-double.js';
 import { BASE_ID } from './fixtures.js';
 
 const connection: EtcdConnection = { requestTimeoutMs: 5000, healthTimeoutMs: 5000 };
@@ -25,13 +25,7 @@ describe('observation and join markers: what the mutants showed unchecked', () =
     debug: (level, message, fields) => void debugs.push({ level, message, fields }),
   };
   const id = (n: number): bigint => BASE_ID + BigInt(n);
-  const started = (n: number): DoubleMember => ({
-    id: id(n),
-    name: `n${n}`,
-    peerURLs: [`http://${ips[n - 1]!}:${PEER_PORT}`],
-    clientURLs: [`http://${ips[n - 1]!}:${CLIENT_PORT}`],
-    isLearner: false,
-  });
+  const started = (n: number): DoubleMember => startedDoubleMember(ips, n, CLIENT_PORT, PEER_PORT);
   const endpoint = (n: number): string => `http://${ips[n - 1]!}:${CLIENT_PORT}`;
   const withClient = async <T>(fn: (client: ReturnType<typeof clientFor>) => Promise<T>, endpoints = [endpoint(1)]): Promise<T> => {
     const client = clientFor(endpoints, connection);

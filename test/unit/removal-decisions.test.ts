@@ -9,7 +9,8 @@ import type { LifecycleDeps } from '../../src/lambda/deps.js';
 import { loadGroup, type GroupView } from '../../src/lambda/group.js';
 import { removeGoneMembers, removeMember } from '../../src/lambda/members.js';
 import type { Observed } from '../../src/services/observe.js';
-import { startWorld, type World } from '../sim/world.js';
+import type { World } from '../sim/world.js';
+import { startBareGroupOfThree } from './double-world.js';
 import { doubleMemberId, doubleVoters, EtcdGatewayDouble, type DoubleMember } from './etcd-gateway-double.js';
 import { BASE_ID } from './fixtures.js';
 
@@ -26,11 +27,7 @@ describe('removal decisions against a live cluster of three', () => {
   // One group for all (the tests call the decisions directly and change only the etcd double, made anew each time);
   // the one test that terminates an instance through the handler runs last.
   before(async () => {
-    world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 600, handlerPollMs: 50, tls: false });
-    await world.scaleTo(3);
-    await world.runUntilQuiet({ reconcile: 'never' });
-    ids = world.inService().sort();
-    assert.equal(ids.length, 3);
+    ({ world, ids } = await startBareGroupOfThree(600));
     group = await loadGroup(world.config.autoScalingGroup, world.deps.autoScaling, world.deps.ec2);
   });
   after(async () => world.close());

@@ -10,7 +10,8 @@ import type { LifecycleDeps } from '../../src/lambda/deps.js';
 import { loadGroup } from '../../src/lambda/group.js';
 import { removeMember } from '../../src/lambda/members.js';
 import { handleTerminate } from '../../src/lambda/terminate.js';
-import { startWorld, type World } from '../sim/world.js';
+import type { World } from '../sim/world.js';
+import { startBareGroupOfThree } from './double-world.js';
 import { doubleMemberId, doubleVoters, EtcdGatewayDouble, type DoubleMember } from './etcd-gateway-double.js';
 import { BASE_ID } from './fixtures.js';
 
@@ -26,11 +27,7 @@ describe('terminate: the restore branch, production wiring, the latency metric, 
     Object.fromEntries(Object.entries(world.deps).filter(([key]) => key !== 'faultPoint')) as unknown as LifecycleDeps;
 
   beforeEach(async () => {
-    world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 300, handlerPollMs: 50, tls: false });
-    await world.scaleTo(3);
-    await world.runUntilQuiet({ reconcile: 'never' });
-    ids = world.inService().sort();
-    assert.equal(ids.length, 3);
+    ({ world, ids } = await startBareGroupOfThree(300));
     double = new EtcdGatewayDouble(doubleVoters(ids, (id) => world.instance(id).privateIp, world.config.clientPort));
   });
   afterEach(async () => {

@@ -3,7 +3,8 @@
 // member of another name that happens to use the address (an earlier instance the address belonged to).
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorld, type World } from '../sim/world.js';
+import type { World } from '../sim/world.js';
+import { startBareGroupOfThree } from './double-world.js';
 import { doubleMemberId, doubleVoters, EtcdGatewayDouble, type DoubleMember } from './etcd-gateway-double.js';
 
 describe('the member a terminate removes', () => {
@@ -14,11 +15,7 @@ describe('the member a terminate removes', () => {
   const removals = (): string[] => double.operations.filter((op) => op.startsWith('cluster/member/remove'));
 
   beforeEach(async () => {
-    world = await startWorld({ seed: 15, boot: 'none', clusterSize: 3, unsafeRecheckMs: 300, handlerPollMs: 50, tls: false });
-    await world.scaleTo(3);
-    await world.runUntilQuiet({ reconcile: 'never' });
-    ids = world.inService().sort();
-    assert.equal(ids.length, 3);
+    ({ world, ids } = await startBareGroupOfThree(300));
   });
   afterEach(async () => {
     await double.close();
