@@ -19,6 +19,11 @@ const SOURCE_LABEL: Record<WorldLogEntry['source'], string> = {
   instance: 'instance',
 };
 
+/** JSON for log details, which carry member IDs as bigints (JSON.stringify alone throws on them). */
+export function jsonWithBigints(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
 /** One timeline line, e.g. `[  1.2s] lambda   decision launch i-0abc: join`. Queue noise only when verbose. */
 export function printTimelineEntry(entry: WorldLogEntry, options: TimelineOptions = {}): void {
   const write = options.write ?? ((line: string) => process.stdout.write(line));
@@ -27,7 +32,7 @@ export function printTimelineEntry(entry: WorldLogEntry, options: TimelineOption
   const details =
     options.details !== true || entry.details === undefined || Object.keys(entry.details).length === 0
       ? ''
-      : ` ${JSON.stringify(entry.details, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
+      : ` ${jsonWithBigints(entry.details)}`;
   write(`[${at}] ${SOURCE_LABEL[entry.source]} ${entry.message}${details}\n`);
 }
 

@@ -64,6 +64,7 @@ import {
   TLS_FILE_SETTINGS,
   writeMemberTlsFiles,
 } from './instance-tls.js';
+import { jsonWithBigints } from './timeline.js';
 import { SIMULATED_CREDENTIALS, startSimulatedCloud, type SimulatedAccount, type SimulatedCloud } from './server.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1010,9 +1011,7 @@ export class World {
     const logged = (this.telemetry?.logs ?? [])
       .filter((l) => l.level === 'WARN' || l.level === 'ERROR' || l.attributes.decision !== undefined)
       .slice(-10)
-      .map(
-        (l) => `  ${l.level} ${l.message} ${JSON.stringify(l.attributes, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
-      );
+      .map((l) => `  ${l.level} ${l.message} ${jsonWithBigints(l.attributes)}`);
     return [...deliveries, '  last decisions and warnings:', ...logged].join('\n');
   }
 
