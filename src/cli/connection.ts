@@ -1,6 +1,7 @@
 // From connection flags to the services' EtcdConnection: reads the TLS files named on the command line.
 import type { EtcdConnection } from '../services/connection.js';
 import type { CliDependencies } from './context.js';
+import { UsageError } from './errors.js';
 import type { ConnectionOptions } from './options.js';
 
 export async function toEtcdConnection(options: ConnectionOptions, deps: Pick<CliDependencies, 'readTlsFiles'>): Promise<EtcdConnection> {
@@ -16,4 +17,21 @@ export async function toEtcdConnection(options: ConnectionOptions, deps: Pick<Cl
     requestTimeoutMs: options.commandTimeoutMs,
     healthTimeoutMs: options.healthTimeoutMs,
   };
+}
+
+/**
+ * etcd's user and password from `--user NAME[:PASSWORD]` and `--password`, as etcdctl takes them; undefined without
+ * `--user`. Throws UsageError for a user without a name or password, or a password without a user.
+ */
+export function userAuth(user: string | undefined, password: string | undefined): { username: string; password: string } | undefined {
+  if (user === undefined) {
+    if (password !== undefined) throw new UsageError('--password needs --user', 'pass --user=NAME as well, or drop --password');
+    return undefined;
+  }
+  const colon = user.indexOf(':');
+  const username = colon >= 0 ? user.slice(0, colon) : user;
+  const secret = colon >= 0 ? user.slice(colon + 1) : password;
+  if (username === '' || secret === undefined)
+    throw new UsageError('--user needs a name and a password', 'use --user=NAME:PASSWORD or --user=NAME --password=PASSWORD');
+  return { username, password: secret };
 }

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { parseMemberURLList } from '../core/urls.js';
 import type { Logger } from '../services/log.js';
 import { openSnapshot, SNAPSHOT_BUFFER_BYTES, SnapshotError, type SnapshotManifest } from '../services/snapshot.js';
-import { toEtcdConnection } from './connection.js';
+import { toEtcdConnection, userAuth } from './connection.js';
 import type { CliDependencies, CliIO } from './context.js';
 import { parseDurationMs } from './duration.js';
 import { CommandFailedError, EXIT_OK, UsageError } from './errors.js';
@@ -91,19 +91,7 @@ export function parseSnapshotCommandLine(argv: readonly string[], env: Environme
       throw new UsageError(`--${name}=${JSON.stringify(raw)} is not a duration`, 'use a duration such as 500ms, 15s or 1m');
     return ms;
   };
-  const user = value('user');
-  const password = value('password');
-  let auth: { username: string; password: string } | undefined;
-  if (user !== undefined) {
-    const colon = user.indexOf(':');
-    const username = colon >= 0 ? user.slice(0, colon) : user;
-    const secret = colon >= 0 ? user.slice(colon + 1) : password;
-    if (username === '' || secret === undefined)
-      throw new UsageError('--user needs a name and a password', 'use --user=NAME:PASSWORD or --user=NAME --password=PASSWORD');
-    auth = { username, password: secret };
-  } else if (password !== undefined) {
-    throw new UsageError('--password needs --user', 'pass --user=NAME as well, or drop --password');
-  }
+  const auth = userAuth(value('user'), value('password'));
   const caFile = value('cacert');
   const certFile = value('cert');
   const keyFile = value('key');

@@ -19,7 +19,7 @@ import { memberIdToHex } from '../core/ids.js';
 import { formatStatusTable, type StatusProblemCode, type StatusSummary } from '../core/status.js';
 import { parseMemberURLList } from '../core/urls.js';
 import { observeStatus, readGroupInstances } from '../services/status.js';
-import { toEtcdConnection } from './connection.js';
+import { toEtcdConnection, userAuth } from './connection.js';
 import type { CliDependencies, CliIO } from './context.js';
 import { parseDurationMs } from './duration.js';
 import { CommandFailedError, EXIT_FAILED, EXIT_OK, UsageError } from './errors.js';
@@ -141,19 +141,7 @@ export function parseStatusCommandLine(argv: readonly string[], env: Environment
   if (!/^[0-9]+$/.test(rawPort ?? '0') || !Number.isInteger(clientPort) || clientPort < 1 || clientPort > 65_535)
     throw new UsageError(`--client-port=${JSON.stringify(rawPort)} is not a port`, 'use a port number from 1 to 65535');
 
-  const user = value('user');
-  const password = value('password');
-  let auth: { username: string; password: string } | undefined;
-  if (user !== undefined) {
-    const colon = user.indexOf(':');
-    const username = colon >= 0 ? user.slice(0, colon) : user;
-    const secret = colon >= 0 ? user.slice(colon + 1) : password;
-    if (username === '' || secret === undefined)
-      throw new UsageError('--user needs a name and a password', 'use --user=NAME:PASSWORD or --user=NAME --password=PASSWORD');
-    auth = { username, password: secret };
-  } else if (password !== undefined) {
-    throw new UsageError('--password needs --user', 'pass --user=NAME as well, or drop --password');
-  }
+  const auth = userAuth(value('user'), value('password'));
   const caFile = value('cacert');
   const certFile = value('cert');
   const keyFile = value('key');
