@@ -38,7 +38,10 @@ describe('reconcile pass metrics (EMF)', () => {
     const doc = docs[0]!;
     const [directive] = doc._aws.CloudWatchMetrics;
     assert.equal(directive?.Namespace, METRICS_NAMESPACE);
-    assert.deepEqual(directive.Dimensions.map((d) => [...d].sort()), [[CLUSTER_DIMENSION, 'service']]);
+    assert.deepEqual(
+      directive.Dimensions.map((d) => [...d].sort()),
+      [[CLUSTER_DIMENSION, 'service']],
+    );
     assert.equal(doc[CLUSTER_DIMENSION], NAMESPACE);
     assert.equal(doc.service, SERVICE_NAME);
     const units = Object.fromEntries(directive.Metrics.map((m) => [m.Name, m.Unit]));
@@ -126,10 +129,11 @@ describe('reconcile pass metrics (EMF)', () => {
     const victim = members.find((m) => m.name === ids[0]);
     assert.ok(victim !== undefined);
     // etcd refuses a removal while a member that came back lately is not yet counted as active ("unhealthy cluster").
-    await pollUntil(
-      async () => ((await world.etcdctl(['member', 'remove', victim.id.toString(16)])).exitCode === 0 ? true : undefined),
-      { timeoutMs: 30_000, intervalMs: 500, what: 'the removal by hand' },
-    );
+    await pollUntil(async () => ((await world.etcdctl(['member', 'remove', victim.id.toString(16)])).exitCode === 0 ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+      what: 'the removal by hand',
+    });
     const doc = await pass();
     assert.deepEqual(gauges(doc), {
       Voters: 2,
