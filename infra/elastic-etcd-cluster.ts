@@ -14,6 +14,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { CLUSTER_DEFAULTS } from '../src/core/defaults.js';
@@ -22,6 +23,7 @@ import { TLS_CLIENT_NAME, toEnvironment, type EnvironmentInput } from '../src/la
 import { DEFAULT_ETCD_VERSION, resolveEtcdRelease, type EtcdArchitecture, type EtcdRelease } from './etcd-releases.js';
 import { BackupBucket, type BackupProps } from './backup-bucket.js';
 import { etcdSettingsEnvironment } from './etcd-settings.js';
+import { Observability, type AlarmThresholds } from './observability.js';
 import { bundleLambdaSync } from './lambda-bundle.js';
 import { DEFAULT_RELEASE_BASE_URL, renderBootScript, type EtcdInstall } from './userdata.js';
 
@@ -257,6 +259,20 @@ export interface ElasticEtcdClusterProps {
    * @default false
    */
   readonly plainHttp?: boolean;
+  /**
+   * An e-mail address subscribed to the alarm topic (`alarmTopic`); AWS mails it a confirmation link first.
+   *
+   * @default - no subscription: subscribe to `alarmTopic` yourself
+   */
+  readonly alarmEmail?: string;
+  /**
+   * When the alarms fire (infra/observability.ts, infra/README.md "Alarms and dashboard"); each left out keeps its
+   * default.
+   *
+   * @default - DEFAULT_ALARM_THRESHOLDS: quorum margin <= 0 for 2 passes, drift for 3 passes, a database above
+   * 80 % of the quota, 3 missed reconcile passes, any abandoned launch, Lambda error, throttle or dead letter
+   */
+  readonly alarmThresholds?: Partial<AlarmThresholds>;
 }
 
 export class InvalidClusterPropsError extends Error {
@@ -351,6 +367,10 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
   readonly caCertificateParameterName?: string;
   /** `<prefix>/<cluster>/tls/clients`: `grantClient(grantee, name)` material is at `<this>/<name>`. Undefined with `plainHttp`. */
   readonly clientParametersPath?: string;
+  /** The alarms, their topic and the dashboard (infra/observability.ts). */
+  readonly observability: Observability;
+  /** Every alarm notifies this KMS-encrypted topic (alarm and OK); the same as `observability.alarmTopic`. */
+  readonly alarmTopic: sns.Topic;
   /** What the Lambda's environment is written from; `grantClient` adds to its TLS clients. */
   private readonly environmentInput: EnvironmentInput;
   private readonly tlsClients: string[] = [];
@@ -406,6 +426,16 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
     this.lifecycleFunction = this.createLifecycleFunction(resolved, props);
     this.backups?.grantLambda(this.lifecycleFunction);
     const rules = this.routeEvents(resolved);
+    this.observability = new Observability(this, 'Observability', {
+      clusterDimension: this.parameterPath,
+      clusterName: resolved.clusterName,
+      lifecycleFunction: this.lifecycleFunction,
+      deadLetterQueues: { Queue: this.queueDeadLetterQueue, Delivery: this.deadLetterQueue },
+      reconcileInterval: resolved.reconcileInterval,
+      ...(props.alarmEmail !== undefined && { alarmEmail: props.alarmEmail }),
+      ...(props.alarmThresholds !== undefined && { thresholds: props.alarmThresholds }),
+    });
+    this.alarmTopic = this.observability.alarmTopic;
 
     // Creation order: everything that must receive the first instances' lifecycle actions exists before the
     // group launches them: the Lambda with its role, policies and event source mapping, the queues with their

@@ -16,7 +16,10 @@ try {
 } catch (err) {
   configError = err as Error;
 }
-const telemetry = createTelemetry(config === undefined ? {} : { clusterName: config.clusterName });
+// The metrics' cluster dimension is the parameter namespace: unique per deployment, where cluster names repeat.
+const telemetry = createTelemetry(
+  config === undefined ? {} : { clusterName: config.clusterName, clusterDimension: `${config.parameterPrefix}/${config.clusterName}` },
+);
 
 /**
  * The function's handler. An SQS batch answers `batchItemFailures` (the event source mapping must have

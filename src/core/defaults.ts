@@ -33,6 +33,11 @@ export const CLUSTER_DEFAULTS = {
   tls: true,
   /** Where an instance keeps its member certificate, key and the cluster's CA certificate (MEMBER_TLS_FILES). */
   pkiDir: '/etc/etcd/pki',
+  /**
+   * etcd's space quota (--quota-backend-bytes): a database larger than this raises the NOSPACE alarm and turns the
+   * cluster read-only. 2 GiB is etcd's own default, made explicit so the drop-in, the upkeep and metrics agree on it.
+   */
+  quotaBackendBytes: 2 * 1024 ** 3,
 } as const;
 
 /** The files in `pkiDir` the boot script writes from the instance's `tls` parameter and etcd reads. */

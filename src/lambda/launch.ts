@@ -52,7 +52,9 @@ export async function handleLaunch(
   const adopt = mode === 'adopt';
   const ref = actionRef(config.autoScalingGroup, config.launchHook, event);
   const complete = async (result: 'CONTINUE' | 'ABANDON'): Promise<void> => {
-    if (!adopt) await deps.autoScaling.completeLifecycleAction(ref, result);
+    if (adopt) return;
+    await deps.autoScaling.completeLifecycleAction(ref, result);
+    if (result === 'ABANDON') telemetry.count('LaunchesAbandoned');
   };
   let group = await loadGroup(config.autoScalingGroup, deps.autoScaling, deps.ec2);
   const instance = group.instances.get(instanceId);

@@ -17,7 +17,40 @@ export type Counter =
   | 'UnhealthyReported' // instances reported Unhealthy to the group: their members stayed unhealthy too long
   | 'Failures' // invocations that failed with an error
   | 'Backups' // snapshots stored in S3 (backup.ts)
-  | 'BackupFailures'; // snapshots that could not be taken or stored
+  | 'BackupFailures' // snapshots that could not be taken or stored
+  | 'LaunchesAbandoned' // launch lifecycle actions completed with ABANDON (the group replaces the instance)
+  | 'ReconcilePasses'; // reconcile passes that ran to the end: the heartbeat the "no reconcile pass" alarm watches
+
+/**
+ * What the reconcile pass measures about the cluster (metrics.ts), one value per pass, each with its unit. The
+ * construct's alarms and dashboard read these names (infra/observability.ts).
+ */
+export const GAUGES = {
+  /** Voters (learners not counted). */
+  Voters: MetricUnit.Count,
+  /** Voters that answered as themselves for this cluster and know a leader. */
+  HealthyVoters: MetricUnit.Count,
+  /** How many more voter failures the quorum survives: 0 none; negative: lost (-1 when no member answers). */
+  QuorumMargin: MetricUnit.Count,
+  /** Members that run on no live instance of the group. */
+  MembersWithoutInstance: MetricUnit.Count,
+  /** Instances in service (or standby) that run no member. */
+  InstancesWithoutMember: MetricUnit.Count,
+  Learners: MetricUnit.Count,
+  /** The largest member database (dbSize) over the space quota, 0..1 (etcd raises NOSPACE at 1). */
+  DbSizeOfQuota: MetricUnit.NoUnit,
+  /** Age of the newest snapshot of this cluster in the backup bucket. */
+  NewestBackupAge: MetricUnit.Seconds,
+  /** Raft term increase since the last pass that saw this cluster: every election counts (metrics.ts). */
+  LeaderChanges: MetricUnit.Count,
+} as const;
+export type Gauge = keyof typeof GAUGES;
+
+/** The CloudWatch namespace of every metric, and the one dimension on each (its value: the cluster's namespace). */
+export const METRICS_NAMESPACE = 'ElasticEtcd';
+export const CLUSTER_DIMENSION = 'cluster';
+/** Powertools adds the service name as a second dimension on every metric: alarms name both. */
+export const SERVICE_NAME = 'elastic-etcd';
 
 export type Attributes = Readonly<Record<string, unknown>>;
 
@@ -43,6 +76,8 @@ export interface Telemetry {
   /** Logs the decision (one line) and counts it; a `refuse` decision also counts as a refusal. */
   decision(record: DecisionRecord): void;
   count(counter: Counter, value?: number): void;
+  /** Records one value of a gauge (the reconcile pass's view of the cluster), in the gauge's unit. */
+  gauge(name: Gauge, value: number): void;
   /** Records a duration in milliseconds as metric `<name>Latency`. */
   latency(name: string, milliseconds: number): void;
   /**
@@ -63,9 +98,17 @@ export interface Telemetry {
 
 export interface TelemetryOptions {
   readonly serviceName?: string;
+  /** The CloudWatch namespace (default METRICS_NAMESPACE). */
   readonly namespace?: string;
-  /** Attached as a metric dimension and a key on every log line. */
+  /** A key on every log line; also the metrics' cluster dimension unless `clusterDimension` is given. */
   readonly clusterName?: string;
+  /**
+   * The value of the metrics' `cluster` dimension. The Lambda gives its parameter namespace `<prefix>/<cluster>`:
+   * unique per deployment (namespace.ts refuses a second group), where cluster names repeat across stacks.
+   */
+  readonly clusterDimension?: string;
+  /** Where the EMF lines go instead of stdout (tests parse them); each call is one JSON document. */
+  readonly emf?: (line: string) => void;
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   /** No log output and no metrics output (tests). */
   readonly silent?: boolean;
@@ -85,17 +128,19 @@ function recordDecision(telemetry: Telemetry, record: DecisionRecord): void {
 
 /** The production telemetry: Powertools Logger (JSON on stdout) and Metrics (EMF on stdout). */
 export function createTelemetry(options: TelemetryOptions = {}): Telemetry & { readonly logger: Logger; readonly metrics: Metrics } {
-  const serviceName = options.serviceName ?? 'elastic-etcd';
+  const serviceName = options.serviceName ?? SERVICE_NAME;
   const logger = new Logger({
     serviceName,
     logLevel: options.silent === true ? 'SILENT' : (options.logLevel ?? 'INFO'),
     ...(options.clusterName === undefined ? {} : { persistentKeys: { cluster: options.clusterName } }),
   });
+  const dimension = options.clusterDimension ?? options.clusterName;
   const metrics = new Metrics({
     serviceName,
-    namespace: options.namespace ?? 'ElasticEtcd',
-    ...(options.clusterName === undefined ? {} : { defaultDimensions: { cluster: options.clusterName } }),
+    namespace: options.namespace ?? METRICS_NAMESPACE,
+    ...(dimension === undefined ? {} : { defaultDimensions: { [CLUSTER_DIMENSION]: dimension } }),
   });
+  const emf = options.emf;
   const telemetry = {
     logger,
     metrics,
@@ -105,6 +150,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry & { r
     error: (message: string, attributes?: Attributes) => logger.error(message, { ...attributes }),
     decision: (record: DecisionRecord) => recordDecision(telemetry, record),
     count: (counter: Counter, value = 1) => metrics.addMetric(counter, MetricUnit.Count, value),
+    gauge: (name: Gauge, value: number) => metrics.addMetric(name, GAUGES[name], value),
     latency: (name: string, milliseconds: number) => metrics.addMetric(`${name}Latency`, MetricUnit.Milliseconds, milliseconds),
     // Powertools reads only these data fields of the context (and works out the cold start itself).
     addContext: (context: InvocationContext) => logger.addContext(context as Context),
@@ -112,7 +158,14 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry & { r
     resetKeys: () => logger.resetKeys(),
     flush: () => {
       if (options.silent === true) metrics.clearMetrics();
-      else metrics.publishStoredMetrics();
+      else if (emf === undefined) metrics.publishStoredMetrics();
+      else {
+        // What publishStoredMetrics does, with the line handed over instead of written to stdout.
+        if (metrics.hasStoredMetrics()) emf(JSON.stringify(metrics.serializeMetrics()));
+        metrics.clearMetrics();
+        metrics.clearDimensions();
+        metrics.clearMetadata();
+      }
     },
   };
   return telemetry;
@@ -168,6 +221,7 @@ export function createCapturingTelemetry(): CapturingTelemetry {
     error: log('ERROR'),
     decision: (record) => recordDecision(telemetry, record),
     count: (counter, value = 1) => add(counter, value),
+    gauge: (name, value) => add(name, value),
     latency: (name, milliseconds) => add(`${name}Latency`, milliseconds),
     // The keys Powertools writes for the context (function_request_id, cold_start), kept apart from appended keys.
     addContext: (c) => {

@@ -12,6 +12,7 @@ import { readBootstrapRecord } from './first-wave.js';
 import { backUpWhenDue, type BackupOutcome } from './backup.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { handleTerminate } from './terminate.js';
+import { emitPassMetrics } from './metrics.js';
 import { isTlsSetupError, prepareTls, renewCertificates, type TlsContext } from './tls.js';
 
 export interface ReconcileReport {
@@ -85,6 +86,7 @@ export async function reconcile(plainDeps: LifecycleDeps): Promise<ReconcileRepo
       });
     }
     telemetry.decision({ trigger: 'reconcile', decision: 'reconciled', reason: summary(report), details: { ...report } });
+    await emitPassMetrics(group, deps, { observe: false });
     return report;
   }
   await attempt('remove members of gone instances', async () => {
@@ -153,6 +155,7 @@ export async function reconcile(plainDeps: LifecycleDeps): Promise<ReconcileRepo
     reason: summary(report),
     details: { ...report },
   });
+  await emitPassMetrics(group, deps, { observe: true });
   return report;
 }
 

@@ -676,7 +676,8 @@ function rolesReading(t: Template, parameterArn: string): { ssm: string[]; kms: 
 }
 
 describe('TLS on by default', () => {
-  const keyIds = logicalIdsOf(template, 'AWS::KMS::Key');
+  // The TLS key; the alarm topic has its own (infra/observability.ts, test/infra/observability.test.ts).
+  const keyIds = logicalIdsOf(template, 'AWS::KMS::Key').filter((id) => id.includes('TlsKey'));
   const keyArn = { 'Fn::GetAtt': [keyIds[0], 'Arn'] };
   const ssmVia = { 'Fn::Join': ['', ['ssm.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] };
 
@@ -808,11 +809,17 @@ describe('TLS on by default', () => {
 
   test('plainHttp (development only): no key, no TLS grants or outputs, ELASTIC_ETCD_TLS=off, grantClient refused', () => {
     const { stack: plain, template: t } = synth({ plainHttp: true });
-    t.resourceCountIs('AWS::KMS::Key', 0);
+    // Only the alarm topic's key (infra/observability.ts) is left: nothing of TLS.
+    assert.deepEqual(
+      logicalIdsOf(t, 'AWS::KMS::Key').filter((id) => !id.includes('AlarmTopicKey')),
+      [],
+    );
     const env = lambdaEnv(t);
     assert.equal(env.ELASTIC_ETCD_TLS, 'off');
     assert.equal(env.ELASTIC_ETCD_TLS_KMS_KEY_ID, undefined);
-    assert.doesNotMatch(JSON.stringify(t.toJSON()), /kms:|tls\/ca|TlsKey/);
+    const resources = Object.entries((t.toJSON() as { Resources: Record<string, unknown> }).Resources);
+    const outsideAlarms = resources.filter(([id]) => !id.includes('Observability'));
+    assert.doesNotMatch(JSON.stringify({ ...t.toJSON(), Resources: Object.fromEntries(outsideAlarms) }), /kms:|tls\/ca|TlsKey/);
     assert.deepEqual(
       statementsOfRole(t, 'ClusterInstanceRole')
         .map((s) => s.Sid)

@@ -1276,6 +1276,7 @@ export class World {
         inner.decision(record);
       },
       count: (c, v) => inner.count(c, v),
+      gauge: (n, v) => inner.gauge(n, v),
       latency: (n, ms) => inner.latency(n, ms),
       addContext: (c) => inner.addContext(c),
       appendKeys: (a) => inner.appendKeys(a),
