@@ -70,10 +70,23 @@ export interface TlsContext {
 }
 
 /**
+ * How long this container trusts that `<root>/tls/ca-certificate` still holds the CA it published; after that the
+ * next load reads it again (and repairs it when it was changed or deleted).
+ */
+export const CA_PUBLISH_RECHECK_MS = 15 * 60_000;
+
+/**
+ * The CA this container last loaded, by its stored value. The stored value is read on every load (one
+ * GetParameter), so a replaced CA is noticed at once; only the parse, the key import and the check are skipped
+ * while it is the same, and the publication is looked at again every CA_PUBLISH_RECHECK_MS.
+ */
+let loadedCa: { stored: string; ca: ClusterCa; notAfter: Date; publishedAt: number } | undefined;
+
+/**
  * The cluster's CA: created on first need (create-only, so two invocations racing both end with the one stored),
  * checked (it parses, is a CA valid now, its key is its ECDSA P-256 key), then its certificate published in
  * `<root>/tls/ca-certificate`. Throws TlsSetupError naming the parameter when the stored CA cannot be used;
- * nothing is written then.
+ * nothing is written then. In a warm container, the same stored CA costs one read (see loadedCa).
  */
 export async function loadClusterCa(
   deps: Pick<LifecycleDeps, 'config' | 'parameters' | 'telemetry'>,
@@ -81,6 +94,7 @@ export async function loadClusterCa(
 ): Promise<ClusterCa> {
   const { parameters } = deps;
   const name = parameters.tlsCaName();
+  const leafDays = deps.config.tls?.validityDays ?? LEAF_VALIDITY_DAYS;
   let stored = await parameters.get(name);
   if (stored === undefined) {
     const made = await createCertificateAuthority({ clusterName: deps.config.clusterName, now });
@@ -89,25 +103,43 @@ export async function loadClusterCa(
     if (result.created) deps.telemetry.info('created the cluster certificate authority', { parameter: name });
     stored = result.value;
   }
-  const ca = parseCa(name, stored, now, deps.config.tls?.validityDays ?? LEAF_VALIDITY_DAYS);
-  const published = parameters.tlsCaCertificateName();
-  if ((await parameters.get(published)) !== ca.certificate.pem) await parameters.put(published, ca.certificate.pem);
+  const cached = loadedCa;
+  if (cached !== undefined && cached.stored === stored && cached.ca.certificate.source.startsWith(name)) {
+    // The CA is the one already checked: only whether it can still sign a full-length certificate is asked again.
+    checkCaOutlives(name, cached.ca, cached.notAfter, now, leafDays);
+    if (now.getTime() - cached.publishedAt < CA_PUBLISH_RECHECK_MS) return cached.ca;
+    await publishCa(deps, cached.ca);
+    loadedCa = { ...cached, publishedAt: now.getTime() };
+    return cached.ca;
+  }
+  const { ca, notAfter } = parseCa(name, stored, now);
+  checkCaOutlives(name, ca, notAfter, now, leafDays);
+  await publishCa(deps, ca);
+  loadedCa = { stored, ca, notAfter, publishedAt: now.getTime() };
   return ca;
 }
 
-function parseCa(name: ParameterName, value: string, now: Date, leafDays: number): ClusterCa {
+/** `<root>/tls/ca-certificate` holds the CA certificate: written when it does not. */
+async function publishCa(deps: Pick<LifecycleDeps, 'parameters'>, ca: ClusterCa): Promise<void> {
+  const published = deps.parameters.tlsCaCertificateName();
+  if ((await deps.parameters.get(published)) !== ca.certificate.pem) await deps.parameters.put(published, ca.certificate.pem);
+}
+
+function parseCa(name: ParameterName, value: string, now: Date): { ca: ClusterCa; notAfter: Date } {
   const record = parseRecord(name, value, caRecordSchema, '{"format":1,"certificate":PEM,"privateKey":PEM,"createdAt":ISO}');
   const ca = {
     certificate: { pem: record.certificate, source: `${name} (certificate)` },
     privateKey: { pem: record.privateKey, source: `${name} (privateKey)` },
   };
-  let notAfter: Date;
   try {
-    notAfter = new Date(loadCertificateAuthority(ca.certificate, ca.privateKey, now).certificate.validTo);
+    return { ca, notAfter: new Date(loadCertificateAuthority(ca.certificate, ca.privateKey, now).certificate.validTo) };
   } catch (err) {
     throw asSetupError(name, err);
   }
-  // A CA that cannot sign a full-length certificate any more: said now, before anything is written.
+}
+
+/** A CA that cannot sign a full-length certificate any more: said now, before anything is written. */
+function checkCaOutlives(name: ParameterName, ca: ClusterCa, notAfter: Date, now: Date, leafDays: number): void {
   const leafEnd = validityWindow(now, leafDays).notAfter;
   if (notAfter < leafEnd) {
     throw new TlsSetupError(
@@ -115,7 +147,6 @@ function parseCa(name: ParameterName, value: string, now: Date, leafDays: number
       `${ca.certificate.source}: the CA expires at ${notAfter.toISOString()}, before a certificate of ${leafDays} days would (${leafEnd.toISOString()}): renew the CA first`,
     );
   }
-  return ca;
 }
 
 function parseRecord<T>(name: string, value: string, schema: z.ZodMiniType<T>, shape: string): T {
