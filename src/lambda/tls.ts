@@ -6,6 +6,7 @@
 // and the Lambda's own client certificate (in memory only, one day, renewed when due), which makes every call it
 // makes to etcd mutual TLS. A stored CA that cannot be used is a TlsSetupError naming its parameter: nothing is
 // written then, and a launch is abandoned rather than started without TLS.
+import { createHash } from 'node:crypto';
 import * as z from '../adapters/zod.js';
 import { isRenewalDue, LEAF_VALIDITY_DAYS, validityWindow, type ValidityWindow } from '../core/certificates.js';
 import { errorMessage } from '../core/errors.js';
@@ -268,14 +269,16 @@ export function renewalReason(
   try {
     const record = parseRecord(input.parameter, stored, certificateRecordSchema, 'a certificate record');
     if (record.caCertificate !== input.ca.certificate.pem) return 'its certificate is from another CA';
-    facts = checkCertificate({
-      certificate: { pem: record.certificate, source: `${input.parameter} (certificate)` },
-      privateKey: { pem: record.privateKey, source: `${input.parameter} (privateKey)` },
-      ca: input.ca.certificate,
-      usage: input.usage,
-      ...(input.names !== undefined && { names: input.names }),
-      now,
-    });
+    facts = checkedRecord(stored, input, now, () =>
+      checkCertificate({
+        certificate: { pem: record.certificate, source: `${input.parameter} (certificate)` },
+        privateKey: { pem: record.privateKey, source: `${input.parameter} (privateKey)` },
+        ca: input.ca.certificate,
+        usage: input.usage,
+        ...(input.names !== undefined && { names: input.names }),
+        now,
+      }),
+    );
   } catch (err) {
     if (!isTlsSetupError(err)) throw err;
     return `its certificate cannot be used: ${errorMessage(err)}`;
@@ -285,6 +288,32 @@ export function renewalReason(
   if (isRenewalDue(facts, now, tls.renewAtFraction))
     return `its certificate reached ${Math.round(tls.renewAtFraction * 100)} % of its lifetime (valid until ${facts.notAfter.toISOString()})`;
   return undefined;
+}
+
+/** At most this many checked certificate records are remembered (a cluster's members and clients). */
+const CHECKED_RECORDS = 256;
+const checkedRecords = new Map<string, CertificateFacts>();
+
+/**
+ * The facts of a stored certificate record checked before against the same CA, usage and names: the signature,
+ * key and name checks are not repeated for the same text (every reconcile pass would), only the validity at
+ * `now`. Anything else (a changed record, another CA or names, a time outside the window) runs `check`.
+ */
+function checkedRecord(
+  stored: string,
+  input: { ca: ClusterCa; usage: string; names?: { ips: string[]; dnsNames: string[] } },
+  now: Date,
+  check: () => CertificateFacts,
+): CertificateFacts {
+  const key = createHash('sha256')
+    .update(JSON.stringify([stored, input.ca.certificate.pem, input.usage, input.names ?? null]))
+    .digest('hex');
+  const known = checkedRecords.get(key);
+  if (known !== undefined && known.notBefore <= now && now <= known.notAfter) return known;
+  const facts = check();
+  if (checkedRecords.size >= CHECKED_RECORDS) checkedRecords.clear();
+  checkedRecords.set(key, facts);
+  return facts;
 }
 
 /** What the renewal step re-issued: instance IDs and client names. */
