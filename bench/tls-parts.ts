@@ -83,14 +83,17 @@ export async function benchTlsParts(plainWorld: World, tlsWorld: World, runs: nu
   await requestCosts(plainWorld, await plainWorld.connection(), runs, 'plain', figures);
   await requestCosts(tlsWorld, await tlsWorld.connection(), runs, 'mutual TLS', figures);
   for (const secure of [false, true]) {
-    const starts = await samples(runs, async () => {
+    const starts: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const started = performance.now();
       const cluster = await startCluster({ size: 1, tls: secure });
+      starts.push(performance.now() - started);
       await cluster.close();
-    });
+    }
     figures.push(
       figure(
         `tls.parts.etcdStart.${secure ? 'tls' : 'plain'}`,
-        `TLS piece: etcd start to ready and stopped, one member, ${secure ? 'mutual TLS (its certificates included)' : 'plain'}`,
+        `TLS piece: etcd start to ready, one member, ${secure ? 'mutual TLS (its certificates made first)' : 'plain'}`,
         'ms',
         starts,
       ),
