@@ -30,6 +30,11 @@ export interface LaunchSample {
 export class LaunchBench {
   private constructor(private readonly world: World) {}
 
+  /** The simulated group underneath, for figures measured in it (tls-parts.ts). */
+  get simulated(): World {
+    return this.world;
+  }
+
   /** Five members, TLS unless `tls` is false. */
   static async start(options: { tls?: boolean; seed?: number } = {}): Promise<LaunchBench> {
     // No size limit: every launch is a plain learner join, never a replacement, so every run starts alike.

@@ -1,7 +1,9 @@
 // `npm run bench`: the figures elastic-etcd competes on, each the median of several runs. Prints a table and
 // writes every sample to bench/results/latest.json.
 //
-// The simulated groups run mutual TLS, as the stack does; the tls section times the same launch with and without.
+// The simulated groups run mutual TLS, as the stack does; the tls section times the same launch with and without,
+// in one run (same world sizes, same runs, samples in turns), prints the ratios against the 10 % goal and the
+// pieces TLS's time goes to (tls-parts.ts).
 //
 //   npm run bench -- [--runs N] [--only bundle,cli,decision,launch,voter,tls,heal,snapshot,recovery] [--worst-case] [--snapshot-mb N] [--out FILE]
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { benchSnapshot } from './snapshot.js';
 import { benchRecovery, RESTORE_AFTER_MS } from './recovery.js';
 import { LaunchBench, PRODUCTION_CONNECTION, type HungPlacement, type LaunchSample } from './launch.js';
 import { figure, renderTable, type Figure } from './stats.js';
+import { benchTlsParts } from './tls-parts.js';
 import { VoterBench } from './voter.js';
 import { etcdBinaries, etcdServerVersion, EtcdSetupError, selectedEtcdVersion, type EtcdVersionName } from '../test/harness/versions.js';
 
@@ -240,6 +243,7 @@ async function benchTls(runs: number, figures: Figure[]): Promise<void> {
     ]),
   );
   const take = (id: string, ms: number) => samples[id]!.push(ms);
+  const parts: Figure[] = [];
   progress('tls: starting two simulated groups of 5 members, plain HTTP and mutual TLS');
   const launches = { plain: await LaunchBench.start({ tls: false, seed: 4201 }), tls: await LaunchBench.start({ tls: true, seed: 4202 }) };
   try {
@@ -255,6 +259,9 @@ async function benchTls(runs: number, figures: Figure[]): Promise<void> {
         progress(`tls ${i + 1}/${runs}, ${mode}: decision ${decision.ms.toFixed(0)} ms, launch ${launch.ms.toFixed(0)} ms`);
       }
     }
+    // Last: issuing Lambda certificates here gives the handler a new identity, so new connections.
+    progress('tls: timing the pieces (CA, certificates, connections, etcd start)');
+    await benchTlsParts(launches.plain.simulated, launches.tls.simulated, runs, parts);
   } finally {
     await Promise.all(Object.values(launches).map((b) => b.close()));
   }
@@ -276,6 +283,7 @@ async function benchTls(runs: number, figures: Figure[]): Promise<void> {
     figures.push(figure(`tls.${id}.plain`, `${label}, plain HTTP`, 'ms', samples[`${id}.plain`]!));
     figures.push(figure(`tls.${id}.tls`, `${label}, mutual TLS`, 'ms', samples[`${id}.tls`]!));
   }
+  figures.push(...parts);
 }
 
 /** The tls section's ratios against the goal (under 10 % more with TLS). */

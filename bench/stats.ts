@@ -37,7 +37,8 @@ export function figure(id: string, label: string, unit: Figure['unit'], samples:
 function formatValue(value: number, unit: Figure['unit']): string {
   if (Number.isNaN(value)) return '-';
   if (unit === 'bytes') return value >= 1024 * 1024 ? `${(value / 1024 / 1024).toFixed(2)} MiB` : `${(value / 1024).toFixed(1)} KiB`;
-  return value >= 10_000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`;
+  if (value >= 10_000) return `${(value / 1000).toFixed(2)} s`;
+  return value < 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(0)} ms`;
 }
 
 /** A plain-text table: label, median, min-max, number of runs. */

@@ -6,6 +6,7 @@
 // and the Lambda's own client certificate (in memory only, one day, renewed when due), which makes every call it
 // makes to etcd mutual TLS. A stored CA that cannot be used is a TlsSetupError naming its parameter: nothing is
 // written then, and a launch is abandoned rather than started without TLS.
+import { createHash } from 'node:crypto';
 import * as z from '../adapters/zod.js';
 import { isRenewalDue, LEAF_VALIDITY_DAYS, validityWindow, type ValidityWindow } from '../core/certificates.js';
 import { errorMessage } from '../core/errors.js';
@@ -70,10 +71,23 @@ export interface TlsContext {
 }
 
 /**
+ * How long this container trusts that `<root>/tls/ca-certificate` still holds the CA it published; after that the
+ * next load reads it again (and repairs it when it was changed or deleted).
+ */
+export const CA_PUBLISH_RECHECK_MS = 15 * 60_000;
+
+/**
+ * The CA this container last loaded, by its stored value. The stored value is read on every load (one
+ * GetParameter), so a replaced CA is noticed at once; only the parse, the key import and the check are skipped
+ * while it is the same, and the publication is looked at again every CA_PUBLISH_RECHECK_MS.
+ */
+let loadedCa: { stored: string; ca: ClusterCa; notAfter: Date; publishedAt: number } | undefined;
+
+/**
  * The cluster's CA: created on first need (create-only, so two invocations racing both end with the one stored),
  * checked (it parses, is a CA valid now, its key is its ECDSA P-256 key), then its certificate published in
  * `<root>/tls/ca-certificate`. Throws TlsSetupError naming the parameter when the stored CA cannot be used;
- * nothing is written then.
+ * nothing is written then. In a warm container, the same stored CA costs one read (see loadedCa).
  */
 export async function loadClusterCa(
   deps: Pick<LifecycleDeps, 'config' | 'parameters' | 'telemetry'>,
@@ -81,6 +95,7 @@ export async function loadClusterCa(
 ): Promise<ClusterCa> {
   const { parameters } = deps;
   const name = parameters.tlsCaName();
+  const leafDays = deps.config.tls?.validityDays ?? LEAF_VALIDITY_DAYS;
   let stored = await parameters.get(name);
   if (stored === undefined) {
     const made = await createCertificateAuthority({ clusterName: deps.config.clusterName, now });
@@ -89,25 +104,43 @@ export async function loadClusterCa(
     if (result.created) deps.telemetry.info('created the cluster certificate authority', { parameter: name });
     stored = result.value;
   }
-  const ca = parseCa(name, stored, now, deps.config.tls?.validityDays ?? LEAF_VALIDITY_DAYS);
-  const published = parameters.tlsCaCertificateName();
-  if ((await parameters.get(published)) !== ca.certificate.pem) await parameters.put(published, ca.certificate.pem);
+  const cached = loadedCa;
+  if (cached !== undefined && cached.stored === stored && cached.ca.certificate.source.startsWith(name)) {
+    // The CA is the one already checked: only whether it can still sign a full-length certificate is asked again.
+    checkCaOutlives(name, cached.ca, cached.notAfter, now, leafDays);
+    if (now.getTime() - cached.publishedAt < CA_PUBLISH_RECHECK_MS) return cached.ca;
+    await publishCa(deps, cached.ca);
+    loadedCa = { ...cached, publishedAt: now.getTime() };
+    return cached.ca;
+  }
+  const { ca, notAfter } = parseCa(name, stored, now);
+  checkCaOutlives(name, ca, notAfter, now, leafDays);
+  await publishCa(deps, ca);
+  loadedCa = { stored, ca, notAfter, publishedAt: now.getTime() };
   return ca;
 }
 
-function parseCa(name: ParameterName, value: string, now: Date, leafDays: number): ClusterCa {
+/** `<root>/tls/ca-certificate` holds the CA certificate: written when it does not. */
+async function publishCa(deps: Pick<LifecycleDeps, 'parameters'>, ca: ClusterCa): Promise<void> {
+  const published = deps.parameters.tlsCaCertificateName();
+  if ((await deps.parameters.get(published)) !== ca.certificate.pem) await deps.parameters.put(published, ca.certificate.pem);
+}
+
+function parseCa(name: ParameterName, value: string, now: Date): { ca: ClusterCa; notAfter: Date } {
   const record = parseRecord(name, value, caRecordSchema, '{"format":1,"certificate":PEM,"privateKey":PEM,"createdAt":ISO}');
   const ca = {
     certificate: { pem: record.certificate, source: `${name} (certificate)` },
     privateKey: { pem: record.privateKey, source: `${name} (privateKey)` },
   };
-  let notAfter: Date;
   try {
-    notAfter = new Date(loadCertificateAuthority(ca.certificate, ca.privateKey, now).certificate.validTo);
+    return { ca, notAfter: new Date(loadCertificateAuthority(ca.certificate, ca.privateKey, now).certificate.validTo) };
   } catch (err) {
     throw asSetupError(name, err);
   }
-  // A CA that cannot sign a full-length certificate any more: said now, before anything is written.
+}
+
+/** A CA that cannot sign a full-length certificate any more: said now, before anything is written. */
+function checkCaOutlives(name: ParameterName, ca: ClusterCa, notAfter: Date, now: Date, leafDays: number): void {
   const leafEnd = validityWindow(now, leafDays).notAfter;
   if (notAfter < leafEnd) {
     throw new TlsSetupError(
@@ -115,7 +148,6 @@ function parseCa(name: ParameterName, value: string, now: Date, leafDays: number
       `${ca.certificate.source}: the CA expires at ${notAfter.toISOString()}, before a certificate of ${leafDays} days would (${leafEnd.toISOString()}): renew the CA first`,
     );
   }
-  return ca;
 }
 
 function parseRecord<T>(name: string, value: string, schema: z.ZodMiniType<T>, shape: string): T {
@@ -237,14 +269,16 @@ export function renewalReason(
   try {
     const record = parseRecord(input.parameter, stored, certificateRecordSchema, 'a certificate record');
     if (record.caCertificate !== input.ca.certificate.pem) return 'its certificate is from another CA';
-    facts = checkCertificate({
-      certificate: { pem: record.certificate, source: `${input.parameter} (certificate)` },
-      privateKey: { pem: record.privateKey, source: `${input.parameter} (privateKey)` },
-      ca: input.ca.certificate,
-      usage: input.usage,
-      ...(input.names !== undefined && { names: input.names }),
-      now,
-    });
+    facts = checkedRecord(stored, input, now, () =>
+      checkCertificate({
+        certificate: { pem: record.certificate, source: `${input.parameter} (certificate)` },
+        privateKey: { pem: record.privateKey, source: `${input.parameter} (privateKey)` },
+        ca: input.ca.certificate,
+        usage: input.usage,
+        ...(input.names !== undefined && { names: input.names }),
+        now,
+      }),
+    );
   } catch (err) {
     if (!isTlsSetupError(err)) throw err;
     return `its certificate cannot be used: ${errorMessage(err)}`;
@@ -254,6 +288,32 @@ export function renewalReason(
   if (isRenewalDue(facts, now, tls.renewAtFraction))
     return `its certificate reached ${Math.round(tls.renewAtFraction * 100)} % of its lifetime (valid until ${facts.notAfter.toISOString()})`;
   return undefined;
+}
+
+/** At most this many checked certificate records are remembered (a cluster's members and clients). */
+const CHECKED_RECORDS = 256;
+const checkedRecords = new Map<string, CertificateFacts>();
+
+/**
+ * The facts of a stored certificate record checked before against the same CA, usage and names: the signature,
+ * key and name checks are not repeated for the same text (every reconcile pass would), only the validity at
+ * `now`. Anything else (a changed record, another CA or names, a time outside the window) runs `check`.
+ */
+function checkedRecord(
+  stored: string,
+  input: { ca: ClusterCa; usage: string; names?: { ips: string[]; dnsNames: string[] } },
+  now: Date,
+  check: () => CertificateFacts,
+): CertificateFacts {
+  const key = createHash('sha256')
+    .update(JSON.stringify([stored, input.ca.certificate.pem, input.usage, input.names ?? null]))
+    .digest('hex');
+  const known = checkedRecords.get(key);
+  if (known !== undefined && known.notBefore <= now && now <= known.notAfter) return known;
+  const facts = check();
+  if (checkedRecords.size >= CHECKED_RECORDS) checkedRecords.clear();
+  checkedRecords.set(key, facts);
+  return facts;
 }
 
 /** What the renewal step re-issued: instance IDs and client names. */

@@ -13,6 +13,8 @@ export interface EtcdConnection {
 /**
  * clientFor builds a client for `endpoints` (duplicates dropped) with the connection's TLS, auth and timeouts.
  * One call fails over across up to five endpoints, each bounded by the request timeout. The caller closes it.
+ * Its connections are the process's shared ones for this TLS identity (EtcdClientOptions.pooled): a handler
+ * invocation, and the next one in a warm container, pay each member's TLS handshake once, not once per client.
  */
 export function clientFor(endpoints: readonly string[], connection: EtcdConnection): EtcdClient {
   return new EtcdClient({
@@ -22,5 +24,6 @@ export function clientFor(endpoints: readonly string[], connection: EtcdConnecti
     deadlineMs: connection.requestTimeoutMs * Math.max(1, Math.min(new Set(endpoints).size, 5)),
     ...(connection.tls !== undefined && { tls: connection.tls }),
     ...(connection.auth !== undefined && { auth: connection.auth }),
+    pooled: true,
   });
 }

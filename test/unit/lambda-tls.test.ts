@@ -81,6 +81,26 @@ describe('the cluster CA', () => {
     assert.ok(world.cloud.parameters.names().every((name) => !name.includes('lambda')));
   });
 
+  test('a warm container reads the stored CA on each load, one read while it is the same; a replaced CA is used and published at once', async () => {
+    const first = await loadClusterCa(world.deps);
+    const from = world.cloud.calls.length;
+    assert.equal((await loadClusterCa(world.deps)).certificate.pem, first.certificate.pem);
+    assert.deepEqual(
+      world.cloud.calls.slice(from).map((call) => [call.operation, call.params.Name]),
+      [['GetParameter', world.parameters.tlsCaName()]],
+    );
+    // An operator replaces the CA: the next load uses the new one, never the one this container checked before.
+    const made = await createCertificateAuthority({ clusterName: 'replaced' });
+    const record = JSON.stringify({ format: 1, ...made, createdAt: new Date().toISOString() });
+    await world.deps.parameters.put(world.parameters.tlsCaName(), record, { secure: true });
+    const replaced = await loadClusterCa(world.deps);
+    assert.equal(replaced.certificate.pem, made.certificate);
+    assert.equal(world.cloud.parameters.value(world.parameters.tlsCaCertificateName()), made.certificate);
+    // And one that cannot be used any more is refused, not served from memory.
+    await world.deps.parameters.put(world.parameters.tlsCaName(), '{"format":1}', { secure: true });
+    await assert.rejects(loadClusterCa(world.deps), /tls\/ca/);
+  });
+
   test('plain HTTP: no CA, no client certificate, http URLs', async () => {
     const plain = await startWorld({ seed: 32, boot: 'none', clusterSize: 1, tls: false });
     try {

@@ -19,7 +19,7 @@ import { memberIdToDecimal } from '../../core/ids.js';
 import { parseMemberURL } from '../../core/urls.js';
 import type { Member, MemberId } from '../../core/types.js';
 import { classifyEtcdError, EtcdError, isEtcdError, isInvalidTokenMessage, isRetryableOnAnotherEndpoint } from './errors.js';
-import { createTransportAgents, type EtcdTlsOptions, type TransportAgents } from './tls.js';
+import { createTransportAgents, sharedTransportAgents, type EtcdTlsOptions, type TransportAgents } from './tls.js';
 import { openSnapshotStream, type SnapshotHeader, type SnapshotStreamOptions, type SnapshotTransport } from './snapshot.js';
 import {
   alarmListSchema,
@@ -67,7 +67,15 @@ export interface EtcdClientOptions {
   readonly deadlineMs?: number;
   readonly tls?: EtcdTlsOptions;
   readonly auth?: EtcdAuthOptions;
+  /**
+   * Use the process's shared connections for this TLS identity (sharedTransportAgents): connections and TLS
+   * sessions outlive this client, and close() leaves them open. Default: agents of its own, closed with it.
+   */
+  readonly pooled?: boolean;
 }
+
+/** Node's errors for a kept-alive connection the other side closed while it sat in the pool. */
+const STALE_CONNECTION_CODES: readonly string[] = ['ECONNRESET', 'EPIPE'];
 
 export interface CallOptions {
   readonly signal?: AbortSignal;
@@ -141,6 +149,7 @@ export class EtcdClient {
   private readonly deadlineMs: number;
   private readonly auth: EtcdAuthOptions | undefined;
   private readonly agents: TransportAgents;
+  private readonly ownsAgents: boolean;
   private readonly tls: EtcdTlsOptions | undefined;
   private readonly http: AxiosInstance;
   /** Index of the endpoint that answered last; calls start there. */
@@ -159,7 +168,8 @@ export class EtcdClient {
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.auth = options.auth;
-    this.agents = createTransportAgents(options.tls);
+    this.ownsAgents = options.pooled !== true;
+    this.agents = this.ownsAgents ? createTransportAgents(options.tls) : sharedTransportAgents(options.tls);
     this.tls = options.tls;
     this.http = axios.create({
       httpAgent: this.agents.httpAgent,
@@ -174,8 +184,9 @@ export class EtcdClient {
     });
   }
 
-  /** Frees pooled connections. */
+  /** Frees this client's connections (shared ones stay open for the next client). */
   close(): void {
+    if (!this.ownsAgents) return;
     this.agents.httpAgent.destroy();
     this.agents.httpsAgent.destroy();
   }
@@ -506,13 +517,24 @@ export class EtcdClient {
     let status: number;
     let text: string;
     try {
-      const response = await this.http.request<string>({
-        url: `${endpoint}${path}`,
-        method,
-        headers,
-        ...(body !== undefined && { data: JSON.stringify(body) }),
-        signal: combined,
-      });
+      const request = () =>
+        this.http.request<string>({
+          url: `${endpoint}${path}`,
+          method,
+          headers,
+          ...(body !== undefined && { data: JSON.stringify(body) }),
+          signal: combined,
+        });
+      let response;
+      try {
+        response = await request();
+      } catch (err) {
+        // A kept-alive connection etcd closed while it was idle fails as it is reused, before any answer: the
+        // request is sent again once, on a new connection (the pool drops the closed one). As safe as the
+        // fail-over to another endpoint every call already does for an unreachable one.
+        if (!isStaleConnection(err) || combined.aborted) throw err;
+        response = await request();
+      }
       status = response.status;
       text = typeof response.data === 'string' ? response.data : '';
     } catch (err) {
@@ -539,6 +561,17 @@ export class EtcdClient {
     if (status >= 200 && status < 300) return parsed;
     throw errorFromAnswer(status, parsed, text, endpoint, path);
   }
+}
+
+/** Whether `err` is a transport failure on a reused kept-alive connection, before any answer came. */
+export function isStaleConnection(err: unknown): boolean {
+  const failure = err as { code?: unknown; request?: { reusedSocket?: unknown }; response?: unknown } | undefined;
+  return (
+    failure?.request?.reusedSocket === true &&
+    failure.response === undefined &&
+    typeof failure.code === 'string' &&
+    STALE_CONNECTION_CODES.includes(failure.code)
+  );
 }
 
 function toMemberList(body: unknown, endpoint: string): MemberList {

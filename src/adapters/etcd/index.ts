@@ -1,6 +1,7 @@
 // The etcd adapter: a v3 JSON gateway client, health checks and typed errors.
 export {
   EtcdClient,
+  isStaleConnection,
   errorFromAnswer,
   majorMinor,
   supportsLinearizableMemberList,
@@ -27,6 +28,8 @@ export {
 } from './health.js';
 export {
   createTransportAgents,
+  sharedTransportAgents,
+  IDLE_SOCKET_TIMEOUT_MS,
   httpsAgentOptions,
   readTlsFiles,
   EtcdTlsConfigError,

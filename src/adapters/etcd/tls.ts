@@ -1,7 +1,11 @@
-// Transport security for the etcd client: a CA bundle, a client certificate and key, in one https.Agent.
+// Transport security for the etcd client: a CA bundle, a client certificate and key, in one https.Agent; and the
+// agents shared by every client of this process with the same TLS identity, so connections (and their TLS
+// handshakes) outlive one client: a warm Lambda container or a long CLI run reuses them.
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
+import { createSecureContext } from 'node:tls';
 
 /** PEM contents (not paths); see readTlsFiles for paths. */
 export interface EtcdTlsOptions {
@@ -68,6 +72,62 @@ export interface TransportAgents {
   readonly httpsAgent: HttpsAgent;
 }
 
+/**
+ * How long a pooled connection may sit idle before it is closed. Long enough for the invocations of one burst
+ * (a scale-out, a rolling update, the reconcile pass after an event) to share it; a later reconnect still
+ * resumes the TLS session (the agent's session cache), a cheaper handshake than the first.
+ */
+export const IDLE_SOCKET_TIMEOUT_MS = 60_000;
+
+/** Agents of its own for one client, closed with it. One secure context serves all its TLS connections. */
 export function createTransportAgents(tls: EtcdTlsOptions | undefined): TransportAgents {
-  return { httpAgent: new HttpAgent({ keepAlive: true }), httpsAgent: new HttpsAgent(httpsAgentOptions(tls)) };
+  const options = httpsAgentOptions(tls);
+  // Without it, every new TLS connection parses the CA, the certificate and the key again.
+  let secureContext;
+  try {
+    secureContext = createSecureContext({
+      ...(options.ca !== undefined && { ca: options.ca }),
+      ...(options.cert !== undefined && { cert: options.cert }),
+      ...(options.key !== undefined && { key: options.key }),
+    });
+  } catch (err) {
+    throw new EtcdTlsConfigError(`the etcd TLS settings cannot be used: ${(err as Error).message}`, { cause: err });
+  }
+  return {
+    httpAgent: new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS }),
+    httpsAgent: new HttpsAgent({ ...options, secureContext, timeout: IDLE_SOCKET_TIMEOUT_MS }),
+  };
+}
+
+/** At most this many TLS identities keep shared agents at once (a process talks to one or two clusters). */
+const SHARED_IDENTITIES = 8;
+const shared = new Map<string, TransportAgents>();
+
+/**
+ * The agents every client of this process with this TLS identity (CA, certificate, key, server name, checking)
+ * shares: kept-alive connections and TLS sessions survive the client, and a warm Lambda container's next
+ * invocation. Keyed by content, so a renewed certificate or another CA gets agents of its own. Never destroy
+ * them: an evicted identity's idle connections close after IDLE_SOCKET_TIMEOUT_MS, and idle pooled sockets do
+ * not keep the process alive.
+ */
+export function sharedTransportAgents(tls: EtcdTlsOptions | undefined): TransportAgents {
+  const key = identityKey(tls);
+  const found = shared.get(key);
+  shared.delete(key);
+  const agents = found ?? createTransportAgents(tls);
+  shared.set(key, agents); // most recently used last
+  for (const oldest of shared.keys()) {
+    if (shared.size <= SHARED_IDENTITIES) break;
+    shared.delete(oldest);
+  }
+  return agents;
+}
+
+function identityKey(tls: EtcdTlsOptions | undefined): string {
+  const hash = createHash('sha256');
+  for (const part of [tls?.ca, tls?.cert, tls?.key, tls?.serverName, String(tls?.rejectUnauthorized ?? true)]) {
+    hash.update(part === undefined ? '-' : `${Buffer.byteLength(part)}:`);
+    if (part !== undefined) hash.update(part);
+  }
+  return hash.digest('hex');
 }
