@@ -29,7 +29,7 @@ interface Case {
   readonly alarms?: readonly ActiveAlarm[];
   readonly compacted?: boolean;
   readonly settings?: Partial<UpkeepSettings>;
-  readonly want: Partial<UpkeepDecision> & { readonly member?: string };
+  readonly want: { readonly action: UpkeepDecision['action']; readonly member?: string; readonly [key: string]: unknown };
   readonly reason?: RegExp;
 }
 
