@@ -54,6 +54,9 @@ export type UpkeepDecision =
   | { readonly action: 'disarm'; readonly alarms: readonly ActiveAlarm[]; readonly reason: string }
   | { readonly action: 'refuse'; readonly code: UpkeepRefusal; readonly reason: string };
 
+/** Under NOSPACE, a member over the disarm bound is defragmented when at least this fraction of the quota is free. */
+export const NOSPACE_DEFRAG_MIN_FREE_FRACTION = 0.01;
+
 interface Answered {
   readonly member: Member;
   readonly status: UpkeepStatus;
@@ -66,7 +69,7 @@ interface Answered {
  * NOSPACE disarm, or `none` / `refuse` with the reason. Pure and deterministic.
  *
  * Rules: a CORRUPT alarm stops all upkeep (an operator must look first). Under NOSPACE: compact first (unless
- * `compacted`), then defragment members whose database is over the disarm bound and whose data in use fit under it,
+ * `compacted`), then defragment members whose database is over the disarm bound and has free space to return,
  * then disarm once every started member answered and is under the bound. Otherwise: defragment one member whose free
  * space passes both thresholds. The member to defragment is a follower (most free space first) before the leader;
  * while the quorum margin (healthy voters beyond the quorum) is zero only a learner may be defragmented.
@@ -115,15 +118,19 @@ function decideNospace(
       reason: `NOSPACE can be disarmed: every member's database is below ${bound} bytes (${settings.nospaceDisarmBelowFraction} of the quota)`,
     };
   }
-  const helped = over.filter((a) => a.status.dbSize - a.free < bound);
+  // Defragment where there is free space to return. Not "enough to get under the bound": etcd 3.4 updates
+  // dbSizeInUse only when a later write commits, which NOSPACE refuses, so after a compaction it still shows the
+  // old figure; a defragmentation measures afresh, and one that freed too little leaves less than this to try again.
+  const minFree = BigInt(Math.ceil(settings.quotaBackendBytes * NOSPACE_DEFRAG_MIN_FREE_FRACTION));
+  const helped = over.filter((a) => a.free >= minFree);
   if (helped.length === 0) {
     return {
       action: 'refuse',
       code: 'no-room',
-      reason: `NOSPACE stays armed: the data in use of ${over.map((a) => a.member.name).join(', ')} need ${bound} bytes or more even after compaction; raise the quota or delete keys`,
+      reason: `NOSPACE stays armed: the databases of ${over.map((a) => a.member.name).join(', ')} are ${bound} bytes or more with no free space left after compaction; raise the quota or delete keys`,
     };
   }
-  return defragmentOne(helped, margin, 'NOSPACE is active and a defragmentation brings its database below the disarm bound');
+  return defragmentOne(helped, margin, 'NOSPACE is active and its database is over the disarm bound with free space to return');
 }
 
 /** One member to defragment: followers (most free space first, then by ID) before the leader; learners only at margin zero. */

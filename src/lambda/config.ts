@@ -370,7 +370,11 @@ function autoCompactionRetention(mode: unknown, raw: unknown): string | ConfigPr
   if (raw === undefined) return CLUSTER_DEFAULTS.autoCompactionRetention;
   // A zero duration turns etcd's compaction off, which is not what a retention is for.
   if (typeof raw === 'string' && PERIODIC_RETENTION.test(raw) && /[1-9]/.test(raw)) return raw;
-  return { variable, expected: 'a non-zero duration such as 1h, 30m or 1h30m, or whole hours such as 2 (periodic mode)', received: raw as string };
+  return {
+    variable,
+    expected: 'a non-zero duration such as 1h, 30m or 1h30m, or whole hours such as 2 (periodic mode)',
+    received: raw as string,
+  };
 }
 
 /** The variables `loadConfig` reads, each written by `toEnvironment`. */

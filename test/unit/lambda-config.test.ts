@@ -85,7 +85,8 @@ describe('loadConfig', () => {
     ] as const) {
       assert.throws(
         () => loadConfig({ ...minimal, ...env }),
-        (err) => err instanceof ConfigError && err.problems.length === 1 && err.problems[0]!.variable === variable && message.test(err.message),
+        (err) =>
+          err instanceof ConfigError && err.problems.length === 1 && err.problems[0]!.variable === variable && message.test(err.message),
         JSON.stringify(env),
       );
     }
