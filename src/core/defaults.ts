@@ -51,8 +51,8 @@ export const CLUSTER_DEFAULTS = {
   defragMinFreeBytes: 100 * 1024 ** 2,
   /** A NOSPACE alarm is disarmed only once every member's database is below this fraction of the quota. */
   nospaceDisarmBelowFraction: 0.8,
-  /** Bound for one defragmentation: it rewrites the member's whole database and blocks that member meanwhile. */
-  defragTimeoutMs: 120_000,
+  /** Bound for one compaction or defragmentation: a defragmentation rewrites the whole database and blocks that member meanwhile. */
+  maintenanceTimeoutMs: 120_000,
 } as const;
 
 /** The files in `pkiDir` the boot script writes from the instance's `tls` parameter and etcd reads. */

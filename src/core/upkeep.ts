@@ -21,8 +21,6 @@ export interface UpkeepStatus {
   readonly dbSizeInUse?: bigint;
   /** The leader this member knows; 0n when it knows none. */
   readonly leader: bigint;
-  /** The member's store revision when it answered. */
-  readonly revision: bigint;
 }
 
 /** The thresholds (CLUSTER_DEFAULTS has each default). */
@@ -49,7 +47,8 @@ export type UpkeepRefusal = 'corrupt' | 'quorum-margin-zero' | 'member-unknown' 
 
 export type UpkeepDecision =
   | { readonly action: 'none'; readonly reason: string }
-  | { readonly action: 'compact'; readonly revision: bigint; readonly reason: string }
+  /** Compact to the current revision (the caller reads it when it compacts: it moves while anyone writes). */
+  | { readonly action: 'compact'; readonly reason: string }
   | { readonly action: 'defragment'; readonly member: Member; readonly freeBytes: bigint; readonly reason: string }
   | { readonly action: 'disarm'; readonly alarms: readonly ActiveAlarm[]; readonly reason: string }
   | { readonly action: 'refuse'; readonly code: UpkeepRefusal; readonly reason: string };
@@ -97,10 +96,7 @@ function decideNospace(
   nospace: readonly ActiveAlarm[],
   settings: UpkeepSettings,
 ): UpkeepDecision {
-  if (!observation.compacted) {
-    const revision = answered.reduce((max, a) => (a.status.revision > max ? a.status.revision : max), 0n);
-    return { action: 'compact', revision, reason: `NOSPACE is active: compact to revision ${revision} first` };
-  }
+  if (!observation.compacted) return { action: 'compact', reason: 'NOSPACE is active: compact to the current revision first' };
   const bound = BigInt(Math.floor(settings.quotaBackendBytes * settings.nospaceDisarmBelowFraction));
   const over = answered.filter((a) => a.status.dbSize >= bound);
   if (over.length === 0) {
