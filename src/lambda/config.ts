@@ -356,6 +356,24 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   };
 }
 
+/**
+ * What is wrong with these upkeep settings, as loadConfig would report it (empty: nothing). For the construct, so a
+ * bad prop fails at synth time rather than in the Lambda after deployment.
+ */
+export function upkeepProblems(upkeep: Pick<EnvironmentInput, 'quotaBackendBytes' | 'autoCompaction'>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const check = (variable: 'ELASTIC_ETCD_QUOTA_BACKEND_BYTES' | 'ELASTIC_ETCD_AUTO_COMPACTION_MODE', raw: string | undefined): void => {
+    const spec = VARIABLES[variable];
+    if (raw !== undefined && !(spec.schema as z.ZodMiniType<unknown, string>).safeParse(raw).success)
+      problems.push({ variable, expected: spec.expected, received: raw });
+  };
+  check('ELASTIC_ETCD_QUOTA_BACKEND_BYTES', upkeep.quotaBackendBytes?.toString());
+  check('ELASTIC_ETCD_AUTO_COMPACTION_MODE', upkeep.autoCompaction?.mode);
+  const retention = autoCompactionRetention(upkeep.autoCompaction?.mode, upkeep.autoCompaction?.retention);
+  if (typeof retention !== 'string') problems.push(retention);
+  return problems;
+}
+
 /** The retention for `mode`: as given when it fits the mode; periodic's default when unset; else the problem. */
 function autoCompactionRetention(mode: unknown, raw: unknown): string | ConfigProblem {
   const variable = 'ELASTIC_ETCD_AUTO_COMPACTION_RETENTION';
