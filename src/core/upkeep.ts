@@ -1,6 +1,8 @@
 // etcd's upkeep as a pure decision: from each member's status (database size, size in use, leader), the cluster's
 // alarms and whether a compaction already covers the current revision, decide at most ONE action for this reconcile
-// pass, or why none is taken. No I/O here; src/lambda/upkeep.ts observes, acts and logs the decision.
+// pass, or why none is taken. No I/O here; src/lambda/upkeep.ts observes, acts and logs the decision. A compaction is
+// the one action that may be followed by another in the same pass: the caller then asks again with `compacted`, since
+// a compaction blocks no member (and under NOSPACE, deletes move the revision, so it could otherwise recur forever).
 //
 // - Defragmentation rewrites a member's database and blocks that member meanwhile: one member per pass, followers
 //   before the leader (the leader only when it alone needs it), and never a voter while the quorum margin is zero.
