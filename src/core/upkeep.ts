@@ -142,6 +142,7 @@ function defragmentOne(wanted: readonly Answered[], margin: number, why: string)
     };
   }
   const [chosen] = [...allowed].sort(
+    // Stryker disable next-line EqualityOperator: member IDs are unique, so `<` and `<=` never differ here
     (a, b) =>
       Number(a.leader) - Number(b.leader) || (b.free > a.free ? 1 : b.free < a.free ? -1 : 0) || (a.member.id < b.member.id ? -1 : 1),
   );
@@ -158,7 +159,8 @@ function answeredMembers(observation: UpkeepObservation): Answered[] {
   return observation.members.flatMap((member) => {
     const status = observation.statuses.get(member.id);
     if (status === undefined || isUnstarted(member)) return [];
-    const free = status.dbSizeInUse === undefined || status.dbSizeInUse > status.dbSize ? 0n : status.dbSize - status.dbSizeInUse;
+    // An in-use figure above dbSize gives a negative free space, which no threshold passes.
+    const free = status.dbSizeInUse === undefined ? 0n : status.dbSize - status.dbSizeInUse;
     return [{ member, status, free, leader: status.leader === member.id }];
   });
 }

@@ -92,6 +92,18 @@ const CASES: Case[] = [
     want: { action: 'defragment', member: 'n2' },
   },
   {
+    name: 'the follower with the most free space first, listed the other way round',
+    members: [member(3), member(2), member(1)],
+    statuses: { 1: st(200n * MiB, 190n * MiB), 2: st(600n * MiB, 200n * MiB), 3: st(400n * MiB, 200n * MiB) },
+    want: { action: 'defragment', member: 'n2', freeBytes: 400n * MiB },
+  },
+  {
+    name: 'the follower with the most free space first, the higher ID listed first',
+    members: [member(3), member(2), member(1)],
+    statuses: { 1: st(200n * MiB, 190n * MiB), 2: st(400n * MiB, 200n * MiB), 3: st(600n * MiB, 200n * MiB) },
+    want: { action: 'defragment', member: 'n3', freeBytes: 400n * MiB },
+  },
+  {
     name: 'the leader ranks after a follower with less free space',
     statuses: { 1: st(900n * MiB, 100n * MiB), 2: st(200n * MiB, 190n * MiB), 3: st(300n * MiB, 100n * MiB) },
     want: { action: 'defragment', member: 'n3' },
@@ -259,6 +271,10 @@ describe('quorumMargin', () => {
   test('learners neither count nor vote', () => {
     const members = [...three, member(4, { isLearner: true })];
     assert.equal(quorumMargin({ members, statuses: new Map([id(1), id(2), id(4)].map((i) => [i, s])) }), 0);
+  });
+  test('a silent learner does not count among the voters', () => {
+    const members = [...three, member(4, { isLearner: true })];
+    assert.equal(quorumMargin({ members, statuses: new Map([id(1), id(2), id(3)].map((i) => [i, s])) }), 1);
   });
   test('nobody answering: the quorum lost', () => {
     assert.equal(quorumMargin({ members: three, statuses: new Map() }), -2);
