@@ -141,11 +141,7 @@ function defragmentOne(wanted: readonly Answered[], margin: number, why: string)
       reason: `${wanted.map((a) => a.member.name).join(', ')} should be defragmented, but the quorum margin is zero: a blocked voter would cost the quorum`,
     };
   }
-  const [chosen] = [...allowed].sort(
-    // Stryker disable next-line EqualityOperator: member IDs are unique, so `<` and `<=` never differ here
-    (a, b) =>
-      Number(a.leader) - Number(b.leader) || (b.free > a.free ? 1 : b.free < a.free ? -1 : 0) || (a.member.id < b.member.id ? -1 : 1),
-  );
+  const [chosen] = [...allowed].sort(defragmentOrder);
   const pick = chosen!;
   return {
     action: 'defragment',
@@ -153,6 +149,13 @@ function defragmentOne(wanted: readonly Answered[], margin: number, why: string)
     freeBytes: pick.free,
     reason: `defragment ${pick.member.name} (${pick.leader ? 'the leader, the only one left' : pick.member.isLearner ? 'a learner' : 'a follower'}): ${why}`,
   };
+}
+
+/** Followers before the leader, then the most free space first, then the lower member ID. */
+function defragmentOrder(a: Answered, b: Answered): number {
+  const byFree = b.free > a.free ? 1 : b.free < a.free ? -1 : 0;
+  // Stryker disable next-line EqualityOperator: member IDs are unique, so `<` and `<=` never differ here
+  return Number(a.leader) - Number(b.leader) || byFree || (a.member.id < b.member.id ? -1 : 1);
 }
 
 function answeredMembers(observation: UpkeepObservation): Answered[] {
