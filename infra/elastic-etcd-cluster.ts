@@ -19,7 +19,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { CLUSTER_DEFAULTS } from '../src/core/defaults.js';
 import { parseEtcdVersion } from '../src/core/version.js';
-import { TLS_CLIENT_NAME, toEnvironment, type EnvironmentInput } from '../src/lambda/config.js';
+import { TLS_CLIENT_NAME, toEnvironment, upkeepProblems, type EnvironmentInput } from '../src/lambda/config.js';
 import { DEFAULT_ETCD_VERSION, resolveEtcdRelease, type EtcdArchitecture, type EtcdRelease } from './etcd-releases.js';
 import { BackupBucket, type BackupProps } from './backup-bucket.js';
 import { etcdSettingsEnvironment } from './etcd-settings.js';
@@ -168,9 +168,9 @@ export interface ElasticEtcdClusterProps {
    */
   readonly etcdInstall?: EtcdInstallProp;
   /**
-   * Extra etcd settings by flag name without `--`, e.g. `{ 'quota-backend-bytes': '8589934592',
-   * 'auto-compaction-mode': 'periodic', 'auto-compaction-retention': '1h' }`. Written as a static drop-in on
-   * every member. Settings elastic-etcd owns (name, data dir, URLs, initial-cluster*, discovery*) are refused.
+   * Extra etcd settings by flag name without `--`, e.g. `{ 'snapshot-count': '50000' }`. Written as a static
+   * drop-in on every member. Settings elastic-etcd owns (name, data dir, URLs, initial-cluster*, discovery*) are
+   * refused, and so are the quota and auto-compaction: their props are `quotaBackendBytes` and `autoCompaction`.
    *
    * @default - none
    */
@@ -273,6 +273,22 @@ export interface ElasticEtcdClusterProps {
    * 80 % of the quota, 3 missed reconcile passes, any abandoned launch, Lambda error, throttle or dead letter
    */
   readonly alarmThresholds?: Partial<AlarmThresholds>;
+  /**
+   * etcd's space quota in bytes (--quota-backend-bytes, env ELASTIC_ETCD_QUOTA_BACKEND_BYTES), 1 MiB to 8 GiB. A
+   * member whose database grows past it raises NOSPACE and the cluster turns read-only until the reconcile pass has
+   * compacted, defragmented and disarmed (infra/README.md, "Upkeep"). Mind the instances' disk.
+   *
+   * @default 2147483648 (2 GiB, etcd's own default, set explicitly)
+   */
+  readonly quotaBackendBytes?: number;
+  /**
+   * etcd's auto-compaction (--auto-compaction-mode and --auto-compaction-retention, env
+   * ELASTIC_ETCD_AUTO_COMPACTION_MODE and _RETENTION): `periodic` keeps `retention` of history (a duration such as
+   * 1h or 30m), `revision` keeps the last `retention` revisions (a count, required then).
+   *
+   * @default { mode: 'periodic', retention: '1h' }
+   */
+  readonly autoCompaction?: { readonly mode: 'periodic' | 'revision'; readonly retention?: string };
 }
 
 export class InvalidClusterPropsError extends Error {
@@ -822,6 +838,7 @@ export class ElasticEtcdCluster extends Construct implements ec2.IConnectable {
       }),
       // TLS on by default: the SecureStrings under this stack's key; plain HTTP only when asked for.
       tls: this.tlsKey === undefined ? false : { kmsKeyId: this.tlsKey.keyArn },
+      ...upkeepInput(props),
     };
   }
 
@@ -1197,4 +1214,20 @@ function fail(message: string): never {
  */
 export function maxLaunchWaitSeconds(heartbeatTimeoutSeconds: number): number {
   return Math.min(100 * heartbeatTimeoutSeconds, 48 * 3600);
+}
+
+/** The quota and auto-compaction props as the Lambda's environment carries them; bad ones fail the synth. */
+function upkeepInput(props: ElasticEtcdClusterProps): Pick<EnvironmentInput, 'quotaBackendBytes' | 'autoCompaction'> {
+  const input = {
+    ...(props.quotaBackendBytes !== undefined && { quotaBackendBytes: props.quotaBackendBytes }),
+    ...(props.autoCompaction !== undefined && { autoCompaction: props.autoCompaction }),
+  };
+  const problems = upkeepProblems(input);
+  if (problems.length > 0) {
+    const prop = (variable: string): string => (variable === 'ELASTIC_ETCD_QUOTA_BACKEND_BYTES' ? 'quotaBackendBytes' : 'autoCompaction');
+    throw new InvalidClusterPropsError(
+      problems.map((p) => `${prop(p.variable)}: ${JSON.stringify(p.received ?? null)} is invalid, expected ${p.expected}`).join('; '),
+    );
+  }
+  return input;
 }

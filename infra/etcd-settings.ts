@@ -28,6 +28,15 @@ export const OWNED_ETCD_FLAGS: readonly string[] = [
   'force-new-cluster',
   'config-file',
 ];
+/**
+ * etcd's upkeep settings have their own props: the Lambda's drop-in sets them for every member (it would override a
+ * static drop-in anyway) and the reconcile pass keeps the database below the same quota.
+ */
+const UPKEEP_FLAGS: Readonly<Record<string, string>> = {
+  'quota-backend-bytes': 'quotaBackendBytes',
+  'auto-compaction-mode': 'autoCompaction',
+  'auto-compaction-retention': 'autoCompaction',
+};
 /** Flag families owned as a whole: the membership bootstrap. */
 const OWNED_PREFIXES: readonly string[] = ['initial-cluster', 'discovery'];
 
@@ -47,6 +56,10 @@ export function etcdSettingsEnvironment(settings: Readonly<Record<string, string
       throw new InvalidEtcdSettingError(
         `etcdSettings key ${JSON.stringify(flag)}: expected an etcd flag name such as quota-backend-bytes (lowercase, hyphens, no leading --)`,
       );
+    }
+    const prop = UPKEEP_FLAGS[flag];
+    if (prop !== undefined) {
+      throw new InvalidEtcdSettingError(`etcdSettings key ${flag}: set it with the construct prop ${prop} instead (etcd's upkeep)`);
     }
     if (OWNED_ETCD_FLAGS.includes(flag) || OWNED_PREFIXES.some((prefix) => flag.startsWith(prefix))) {
       throw new InvalidEtcdSettingError(

@@ -38,6 +38,21 @@ export const CLUSTER_DEFAULTS = {
    * cluster read-only. 2 GiB is etcd's own default, made explicit so the drop-in, the upkeep and metrics agree on it.
    */
   quotaBackendBytes: 2 * 1024 ** 3,
+  /**
+   * etcd's auto-compaction (--auto-compaction-mode, --auto-compaction-retention): periodic, keeping one hour of
+   * history, as kOps and kube-up set it. Time-based retention bounds history by age whatever the write rate, and an
+   * hour is ample for a watcher to resume; revision-based retention would drop history in minutes under heavy writes.
+   */
+  autoCompactionMode: 'periodic' as 'periodic' | 'revision',
+  autoCompactionRetention: '1h',
+  /** A member is defragmented when its free space (dbSize - dbSizeInUse) is at least this fraction of its dbSize... */
+  defragFreeFraction: 0.5,
+  /** ...and at least this many bytes: defragmenting blocks the member, so a small gain is not worth it. */
+  defragMinFreeBytes: 100 * 1024 ** 2,
+  /** A NOSPACE alarm is disarmed only once every member's database is below this fraction of the quota. */
+  nospaceDisarmBelowFraction: 0.8,
+  /** Bound for one compaction or defragmentation: a defragmentation rewrites the whole database and blocks that member meanwhile. */
+  maintenanceTimeoutMs: 120_000,
 } as const;
 
 /** The files in `pkiDir` the boot script writes from the instance's `tls` parameter and etcd reads. */

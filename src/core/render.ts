@@ -28,6 +28,9 @@ export function settingsEntries(settings: EtcdSettings): [key: string, value: st
     ['ETCD_INITIAL_CLUSTER_STATE', settings.initialClusterState],
     ['ETCD_INITIAL_CLUSTER_TOKEN', settings.initialClusterToken],
     ['ETCD_DISCOVERY', settings.discovery],
+    ['ETCD_QUOTA_BACKEND_BYTES', settings.quotaBackendBytes?.toString()],
+    ['ETCD_AUTO_COMPACTION_MODE', settings.autoCompaction?.mode],
+    ['ETCD_AUTO_COMPACTION_RETENTION', settings.autoCompaction?.retention],
     ...tlsEntries(settings.tls),
   ];
   return entries.filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '');

@@ -108,6 +108,10 @@ export interface EtcdSettings {
    * (it carries serverAuth and clientAuth), both trust the cluster's CA. Paths on the member's machine.
    */
   readonly tls?: EtcdTlsSettings;
+  /** etcd's space quota in bytes (--quota-backend-bytes); etcd's own default (2 GiB) when unset. */
+  readonly quotaBackendBytes?: number;
+  /** etcd's auto-compaction (--auto-compaction-mode and --auto-compaction-retention); none when unset. */
+  readonly autoCompaction?: { readonly mode: 'periodic' | 'revision'; readonly retention: string };
 }
 
 /** Where etcd finds its member certificate, its key and the CA certificate it trusts for clients and peers. */

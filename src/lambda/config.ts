@@ -45,7 +45,25 @@ export interface LambdaConfig {
    * HTTP, for development only.
    */
   readonly tls?: TlsConfig;
+  /** etcd's space quota in bytes: the drop-in sets it (--quota-backend-bytes) and upkeep.ts keeps below it. */
+  readonly quotaBackendBytes: number;
+  /** etcd's auto-compaction, set by the drop-in (--auto-compaction-mode, --auto-compaction-retention). */
+  readonly autoCompaction: AutoCompaction;
 }
+
+/**
+ * `periodic`: keep `retention` of history (a Go duration such as 1h or 30m, or whole hours); `revision`: keep the
+ * last `retention` revisions.
+ */
+export interface AutoCompaction {
+  readonly mode: 'periodic' | 'revision';
+  readonly retention: string;
+}
+
+/** etcd's periodic retention: a duration of h, m and s parts (decimals allowed) or whole hours; never zero (off). */
+const PERIODIC_RETENTION = /^([0-9]{1,6}|([0-9]{1,6}(\.[0-9]{1,6})?[hms])+)$/;
+/** etcd's revision retention: a positive count of revisions. */
+const REVISION_RETENTION = /^[1-9][0-9]{0,18}$/;
 
 export interface TlsConfig {
   /** The KMS key the SecureString parameters are encrypted under; SSM's default key (alias/aws/ssm) when unset. */
@@ -215,6 +233,23 @@ const VARIABLES = {
     default: String(DEFAULT_RENEW_AT_FRACTION),
     expected: 'a fraction of the certificate lifetime, greater than 0 and at most 1, such as 0.66',
   },
+  ELASTIC_ETCD_QUOTA_BACKEND_BYTES: {
+    // etcd warns above 8 GiB; below 1 MiB a fresh member raises NOSPACE at once.
+    schema: integer(1024 ** 2, 8 * 1024 ** 3),
+    default: String(CLUSTER_DEFAULTS.quotaBackendBytes),
+    expected: 'bytes, an integer from 1048576 (1 MiB) to 8589934592 (8 GiB)',
+  },
+  ELASTIC_ETCD_AUTO_COMPACTION_MODE: {
+    schema: z.enum(['periodic', 'revision']),
+    default: CLUSTER_DEFAULTS.autoCompactionMode,
+    expected: 'periodic or revision',
+  },
+  // Its default depends on the mode (checked in loadConfig): the default retention is periodic's.
+  ELASTIC_ETCD_AUTO_COMPACTION_RETENTION: {
+    schema: z.string().check(z.regex(/^[0-9.hms]{1,40}$/)),
+    optional: true,
+    expected: 'a duration such as 1h or 30m for periodic, a positive revision count for revision',
+  },
   ELASTIC_ETCD_TLS_CLIENTS: {
     schema: z.pipe(
       z.pipe(
@@ -236,7 +271,12 @@ const VARIABLES = {
 } as const satisfies Record<string, { schema: z.ZodMiniType<unknown, string>; default?: string; optional?: true; expected: string }>;
 
 type VariableName = keyof typeof VARIABLES;
-type OptionalVariable = 'ELASTIC_ETCD_VERSION' | 'ELASTIC_ETCD_BACKUP_BUCKET' | 'ELASTIC_ETCD_TLS_KMS_KEY_ID' | 'ELASTIC_ETCD_TLS_CLIENTS';
+type OptionalVariable =
+  | 'ELASTIC_ETCD_VERSION'
+  | 'ELASTIC_ETCD_BACKUP_BUCKET'
+  | 'ELASTIC_ETCD_TLS_KMS_KEY_ID'
+  | 'ELASTIC_ETCD_TLS_CLIENTS'
+  | 'ELASTIC_ETCD_AUTO_COMPACTION_RETENTION';
 type Parsed = {
   [K in Exclude<VariableName, OptionalVariable>]: z.output<(typeof VARIABLES)[K]['schema']>;
 } & {
@@ -274,6 +314,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       if (raw !== undefined && raw !== '') problems.push({ variable, expected: 'unset while ELASTIC_ETCD_TLS=off', received: raw });
     }
   }
+  const retention = autoCompactionRetention(parsed.ELASTIC_ETCD_AUTO_COMPACTION_MODE, parsed.ELASTIC_ETCD_AUTO_COMPACTION_RETENTION);
+  if (typeof retention !== 'string') problems.push(retention);
   if (problems.length > 0) throw new ConfigError(problems);
   const v = parsed as Parsed;
   return {
@@ -309,6 +351,47 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
         clients: v.ELASTIC_ETCD_TLS_CLIENTS ?? [],
       },
     }),
+    quotaBackendBytes: v.ELASTIC_ETCD_QUOTA_BACKEND_BYTES,
+    autoCompaction: { mode: v.ELASTIC_ETCD_AUTO_COMPACTION_MODE, retention: retention as string },
+  };
+}
+
+/**
+ * What is wrong with these upkeep settings, as loadConfig would report it (empty: nothing). For the construct, so a
+ * bad prop fails at synth time rather than in the Lambda after deployment.
+ */
+export function upkeepProblems(upkeep: Pick<EnvironmentInput, 'quotaBackendBytes' | 'autoCompaction'>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const check = (variable: 'ELASTIC_ETCD_QUOTA_BACKEND_BYTES' | 'ELASTIC_ETCD_AUTO_COMPACTION_MODE', raw: string | undefined): void => {
+    const spec = VARIABLES[variable];
+    if (raw !== undefined && !(spec.schema as z.ZodMiniType<unknown, string>).safeParse(raw).success)
+      problems.push({ variable, expected: spec.expected, received: raw });
+  };
+  check('ELASTIC_ETCD_QUOTA_BACKEND_BYTES', upkeep.quotaBackendBytes?.toString());
+  check('ELASTIC_ETCD_AUTO_COMPACTION_MODE', upkeep.autoCompaction?.mode);
+  const retention = autoCompactionRetention(upkeep.autoCompaction?.mode, upkeep.autoCompaction?.retention);
+  if (typeof retention !== 'string') problems.push(retention);
+  return problems;
+}
+
+/** The retention for `mode`: as given when it fits the mode; periodic's default when unset; else the problem. */
+function autoCompactionRetention(mode: unknown, raw: unknown): string | ConfigProblem {
+  const variable = 'ELASTIC_ETCD_AUTO_COMPACTION_RETENTION';
+  if (mode === 'revision') {
+    if (typeof raw === 'string' && REVISION_RETENTION.test(raw)) return raw;
+    return {
+      variable,
+      expected: 'a positive revision count such as 10000 (required with ELASTIC_ETCD_AUTO_COMPACTION_MODE=revision)',
+      received: raw as string | undefined,
+    };
+  }
+  if (raw === undefined) return CLUSTER_DEFAULTS.autoCompactionRetention;
+  // A zero duration turns etcd's compaction off, which is not what a retention is for.
+  if (typeof raw === 'string' && PERIODIC_RETENTION.test(raw) && /[1-9]/.test(raw)) return raw;
+  return {
+    variable,
+    expected: 'a non-zero duration such as 1h, 30m or 1h30m, or whole hours such as 2 (periodic mode)',
+    received: raw as string,
   };
 }
 
@@ -325,11 +408,12 @@ type Defaulted =
   | 'dataDir'
   | 'healthTimeoutMs'
   | 'joinGraceSeconds'
-  | 'unhealthyAfterMs';
+  | 'unhealthyAfterMs'
+  | 'quotaBackendBytes';
 type BackupConfig = NonNullable<LambdaConfig['backup']>;
 type BackupDefaulted = 'autoRestore' | 'restoreAfterMs';
 type TlsDefaulted = 'validityDays' | 'renewAtFraction' | 'clients';
-export type EnvironmentInput = Omit<LambdaConfig, Defaulted | 'backup' | 'tls'> &
+export type EnvironmentInput = Omit<LambdaConfig, Defaulted | 'backup' | 'tls' | 'autoCompaction'> &
   Partial<Pick<LambdaConfig, Defaulted>> & {
     readonly backup?: Omit<BackupConfig, BackupDefaulted> & Partial<Pick<BackupConfig, BackupDefaulted>>;
     /**
@@ -337,6 +421,8 @@ export type EnvironmentInput = Omit<LambdaConfig, Defaulted | 'backup' | 'tls'> 
      * plain HTTP must therefore be asked for with `false`.
      */
     readonly tls?: false | (Omit<TlsConfig, TlsDefaulted> & Partial<Pick<TlsConfig, TlsDefaulted>>);
+    /** Left out: periodic with CLUSTER_DEFAULTS.autoCompactionRetention; a revision mode needs its retention. */
+    readonly autoCompaction?: { readonly mode?: AutoCompaction['mode']; readonly retention?: string };
   };
 
 /**
@@ -374,6 +460,9 @@ export function toEnvironment(config: EnvironmentInput): Record<string, string> 
     'ELASTIC_ETCD_RESTORE_AFTER_SECONDS',
     config.backup?.restoreAfterMs === undefined ? undefined : config.backup.restoreAfterMs / 1000,
   );
+  write('ELASTIC_ETCD_QUOTA_BACKEND_BYTES', config.quotaBackendBytes);
+  write('ELASTIC_ETCD_AUTO_COMPACTION_MODE', config.autoCompaction?.mode);
+  write('ELASTIC_ETCD_AUTO_COMPACTION_RETENTION', config.autoCompaction?.retention);
   const tls = config.tls;
   write('ELASTIC_ETCD_TLS', tls === undefined ? undefined : tls === false ? 'off' : 'on');
   if (tls !== undefined && tls !== false) {

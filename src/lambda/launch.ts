@@ -410,6 +410,9 @@ function withListenURLs(settings: EtcdSettings, ip: string, config: LambdaConfig
     listenClientURLs: [clientURL(ip, config)],
     advertiseClientURLs: [clientURL(ip, config)],
     ...(config.tls !== undefined && { tls: memberTlsPaths(CLUSTER_DEFAULTS.pkiDir) }),
+    // etcd's upkeep by default: an explicit space quota and auto-compaction (upkeep.ts does the rest).
+    quotaBackendBytes: config.quotaBackendBytes,
+    autoCompaction: config.autoCompaction,
   };
 }
 

@@ -5,12 +5,10 @@
 // observed once more at the end of the pass, so they show what the pass left behind. Never throws: a metric
 // that cannot be had is left out (CloudWatch sees missing data) and the pass goes on.
 import { memberIdToHex } from '../core/ids.js';
-import { CLUSTER_DEFAULTS } from '../core/defaults.js';
 import { errorMessage } from '../core/errors.js';
 import type { GroupInstanceSample, StatusObservation, StatusSummary } from '../core/status.js';
 import type { ParameterName } from '../adapters/aws/index.js';
 import { observeStatus } from '../services/status.js';
-import type { LambdaConfig } from './config.js';
 import type { LifecycleDeps } from './deps.js';
 import { readBootstrapRecord } from './first-wave.js';
 import { candidateEndpoints, clientURL, type GroupView } from './group.js';
@@ -55,13 +53,6 @@ export function highestRaftTerm(observation: StatusObservation): bigint | undefi
     if (term !== undefined && (highest === undefined || term > highest)) highest = term;
   }
   return highest;
-}
-
-/** The space quota the members run with: the configured one, or etcd's default made explicit. */
-export function quotaBytesOf(config: LambdaConfig): number {
-  // The upkeep work adds quotaBackendBytes to the configuration (ELASTIC_ETCD_QUOTA_BACKEND_BYTES).
-  const configured = (config as LambdaConfig & { readonly quotaBackendBytes?: number }).quotaBackendBytes;
-  return configured ?? CLUSTER_DEFAULTS.quotaBackendBytes;
 }
 
 interface StoredTerm {
@@ -137,7 +128,7 @@ export async function emitPassMetrics(group: GroupView, deps: LifecycleDeps, opt
         gauge('QuorumMargin', -1);
       }
     } else {
-      const gauges = summaryGauges(outcome.summary, quotaBytesOf(config));
+      const gauges = summaryGauges(outcome.summary, config.quotaBackendBytes);
       for (const [name, value] of Object.entries(gauges) as [keyof SummaryGauges, number | undefined][]) gauge(name, value);
       const term = highestRaftTerm(outcome.observation);
       if (term !== undefined && outcome.summary.leader !== undefined) {

@@ -14,6 +14,7 @@ import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { handleTerminate } from './terminate.js';
 import { emitPassMetrics } from './metrics.js';
 import { isTlsSetupError, prepareTls, renewCertificates, type TlsContext } from './tls.js';
+import { keepUp, type UpkeepOutcome } from './upkeep.js';
 
 export interface ReconcileReport {
   readonly promoted: string[];
@@ -32,6 +33,8 @@ export interface ReconcileReport {
   clusterReachable: boolean;
   /** What the backup step did (backup.ts); absent when the cluster did not answer. */
   backup?: BackupOutcome;
+  /** etcd's upkeep this pass (upkeep.ts): at most one compaction, defragmentation or disarm; absent when not run. */
+  upkeep?: UpkeepOutcome;
 }
 
 /**
@@ -40,7 +43,8 @@ export interface ReconcileReport {
  * blocks promotions), then learners are promoted BEFORE pending terminations are handled (a healthy voter's
  * termination is held while a learner is pending: promoting first lets a rolling update move on),
  * then pending launches and missed launches (InService instances never configured), then promotions again, then
- * certificate renewal (tls.ts: member and client certificates missing, unusable or due), then orphaned parameters.
+ * certificate renewal (tls.ts: member and client certificates missing, unusable or due), then backups, then etcd's
+ * upkeep (upkeep.ts: one compaction, defragmentation or NOSPACE disarm at most), then orphaned parameters.
  * One step failing does not stop the others. With TLS on, every etcd call is mutual TLS; a CA that cannot be used
  * changes nothing but abandoning pending launches.
  */
@@ -141,6 +145,12 @@ export async function reconcile(plainDeps: LifecycleDeps): Promise<ReconcileRepo
   }
 
   if (report.clusterReachable && deps.backups !== undefined) report.backup = await backUpWhenDue(group, deps, 'reconcile');
+  // After the membership work, on a cluster that answers: one upkeep action at most (it checks the quorum margin itself).
+  if (report.clusterReachable) {
+    await attempt('upkeep', async () => {
+      report.upkeep = await keepUp(group, deps);
+    });
+  }
   // Parameters of instances that are gone: only those this deployment wrote (tagged with its group).
   const live = new Set(liveInstances(group).map((i) => i.instanceId));
   for (const id of await deps.parameters.listInstanceIds()) {
@@ -195,6 +205,7 @@ function summary(r: ReconcileReport): string {
     r.deletedParameters.length > 0 ? `deleted parameters of ${r.deletedParameters.join(', ')}` : undefined,
     r.reportedUnhealthy.length > 0 ? `reported unhealthy ${r.reportedUnhealthy.join(', ')}` : undefined,
     r.renewedCertificates.length > 0 ? `renewed certificates of ${r.renewedCertificates.join(', ')}` : undefined,
+    r.upkeep !== undefined && r.upkeep.action !== 'none' && r.upkeep.action !== 'unobserved' ? `upkeep: ${r.upkeep.reason}` : undefined,
     r.deferred.length > 0 ? `deferred ${r.deferred.length} step(s) to the next pass` : undefined,
   ].filter((p) => p !== undefined);
   return parts.length === 0 ? 'nothing to do: the cluster matches the group' : parts.join('; ');

@@ -855,7 +855,9 @@ describe('outputs and props', () => {
         etcdInstall: { method: 'commands', commands: ['dnf install -y etcd', 'ln -sf /usr/bin/etcd /usr/local/bin/etcd'] },
         reconcileInterval: Duration.minutes(1),
         healthTimeout: Duration.millis(1500),
-        etcdSettings: { 'quota-backend-bytes': '8589934592', 'auto-compaction-mode': 'periodic', 'auto-compaction-retention': '1h' },
+        etcdSettings: { 'snapshot-count': '50000', 'log-level': 'warn' },
+        quotaBackendBytes: 8589934592,
+        autoCompaction: { mode: 'revision', retention: '10000' },
         unhealthyAfter: Duration.minutes(2),
       },
       ENV,
@@ -870,17 +872,24 @@ describe('outputs and props', () => {
         name: lambdaEnv(t).ELASTIC_ETCD_CLUSTER_NAME,
         health: lambdaEnv(t).ELASTIC_ETCD_HEALTH_TIMEOUT_MS,
         unhealthyAfter: lambdaEnv(t).ELASTIC_ETCD_UNHEALTHY_AFTER_SECONDS,
+        quota: lambdaEnv(t).ELASTIC_ETCD_QUOTA_BACKEND_BYTES,
+        compaction: [lambdaEnv(t).ELASTIC_ETCD_AUTO_COMPACTION_MODE, lambdaEnv(t).ELASTIC_ETCD_AUTO_COMPACTION_RETENTION],
       },
-      { size: '5', prefix: '/teams/storage', name: 'prod', health: '1500', unhealthyAfter: '120' },
+      {
+        size: '5',
+        prefix: '/teams/storage',
+        name: 'prod',
+        health: '1500',
+        unhealthyAfter: '120',
+        quota: '8589934592',
+        compaction: ['revision', '10000'],
+      },
     );
     const userData = userDataOf(t);
     assert.match(userData, /readonly PARAMETER_PATH='\/teams\/storage\/prod'/);
     assert.match(userData, /readonly INSTALL_METHOD='commands'/);
     assert.match(userData, /\n {2}dnf install -y etcd\n {2}ln -sf \/usr\/bin\/etcd \/usr\/local\/bin\/etcd\n/);
-    assert.match(
-      userData,
-      /readonly EXTRA_SETTINGS='ETCD_AUTO_COMPACTION_MODE=periodic\nETCD_AUTO_COMPACTION_RETENTION=1h\nETCD_QUOTA_BACKEND_BYTES=8589934592'/,
-    );
+    assert.match(userData, /readonly EXTRA_SETTINGS='ETCD_LOG_LEVEL=warn\nETCD_SNAPSHOT_COUNT=50000'/);
   });
 
   test('cluster sizes 1, 2 and even sizes are refused unless allowUnsafeClusterSize says the user means it', () => {
@@ -959,6 +968,9 @@ describe('outputs and props', () => {
       { QUOTA_BACKEND_BYTES: '1' },
       { 'quota-backend-bytes': '' },
       { 'quota-backend-bytes': '1"\nExecStartPre=/bin/evil' },
+      { 'quota-backend-bytes': '8589934592' },
+      { 'auto-compaction-mode': 'periodic' },
+      { 'auto-compaction-retention': '1h' },
       { 'log-level': '%n' },
       { 'log-level': '$HOME' },
       { 'log-level': "it's" },
@@ -984,6 +996,13 @@ describe('outputs and props', () => {
       { unhealthyAfter: Duration.seconds(10) },
       { unhealthyAfter: Duration.millis(90_500) },
       { unhealthyAfter: Duration.hours(25) },
+      // etcd's upkeep: the quota 1 MiB to 8 GiB, a retention that fits its mode.
+      { quotaBackendBytes: 1024 },
+      { quotaBackendBytes: 16 * 1024 ** 3 },
+      { quotaBackendBytes: 2.5e6 + 0.5 },
+      { autoCompaction: { mode: 'revision' } },
+      { autoCompaction: { mode: 'periodic', retention: '0' } },
+      { autoCompaction: { mode: 'hourly' as 'periodic' } },
     ];
     for (const props of cases) {
       const scope = new Stack(newApp(), 'Bad', { env: ENV });

@@ -149,6 +149,8 @@ export interface WorldOptions {
    * HTTP, the development mode.
    */
   readonly tls?: boolean;
+  /** ELASTIC_ETCD_QUOTA_BACKEND_BYTES: every member's space quota (default: the Lambda's, 2 GiB). */
+  readonly quotaBackendBytes?: number;
 }
 
 export interface QueuedEvent {
@@ -354,6 +356,7 @@ export class World {
           etcdVersion: parseEtcdVersion(etcdServerVersion(options.etcdVersion ?? selectedEtcdVersion())),
           unhealthyAfterMs: options.unhealthyAfterSeconds === undefined ? undefined : options.unhealthyAfterSeconds * 1000,
           tls: options.tls === false ? false : {},
+          ...(options.quotaBackendBytes !== undefined && { quotaBackendBytes: options.quotaBackendBytes }),
           ...(options.backupBucket !== undefined && {
             backup: {
               bucket: options.backupBucket,

@@ -39,7 +39,57 @@ describe('loadConfig', () => {
       joinGraceSeconds: 600,
       unhealthyAfterMs: 300_000,
       tls: { validityDays: 30, renewAtFraction: 2 / 3, clients: [] },
+      quotaBackendBytes: 2147483648,
+      autoCompaction: { mode: 'periodic', retention: '1h' },
     });
+  });
+
+  it("etcd's upkeep: the quota and auto-compaction, each validated, the retention against its mode", () => {
+    const upkeep = (env: Record<string, string>) => {
+      const c = loadConfig({ ...minimal, ...env });
+      return [c.quotaBackendBytes, c.autoCompaction];
+    };
+    assert.deepEqual(upkeep({ ELASTIC_ETCD_QUOTA_BACKEND_BYTES: '4194304', ELASTIC_ETCD_AUTO_COMPACTION_RETENTION: '30m' }), [
+      4194304,
+      { mode: 'periodic', retention: '30m' },
+    ]);
+    assert.deepEqual(upkeep({ ELASTIC_ETCD_AUTO_COMPACTION_RETENTION: '1h30m' })[1], { mode: 'periodic', retention: '1h30m' });
+    assert.deepEqual(upkeep({ ELASTIC_ETCD_AUTO_COMPACTION_RETENTION: '2' })[1], { mode: 'periodic', retention: '2' });
+    assert.deepEqual(upkeep({ ELASTIC_ETCD_AUTO_COMPACTION_RETENTION: '0.5h' })[1], { mode: 'periodic', retention: '0.5h' });
+    assert.deepEqual(upkeep({ ELASTIC_ETCD_AUTO_COMPACTION_MODE: 'revision', ELASTIC_ETCD_AUTO_COMPACTION_RETENTION: '10000' })[1], {
+      mode: 'revision',
+      retention: '10000',
+    });
+    assert.deepEqual(upkeep({ ELASTIC_ETCD_QUOTA_BACKEND_BYTES: '1048576' })[0], 1048576);
+    assert.deepEqual(upkeep({ ELASTIC_ETCD_QUOTA_BACKEND_BYTES: '8589934592' })[0], 8589934592);
+    for (const [env, variable, message] of [
+      [{ ELASTIC_ETCD_QUOTA_BACKEND_BYTES: '1048575' }, 'ELASTIC_ETCD_QUOTA_BACKEND_BYTES', /1048576 \(1 MiB\) to 8589934592/],
+      [{ ELASTIC_ETCD_QUOTA_BACKEND_BYTES: '8589934593' }, 'ELASTIC_ETCD_QUOTA_BACKEND_BYTES', /8 GiB/],
+      [{ ELASTIC_ETCD_QUOTA_BACKEND_BYTES: '2GB' }, 'ELASTIC_ETCD_QUOTA_BACKEND_BYTES', /bytes, an integer/],
+      [{ ELASTIC_ETCD_AUTO_COMPACTION_MODE: 'hourly' }, 'ELASTIC_ETCD_AUTO_COMPACTION_MODE', /periodic or revision/],
+      [{ ELASTIC_ETCD_AUTO_COMPACTION_RETENTION: '0' }, 'ELASTIC_ETCD_AUTO_COMPACTION_RETENTION', /non-zero duration/],
+      [{ ELASTIC_ETCD_AUTO_COMPACTION_RETENTION: '0h0m' }, 'ELASTIC_ETCD_AUTO_COMPACTION_RETENTION', /non-zero duration/],
+      [{ ELASTIC_ETCD_AUTO_COMPACTION_RETENTION: 'h' }, 'ELASTIC_ETCD_AUTO_COMPACTION_RETENTION', /non-zero duration/],
+      [{ ELASTIC_ETCD_AUTO_COMPACTION_RETENTION: '1 hour' }, 'ELASTIC_ETCD_AUTO_COMPACTION_RETENTION', /a duration such as 1h/],
+      [{ ELASTIC_ETCD_AUTO_COMPACTION_MODE: 'revision' }, 'ELASTIC_ETCD_AUTO_COMPACTION_RETENTION', /required with .*=revision/],
+      [
+        { ELASTIC_ETCD_AUTO_COMPACTION_MODE: 'revision', ELASTIC_ETCD_AUTO_COMPACTION_RETENTION: '1h' },
+        'ELASTIC_ETCD_AUTO_COMPACTION_RETENTION',
+        /positive revision count/,
+      ],
+      [
+        { ELASTIC_ETCD_AUTO_COMPACTION_MODE: 'revision', ELASTIC_ETCD_AUTO_COMPACTION_RETENTION: '0' },
+        'ELASTIC_ETCD_AUTO_COMPACTION_RETENTION',
+        /positive revision count/,
+      ],
+    ] as const) {
+      assert.throws(
+        () => loadConfig({ ...minimal, ...env }),
+        (err) =>
+          err instanceof ConfigError && err.problems.length === 1 && err.problems[0]!.variable === variable && message.test(err.message),
+        JSON.stringify(env),
+      );
+    }
   });
 
   it('reads every variable', () => {
@@ -236,6 +286,8 @@ describe('toEnvironment', () => {
       renewAtFraction: 2 / 3,
       clients: ['app', 'backup-job'],
     },
+    quotaBackendBytes: 4 * 1024 ** 3,
+    autoCompaction: { mode: 'revision', retention: '50000' },
   };
 
   it('writes what loadConfig reads back: every setting round-trips', () => {
@@ -282,6 +334,11 @@ describe('toEnvironment', () => {
     assert.equal(config.healthTimeoutMs, CLUSTER_DEFAULTS.healthTimeoutMs);
     assert.equal(config.unhealthyAfterMs, CLUSTER_DEFAULTS.unhealthyAfterSeconds * 1000);
     assert.deepEqual(config.tls, { validityDays: 30, renewAtFraction: 2 / 3, clients: [] }, 'TLS is on unless asked off');
+    assert.equal(config.quotaBackendBytes, CLUSTER_DEFAULTS.quotaBackendBytes);
+    assert.deepEqual(config.autoCompaction, {
+      mode: CLUSTER_DEFAULTS.autoCompactionMode,
+      retention: CLUSTER_DEFAULTS.autoCompactionRetention,
+    });
   });
 
   it('plain HTTP is written only when asked for', () => {

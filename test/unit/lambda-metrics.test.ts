@@ -3,10 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { summarizeStatus, type GroupInstanceSample, type MemberProbe, type StatusObservation } from '../../src/core/status.js';
-import { CLUSTER_DEFAULTS } from '../../src/core/defaults.js';
-import type { LambdaConfig } from '../../src/lambda/config.js';
 import { createTelemetry, METRICS_NAMESPACE, SERVICE_NAME } from '../../src/lambda/log.js';
-import { highestRaftTerm, quotaBytesOf, summaryGauges } from '../../src/lambda/metrics.js';
+import { highestRaftTerm, summaryGauges } from '../../src/lambda/metrics.js';
 import { BASE_ID, member } from './fixtures.js';
 
 const CLUSTER = 0xc1a57e5n;
@@ -131,13 +129,6 @@ describe('highestRaftTerm', () => {
   test('no term in any answer: undefined', () => {
     assert.equal(highestRaftTerm(observation([[1, answer(1)]])), undefined);
   });
-});
-
-test('the quota: the configured one, else CLUSTER_DEFAULTS.quotaBackendBytes (2 GiB)', () => {
-  const config = {} as LambdaConfig;
-  assert.equal(quotaBytesOf(config), CLUSTER_DEFAULTS.quotaBackendBytes);
-  assert.equal(CLUSTER_DEFAULTS.quotaBackendBytes, 2 * GiB);
-  assert.equal(quotaBytesOf({ ...config, quotaBackendBytes: 8 * GiB } as LambdaConfig), 8 * GiB);
 });
 
 test('EMF: gauges in their units, the cluster dimension as given, one line per flush to the sink', () => {

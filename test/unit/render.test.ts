@@ -101,6 +101,26 @@ describe('dropin', () => {
       ].join('\n'),
     );
   });
+  test('the space quota and auto-compaction, after the cluster keys and before TLS', () => {
+    const out = renderDropin({
+      ...bootstrap,
+      quotaBackendBytes: 2147483648,
+      autoCompaction: { mode: 'periodic', retention: '1h' },
+      tls: { certFile: 'c', keyFile: 'k', trustedCaFile: 'a' },
+    });
+    const lines = out.split('\n');
+    const at = lines.indexOf('Environment="ETCD_DISCOVERY=https://discovery.etcd.io/abc"');
+    assert.deepEqual(lines.slice(at + 1, at + 5), [
+      'Environment="ETCD_QUOTA_BACKEND_BYTES=2147483648"',
+      'Environment="ETCD_AUTO_COMPACTION_MODE=periodic"',
+      'Environment="ETCD_AUTO_COMPACTION_RETENTION=1h"',
+      'Environment="ETCD_CERT_FILE=c"',
+    ]);
+    assert.match(
+      renderFlags({ ...bootstrap, quotaBackendBytes: 4194304, autoCompaction: { mode: 'revision', retention: '1000' } }),
+      / --quota-backend-bytes=4194304 --auto-compaction-mode=revision --auto-compaction-retention=1000\n$/,
+    );
+  });
   test('without a required unit there is no [Unit] section', () => {
     assert.ok(!renderDropin(bootstrap).includes('[Unit]'));
   });

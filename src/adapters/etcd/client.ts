@@ -27,6 +27,7 @@ import {
   deleteRangeSchema,
   type EtcdAlarm,
   errorBodySchema,
+  headerOnlySchema,
   healthSchema,
   type KeyValue,
   leaseGrantSchema,
@@ -281,6 +282,46 @@ export class EtcdClient {
       options.signal,
     );
     return toAlarms(parseWire(alarmListSchema, body, 'alarm list', endpoint));
+  }
+
+  /**
+   * Compacts the key-value store's history up to `revision` (etcd's KV Compact, physical: the call returns once the
+   * answering member removed the old revisions from its database). Fail-over applies. Answers false when a
+   * compaction covers that revision already (etcd's "required revision has been compacted"): nothing to do.
+   */
+  async compact(revision: bigint, options: CallOptions = {}): Promise<boolean> {
+    try {
+      const { body, endpoint } = await this.call('POST', '/v3/kv/compaction', { revision: revision.toString(), physical: true }, options);
+      parseWire(headerOnlySchema, body, 'compaction', endpoint);
+      return true;
+    } catch (err) {
+      if (isEtcdError(err, 'compacted')) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Defragments exactly this member (etcd's Maintenance Defragment): it rewrites its database without the free
+   * space and answers nothing else meanwhile, so bound it generously with `timeoutMs`. No fail-over: another
+   * member answering would defragment the wrong one.
+   */
+  async defragmentAt(endpoint: string, options: { readonly timeoutMs: number; readonly signal?: AbortSignal }): Promise<void> {
+    const body = await this.requestAt(endpoint, 'POST', '/v3/maintenance/defragment', {}, options.timeoutMs, options.signal);
+    parseWire(headerOnlySchema, body, 'defragment', endpoint);
+  }
+
+  /**
+   * Disarms one active alarm that `memberId` raised (etcd's Maintenance Alarm, action DEACTIVATE), e.g. NOSPACE
+   * once there is room again. Fail-over applies; disarming an alarm that is not active is harmless.
+   */
+  async alarmDisarm(memberId: MemberId, alarm: 'NOSPACE', options: CallOptions = {}): Promise<void> {
+    const { body, endpoint } = await this.call(
+      'POST',
+      '/v3/maintenance/alarm',
+      { action: 'DEACTIVATE', memberID: memberIdToDecimal(memberId), alarm },
+      options,
+    );
+    parseWire(alarmListSchema, body, 'alarm disarm', endpoint);
   }
 
   /**

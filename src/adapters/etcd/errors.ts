@@ -12,6 +12,8 @@ export type EtcdErrorCode =
   | 'too-many-learners' // "etcdserver: too many learner members in cluster"
   | 'learner-not-ready' // "etcdserver: can only promote a learner member which is in sync with leader"
   | 'lease-not-found' // "etcdserver: requested lease not found"
+  | 'compacted' // "etcdserver: mvcc: required revision has been compacted": a compaction covers that revision already
+  | 'no-space' // "etcdserver: mvcc: database space exceeded": the NOSPACE alarm is active, writes are refused
   | 'auth-required' // permission denied, invalid auth token, bad credentials, or no credentials on an auth cluster
   | 'invalid-argument' // etcd rejected the request itself (e.g. "given member URLs are invalid")
   | 'unavailable' // no endpoint answered (refused, reset, 5xx without a definitive etcd error, no leader)
@@ -73,6 +75,8 @@ const MESSAGE_CODES: readonly (readonly [RegExp, EtcdErrorCode])[] = [
   [/learner member which is in sync with leader/i, 'learner-not-ready'],
   [/can only promote a learner member/i, 'member-not-learner'],
   [/requested lease not found/i, 'lease-not-found'],
+  [/required revision has been compacted/i, 'compacted'],
+  [/database space exceeded/i, 'no-space'],
   [
     /permission denied|invalid auth token|user name is empty|authentication failed|user name not found|invalid auth management/i,
     'auth-required',

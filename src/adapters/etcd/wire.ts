@@ -53,6 +53,9 @@ export const statusSchema = z.object({
   isLearner: z.optional(z.boolean()),
 });
 
+/** Answers that carry nothing but the header: compaction, defragmentation. */
+export const headerOnlySchema = z.object({ header: z.optional(header) });
+
 /** Maintenance Alarm with action GET: the cluster's active alarms (none: no `alarms`). */
 export const alarmListSchema = z.object({
   header: z.optional(header),
