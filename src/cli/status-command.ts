@@ -403,14 +403,16 @@ export async function runStatusCommandLine(
         TLS_HINTS[tls.side],
       );
     }
-    if (connection.tls !== undefined && outcome.endpoints.some((e) => e.startsWith('http://')))
-      throw new CommandFailedError(
-        `status: no etcd endpoint answered (${outcome.endpoints.join(', ')})${outcome.error === undefined ? '' : `: ${outcome.error}`}`,
-        'TLS flags were given but the endpoints are http://: a TLS member needs https:// URLs',
-      );
+    const plain = outcome.endpoints.some((e) => e.startsWith('http://'));
+    let hint = 'check --endpoints, the TLS flags and that the members run';
+    if (connection.tls !== undefined && plain)
+      hint = 'TLS flags were given but the endpoints are http://: a TLS member needs https:// URLs';
+    else if (outcome.reset === true && plain)
+      hint = 'a TLS member resets plain HTTP: use https:// endpoints with --cacert, --cert and --key';
+    else if (outcome.reset === true) hint = 'a plain-HTTP member resets a TLS handshake: use http:// endpoints (and no TLS flags)';
     throw new CommandFailedError(
       `status: no etcd endpoint answered (${outcome.endpoints.length === 0 ? 'the group has no live instance with an address' : outcome.endpoints.join(', ')})${outcome.error === undefined ? '' : `: ${outcome.error}`}`,
-      'check --endpoints, the TLS flags and that the members run',
+      hint,
     );
   }
   const { summary } = outcome;

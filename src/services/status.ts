@@ -43,6 +43,8 @@ export type StatusOutcome =
       readonly endpoints: readonly string[];
       readonly error?: string;
       readonly tls?: TlsFailure & { readonly endpoint: string };
+      /** Every endpoint reset the connection: what etcd does when the scheme (http or https) is the wrong one. */
+      readonly reset?: boolean;
     };
 
 /** Which side of a TLS handshake objected: we did not trust the member, it did not accept us, or no TLS at all. */
@@ -78,6 +80,16 @@ const TLS_FAILURES: Readonly<Record<string, readonly [TlsFailureSide, string]>> 
   ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: ['client-certificate', REFUSED],
   ERR_SSL_WRONG_VERSION_NUMBER: ['not-tls', 'it does not speak TLS (a plain-HTTP member: use http://)'],
 };
+
+/** The Node error codes in `err`'s cause chain, outermost first. */
+function causeCodes(err: unknown): string[] {
+  const codes: string[] = [];
+  for (let e: unknown = err, depth = 0; e instanceof Object && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  return codes;
+}
 
 /** The TLS handshake failure behind `err` (its code anywhere in the cause chain), or undefined for any other. */
 export function tlsFailureOf(err: unknown): TlsFailure | undefined {
@@ -166,7 +178,9 @@ async function observeEtcd(
       if (tls !== undefined)
         return { kind: 'unreachable', error: failureText(e), tls: { ...tls, endpoint: isEtcdError(e) ? (e.endpoint ?? '') : '' } };
     }
-    return errors[0] === undefined ? { kind: 'unreachable' } : { kind: 'unreachable', error: errorMessage(errors[0]) };
+    if (errors[0] === undefined) return { kind: 'unreachable' };
+    const reset = errors.every((e) => causeCodes(e).includes('ECONNRESET'));
+    return { kind: 'unreachable', error: errorMessage(errors[0]), ...(reset && { reset }) };
   }
   const chosen = mostAgreed(lists);
   if (new Set(lists.map((l) => l.clusterId)).size > 1) {
