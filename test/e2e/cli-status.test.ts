@@ -259,7 +259,7 @@ describe('elastic-etcd status against a mutual-TLS cluster', () => {
         'no client certificate',
         [endpoints, `--cacert=${client.caFile}`],
         1,
-        /TLS handshake with https:\/\/\S+ failed: it requires a client certificate/,
+        /TLS handshake with https:\/\/\S+ failed: it (requires a client certificate|refused our client certificate)[^;]*; pass --cert and --key/,
       ],
       [
         'no --cacert',
