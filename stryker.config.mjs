@@ -33,6 +33,8 @@ export const CORE_TESTS = [
   'test/unit/rescue-rule.test.ts',
   'test/unit/planner-prepare.test.ts',
   'test/unit/planner-properties.test.ts',
+  'test/unit/status.test.ts',
+  'test/unit/status-survivors.test.ts',
   'test/unit/upkeep.test.ts',
 ];
 /** The decision code's tests, quickest first. */

@@ -11,6 +11,9 @@
 //   npm run demo -- [--etcd-version 3.4|3.5] [--upgrade] [--plain-http] [--verbose]
 import { parseArgs } from 'node:util';
 import { memberTable, missingEtcd, printTimelineEntry, renderTable, scriptEtcdVersion, type TimelineOptions } from './support.js';
+import { formatStatusTable } from '../src/core/status.js';
+import { observeStatus } from '../src/services/status.js';
+import { silentLogger } from '../src/services/log.js';
 import { rollingUpgrade } from '../test/chaos/upgrade.js';
 import { CLIENT_PORT, PEER_PORT, servedCertificate, type EtcdVersionName } from '../test/harness/index.js';
 import { startWorld, type World } from '../test/sim/world.js';
@@ -28,13 +31,37 @@ const LOST_KEYS = 3;
 const DEMO_RESTORE_AFTER_MS = 2_000;
 const SETTLE_MS = 90_000;
 
+/**
+ * What `elastic-etcd status --auto-scaling-group` prints, from the command's own code (observeStatus, then
+ * formatStatusTable): the members asked over the world's client TLS, the simulated group's instances beside them.
+ */
+async function statusTable(world: World): Promise<string> {
+  const outcome = await observeStatus({
+    endpoints: world.endpoints(),
+    connection: await world.connection(),
+    group: {
+      name: world.group.name,
+      read: () =>
+        Promise.resolve(
+          world.group
+            .instances()
+            .map((i) => ({ instanceId: i.id, lifecycleState: i.lifecycleState, privateIp: i.privateIp, ec2State: i.ec2State })),
+        ),
+    },
+    log: silentLogger,
+  });
+  if (outcome.kind === 'unreachable')
+    return `status: no etcd endpoint answered${outcome.error === undefined ? '' : `: ${outcome.error}`}\n`;
+  return `${formatStatusTable(outcome.summary).trimEnd().replace(/^/gm, '  ')}\n`;
+}
+
 async function phase(world: World, title: string, action: () => Promise<void>): Promise<void> {
   process.stdout.write(`\n=== ${title} ===\n`);
   const started = Date.now();
   await action();
-  const result = await world.settle({ timeoutMs: SETTLE_MS });
+  await world.settle({ timeoutMs: SETTLE_MS });
   process.stdout.write(`--- ${title}: settled in ${((Date.now() - started) / 1000).toFixed(1)} s; the cluster matches the group ---\n`);
-  process.stdout.write(`${renderTable(await memberTable(world, result.members))}\n`);
+  process.stdout.write(`--- elastic-etcd status:\n${await statusTable(world)}`);
 }
 
 /** Every instance is lost at once; the Lambda restores the cluster from its newest snapshot in S3. */

@@ -2,6 +2,7 @@
 // the active alarms and, with --auto-scaling-group, the group's instances side by side with the members.
 // `-o json` prints the same as one JSON object of a documented, versioned shape (statusJsonSchema below).
 // Exit status: 0 healthy, 1 degraded (or no endpoint answered), 2 usage error.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import * as z from '../adapters/zod.js';
 import {
@@ -18,7 +19,8 @@ import { errorMessage } from '../core/errors.js';
 import { memberIdToHex } from '../core/ids.js';
 import { formatStatusTable, type StatusProblemCode, type StatusSummary } from '../core/status.js';
 import { parseMemberURLList } from '../core/urls.js';
-import { observeStatus, readGroupInstances } from '../services/status.js';
+import { observeStatus, readGroupInstances, type TlsFailureSide } from '../services/status.js';
+import type { EtcdConnection } from '../services/connection.js';
 import { toEtcdConnection, userAuth } from './connection.js';
 import type { CliDependencies, CliIO } from './context.js';
 import { parseDurationMs } from './duration.js';
@@ -285,6 +287,52 @@ export function statusToJson(summary: StatusSummary): StatusJson {
   };
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/**
+ * Checks the PEM files named by --cacert, --cert and --key before any connection, so a wrong file is a usage
+ * error naming the flag (exit 2) instead of a handshake failure on every member: the CA file holds certificates,
+ * the certificate is one, the key is a private key and belongs to it.
+ */
+export function checkTlsMaterial(connection: EtcdConnection, files: Pick<ConnectionOptions, 'caFile' | 'certFile' | 'keyFile'>): void {
+  const tls = connection.tls;
+  if (tls === undefined) return;
+  const hint = 'pass PEM files: --cacert the CA certificate, --cert the client certificate, --key its private key';
+  const name = (path: string | undefined): string => JSON.stringify(path ?? '');
+  if (tls.ca !== undefined) {
+    const blocks = tls.ca.toString().match(PEM_CERTIFICATE) ?? [];
+    if (blocks.length === 0) throw new UsageError(`--cacert ${name(files.caFile)} holds no PEM certificate`, hint);
+    for (const block of blocks) {
+      try {
+        new X509Certificate(block);
+      } catch (err) {
+        throw new UsageError(`--cacert ${name(files.caFile)} holds a certificate that cannot be read: ${errorMessage(err)}`, hint);
+      }
+    }
+  }
+  if (tls.cert === undefined || tls.key === undefined) return;
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(tls.cert);
+  } catch {
+    throw new UsageError(`--cert ${name(files.certFile)} holds no PEM certificate`, hint);
+  }
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(tls.key);
+  } catch {
+    throw new UsageError(`--key ${name(files.keyFile)} holds no PEM private key`, hint);
+  }
+  if (!certificate.checkPrivateKey(key))
+    throw new UsageError(`--key ${name(files.keyFile)} does not belong to the certificate --cert ${name(files.certFile)}`, hint);
+}
+
+const TLS_HINTS: Readonly<Record<TlsFailureSide, string>> = {
+  'member-certificate': "pass the cluster's CA certificate with --cacert (the stack's output CaCertificateParameter names it)",
+  'client-certificate': "pass --cert and --key: a client certificate the cluster's CA issued (the stack's ClientParametersPath)",
+  'not-tls': 'the member serves plain HTTP: use http:// endpoints (and no TLS flags)',
+};
+
 /** Runs `elastic-etcd status`: 0 healthy, 1 degraded or unreachable; usage errors are thrown (exit 2). */
 export async function runStatusCommandLine(
   argv: readonly string[],
@@ -299,6 +347,7 @@ export async function runStatusCommandLine(
   }
   const log = new StderrLogger(io.stderr, 0);
   const connection = await toEtcdConnection(options.connection, deps);
+  checkTlsMaterial(connection, options.connection);
   const scheme = connection.tls === undefined ? 'http' : 'https';
   const { clientPort } = options.connection;
   const groupName = options.group;
@@ -335,9 +384,23 @@ export async function runStatusCommandLine(
     ...(io.signal !== undefined && { signal: io.signal }),
   });
   if (outcome.kind === 'unreachable') {
+    const { tls } = outcome;
+    if (tls !== undefined) {
+      throw new CommandFailedError(
+        `status: the TLS handshake with ${tls.endpoint} failed: ${tls.reason} (${tls.code})`,
+        TLS_HINTS[tls.side],
+      );
+    }
+    const plain = outcome.endpoints.some((e) => e.startsWith('http://'));
+    let hint = 'check --endpoints, the TLS flags and that the members run';
+    if (connection.tls !== undefined && plain)
+      hint = 'TLS flags were given but the endpoints are http://: a TLS member needs https:// URLs';
+    else if (outcome.reset === true && plain)
+      hint = 'a TLS member resets plain HTTP: use https:// endpoints with --cacert, --cert and --key';
+    else if (outcome.reset === true) hint = 'a plain-HTTP member resets a TLS handshake: use http:// endpoints (and no TLS flags)';
     throw new CommandFailedError(
       `status: no etcd endpoint answered (${outcome.endpoints.length === 0 ? 'the group has no live instance with an address' : outcome.endpoints.join(', ')})${outcome.error === undefined ? '' : `: ${outcome.error}`}`,
-      'check --endpoints, the TLS flags and that the members run',
+      hint,
     );
   }
   const { summary } = outcome;

@@ -163,6 +163,7 @@ function answerProblem(member: Member, clusterId: bigint, status: MemberStatusSa
 /** The leader most healthy answers name; undefined when none names one. */
 function agreedLeader(answers: readonly MemberStatusSample[]): MemberId | undefined {
   const votes = new Map<bigint, number>();
+  // Stryker disable next-line ConditionalExpression: equivalent, healthy answers all know a leader (the caller filters); kept so the helper is total
   for (const a of answers) if (a.leader !== 0n) votes.set(a.leader, (votes.get(a.leader) ?? 0) + 1);
   let best: [bigint, number] | undefined;
   for (const entry of votes) if (best === undefined || entry[1] > best[1]) best = entry;
@@ -192,9 +193,11 @@ export function summarizeStatus(observation: StatusObservation): StatusSummary {
     if (probe?.kind === 'answered' && answerProblem(m, clusterId, probe.status) === undefined) healthyAnswers.set(m.id, probe.status);
   }
   const leader = agreedLeader([...healthyAnswers.values()]);
+  // Stryker disable next-line ConditionalExpression: equivalent, get(undefined) of a map keyed by IDs is undefined too; the guard only spares the lookup
   const leaderIndex = leader === undefined ? undefined : healthyAnswers.get(leader)?.raftIndex;
   const alarmList = 'error' in observation.alarms ? undefined : observation.alarms;
 
+  // Stryker disable next-line ArrayDeclaration: equivalent, a placeholder string is never a live instance (no lifecycle state)
   const liveInstances = (observation.group?.instances ?? []).filter(isLiveInstance);
   const instanceOf = (m: Member): string | undefined => liveInstances.find((i) => runsOn(m, i))?.instanceId;
 
@@ -213,7 +216,8 @@ export function summarizeStatus(observation: StatusObservation): StatusSummary {
     else problem = answerProblem(m, clusterId, probe.status);
     const lag =
       ownAnswer !== undefined && leaderIndex !== undefined
-        ? leaderIndex > ownAnswer.raftIndex
+        ? // Stryker disable next-line EqualityOperator: equivalent, at equal indexes both branches give 0n
+          leaderIndex > ownAnswer.raftIndex
           ? leaderIndex - ownAnswer.raftIndex
           : 0n // asked a moment after the leader: it may be ahead
         : undefined;
@@ -224,19 +228,22 @@ export function summarizeStatus(observation: StatusObservation): StatusSummary {
       role: m.isLearner ? 'learner' : 'voter',
       started,
       healthy,
+      // Stryker disable next-line ConditionalExpression: equivalent, no member ID equals undefined; the guard is for the reader
       leader: leader !== undefined && m.id === leader,
       ...(ownAnswer !== undefined && { raftIndex: ownAnswer.raftIndex, dbSize: ownAnswer.dbSize, version: ownAnswer.version }),
       ...(ownAnswer?.dbSizeInUse !== undefined && { dbSizeInUse: ownAnswer.dbSizeInUse }),
       ...(lag !== undefined && { lag }),
       alarms,
+      // Stryker disable next-line ConditionalExpression: equivalent, every unhealthy row has a problem (each branch above sets one)
       ...(!healthy && problem !== undefined && { problem }),
       ...(instanceId !== undefined && { instanceId }),
     };
   });
   rows.sort((a, b) => {
     if (a.started !== b.started) return a.started ? -1 : 1;
+    // Stryker disable next-line EqualityOperator: equivalent, the names compared differ, so `<` and `<=` order them alike
     if (a.name !== b.name) return a.name < b.name ? -1 : 1;
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    return Number(a.id - b.id); // member IDs are distinct; the sign survives the conversion
   });
 
   const voters = rows.filter((r) => r.role === 'voter');
@@ -259,8 +266,7 @@ export function summarizeStatus(observation: StatusObservation): StatusSummary {
   }
   const alarms = alarmList ?? rows.flatMap((r) => r.alarms.map((alarm) => ({ memberId: r.id, alarm })));
   for (const a of alarms) {
-    const row = rows.find((r) => r.id === a.memberId);
-    const who = row === undefined || row.name === '' ? memberIdToHex(a.memberId) : row.name;
+    const who = rows.find((r) => r.id === a.memberId && r.name !== '')?.name ?? memberIdToHex(a.memberId);
     problems.push({ code: 'alarm', message: `alarm ${a.alarm} is active on member ${who}` });
   }
   const alarmsError = 'error' in observation.alarms ? observation.alarms.error : undefined;
@@ -274,12 +280,13 @@ export function summarizeStatus(observation: StatusObservation): StatusSummary {
         const member = live ? members.find((m) => runsOn(m, i)) : undefined;
         return { ...i, live, ...(member !== undefined && { memberId: member.id }) };
       })
-      .sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
-    const membersWithoutInstance = rows.filter((r) => r.instanceId === undefined).map((r) => r.id);
+      // Stryker disable next-line EqualityOperator: equivalent, instance IDs are distinct, so `<` and `<=` order them alike
+      .sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+    const withoutInstance = rows.filter((r) => r.instanceId === undefined);
+    const membersWithoutInstance = withoutInstance.map((r) => r.id);
     const withoutMember = instances.filter((i) => i.live && i.memberId === undefined);
-    for (const id of membersWithoutInstance) {
-      const row = rows.find((r) => r.id === id);
-      const who = row === undefined || row.name === '' ? memberIdToHex(id) : `${row.name} (${memberIdToHex(id)})`;
+    for (const row of withoutInstance) {
+      const who = row.name === '' ? memberIdToHex(row.id) : `${row.name} (${memberIdToHex(row.id)})`;
       problems.push({ code: 'member-without-instance', message: `member ${who} runs on no live instance of ${observation.group.name}` });
     }
     for (const i of withoutMember.filter((x) => SERVING.has(x.lifecycleState))) {
@@ -380,11 +387,8 @@ export function formatStatusTable(summary: StatusSummary): string {
   );
   if (summary.group !== undefined) {
     const { group } = summary;
-    const name = (id: MemberId | undefined): string => {
-      if (id === undefined) return 'NONE';
-      const row = summary.members.find((r) => r.id === id);
-      return row === undefined || row.name === '' ? memberIdToHex(id) : row.name;
-    };
+    const name = (id: MemberId | undefined): string =>
+      id === undefined ? 'NONE' : (summary.members.find((r) => r.id === id && r.name !== '')?.name ?? memberIdToHex(id));
     lines.push('', `group ${group.name}: ${group.instances.length} instance${group.instances.length === 1 ? '' : 's'}`);
     lines.push(
       ...table(

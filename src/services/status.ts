@@ -34,8 +34,83 @@ export interface StatusRequest {
 
 export type StatusOutcome =
   | { readonly kind: 'observed'; readonly observation: StatusObservation; readonly summary: StatusSummary }
-  /** No endpoint answered the member list: there is nothing to summarize. */
-  | { readonly kind: 'unreachable'; readonly endpoints: readonly string[]; readonly error?: string };
+  /**
+   * No endpoint answered the member list: there is nothing to summarize. `tls` when the reason was a TLS
+   * handshake that failed (the first such endpoint's), so the caller can name the certificate problem.
+   */
+  | {
+      readonly kind: 'unreachable';
+      readonly endpoints: readonly string[];
+      readonly error?: string;
+      readonly tls?: TlsFailure & { readonly endpoint: string };
+      /** Every endpoint reset the connection: what etcd does when the scheme (http or https) is the wrong one. */
+      readonly reset?: boolean;
+    };
+
+/** Which side of a TLS handshake objected: we did not trust the member, it did not accept us, or no TLS at all. */
+export type TlsFailureSide = 'member-certificate' | 'client-certificate' | 'not-tls';
+
+/** A TLS handshake that failed, told apart from a member that does not answer. */
+export interface TlsFailure {
+  readonly side: TlsFailureSide;
+  /** Node's (OpenSSL's) error code, e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE. */
+  readonly code: string;
+  /** What it means, for people: "its certificate is not signed by a CA given with --cacert". */
+  readonly reason: string;
+}
+
+const UNTRUSTED = 'its certificate is not signed by a trusted CA (--cacert)';
+const REFUSED = 'it refused our client certificate (--cert)';
+// Node's codes for the handshake failures an operator meets, seen against etcd 3.4 and 3.5 (test/e2e/cli-status).
+const TLS_FAILURES: Readonly<Record<string, readonly [TlsFailureSide, string]>> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: ['member-certificate', UNTRUSTED],
+  UNABLE_TO_GET_ISSUER_CERT: ['member-certificate', UNTRUSTED],
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: ['member-certificate', UNTRUSTED],
+  DEPTH_ZERO_SELF_SIGNED_CERT: ['member-certificate', UNTRUSTED],
+  SELF_SIGNED_CERT_IN_CHAIN: ['member-certificate', UNTRUSTED],
+  CERT_SIGNATURE_FAILURE: ['member-certificate', UNTRUSTED],
+  CERT_HAS_EXPIRED: ['member-certificate', 'its certificate has expired'],
+  CERT_NOT_YET_VALID: ['member-certificate', 'its certificate is not valid yet'],
+  ERR_TLS_CERT_ALTNAME_INVALID: ['member-certificate', 'its certificate does not name the address asked'],
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: ['client-certificate', 'it requires a client certificate (--cert and --key)'],
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: ['client-certificate', 'it does not trust the CA of our client certificate (--cert)'],
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: ['client-certificate', 'it refused our client certificate (--cert): expired'],
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: ['client-certificate', REFUSED],
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: ['client-certificate', REFUSED],
+  ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: ['client-certificate', REFUSED],
+  ERR_SSL_WRONG_VERSION_NUMBER: ['not-tls', 'it does not speak TLS (a plain-HTTP member: use http://)'],
+};
+
+/** The Node error codes in `err`'s cause chain, outermost first. */
+function causeCodes(err: unknown): string[] {
+  const codes: string[] = [];
+  for (let e: unknown = err, depth = 0; e instanceof Object && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  return codes;
+}
+
+/** The TLS handshake failure behind `err` (its code anywhere in the cause chain), or undefined for any other. */
+export function tlsFailureOf(err: unknown): TlsFailure | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Object && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== 'string') continue;
+    // Node 20 reports a plain-HTTP answer to a TLS hello as EPROTO with OpenSSL's text; newer ones by code.
+    const wrongVersion = code === 'EPROTO' && /wrong version number/i.test(errorMessage(e));
+    const known = TLS_FAILURES[wrongVersion ? 'ERR_SSL_WRONG_VERSION_NUMBER' : code];
+    if (known !== undefined) return { side: known[0], code, reason: known[1] };
+  }
+  return undefined;
+}
+
+/** Why asking failed, for a member row: a TLS failure in words, anything else as the adapter says it. */
+function failureText(err: unknown): string {
+  const tls = tlsFailureOf(err);
+  const endpoint = isEtcdError(err) ? err.endpoint : undefined;
+  if (tls === undefined) return errorMessage(err);
+  return `the TLS handshake with ${endpoint ?? 'it'} failed: ${tls.reason} (${tls.code})`;
+}
 
 /**
  * observeStatus observes the cluster (and the group, when asked) and summarizes it. Changes nothing anywhere.
@@ -75,7 +150,7 @@ export async function observeStatus(request: StatusRequest): Promise<StatusOutco
 
 type EtcdSide =
   | { readonly kind: 'observed'; readonly observation: Omit<StatusObservation, 'group'> }
-  | { readonly kind: 'unreachable'; readonly error?: string };
+  | Omit<Extract<StatusOutcome, { kind: 'unreachable' }>, 'endpoints'>;
 
 async function observeEtcd(
   client: EtcdClient,
@@ -97,7 +172,15 @@ async function observeEtcd(
     const errors = answers.flatMap((a) => (a.list.status === 'rejected' ? [a.list.reason as unknown] : []));
     const telling = errors.find((e) => isEtcdError(e, 'auth-required') || isEtcdError(e, 'invalid-response'));
     if (telling !== undefined) throw telling;
-    return errors[0] === undefined ? { kind: 'unreachable' } : { kind: 'unreachable', error: errorMessage(errors[0]) };
+    // A certificate problem says more than a refused connection elsewhere: it is what the operator must fix.
+    for (const e of errors) {
+      const tls = tlsFailureOf(e);
+      if (tls !== undefined)
+        return { kind: 'unreachable', error: failureText(e), tls: { ...tls, endpoint: isEtcdError(e) ? (e.endpoint ?? '') : '' } };
+    }
+    if (errors[0] === undefined) return { kind: 'unreachable' };
+    const reset = errors.every((e) => causeCodes(e).includes('ECONNRESET'));
+    return { kind: 'unreachable', error: errorMessage(errors[0]), ...(reset && { reset }) };
   }
   const chosen = mostAgreed(lists);
   if (new Set(lists.map((l) => l.clusterId)).size > 1) {
@@ -109,7 +192,7 @@ async function observeEtcd(
 
   const statuses = answers.flatMap((a) => (a.status.status === 'fulfilled' ? [a.status.value] : []));
   const silent = new Map(
-    answers.flatMap((a) => (a.status.status === 'rejected' ? [[a.endpoint, errorMessage(a.status.reason)] as const] : [])),
+    answers.flatMap((a) => (a.status.status === 'rejected' ? [[a.endpoint, failureText(a.status.reason)] as const] : [])),
   );
   const probes = new Map<MemberId, MemberProbe>();
   const unasked: Member[] = [];
@@ -159,7 +242,7 @@ async function probeMember(
   const aborted = results.find((r) => r.status === 'rejected' && isEtcdError(r.reason, 'aborted'));
   if (aborted?.status === 'rejected') throw aborted.reason;
   const failure = results.find((r) => r.status === 'rejected');
-  return { kind: 'failed', error: failure?.status === 'rejected' ? errorMessage(failure.reason) : 'no client URL' };
+  return { kind: 'failed', error: failure?.status === 'rejected' ? failureText(failure.reason) : 'no client URL' };
 }
 
 /**

@@ -1,8 +1,11 @@
 // `elastic-etcd status` end to end, the real CLI against real etcd: all healthy, an active alarm, a learner, a
 // SIGSTOPped member (bounded by the health timeout), a killed one, usage errors; and, with the simulated cloud, the
 // Auto Scaling group side by side with the members, a member whose instance is gone and an instance without a
-// member. The -o json output is validated against its published schema every time.
+// member; and a mutual-TLS cluster with etcdctl's flags (--cacert, --cert, --key), where each certificate problem is
+// one line on stderr (exit 2 for a wrong file, exit 1 for a handshake the member or we refused). The -o json output
+// is validated against its published schema every time.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { statusJsonSchema, type StatusJson } from '../../src/cli/status-command.js';
 import {
@@ -12,9 +15,11 @@ import {
   peerURLOf,
   pollUntil,
   startCluster,
+  TestPki,
   tryJson,
   type EtcdCluster,
   type EtcdMember,
+  type TlsFiles,
 } from '../harness/index.js';
 import { startSimulatedCloud, type SimulatedCloud } from '../sim/index.js';
 import { expectExit, runCli, type CliRun } from './cli-support.js';
@@ -198,6 +203,127 @@ describe('elastic-etcd status against a real cluster', () => {
     assert.equal(none.code, 1);
     assert.equal(none.stdout, '');
     assert.match(none.stderr, /^elastic-etcd: status: no etcd endpoint answered .*\n$/);
+  });
+
+  test('https:// against a plain-HTTP member: one line whose hint names the scheme', async () => {
+    const run = await runCli(['status', `--endpoints=${cluster.clientURLs.map((u) => u.replace('http://', 'https://')).join(',')}`]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(run.stdout, '');
+    // etcd resets a TLS hello on a plain listener (and plain HTTP on a TLS one): the hint says which scheme to use.
+    assert.match(
+      run.stderr,
+      /^elastic-etcd: status: no etcd endpoint answered [^\n]*; a plain-HTTP member resets a TLS handshake: use http:\/\/ endpoints[^\n]*\n$/,
+    );
+  });
+});
+
+describe('elastic-etcd status against a mutual-TLS cluster', () => {
+  let cluster: EtcdCluster;
+  let client: TlsFiles;
+  let flags: string[];
+  let endpoints: string;
+
+  before(async () => {
+    cluster = await startCluster({ size: 3, tls: true });
+    client = cluster.tlsClient!;
+    flags = [`--cacert=${client.caFile}`, `--cert=${client.certFile}`, `--key=${client.keyFile}`];
+    endpoints = `--endpoints=${cluster.clientURLs.join(',')}`;
+  });
+  after(async () => {
+    await cluster.close();
+  });
+
+  test("healthy with etcdctl's TLS flags: the table and -o json, exit 0", async () => {
+    assert.ok(cluster.clientURLs.every((u) => u.startsWith('https://')));
+    const table = expectExit(await runCli(['status', endpoints, ...flags]), 0, 'status over TLS');
+    assert.equal(table.stderr, '');
+    assert.match(table.stdout, /^cluster [0-9a-f]+: HEALTHY$/m);
+    for (const name of ['m1', 'm2', 'm3']) assert.match(table.stdout, new RegExp(`^${name} +[0-9a-f]{1,16} +voter +yes +yes `, 'm'));
+    const json = parseJson(expectExit(await runCli(['status', endpoints, ...flags, '-o', 'json']), 0, 'status -o json over TLS'));
+    assert.equal(json.verdict, 'healthy');
+    assert.deepEqual(json.quorum, { voters: 3, healthyVoters: 3, needed: 2, margin: 1 });
+    // The same cluster etcdctl sees with the same files.
+    assert.equal(json.clusterId, (await etcdctlMemberList(cluster.clientURLs, { tls: client })).clusterId.toString(16));
+    // The same flags from ELASTIC_ETCD_* variables.
+    const env = { ELASTIC_ETCD_CACERT: client.caFile, ELASTIC_ETCD_CERT: client.certFile, ELASTIC_ETCD_KEY: client.keyFile };
+    expectExit(await runCli(['status', endpoints], { env }), 0, 'status over TLS, files from the environment');
+  });
+
+  test('each certificate problem: one line on stderr naming it, nothing on stdout, exit 2 for a wrong file, 1 for a refused handshake', async () => {
+    const other = await TestPki.create(join(cluster.dir, 'other-ca'), 'other');
+    const stranger = await other.issueClient('stranger');
+    const expired = await cluster.pki!.issueClient('expired', { now: new Date(Date.now() - 20 * 86_400_000), validityDays: 1 });
+    const http = `--endpoints=${cluster.clientURLs.map((u) => u.replace('https://', 'http://')).join(',')}`;
+    const cases: [string, string[], number, RegExp][] = [
+      [
+        'no client certificate',
+        [endpoints, `--cacert=${client.caFile}`],
+        1,
+        /TLS handshake with https:\/\/\S+ failed: it (requires a client certificate|refused our client certificate)[^;]*; pass --cert and --key/,
+      ],
+      [
+        'no --cacert',
+        [endpoints, `--cert=${client.certFile}`, `--key=${client.keyFile}`],
+        1,
+        /its certificate is not signed by a trusted CA.*; pass the cluster's CA certificate with --cacert/,
+      ],
+      [
+        'a client certificate of another CA',
+        [endpoints, `--cacert=${client.caFile}`, `--cert=${stranger.certFile}`, `--key=${stranger.keyFile}`],
+        1,
+        /it does not trust the CA of our client certificate/,
+      ],
+      [
+        'an expired client certificate',
+        [endpoints, `--cacert=${client.caFile}`, `--cert=${expired.certFile}`, `--key=${expired.keyFile}`],
+        1,
+        /it refused our client certificate \(--cert\): expired/,
+      ],
+      ['http:// endpoints with TLS flags', [http, ...flags], 1, /endpoints are http:\/\/: a TLS member needs https:\/\/ URLs/],
+      [
+        'http:// endpoints, no TLS flags',
+        [http],
+        1,
+        /a TLS member resets plain HTTP: use https:\/\/ endpoints with --cacert, --cert and --key/,
+      ],
+      [
+        'a key of another certificate (every wrong file: test/unit/status-command.test.ts)',
+        [endpoints, `--cacert=${client.caFile}`, `--cert=${client.certFile}`, `--key=${stranger.keyFile}`],
+        2,
+        /--key "[^"]+" does not belong to the certificate --cert/,
+      ],
+    ];
+    for (const [what, args, code, message] of cases) {
+      const run = await runCli(['status', ...args]);
+      assert.equal(run.code, code, `${what}: ${run.stderr}`);
+      assert.equal(run.stdout, '', what);
+      assert.match(run.stderr, /^elastic-etcd: [^\n]+\n$/, `${what}: one line`);
+      assert.match(run.stderr, message, what);
+    }
+  });
+
+  test('a member whose own certificate expired: degraded, its row names the certificate, the others healthy', async (t) => {
+    const m3 = cluster.members[2]!;
+    // etcd reads its certificate files for each new connection: an expired one is served at once, no restart.
+    await cluster.renewMemberCertificate(m3, { now: new Date(Date.now() - 20 * 86_400_000), validityDays: 1 });
+    t.after(async () => {
+      await cluster.renewMemberCertificate(m3);
+      await pollUntil(async () => ((await runCli(['status', endpoints, ...flags])).code === 0 ? true : undefined), {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+        what: 'status healthy again over TLS',
+      });
+    });
+    const status = parseJson(
+      expectExit(await runCli(['status', endpoints, ...flags, '-o', 'json']), 1, 'status with an expired member certificate'),
+    );
+    assert.equal(row(status, 'm3').healthy, false);
+    assert.match(
+      row(status, 'm3').problem ?? '',
+      /^the TLS handshake with https:\/\/\S+ failed: its certificate has expired \(CERT_HAS_EXPIRED\)$/,
+    );
+    assert.ok(row(status, 'm1').healthy && row(status, 'm2').healthy);
+    assert.deepEqual(status.quorum, { voters: 3, healthyVoters: 2, needed: 2, margin: 0 });
   });
 });
 
