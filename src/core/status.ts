@@ -228,14 +228,13 @@ export function summarizeStatus(observation: StatusObservation): StatusSummary {
       role: m.isLearner ? 'learner' : 'voter',
       started,
       healthy,
-      // Stryker disable next-line ConditionalExpression: equivalent, no member ID equals undefined; the guard is for the reader
-      leader: leader !== undefined && m.id === leader,
+      leader: m.id === leader,
       ...(ownAnswer !== undefined && { raftIndex: ownAnswer.raftIndex, dbSize: ownAnswer.dbSize, version: ownAnswer.version }),
       ...(ownAnswer?.dbSizeInUse !== undefined && { dbSizeInUse: ownAnswer.dbSizeInUse }),
       ...(lag !== undefined && { lag }),
       alarms,
-      // Stryker disable next-line ConditionalExpression: equivalent, every unhealthy row has a problem (each branch above sets one)
-      ...(!healthy && problem !== undefined && { problem }),
+      // Only a member that is not healthy has a problem: a healthy one answered with none (healthyAnswers).
+      ...(problem !== undefined && { problem }),
       ...(instanceId !== undefined && { instanceId }),
     };
   });
