@@ -8,7 +8,7 @@ import { memberIdToHex } from '../core/ids.js';
 import { errorMessage } from '../core/errors.js';
 import type { GroupInstanceSample, StatusObservation, StatusSummary } from '../core/status.js';
 import type { ParameterName } from '../adapters/aws/index.js';
-import { observeStatus } from '../services/status.js';
+import { observeStatus, type StatusOutcome } from '../services/status.js';
 import type { LifecycleDeps } from './deps.js';
 import { readBootstrapRecord } from './first-wave.js';
 import { candidateEndpoints, clientURL, type GroupView } from './group.js';
@@ -101,12 +101,33 @@ function groupSamples(group: GroupView): GroupInstanceSample[] {
 }
 
 /**
- * Emits the metrics of one reconcile pass: its heartbeat (`ReconcilePasses`) always, and with `observe` the
- * cluster's gauges (see GAUGES in log.ts). A formed cluster no member answers reports HealthyVoters 0 and
- * QuorumMargin -1 (the quorum is lost as far as anyone can tell); one that never formed reports nothing.
- * Never throws: what cannot be measured is left out, with a warning.
+ * The cluster and the group side by side, as the pass's metrics and its upkeep see them: one observation serves
+ * both when upkeep changes nothing. Throws what observeStatus throws.
  */
-export async function emitPassMetrics(group: GroupView, deps: LifecycleDeps, options: { readonly observe: boolean }): Promise<void> {
+export async function observePass(group: GroupView, deps: LifecycleDeps): Promise<StatusOutcome> {
+  const { config } = deps;
+  const samples = groupSamples(group);
+  return observeStatus({
+    endpoints: candidateEndpoints(group, config),
+    connection: deps.connection,
+    group: { name: config.autoScalingGroup, read: () => Promise.resolve(samples) },
+    clientURLOf: (ip) => clientURL(ip, config),
+    log: loggerFor(deps.telemetry),
+  });
+}
+
+/**
+ * Emits the metrics of one reconcile pass: its heartbeat (`ReconcilePasses`) always, and with `observe` the
+ * cluster's gauges (see GAUGES in log.ts), from `observed` when the pass has a current observation, else from a new
+ * one. A formed cluster no member answers reports HealthyVoters 0 and QuorumMargin -1 (the quorum is lost as far as
+ * anyone can tell); one that never formed reports nothing. Never throws: what cannot be measured is left out, with
+ * a warning.
+ */
+export async function emitPassMetrics(
+  group: GroupView,
+  deps: LifecycleDeps,
+  options: { readonly observe: boolean; readonly observed?: StatusOutcome },
+): Promise<void> {
   const { config, telemetry } = deps;
   telemetry.count('ReconcilePasses');
   if (!options.observe) return;
@@ -114,14 +135,7 @@ export async function emitPassMetrics(group: GroupView, deps: LifecycleDeps, opt
     if (value !== undefined && Number.isFinite(value)) telemetry.gauge(name, value);
   };
   try {
-    const samples = groupSamples(group);
-    const outcome = await observeStatus({
-      endpoints: candidateEndpoints(group, config),
-      connection: deps.connection,
-      group: { name: config.autoScalingGroup, read: () => Promise.resolve(samples) },
-      clientURLOf: (ip) => clientURL(ip, config),
-      log: loggerFor(telemetry),
-    });
+    const outcome = options.observed ?? (await observePass(group, deps));
     if (outcome.kind === 'unreachable') {
       if ((await readBootstrapRecord(deps))?.formedAt !== undefined) {
         gauge('HealthyVoters', 0);

@@ -12,7 +12,8 @@ import { readBootstrapRecord } from './first-wave.js';
 import { backUpWhenDue, type BackupOutcome } from './backup.js';
 import { promoteReadyLearners, removeGoneMembers } from './members.js';
 import { handleTerminate } from './terminate.js';
-import { emitPassMetrics } from './metrics.js';
+import { emitPassMetrics, observePass } from './metrics.js';
+import type { StatusOutcome } from '../services/status.js';
 import { isTlsSetupError, prepareTls, renewCertificates, type TlsContext } from './tls.js';
 import { keepUp, type UpkeepOutcome } from './upkeep.js';
 
@@ -146,9 +147,13 @@ export async function reconcile(plainDeps: LifecycleDeps): Promise<ReconcileRepo
 
   if (report.clusterReachable && deps.backups !== undefined) report.backup = await backUpWhenDue(group, deps, 'reconcile');
   // After the membership work, on a cluster that answers: one upkeep action at most (it checks the quorum margin itself).
+  // Its observation serves the metrics too, unless an action changed what it saw.
+  let observed: StatusOutcome | undefined;
   if (report.clusterReachable) {
     await attempt('upkeep', async () => {
-      report.upkeep = await keepUp(group, deps);
+      const seen = await observePass(group, deps);
+      report.upkeep = await keepUp(group, deps, seen);
+      if (report.upkeep.compacted !== true && ['none', 'refuse', 'unobserved'].includes(report.upkeep.action)) observed = seen;
     });
   }
   // Parameters of instances that are gone: only those this deployment wrote (tagged with its group).
@@ -165,7 +170,7 @@ export async function reconcile(plainDeps: LifecycleDeps): Promise<ReconcileRepo
     reason: summary(report),
     details: { ...report },
   });
-  await emitPassMetrics(group, deps, { observe: true });
+  await emitPassMetrics(group, deps, { observe: true, ...(observed !== undefined && { observed }) });
   return report;
 }
 

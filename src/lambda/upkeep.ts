@@ -5,10 +5,9 @@ import { memberLabel } from '../core/members.js';
 import { decideUpkeep, type UpkeepDecision, type UpkeepStatus } from '../core/upkeep.js';
 import type { MemberId } from '../core/types.js';
 import { clientFor } from '../services/connection.js';
-import { observeStatus } from '../services/status.js';
+import type { StatusOutcome } from '../services/status.js';
 import type { LifecycleDeps } from './deps.js';
 import { candidateEndpoints, type GroupView } from './group.js';
-import { loggerFor } from './log.js';
 
 /** What the upkeep step did this pass: the action taken (or none, or refused) and why. */
 export interface UpkeepOutcome {
@@ -16,6 +15,8 @@ export interface UpkeepOutcome {
   readonly reason: string;
   /** The member defragmented, as memberLabel shows it. */
   readonly member?: string;
+  /** True when this pass compacted the cluster (`action` is what followed). */
+  readonly compacted?: boolean;
 }
 
 /**
@@ -25,10 +26,9 @@ export interface UpkeepOutcome {
  * health timeout to observe, CLUSTER_DEFAULTS.maintenanceTimeoutMs for the action. Safe to run twice: every action
  * is idempotent, and the next pass decides afresh from what it observes. Throws etcd errors of the action itself.
  */
-export async function keepUp(group: GroupView, deps: LifecycleDeps): Promise<UpkeepOutcome> {
+export async function keepUp(group: GroupView, deps: LifecycleDeps, observed: StatusOutcome): Promise<UpkeepOutcome> {
   const { config, telemetry } = deps;
   const endpoints = candidateEndpoints(group, config);
-  const observed = await observeStatus({ endpoints, connection: deps.connection, log: loggerFor(telemetry) });
   if (observed.kind === 'unreachable') return { action: 'unobserved', reason: 'no member answers' };
   const { members, probes, alarms } = observed.observation;
   if (!Array.isArray(alarms)) {
@@ -44,34 +44,38 @@ export async function keepUp(group: GroupView, deps: LifecycleDeps): Promise<Upk
   const client = clientFor(endpoints, deps.connection);
   try {
     let decision = decideUpkeep({ members, statuses, alarms, compacted: false }, settings);
+    let compacted = false;
     if (decision.action === 'compact') {
       const { revision } = await client.status();
-      const compacted = await client.compact(revision ?? 0n, { requestTimeoutMs: timeout, deadlineMs: timeout });
+      compacted = await client.compact(revision ?? 0n, { requestTimeoutMs: timeout, deadlineMs: timeout });
       if (compacted) logged(deps, decision, { revision: revision?.toString() });
       // Then what comes after it, in this same pass: a compaction blocks no member, and deletes (lease expiries, lock
       // releases) move the revision under NOSPACE, so "compact, next pass" could compact pass after pass for ever.
       decision = decideUpkeep({ members, statuses, alarms, compacted: true }, settings);
     }
-    switch (decision.action) {
-      case 'defragment': {
-        const endpoint = decision.member.clientURLs[0]!;
-        const started = Date.now();
-        await client.defragmentAt(endpoint, { timeoutMs: timeout });
-        return logged(deps, decision, {
-          member: memberLabel(decision.member),
-          freeBytes: decision.freeBytes.toString(),
-          milliseconds: Date.now() - started,
-        });
+    const outcome = await (async (): Promise<UpkeepOutcome> => {
+      switch (decision.action) {
+        case 'defragment': {
+          const endpoint = decision.member.clientURLs[0]!;
+          const started = Date.now();
+          await client.defragmentAt(endpoint, { timeoutMs: timeout });
+          return logged(deps, decision, {
+            member: memberLabel(decision.member),
+            freeBytes: decision.freeBytes.toString(),
+            milliseconds: Date.now() - started,
+          });
+        }
+        case 'disarm':
+          for (const alarm of decision.alarms) await client.alarmDisarm(alarm.memberId, 'NOSPACE');
+          return logged(deps, decision, { alarms: decision.alarms.map((a) => a.memberId.toString(16)) });
+        case 'none':
+          telemetry.debug('no upkeep needed', { reason: decision.reason });
+          return { action: 'none', reason: decision.reason };
+        default:
+          return logged(deps, decision, decision.action === 'refuse' ? { code: decision.code } : {});
       }
-      case 'disarm':
-        for (const alarm of decision.alarms) await client.alarmDisarm(alarm.memberId, 'NOSPACE');
-        return logged(deps, decision, { alarms: decision.alarms.map((a) => a.memberId.toString(16)) });
-      case 'none':
-        telemetry.debug('no upkeep needed', { reason: decision.reason });
-        return { action: 'none', reason: decision.reason };
-      default:
-        return logged(deps, decision, decision.action === 'refuse' ? { code: decision.code } : {});
-    }
+    })();
+    return compacted ? { ...outcome, compacted } : outcome;
   } finally {
     client.close();
   }
