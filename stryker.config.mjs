@@ -36,6 +36,7 @@ export const CORE_TESTS = [
   'test/unit/status.test.ts',
   'test/unit/status-survivors.test.ts',
   'test/unit/upkeep.test.ts',
+  'test/unit/member-tls-paths.test.ts',
 ];
 /** The decision code's tests, quickest first. */
 export const DECISION_TESTS = [
