@@ -4,6 +4,18 @@ import type { CliDependencies } from './context.js';
 import { UsageError } from './errors.js';
 import type { ConnectionOptions } from './options.js';
 
+/** The etcd connection flags the subcommands share, named as etcdctl names them (parseArgs options). */
+export const CONNECTION_FLAGS = {
+  'command-timeout': { type: 'string' },
+  'health-timeout': { type: 'string' },
+  cacert: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  'insecure-skip-tls-verify': { type: 'boolean' },
+  user: { type: 'string' },
+  password: { type: 'string' },
+} as const;
+
 export async function toEtcdConnection(options: ConnectionOptions, deps: Pick<CliDependencies, 'readTlsFiles'>): Promise<EtcdConnection> {
   const usesTls = options.caFile !== undefined || options.certFile !== undefined || options.insecureSkipTlsVerify;
   const files = await deps.readTlsFiles({

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { parseMemberURLList } from '../core/urls.js';
 import type { Logger } from '../services/log.js';
 import { openSnapshot, SNAPSHOT_BUFFER_BYTES, SnapshotError, type SnapshotManifest } from '../services/snapshot.js';
-import { toEtcdConnection, userAuth } from './connection.js';
+import { CONNECTION_FLAGS, toEtcdConnection, userAuth } from './connection.js';
 import type { CliDependencies, CliIO } from './context.js';
 import { parseDurationMs } from './duration.js';
 import { CommandFailedError, EXIT_OK, UsageError } from './errors.js';
@@ -36,14 +36,7 @@ or, with "-", to stdout (the snapshot's bytes only). Logs its SHA-256, size, rev
 const FLAGS = {
   to: { type: 'string' },
   endpoints: { type: 'string' },
-  'command-timeout': { type: 'string' },
-  'health-timeout': { type: 'string' },
-  cacert: { type: 'string' },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  'insecure-skip-tls-verify': { type: 'boolean' },
-  user: { type: 'string' },
-  password: { type: 'string' },
+  ...CONNECTION_FLAGS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -21,7 +21,7 @@ import { formatStatusTable, type StatusProblemCode, type StatusSummary } from '.
 import { parseMemberURLList } from '../core/urls.js';
 import { observeStatus, readGroupInstances, type TlsFailureSide } from '../services/status.js';
 import type { EtcdConnection } from '../services/connection.js';
-import { toEtcdConnection, userAuth } from './connection.js';
+import { CONNECTION_FLAGS, toEtcdConnection, userAuth } from './connection.js';
 import type { CliDependencies, CliIO } from './context.js';
 import { parseDurationMs } from './duration.js';
 import { CommandFailedError, EXIT_FAILED, EXIT_OK, UsageError } from './errors.js';
@@ -58,14 +58,7 @@ const FLAGS = {
   'auto-scaling-group': { type: 'string' },
   region: { type: 'string' },
   'client-port': { type: 'string' },
-  'command-timeout': { type: 'string' },
-  'health-timeout': { type: 'string' },
-  cacert: { type: 'string' },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  'insecure-skip-tls-verify': { type: 'boolean' },
-  user: { type: 'string' },
-  password: { type: 'string' },
+  ...CONNECTION_FLAGS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -373,6 +373,22 @@ interface SandboxOptions {
   readonly env?: Record<string, string | undefined>;
 }
 
+/** Stops the etcd each sandbox's boot script started (SIGTERM, then waits for it) and deletes the sandbox. */
+async function removeSandboxes(sandboxes: readonly Sandbox[]): Promise<void> {
+  for (const sandbox of sandboxes) {
+    if (existsSync(sandbox.etcdPidFile)) {
+      const pid = Number(readFileSync(sandbox.etcdPidFile, 'utf8'));
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      await waitForExit(pid, 10_000);
+    }
+    rmSync(sandbox.dir, { recursive: true, force: true });
+  }
+}
+
 function makeSandbox(options: BootScriptOptions, imdsUrl: string, ssmUrl: string, sandboxOptions: SandboxOptions = {}): Sandbox {
   const dir = mkdtempSync(join(tmpdir(), 'elastic-etcd-boot-'));
   const bin = join(dir, 'bin');
@@ -463,18 +479,7 @@ describe('boot script against IMDS, SSM, S3 and release-mirror stand-ins', () =>
   });
 
   after(async () => {
-    for (const sandbox of sandboxes) {
-      if (existsSync(sandbox.etcdPidFile)) {
-        const pid = Number(readFileSync(sandbox.etcdPidFile, 'utf8'));
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-        await waitForExit(pid, 10_000);
-      }
-      rmSync(sandbox.dir, { recursive: true, force: true });
-    }
+    await removeSandboxes(sandboxes);
     for (const res of stalled) res.destroy();
     await Promise.all([imds, imdsChina, ssm, mirror].map((s) => new Promise((resolve) => s.server.close(resolve))));
     releaseAddresses([ip]);
@@ -793,18 +798,7 @@ describe('boot script restores from a snapshot', () => {
   });
 
   after(async () => {
-    for (const sandbox of sandboxes) {
-      if (existsSync(sandbox.etcdPidFile)) {
-        const pid = Number(readFileSync(sandbox.etcdPidFile, 'utf8'));
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-        await waitForExit(pid, 10_000);
-      }
-      rmSync(sandbox.dir, { recursive: true, force: true });
-    }
+    await removeSandboxes(sandboxes);
     await Promise.all([imds, ssm, s3].map((s) => new Promise((resolve) => s.server.close(resolve))));
     releaseAddresses(ips);
   });
@@ -1061,18 +1055,7 @@ describe('boot script with TLS', () => {
   });
 
   after(async () => {
-    for (const sandbox of sandboxes) {
-      if (existsSync(sandbox.etcdPidFile)) {
-        const pid = Number(readFileSync(sandbox.etcdPidFile, 'utf8'));
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-        await waitForExit(pid, 10_000);
-      }
-      rmSync(sandbox.dir, { recursive: true, force: true });
-    }
+    await removeSandboxes(sandboxes);
     rmSync(pkiDir, { recursive: true, force: true });
     await Promise.all([imds, ssm].map((s) => new Promise((resolve) => s.server.close(resolve))));
     releaseAddresses(ips);
