@@ -2,12 +2,13 @@
 // per pass): healthy voters, quorum margin, drift between the members and the group, learners, the largest
 // database against the space quota, the newest backup's age and the elections since the last pass; and the
 // pass's heartbeat. The numbers come from the same pure summary `elastic-etcd status` prints (core/status.ts),
-// observed once more at the end of the pass, so they show what the pass left behind. Never throws: a metric
+// observed after the pass's work (the upkeep step's observation when upkeep changed nothing), so they show what
+// the pass left behind. Never throws: a metric
 // that cannot be had is left out (CloudWatch sees missing data) and the pass goes on.
 import { memberIdToHex } from '../core/ids.js';
 import { errorMessage } from '../core/errors.js';
 import type { GroupInstanceSample, StatusObservation, StatusSummary } from '../core/status.js';
-import type { ParameterName } from '../adapters/aws/index.js';
+import * as z from '../adapters/zod.js';
 import { observeStatus, type StatusOutcome } from '../services/status.js';
 import type { LifecycleDeps } from './deps.js';
 import { readBootstrapRecord } from './first-wave.js';
@@ -55,10 +56,8 @@ export function highestRaftTerm(observation: StatusObservation): bigint | undefi
   return highest;
 }
 
-interface StoredTerm {
-  readonly clusterId: string;
-  readonly term: string;
-}
+const storedTermSchema = z.object({ clusterId: z.string(), term: z.string().check(z.regex(/^[0-9]{1,20}$/)) });
+type StoredTerm = z.infer<typeof storedTermSchema>;
 
 /**
  * Leader changes seen since the last pass: the raft term's increase, kept as `<root>/raft-term` in Parameter
@@ -67,17 +66,16 @@ interface StoredTerm {
  * process, and members here are replaced routinely) and needs each member's /metrics scraped; the term is one
  * number for the whole cluster, persisted in every member's raft state, and comes with the status answer the pass
  * reads anyway. It counts elections, so a re-elected leader or a failed election counts too: each one is a pause
- * in writes worth seeing. Undefined on the first pass and after the cluster changed (a restore).
+ * in writes worth seeing. Undefined on the first pass and after the cluster changed (a restore); an unreadable
+ * record is replaced.
  */
 async function leaderChangesSince(deps: LifecycleDeps, clusterId: string, term: bigint): Promise<number | undefined> {
-  const name = `${deps.parameters.root}/raft-term` as ParameterName;
+  const name = deps.parameters.raftTermName();
+  const stored = await deps.parameters.get(name);
   let previous: StoredTerm | undefined;
   try {
-    const parsed: unknown = JSON.parse((await deps.parameters.get(name)) ?? 'null');
-    if (typeof parsed === 'object' && parsed !== null && 'clusterId' in parsed && 'term' in parsed) {
-      const { clusterId: id, term: t } = parsed;
-      if (typeof id === 'string' && typeof t === 'string' && /^[0-9]{1,20}$/.test(t)) previous = { clusterId: id, term: t };
-    }
+    const parsed = storedTermSchema.safeParse(JSON.parse(stored ?? 'null'));
+    previous = parsed.success ? parsed.data : undefined;
   } catch {
     previous = undefined; // not JSON: replaced below
   }

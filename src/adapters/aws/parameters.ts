@@ -101,6 +101,11 @@ export class ParameterStore {
     return `${this.root}/observed` as ParameterName;
   }
 
+  /** The raft term the last reconcile pass saw: the leader-changes metric counts from it (lambda/metrics.ts). */
+  raftTermName(): ParameterName {
+    return `${this.root}/raft-term` as ParameterName;
+  }
+
   /** Where an operator's restore request waits for the Lambda (restore.ts). */
   restoreRequestName(): ParameterName {
     return `${this.root}/restore-request` as ParameterName;
