@@ -4,6 +4,7 @@ import { CLUSTER_DEFAULTS } from '../core/defaults.js';
 import { memberLabel } from '../core/members.js';
 import { decideUpkeep, type UpkeepDecision, type UpkeepStatus } from '../core/upkeep.js';
 import type { MemberId } from '../core/types.js';
+import type { EtcdClient } from '../adapters/etcd/index.js';
 import { clientFor } from '../services/connection.js';
 import type { StatusOutcome } from '../services/status.js';
 import type { LifecycleDeps } from './deps.js';
@@ -31,9 +32,9 @@ export async function keepUp(group: GroupView, deps: LifecycleDeps, observed: St
   const endpoints = candidateEndpoints(group, config);
   if (observed.kind === 'unreachable') return { action: 'unobserved', reason: 'no member answers' };
   const { members, probes, alarms } = observed.observation;
-  if (!Array.isArray(alarms)) {
+  if ('error' in alarms) {
     // Without the alarm list a NOSPACE cannot be ruled out, and defragmenting then would be the wrong first step.
-    const reason = `the alarms could not be read: ${(alarms as { error: string }).error}`;
+    const reason = `the alarms could not be read: ${alarms.error}`;
     telemetry.info('no upkeep this pass', { reason });
     return { action: 'unobserved', reason };
   }
@@ -53,31 +54,35 @@ export async function keepUp(group: GroupView, deps: LifecycleDeps, observed: St
       // releases) move the revision under NOSPACE, so "compact, next pass" could compact pass after pass for ever.
       decision = decideUpkeep({ members, statuses, alarms, compacted: true }, settings);
     }
-    const outcome = await (async (): Promise<UpkeepOutcome> => {
-      switch (decision.action) {
-        case 'defragment': {
-          const endpoint = decision.member.clientURLs[0]!;
-          const started = Date.now();
-          await client.defragmentAt(endpoint, { timeoutMs: timeout });
-          return logged(deps, decision, {
-            member: memberLabel(decision.member),
-            freeBytes: decision.freeBytes.toString(),
-            milliseconds: Date.now() - started,
-          });
-        }
-        case 'disarm':
-          for (const alarm of decision.alarms) await client.alarmDisarm(alarm.memberId, 'NOSPACE');
-          return logged(deps, decision, { alarms: decision.alarms.map((a) => a.memberId.toString(16)) });
-        case 'none':
-          telemetry.debug('no upkeep needed', { reason: decision.reason });
-          return { action: 'none', reason: decision.reason };
-        default:
-          return logged(deps, decision, decision.action === 'refuse' ? { code: decision.code } : {});
-      }
-    })();
+    const outcome = await act(decision, client, deps);
     return compacted ? { ...outcome, compacted } : outcome;
   } finally {
     client.close();
+  }
+}
+
+/** Takes the decided action (compaction aside, which keepUp takes first) and logs it. */
+async function act(decision: UpkeepDecision, client: EtcdClient, deps: LifecycleDeps): Promise<UpkeepOutcome> {
+  const timeout = CLUSTER_DEFAULTS.maintenanceTimeoutMs;
+  switch (decision.action) {
+    case 'defragment': {
+      const endpoint = decision.member.clientURLs[0]!;
+      const started = Date.now();
+      await client.defragmentAt(endpoint, { timeoutMs: timeout });
+      return logged(deps, decision, {
+        member: memberLabel(decision.member),
+        freeBytes: decision.freeBytes.toString(),
+        milliseconds: Date.now() - started,
+      });
+    }
+    case 'disarm':
+      for (const alarm of decision.alarms) await client.alarmDisarm(alarm.memberId, 'NOSPACE');
+      return logged(deps, decision, { alarms: decision.alarms.map((a) => a.memberId.toString(16)) });
+    case 'none':
+      deps.telemetry.debug('no upkeep needed', { reason: decision.reason });
+      return { action: 'none', reason: decision.reason };
+    default:
+      return logged(deps, decision, decision.action === 'refuse' ? { code: decision.code } : {});
   }
 }
 
